@@ -1,0 +1,307 @@
+/* backward.c - the reverse sweep.
+ *
+ * Records sit in creation order, which is a topological order. A sweep
+ * starts at the output's record and walks the slots backwards once: every
+ * record that requires grad and has received a gradient passes it to its
+ * inputs. No recursion, no sort, no depth limit.
+ *
+ * Two kinds of sweep share this loop:
+ *   numeric - gradients are raw buffers; each op's fast backward adds into
+ *             its inputs' buffers (ops without one run their graph backward
+ *             with recording off). This is tg_backward and plain tg_grad.
+ *   graph   - gradients are tensors; each op's graph backward (vjp) is
+ *             recorded on the tape, so the results can be differentiated
+ *             again (tg_grad with TG_CREATE_GRAPH).
+ */
+#include "tg_internal.h"
+
+void *tg__gacc(tg_tensor *t) {
+    if (!(t->flags & TGF_REQ)) return NULL;
+    if (!t->grad) {
+        size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
+        t->grad = tg__arena(t->tape, n, "backward");
+        if (t->grad) memset(t->grad, 0, n);
+    }
+    return t->grad;
+}
+
+void tg__add_into(int dt, void *dst, const void *src, int64_t n) {
+    if (dt == TG_F32) {
+        float *restrict d = dst;
+        const float *restrict s = src;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+        double *restrict d = dst;
+        const double *restrict s = src;
+        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    }
+}
+
+/* Where t sits among the records: slab index and position. */
+static bool locate(const tg_tape *tape, const tg_tensor *t, int *slab, size_t *pos) {
+    for (int s = 0; s <= tape->cur && s < tape->nslab; s++) {
+        const tg_tensor *base = tape->slabs[s].slot;
+        size_t used = s == tape->cur ? tape->pos : tape->slabs[s].cap;
+        if (t >= base && t < base + used) {
+            *slab = s;
+            *pos = (size_t)(t - base);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Visits records from (slab, pos) down to the first, calling fn. */
+#define FOR_RECORDS_DOWN(tape, slab, pos, r, BODY)                                   \
+    for (int s_ = (slab); s_ >= 0; s_--) {                                           \
+        tg_tensor *base_ = (tape)->slabs[s_].slot;                                   \
+        for (size_t p_ = (s_ == (slab) ? (pos) + 1 : (tape)->slabs[s_].cap); p_-- > 0;) { \
+            tg_tensor *r = base_ + p_;                                               \
+            BODY                                                                     \
+        }                                                                            \
+    }
+
+typedef struct sweep {
+    tg_tape *tape;
+    bool graph;      /* gradients are tensors, vjps recorded */
+    bool store;      /* tg_backward: leaves and parameters keep the result */
+} sweep;
+
+/* Adds contribution c (a tensor) into input t's working gradient. */
+static bool accumulate(sweep *sw, tg_tensor *t, tg_tensor *c) {
+    if (sw->graph) {
+        if (!t->grad) {
+            t->grad = c;
+        } else {
+            tg_tensor *s = tg_add(t->grad, c);
+            if (!s) return false;
+            t->grad = s;
+        }
+        t->flags |= TGF_GRAPH;
+        return true;
+    }
+    void *g = tg__gacc(t);
+    if (!g) return false;
+    tg__add_into(t->dtype, g, c->data, tg__numel(t));
+    return true;
+}
+
+/* Gives a record's gradient to its inputs. */
+static bool step(sweep *sw, tg_tensor *r) {
+    const tg_op_desc *d = &tg__ops[r->op];
+    if (!sw->graph) return d->bw(r);
+    tg_tensor *in[16];
+    int n = tg__inputs(r, in);
+    for (int i = 0; i < n; i++) {
+        if (!(in[i]->flags & TGF_REQ)) continue;
+        tg_tensor *c = d->vjp(r, r->grad, i);
+        if (!c || !accumulate(sw, in[i], c)) return false;
+    }
+    return true;
+}
+
+/* The fast backward of ops that have none: their graph backward, run with
+ * recording off (the numeric sweep turns it off), added into raw buffers. */
+bool tg__bw_vjp(tg_tensor *r) {
+    const tg_op_desc *d = &tg__ops[r->op];
+    tg_tensor *in[16];
+    int n = tg__inputs(r, in);
+    tg_tensor *g = tg__wrap(r->tape, r->dtype, r->rank, r->shape, r->grad);
+    if (!g) return false;
+    for (int i = 0; i < n; i++) {
+        if (!(in[i]->flags & TGF_REQ)) continue;
+        tg_tensor *c = d->vjp(r, g, i);
+        void *dst = c ? tg__gacc(in[i]) : NULL;
+        if (!dst) return false;
+        tg__add_into(in[i]->dtype, dst, c->data, tg__numel(in[i]));
+    }
+    return true;
+}
+
+tg_tensor *tg__vjp_none(tg_tensor *out, tg_tensor *g, int i) {
+    (void)g, (void)i;
+    return tg__fail(out->tape, TG_ERR_STATE, tg__ops[out->op].name, "has no inputs to differentiate");
+}
+
+/* A leaf or proxy whose gradient is complete: store it (tg_backward). */
+static bool finish_leaf(sweep *sw, tg_tensor *r) {
+    if (!sw->store) return true;
+    int64_t n = tg__numel(r);
+    if (r->op == TG_OP_PROXY) {
+        tg_tensor *p = r->u.param;
+        if (!(p->flags & TGF_PARAM)) return true; /* freed meanwhile */
+        tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
+        return true;
+    }
+    if (!r->u.gstore) {
+        r->u.gstore = r->grad; /* first time: take the buffer */
+    } else {
+        tg__add_into(r->dtype, r->u.gstore, r->grad, n);
+    }
+    return true;
+}
+
+static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
+                     const char *op) {
+    tg_tape *tape = NULL;
+    out = tg__operand(&tape, out, op, 0);
+    if (!out) return tape ? tape->status : TG_ERR_NULL;
+    if (!tg__is_float(out->dtype))
+        return tg__fail(tape, TG_ERR_DTYPE, op, "the output is not a float tensor"), tape->status;
+    if (!(out->flags & TGF_REQ))
+        return tg__fail(tape, TG_ERR_STATE, op,
+                        "the output does not depend on anything that requires grad "
+                        "(mark inputs with tg_requires_grad, use parameters, or check "
+                        "that recording was on)"),
+               tape->status;
+    char b0[160], b1[160];
+    if (seed) {
+        seed = tg__operand(&tape, seed, op, 1);
+        if (!seed) return tape->status;
+        if (seed->dtype != out->dtype || seed->rank != out->rank ||
+            memcmp(seed->shape, out->shape, (size_t)out->rank * sizeof(int64_t)) != 0)
+            return tg__fail(tape, TG_ERR_SHAPE, op,
+                            "seed gradient %s does not match the output %s",
+                            tg__shape_str(b0, sizeof b0, seed->rank, seed->shape),
+                            tg__shape_str(b1, sizeof b1, out->rank, out->shape)),
+                   tape->status;
+    } else if (tg__numel(out) != 1) {
+        return tg__fail(tape, TG_ERR_SHAPE, op,
+                        "the output has shape %s: backward of a non-scalar needs a seed "
+                        "gradient (tg_backward_seed)",
+                        tg__shape_str(b0, sizeof b0, out->rank, out->shape)),
+               tape->status;
+    }
+    if (tape->status != TG_OK) return tape->status; /* never sweep a broken pass */
+    int slab;
+    size_t pos;
+    if (!locate(tape, out, &slab, &pos))
+        return tg__fail(tape, TG_ERR_STATE, op, "internal: output record not found"), tape->status;
+
+    /* A second sweep of the same pass starts from clean working gradients. */
+    if (tape->sweeps > 0) {
+        FOR_RECORDS_DOWN(tape, slab, pos, r, {
+            r->grad = NULL;
+            r->flags &= (uint8_t)~TGF_GRAPH;
+        })
+    }
+    tape->sweeps++;
+    tape->sweep_mode = graph ? TG_SWEEP_GRAPH : TG_SWEEP_NUMERIC;
+
+    sweep sw = {tape, graph, store};
+    bool was = tape->grad_enabled;
+    if (!graph) tape->grad_enabled = false;
+    bool ok = true;
+
+    /* seed */
+    if (graph) {
+        tg_tensor *s = seed ? seed : tg_ones(tape, out->dtype, out->rank, out->shape);
+        out->grad = s;
+        out->flags |= TGF_GRAPH;
+        ok = s != NULL;
+    } else {
+        void *g = tg__gacc(out);
+        ok = g != NULL;
+        if (ok) {
+            if (seed)
+                memcpy(g, seed->data, (size_t)tg__numel(out) * tg__esize(out->dtype));
+            else if (out->dtype == TG_F32)
+                *(float *)g = 1.0f;
+            else
+                *(double *)g = 1.0;
+        }
+    }
+
+    if (ok) {
+        FOR_RECORDS_DOWN(tape, slab, pos, r, {
+            if (!(r->flags & TGF_REQ) || !r->grad) continue;
+            if (tg__ops[r->op].nin == 0)
+                ok = finish_leaf(&sw, r);
+            else
+                ok = step(&sw, r);
+            if (!ok) goto done;
+        })
+    }
+done:
+    tape->grad_enabled = was;
+    return tape->status;
+}
+
+tg_status tg_backward(tg_tensor *loss) { return run(loss, NULL, false, true, "backward"); }
+
+tg_status tg_backward_seed(tg_tensor *out, tg_tensor *seed) {
+    if (!seed && out && !(out->flags & TGF_PARAM) && out->gen == out->tape->gen) {
+        tg__fail(out->tape, TG_ERR_NULL, "backward", "seed gradient is NULL");
+        return out->tape->status;
+    }
+    return run(out, seed, false, true, "backward");
+}
+
+tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inputs,
+                  tg_tensor **grads, int flags) {
+    tg_tape *tape = NULL;
+    if (!tg__operand(&tape, out, "grad", 0)) return tape ? tape->status : TG_ERR_NULL;
+    if (n < 0 || (n > 0 && (!inputs || !grads)))
+        return tg__fail(tape, TG_ERR_NULL, "grad", "inputs or grads array is NULL"), tape->status;
+    for (int i = 0; i < n; i++) grads[i] = NULL;
+    /* resolve inputs first: parameters to their proxies on this tape */
+    for (int i = 0; i < n; i++) {
+        tg_tensor *x = inputs[i];
+        if (x && (x->flags & TGF_PARAM)) {
+            tg_param_ext *e = x->small.pext;
+            bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
+            if (!on) continue; /* not used on this tape: zeros */
+        } else if (!tg__operand(&tape, x, "grad", i + 1)) {
+            return tape->status;
+        } else if (!(x->flags & TGF_REQ)) {
+            return tg__fail(tape, TG_ERR_STATE, "grad",
+                            "input %d does not require grad (tg_requires_grad)", i + 1),
+                   tape->status;
+        }
+    }
+    bool graph = flags & TG_CREATE_GRAPH;
+    tg_status st = run(out, seed, graph, false, "grad");
+    if (st != TG_OK) return st;
+    for (int i = 0; i < n; i++) {
+        tg_tensor *x = inputs[i];
+        if (x->flags & TGF_PARAM) {
+            tg_param_ext *e = x->small.pext;
+            bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
+            x = on ? e->proxy : NULL;
+        }
+        if (x && x->grad) {
+            grads[i] = graph ? (tg_tensor *)x->grad
+                             : tg__wrap(tape, x->dtype, x->rank, x->shape, x->grad);
+        } else {
+            const tg_tensor *like = x ? x : inputs[i];
+            grads[i] = tg_zeros(tape, (tg_dtype)like->dtype, like->rank, like->shape);
+        }
+        if (!grads[i]) return tape->status;
+    }
+    return TG_OK;
+}
+
+tg_tensor *tg_tensor_grad(const tg_tensor *t) {
+    if (!t) return NULL;
+    if (t->flags & TGF_PARAM) return t->small.pext->grad_rec;
+    tg_tape *tape = t->tape;
+    if (t->gen != tape->gen) return NULL;
+    if (t->op == TG_OP_LEAF) {
+        if (!t->u.gstore) return NULL;
+        return tg__wrap(tape, t->dtype, t->rank, t->shape, t->u.gstore);
+    }
+    if (!t->grad) return NULL;
+    if (t->flags & TGF_GRAPH) return t->grad;
+    return tg__wrap(tape, t->dtype, t->rank, t->shape, t->grad);
+}
+
+void tg_zero_grad(tg_tensor *t) {
+    if (!t) return;
+    if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
+        memset(t->small.pext->gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
+        return;
+    }
+    if ((t->flags & TGF_PARAM) || t->gen != t->tape->gen || t->op != TG_OP_LEAF || !t->u.gstore)
+        return;
+    memset(t->u.gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
+}

@@ -1,0 +1,175 @@
+/* tape.c - the tape and its two arenas.
+ *
+ * Records: fixed 64-byte slots in slabs that are never freed before the
+ * tape is, filled in creation order (that order is the topological order
+ * the sweep walks backwards). Data: a bump arena of chunks; a reset that
+ * finds more than one chunk merges them into one, so from the second pass
+ * on a steady loop allocates nothing.
+ */
+#include "tg_internal.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+_Static_assert(sizeof(tg_tensor) == 64, "a tensor record is one 64-byte slot");
+
+/* Generations and serials are unique across all tapes, so a cached
+ * parameter proxy can never mistake a new tape at an old address. */
+static _Atomic uint32_t next_gen = 1;
+static _Atomic uint64_t next_serial = 1;
+
+enum { SLAB_FIRST = 1024, SLAB_MAX = 1 << 20, CHUNK_FIRST = 1 << 18 };
+
+static void *aligned_alloc64(size_t n, void **raw) {
+    if (n > SIZE_MAX - 64) return NULL;
+    char *p = tg__malloc(n + 64);
+    *raw = p;
+    if (!p) return NULL;
+    return p + (64 - (uintptr_t)p % 64) % 64;
+}
+
+tg_tape *tg_tape_new(void) {
+    tg_tape *t = tg__calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->gen = atomic_fetch_add(&next_gen, 1);
+    t->serial = atomic_fetch_add(&next_serial, 1);
+    t->grad_enabled = true;
+    const char *e = getenv("TG_ABORT_ON_ERROR");
+    t->abort_on_error = e && e[0] && e[0] != '0';
+    return t;
+}
+
+void tg__tape_ext_free(tg_tape *tape); /* names and hooks (autograd/inspect) */
+
+void tg_tape_free(tg_tape *tape) {
+    if (!tape) return;
+    for (int i = 0; i < tape->nslab; i++) tg__free(tape->slabs[i].raw);
+    for (int i = 0; i < tape->onslab; i++) tg__free(tape->oslabs[i].raw);
+    tg__free(tape->oslabs);
+    for (int i = 0; i < tape->nchunk; i++) tg__free(tape->chunks[i].raw);
+    tg__free(tape->slabs);
+    tg__free(tape->chunks);
+    tg__tape_ext_free(tape);
+    tg__free(tape);
+}
+
+void tg_tape_reset(tg_tape *tape) {
+    if (!tape) return;
+    tape->gen = atomic_fetch_add(&next_gen, 1);
+    if (tape->gen == 0) tape->gen = atomic_fetch_add(&next_gen, 1);
+    /* the other set of slots takes this pass */
+    tg_slab *s = tape->slabs;
+    int n = tape->nslab, c = tape->capslab;
+    tape->slabs = tape->oslabs, tape->nslab = tape->onslab, tape->capslab = tape->ocapslab;
+    tape->oslabs = s, tape->onslab = n, tape->ocapslab = c;
+    tape->cur = 0;
+    tape->pos = 0;
+    tape->count = 0;
+    tape->dbytes = 0;
+    tape->sweeps = 0;
+    tape->sweep_mode = TG_SWEEP_NONE;
+    tape->status = TG_OK;
+    tape->err[0] = 0;
+    tape->grad_enabled = true;
+    if (tape->nchunk > 1) {
+        /* Merge: one chunk as large as all of them. If that allocation
+         * fails, keep the old chunks; they still work. */
+        size_t total = 0;
+        for (int i = 0; i < tape->nchunk; i++) total += tape->chunks[i].cap;
+        void *raw;
+        char *mem = aligned_alloc64(total, &raw);
+        if (mem) {
+            for (int i = 0; i < tape->nchunk; i++) tg__free(tape->chunks[i].raw);
+            tape->chunks[0] = (tg_chunk){mem, total, 0, raw};
+            tape->nchunk = 1;
+        }
+    }
+    for (int i = 0; i < tape->nchunk; i++) tape->chunks[i].used = 0;
+    tape->dcur = 0;
+}
+
+bool tg_tape_set_grad_enabled(tg_tape *tape, bool on) {
+    if (!tape) return false;
+    bool old = tape->grad_enabled;
+    tape->grad_enabled = on;
+    return old;
+}
+
+bool tg_tape_grad_enabled(const tg_tape *tape) { return tape && tape->grad_enabled; }
+
+size_t tg_tape_bytes(const tg_tape *tape) {
+    return tape ? tape->count * sizeof(tg_tensor) + tape->dbytes : 0;
+}
+
+size_t tg_tape_count(const tg_tape *tape) { return tape ? tape->count : 0; }
+
+static bool add_slab(tg_tape *tape) {
+    if (tape->nslab == tape->capslab) {
+        int cap = tape->capslab ? 2 * tape->capslab : 8;
+        tg_slab *s = tg__realloc(tape->slabs, (size_t)cap * sizeof *s);
+        if (!s) return false;
+        tape->slabs = s;
+        tape->capslab = cap;
+    }
+    size_t cap = tape->nslab ? tape->slabs[tape->nslab - 1].cap * 2 : SLAB_FIRST;
+    if (cap > SLAB_MAX) cap = SLAB_MAX;
+    void *raw;
+    tg_tensor *slot = aligned_alloc64(cap * sizeof(tg_tensor), &raw);
+    if (!slot) return false;
+    /* Zeroed once, so that every slot always holds a well-formed record. */
+    memset(slot, 0, cap * sizeof(tg_tensor));
+    tape->slabs[tape->nslab++] = (tg_slab){slot, cap, raw};
+    return true;
+}
+
+tg_tensor *tg__record(tg_tape *tape) {
+    if (tape->cur < tape->nslab && tape->pos == tape->slabs[tape->cur].cap) {
+        tape->cur++;
+        tape->pos = 0;
+    }
+    if (tape->cur == tape->nslab && !add_slab(tape))
+        return tg__fail(tape, TG_ERR_NOMEM, "tape", "out of memory growing the tape");
+    tg_tensor *t = &tape->slabs[tape->cur].slot[tape->pos++];
+    memset(t, 0, sizeof *t);
+    t->tape = tape;
+    t->gen = tape->gen;
+    tape->count++;
+    return t;
+}
+
+void *tg__arena(tg_tape *tape, size_t n, const char *op) {
+    size_t align = n >= 64 ? 64 : 16;
+    while (tape->dcur < tape->nchunk) {
+        tg_chunk *c = &tape->chunks[tape->dcur];
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->cap && n <= c->cap - at) {
+            c->used = at + n;
+            tape->dbytes += n;
+            return c->mem + at;
+        }
+        if (tape->dcur + 1 == tape->nchunk) break;
+        tape->dcur++;
+    }
+    /* A new chunk, at least double the last one and big enough for n. */
+    if (tape->nchunk == tape->capchunk) {
+        int cap = tape->capchunk ? 2 * tape->capchunk : 8;
+        tg_chunk *c = tg__realloc(tape->chunks, (size_t)cap * sizeof *c);
+        if (!c) return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory");
+        tape->chunks = c;
+        tape->capchunk = cap;
+    }
+    size_t cap = tape->nchunk ? tape->chunks[tape->nchunk - 1].cap * 2 : CHUNK_FIRST;
+    if (cap < n) cap = n;
+    void *raw;
+    char *mem = aligned_alloc64(cap, &raw);
+    if (!mem) {
+        char b[32];
+        snprintf(b, sizeof b, "%zu", n);
+        return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory allocating %s bytes", b);
+    }
+    tape->chunks[tape->nchunk] = (tg_chunk){mem, cap, n, raw};
+    tape->dcur = tape->nchunk++;
+    tape->dbytes += n;
+    return mem;
+}

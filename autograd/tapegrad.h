@@ -1,0 +1,29 @@
+/* tapegrad.h - reverse-mode automatic differentiation on a tape, in C.
+ *
+ * A worked example: f(x, y) = x*y + sin(x), its value and gradient.
+ *
+ *     tg_tape *tape = tg_tape_new();
+ *     tg_tensor *x = tg_requires_grad(tg_scalar(tape, 2.0));
+ *     tg_tensor *y = tg_requires_grad(tg_scalar(tape, 3.0));
+ *     tg_tensor *f = tg_add(tg_mul(x, y), tg_sin(x));   // recorded
+ *     tg_backward(f);                                    // one reverse sweep
+ *     if (!tg_tape_ok(tape)) puts(tg_tape_error(tape)); // errors are sticky
+ *     printf("f = %g, df/dx = %g, df/dy = %g\n", tg_item(f),
+ *            tg_item(tg_tensor_grad(x)), tg_item(tg_tensor_grad(y)));
+ *     // f = 6.9093, df/dx = y + cos(x) = 2.58385, df/dy = x = 2
+ *     tg_tape_free(tape);
+ *
+ * The graph the tape holds, in recording order:
+ *     #0 x (leaf)   #1 y (leaf)   #2 mul(#0,#1)   #3 sin(#0)   #4 add(#2,#3)
+ * and backward walks it from #4 down to #0 once.
+ *
+ * Parts: tg_autograd.h (tensors, tape, backward, errors), tg_ops.h (the
+ * differentiable ops), tg_nn.h (layers, losses, optimizers, data).
+ */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include "tg_autograd.h"
+#include "tg_ops.h"
+
+#endif

@@ -1,0 +1,478 @@
+/* tensor.c - making tensors, reading them back, parameters, and the
+ * operand checks every op starts with. */
+#include "tg_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static const char *dtype_name(int dt) {
+    return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : dt == TG_I64 ? "i64" : "?";
+}
+
+/* ------------------------------------------------------------- records */
+
+/* Element count of a shape, or -1 on a negative dimension, -2 on overflow. */
+static int64_t shape_numel(int rank, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0) return -1;
+        if (shape[i] && n > INT64_MAX / shape[i]) return -2;
+        n *= shape[i];
+    }
+    return n;
+}
+
+static bool check_shape(tg_tape *tape, const char *op, int rank, const int64_t *shape,
+                        int dt, int64_t *numel) {
+    if (rank < 0 || rank > TG_MAX_RANK)
+        return tg__fail(tape, TG_ERR_ARG, op, "rank %d is outside 0..%d", rank, TG_MAX_RANK), false;
+    if (rank > 0 && !shape) return tg__fail(tape, TG_ERR_NULL, op, "shape is NULL"), false;
+    if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64)
+        return tg__fail(tape, TG_ERR_DTYPE, op, "unknown dtype %d", dt), false;
+    int64_t n = shape_numel(rank, shape);
+    char b[160];
+    if (n == -1)
+        return tg__fail(tape, TG_ERR_SHAPE, op, "negative dimension in shape %s",
+                        tg__shape_str(b, sizeof b, rank, shape)), false;
+    if (n == -2 || (uint64_t)n > SIZE_MAX / 8)
+        return tg__fail(tape, TG_ERR_OVERFLOW, op, "shape %s has more elements than fit in memory",
+                        tg__shape_str(b, sizeof b, rank, shape)), false;
+    *numel = n;
+    return true;
+}
+
+tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *shape,
+                   tg_tensor *in0, tg_tensor *in1, void *data) {
+    const char *name = tg__ops[op].name;
+    int64_t n;
+    if (!check_shape(tape, name, rank, shape, dtype, &n)) return NULL;
+    tg_tensor *t = tg__record(tape);
+    if (!t) return NULL;
+    t->op = (uint8_t)op;
+    t->dtype = (uint8_t)dtype;
+    t->rank = (uint8_t)rank;
+    if (rank == 1) {
+        t->small.dim0 = shape[0];
+        t->shape = &t->small.dim0;
+    } else if (rank > 1) {
+        t->shape = tg__arena(tape, (size_t)rank * sizeof(int64_t), name);
+        if (!t->shape) return NULL;
+        memcpy(t->shape, shape, (size_t)rank * sizeof(int64_t));
+    }
+    if (data) {
+        t->data = data;
+        t->flags |= TGF_VIEW;
+    } else if (rank == 0) {
+        t->data = &t->small;
+    } else {
+        t->data = tg__arena(tape, (size_t)n * tg__esize(dtype), name);
+        if (!t->data) return NULL;
+    }
+    t->in0 = in0;
+    t->u.in1 = in1;
+    if (tape->grad_enabled && ((in0 && (in0->flags & TGF_REQ)) || (in1 && (in1->flags & TGF_REQ))))
+        t->flags |= TGF_REQ;
+    return t;
+}
+
+void tg__set_req(tg_tensor *out, int n, tg_tensor **in) {
+    if (!out->tape->grad_enabled) return;
+    for (int i = 0; i < n; i++)
+        if (in[i] && (in[i]->flags & TGF_REQ)) out->flags |= TGF_REQ;
+}
+
+tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data) {
+    bool old = tape->grad_enabled;
+    tape->grad_enabled = false;
+    tg_tensor *t = tg__out(tape, TG_OP_LEAF, dtype, rank, shape, NULL, NULL, data);
+    tape->grad_enabled = old;
+    return t;
+}
+
+int tg__inputs(const tg_tensor *t, tg_tensor **buf) {
+    int nin = tg__ops[t->op].nin;
+    if (nin == 0) return 0;
+    if (nin < 0) {
+        const tg_auxin *ax = t->u.aux;
+        for (int i = 0; i < ax->n; i++) buf[i] = ax->in[i];
+        return ax->n;
+    }
+    buf[0] = t->in0;
+    if (nin == 2) buf[1] = t->u.in1;
+    return nin;
+}
+
+/* ---------------------------------------------------------- operands */
+
+tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *t, const char *op, int index) {
+    tg_tape *tape = *tapep;
+    if (!t) {
+        return tape ? tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", index + 1) : NULL;
+    }
+    if (t->flags & TGF_PARAM) return tape ? tg_param_on(tape, t) : NULL;
+    if (!tape) *tapep = tape = t->tape;
+    if (t->tape != tape)
+        return tg__fail(tape, TG_ERR_TAPE, op, "operand %d belongs to another tape", index + 1);
+    if (t->gen != tape->gen)
+        return tg__fail(tape, TG_ERR_STALE, op,
+                        "operand %d is stale: it was made before the last tg_tape_reset",
+                        index + 1);
+    return t;
+}
+
+tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
+    tg_tape *tape = NULL;
+    for (int i = 0; i < n; i++)
+        if (in[i] && !(in[i]->flags & TGF_PARAM)) {
+            tape = in[i]->tape;
+            break;
+        }
+    if (!tape) return NULL; /* all NULL or parameters: nowhere to record */
+    for (int i = 0; i < n; i++) {
+        in[i] = tg__operand(&tape, in[i], op, i);
+        if (!in[i]) return NULL;
+    }
+    if (need_float) {
+        for (int i = 0; i < n; i++) {
+            if (!tg__is_float(in[i]->dtype) || in[i]->dtype != in[0]->dtype) {
+                char b0[160], b1[160];
+                if (n == 1 || !tg__is_float(in[i]->dtype))
+                    return tg__fail(tape, TG_ERR_DTYPE, op,
+                                    "operand %d is %s %s; this op needs f32 or f64", i + 1,
+                                    dtype_name(in[i]->dtype),
+                                    tg__shape_str(b0, sizeof b0, in[i]->rank, in[i]->shape));
+                return tg__fail(tape, TG_ERR_DTYPE, op,
+                                "dtypes differ: %s %s and %s %s (use tg_cast)",
+                                dtype_name(in[0]->dtype),
+                                tg__shape_str(b0, sizeof b0, in[0]->rank, in[0]->shape),
+                                dtype_name(in[i]->dtype),
+                                tg__shape_str(b1, sizeof b1, in[i]->rank, in[i]->shape));
+            }
+        }
+    }
+    return tape;
+}
+
+/* Validates a tensor argument of a query function. */
+static const tg_tensor *valid(const tg_tensor *t) {
+    if (!t) return NULL;
+    if (t->flags & TGF_PARAM) return t;
+    return t->gen == t->tape->gen ? t : NULL;
+}
+
+/* ----------------------------------------------------------- broadcasting */
+
+bool tg__broadcast(const char *op, tg_tape *tape, const tg_tensor *a, const tg_tensor *b,
+                   int *rank, int64_t *shape) {
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - a->rank), ib = i - (r - b->rank);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char b0[160], b1[160];
+            tg__fail(tape, TG_ERR_SHAPE, op, "shapes do not broadcast: %s and %s",
+                     tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                     tg__shape_str(b1, sizeof b1, b->rank, b->shape));
+            return false;
+        }
+        shape[i] = da == 1 ? db : da;
+    }
+    *rank = r;
+    return true;
+}
+
+void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *oshape,
+                  int64_t *strides) {
+    int64_t s = 1;
+    for (int i = orank - 1; i >= 0; i--) {
+        int j = i - (orank - rank);
+        if (j < 0 || (shape[j] == 1 && oshape[i] != 1)) {
+            strides[i] = 0;
+        } else {
+            strides[i] = s;
+        }
+        if (j >= 0) s *= shape[j];
+    }
+}
+
+/* --------------------------------------------------------- constructors */
+
+static tg_tensor *make_leaf(tg_tape *tape, const char *op, tg_dtype dt, int rank,
+                            const int64_t *shape) {
+    if (!tape) return NULL;
+    int64_t n;
+    if (!check_shape(tape, op, rank, shape, dt, &n)) return NULL;
+    bool old = tape->grad_enabled;
+    tape->grad_enabled = false;
+    tg_tensor *t = tg__out(tape, TG_OP_LEAF, dt, rank, shape, NULL, NULL, NULL);
+    tape->grad_enabled = old;
+    return t;
+}
+
+static void fill(tg_tensor *t, double v) {
+    int64_t n = tg__numel(t);
+    if (t->dtype == TG_F32) {
+        float *p = t->data;
+        for (int64_t i = 0; i < n; i++) p[i] = (float)v;
+    } else if (t->dtype == TG_F64) {
+        double *p = t->data;
+        for (int64_t i = 0; i < n; i++) p[i] = v;
+    } else {
+        int64_t *p = t->data;
+        for (int64_t i = 0; i < n; i++) p[i] = (int64_t)v;
+    }
+}
+
+tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v) {
+    tg_tensor *t = make_leaf(tape, "scalar", dt, 0, NULL);
+    if (t) fill(t, v);
+    return t;
+}
+
+tg_tensor *tg_scalar(tg_tape *tape, double v) {
+    /* The hot path of scalar code: no shape checks needed for rank 0. */
+    if (!tape) return NULL;
+    tg_tensor *t = tg__record(tape);
+    if (!t) return NULL;
+    t->op = TG_OP_LEAF;
+    t->dtype = TG_F64;
+    t->data = &t->small;
+    t->small.f64 = v;
+    return t;
+}
+
+tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
+                         const void *data) {
+    tg_tensor *t = make_leaf(tape, "tensor_new", dt, rank, shape);
+    if (!t) return NULL;
+    size_t bytes = (size_t)tg__numel(t) * tg__esize(dt);
+    if (data)
+        memcpy(t->data, data, bytes);
+    else
+        memset(t->data, 0, bytes);
+    return t;
+}
+
+tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
+    return tg_tensor_new(tape, dt, rank, shape, NULL);
+}
+
+tg_tensor *tg_full(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape, double v) {
+    tg_tensor *t = make_leaf(tape, "full", dt, rank, shape);
+    if (t) fill(t, v);
+    return t;
+}
+
+tg_tensor *tg_ones(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
+    return tg_full(tape, dt, rank, shape, 1.0);
+}
+
+static tg_tape *like_tape(const tg_tensor *t) {
+    if (!t) return NULL;
+    if (t->flags & TGF_PARAM) return NULL;
+    if (t->gen != t->tape->gen) {
+        tg__fail(t->tape, TG_ERR_STALE, "zeros_like", "the tensor is stale (made before a reset)");
+        return NULL;
+    }
+    return t->tape;
+}
+
+tg_tensor *tg_zeros_like(const tg_tensor *t) {
+    tg_tape *tape = like_tape(t);
+    return tape ? tg_zeros(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
+}
+
+tg_tensor *tg_ones_like(const tg_tensor *t) {
+    tg_tape *tape = like_tape(t);
+    return tape ? tg_ones(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
+}
+
+static tg_tensor *rand_tensor(tg_tape *tape, const char *op, tg_dtype dt, int rank,
+                              const int64_t *shape, tg_rng *rng, double p, double q,
+                              bool normal) {
+    if (tape && !rng) return tg__fail(tape, TG_ERR_NULL, op, "rng is NULL");
+    if (tape && !tg__is_float(dt)) return tg__fail(tape, TG_ERR_DTYPE, op, "needs f32 or f64");
+    tg_tensor *t = make_leaf(tape, op, dt, rank, shape);
+    if (!t) return NULL;
+    int64_t n = tg__numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v = normal ? p + q * tg_rng_normal(rng) : p + (q - p) * tg_rng_uniform(rng);
+        if (dt == TG_F32)
+            ((float *)t->data)[i] = (float)v;
+        else
+            ((double *)t->data)[i] = v;
+    }
+    return t;
+}
+
+tg_tensor *tg_rand_uniform(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
+                           tg_rng *rng, double lo, double hi) {
+    return rand_tensor(tape, "rand_uniform", dt, rank, shape, rng, lo, hi, false);
+}
+
+tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
+                          tg_rng *rng, double mean, double std) {
+    return rand_tensor(tape, "rand_normal", dt, rank, shape, rng, mean, std, true);
+}
+
+tg_tensor *tg_requires_grad(tg_tensor *t) {
+    if (!t) return NULL;
+    if (t->flags & TGF_PARAM) return t; /* parameters always do */
+    if (t->gen != t->tape->gen)
+        return tg__fail(t->tape, TG_ERR_STALE, "requires_grad", "the tensor is stale (made before a reset)");
+    if (t->op != TG_OP_LEAF)
+        return tg__fail(t->tape, TG_ERR_ARG, "requires_grad",
+                        "only leaves can be marked; this tensor is the output of %s",
+                        tg__ops[t->op].name);
+    if (!tg__is_float(t->dtype))
+        return tg__fail(t->tape, TG_ERR_DTYPE, "requires_grad", "only f32 and f64 tensors have gradients");
+    t->flags |= TGF_REQ;
+    return t;
+}
+
+bool tg_tensor_requires_grad(const tg_tensor *t) {
+    t = valid(t);
+    return t && (t->flags & (TGF_REQ | TGF_PARAM));
+}
+
+tg_tensor *tg_detach(tg_tensor *t) {
+    tg_tape *tape = NULL;
+    t = tg__operand(&tape, t, "detach", 0);
+    if (!t) return NULL;
+    return tg__wrap(tape, t->dtype, t->rank, t->shape, t->data);
+}
+
+/* --------------------------------------------------------------- queries */
+
+tg_tape *tg_tensor_tape(const tg_tensor *t) { return t ? t->tape : NULL; }
+tg_dtype tg_tensor_dtype(const tg_tensor *t) { return t ? (tg_dtype)t->dtype : TG_F32; }
+int tg_tensor_rank(const tg_tensor *t) { return valid(t) ? t->rank : -1; }
+
+int64_t tg_tensor_dim(const tg_tensor *t, int axis) {
+    if (!valid(t) || t->rank == 0) return -1;
+    axis = tg__axis(axis, t->rank);
+    return axis < 0 ? -1 : t->shape[axis];
+}
+
+const int64_t *tg_tensor_shape(const tg_tensor *t) {
+    return valid(t) && t->rank ? t->shape : NULL;
+}
+
+int64_t tg_tensor_numel(const tg_tensor *t) { return valid(t) ? tg__numel(t) : -1; }
+
+char *tg_tensor_shape_str(const tg_tensor *t, char *buf, size_t n) {
+    if (!valid(t)) {
+        if (n) snprintf(buf, n, "%s", t ? "(stale)" : "(null)");
+        return buf;
+    }
+    return tg__shape_str(buf, n, t->rank, t->shape);
+}
+
+float *tg_tensor_f32(const tg_tensor *t) { return valid(t) && t->dtype == TG_F32 ? t->data : NULL; }
+double *tg_tensor_f64(const tg_tensor *t) { return valid(t) && t->dtype == TG_F64 ? t->data : NULL; }
+int64_t *tg_tensor_i64(const tg_tensor *t) { return valid(t) && t->dtype == TG_I64 ? t->data : NULL; }
+void *tg_tensor_data(const tg_tensor *t) { return valid(t) ? t->data : NULL; }
+
+static double get(const tg_tensor *t, int64_t i) {
+    switch (t->dtype) {
+    case TG_F32: return ((const float *)t->data)[i];
+    case TG_F64: return ((const double *)t->data)[i];
+    default: return (double)((const int64_t *)t->data)[i];
+    }
+}
+
+double tg_item(const tg_tensor *t) {
+    if (!t) return NAN;
+    if (!valid(t)) {
+        tg__fail(t->tape, TG_ERR_STALE, "item", "the tensor is stale (made before a reset)");
+        return NAN;
+    }
+    if (tg__numel(t) != 1) {
+        char b[160];
+        tg__fail(t->tape, TG_ERR_SHAPE, "item", "needs exactly one element, got shape %s",
+                 tg__shape_str(b, sizeof b, t->rank, t->shape));
+        return NAN;
+    }
+    return get(t, 0);
+}
+
+double tg_tensor_get(const tg_tensor *t, int64_t i) {
+    if (!valid(t) || i < 0 || i >= tg__numel(t)) return NAN;
+    return get(t, i);
+}
+
+/* ------------------------------------------------------------ parameters */
+
+/* One allocation holds: the parameter's record, a record for its gradient
+ * (itself a parameter-like tensor that requires no grad, so it can be read
+ * on a tape as a constant), their two extensions, the data and the grad. */
+typedef struct param_block {
+    tg_tensor rec, grec;
+    tg_param_ext ext, gext;
+} param_block;
+
+tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape) {
+    int64_t n;
+    if (!check_shape(NULL, "param_new", rank, shape, dt, &n) || !tg__is_float(dt)) return NULL;
+    size_t bytes = (size_t)n * tg__esize(dt);
+    size_t head = (sizeof(param_block) + 63) & ~(size_t)63;
+    size_t dbytes = (bytes + 63) & ~(size_t)63;
+    if (dbytes > (SIZE_MAX - head - 64) / 2) return NULL;
+    char *raw = tg__malloc(head + 2 * dbytes + 64);
+    if (!raw) return NULL;
+    char *base = raw + (64 - (uintptr_t)raw % 64) % 64;
+    memset(base, 0, head + 2 * dbytes);
+    param_block *b = (param_block *)base;
+    void *data = base + head, *grad = base + head + dbytes;
+    tg_tensor *recs[2] = {&b->rec, &b->grec};
+    tg_param_ext *exts[2] = {&b->ext, &b->gext};
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *p = recs[k];
+        tg_param_ext *x = exts[k];
+        p->op = TG_OP_LEAF;
+        p->dtype = (uint8_t)dt;
+        p->rank = (uint8_t)rank;
+        p->flags = k == 0 ? (TGF_PARAM | TGF_REQ) : TGF_PARAM;
+        if (rank) memcpy(x->shape, shape, (size_t)rank * sizeof(int64_t));
+        p->shape = x->shape;
+        p->data = k == 0 ? data : grad;
+        x->gstore = grad;
+        x->grad_rec = k == 0 ? &b->grec : NULL;
+        p->u.aux = k == 0 ? raw : NULL; /* what to free */
+        p->small.pext = x;
+    }
+    return &b->rec;
+}
+
+void tg_param_free(tg_tensor *p) {
+    if (!p || !(p->flags & TGF_PARAM) || !p->u.aux) return;
+    void *raw = p->u.aux;
+    /* a freed handle no longer looks like a parameter */
+    memset(p, 0, sizeof(param_block));
+    tg__free(raw);
+}
+
+bool tg_tensor_is_param(const tg_tensor *t) { return t && (t->flags & TGF_PARAM); }
+
+tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p) {
+    if (!tape) return NULL;
+    if (!p) return tg__fail(tape, TG_ERR_NULL, "param_on", "parameter is NULL");
+    if (!(p->flags & TGF_PARAM)) {
+        tg_tape *tp = tape;
+        return tg__operand(&tp, p, "param_on", 0); /* a tape tensor: itself, checked */
+    }
+    tg_param_ext *x = p->small.pext;
+    if (x->ptape == tape && x->pserial == tape->serial && x->pgen == tape->gen) return x->proxy;
+    bool old = tape->grad_enabled;
+    tape->grad_enabled = false;
+    tg_tensor *t = tg__out(tape, TG_OP_PROXY, p->dtype, p->rank, p->shape, NULL, NULL, p->data);
+    tape->grad_enabled = old;
+    if (!t) return NULL;
+    t->u.param = p;
+    if (p->flags & TGF_REQ) t->flags |= TGF_REQ;
+    x->ptape = tape;
+    x->pserial = tape->serial;
+    x->pgen = tape->gen;
+    x->proxy = t;
+    return t;
+}

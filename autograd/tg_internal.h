@@ -1,0 +1,293 @@
+/* tg_internal.h - what autograd/ and ops/ share and users never see.
+ *
+ * A tensor record is exactly 64 bytes and lives in a slot of the tape's
+ * record arena (tape.c). Records are laid out in creation order, so the
+ * reverse sweep walks the slots backwards: no node list, no sort.
+ * Every slot always holds a whole record, and passes alternate between two
+ * sets of slots, so a handle from the previous pass still points at its own
+ * record, whose `gen` tells that it is stale.
+ * Variable-size things (shapes of rank >= 2, data, gradients, op extras)
+ * live in the tape's data arena.
+ */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tg_autograd.h"
+#include "tg_ops.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Internal symbols are hidden from the shared library (-fvisibility). */
+
+/* ------------------------------------------------------------ op table */
+
+/* The op list: one line per op, declared once (see ops/tg_oplist.h). */
+enum tg_op {
+#define TG_OP(id, name, nin, bw, vjp) TG_OP_##id,
+#include "tg_oplist.h"
+#undef TG_OP
+    TG_OP_COUNT
+};
+
+/* Fast numeric backward: reads out's complete gradient (a raw buffer) and
+ * adds into its inputs' gradient buffers (tg__gacc). Returns false on
+ * error (already recorded). */
+typedef bool (*tg_bw_fn)(tg_tensor *out);
+
+/* Graph backward (vector-Jacobian product) built from ops, so that it can
+ * be recorded (create-graph) and differentiated again: the contribution of
+ * out's gradient `g` to input i, already summed to input i's shape.
+ * Returns NULL on error. */
+typedef tg_tensor *(*tg_vjp_fn)(tg_tensor *out, tg_tensor *g, int i);
+
+typedef struct tg_op_desc {
+    const char *name;
+    int nin;       /* 0 leaf, 1, 2, or -1: inputs listed in aux (tg_auxin) */
+    tg_bw_fn bw;   /* tg__bw_vjp when the op has no fast backward */
+    tg_vjp_fn vjp;
+} tg_op_desc;
+
+extern const tg_op_desc tg__ops[TG_OP_COUNT];
+
+#define TG_OP(id, name, nin, bw, vjp)                                          \
+    bool tg__bw_##bw(tg_tensor *out);                                          \
+    tg_tensor *tg__vjp_##vjp(tg_tensor *out, tg_tensor *g, int i);
+#include "tg_oplist.h"
+#undef TG_OP
+
+/* -------------------------------------------------------------- tensor */
+
+enum {
+    TGF_REQ = 1,      /* requires grad: the sweep visits it */
+    TGF_PARAM = 2,    /* persistent parameter (malloc'd, tape == NULL) */
+    TGF_GRAPH = 4,    /* grad slot holds a tg_tensor* (create-graph sweep) */
+    TGF_VIEW = 8      /* data is borrowed (reshape view, parameter proxy) */
+};
+
+struct tg_tensor {            /* exactly 64 bytes: see the static assert */
+    tg_tape *tape;            /* owner; NULL for parameters */
+    uint32_t gen;             /* tape generation at creation */
+    uint8_t op;               /* enum tg_op */
+    uint8_t dtype;            /* tg_dtype */
+    uint8_t rank;             /* 0..8 */
+    uint8_t flags;            /* TGF_* */
+    void *data;               /* numel elements, contiguous row-major */
+    void *grad;               /* working gradient of the current sweep */
+    int64_t *shape;           /* rank entries (&small for rank 1) */
+    tg_tensor *in0;           /* first input */
+    union {
+        tg_tensor *in1;       /* second input of a binary op */
+        double c;             /* constant of a scalar op */
+        int64_t i;            /* small integer argument (axes mask, ...) */
+        void *aux;            /* op extras in the data arena */
+        void *gstore;         /* leaves: stored gradient (tg_backward) */
+        tg_tensor *param;     /* proxies: the parameter they stand for */
+    } u;
+    union {
+        double f64; float f32; int64_t i64; /* rank 0: the value itself */
+        int64_t dim0;                       /* rank 1: the shape */
+        struct tg_param_ext *pext;          /* parameters */
+    } small;
+};
+
+/* Ops with more than two inputs keep them at the start of aux. */
+typedef struct tg_auxin {
+    int32_t n;
+    tg_tensor *in[];
+} tg_auxin;
+
+/* What a parameter carries besides its record. */
+typedef struct tg_param_ext {
+    void *gstore;             /* persistent gradient buffer */
+    tg_tape *ptape;           /* the tape of the cached proxy */
+    uint64_t pserial;         /* that tape's serial and generation */
+    uint32_t pgen;
+    tg_tensor *proxy;
+    tg_tensor *grad_rec;      /* the gradient as a tensor (NULL on that one) */
+    int64_t shape[TG_MAX_RANK];
+} tg_param_ext;
+
+/* ------------------------------------------------------------------ tape */
+
+typedef struct tg_slab {      /* a chunk of record slots */
+    tg_tensor *slot;          /* 64-byte aligned */
+    size_t cap;
+    void *raw;                /* what the allocator returned */
+} tg_slab;
+
+typedef struct tg_chunk {     /* a chunk of the data arena */
+    char *mem;                /* 64-byte aligned */
+    size_t cap, used;
+    void *raw;
+} tg_chunk;
+
+enum { TG_SWEEP_NONE = 0, TG_SWEEP_NUMERIC, TG_SWEEP_GRAPH };
+
+struct tg_tape {
+    uint32_t gen;
+    uint64_t serial;          /* unique per tape, for parameter caches */
+    /* record arena: slabs[0..nslab), filling slabs[cur] at pos. Two sets
+     * of slabs take turns, one per pass, so that a handle from the previous
+     * pass still points at its own record (whose gen says it is stale)
+     * rather than at a new tensor that reused its slot. */
+    tg_slab *slabs, *oslabs;
+    int nslab, capslab, onslab, ocapslab, cur;
+    size_t pos;
+    size_t count;             /* records in use */
+    /* data arena */
+    tg_chunk *chunks;
+    int nchunk, capchunk, dcur;
+    size_t dbytes;            /* data bytes in use */
+    /* state */
+    bool grad_enabled;
+    bool abort_on_error;
+    uint8_t sweep_mode;       /* TG_SWEEP_* of the last sweep */
+    int sweeps;               /* sweeps since reset */
+    tg_status status;
+    char err[320];
+    struct tg_tape_ext *ext;  /* names, hooks, ... (NULL until used) */
+};
+
+/* ------------------------------------------------------------ allocation */
+void *tg__malloc(size_t n);
+void *tg__calloc(size_t n, size_t size);
+void *tg__realloc(void *p, size_t n);
+void tg__free(void *p);
+
+/* Tape arenas. tg__record: a zeroed record with tape and gen set. */
+tg_tensor *tg__record(tg_tape *tape);
+/* Data arena: n bytes, 64-byte aligned when n >= 64, else 16. NULL = OOM
+ * (recorded on the tape with `op` in the message). */
+void *tg__arena(tg_tape *tape, size_t n, const char *op);
+
+/* --------------------------------------------------------------- errors */
+/* Records the first error ("<op>: <sentence>") and returns NULL. */
+void *tg__fail(tg_tape *tape, tg_status s, const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void tg__failv(tg_tape *tape, tg_status s, const char *op, const char *fmt, va_list ap);
+/* "[2,3]" for a shape. */
+char *tg__shape_str(char *buf, size_t n, int rank, const int64_t *shape);
+
+/* ------------------------------------------------------- tensor helpers */
+static inline size_t tg__esize(int dt) { return dt == TG_F32 ? 4 : 8; }
+static inline int64_t tg__numel(const tg_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) n *= t->shape[i];
+    return n;
+}
+static inline bool tg__is_float(int dt) { return dt == TG_F32 || dt == TG_F64; }
+
+/* Checks one operand: NULL, stale, other tape. Resolves a parameter to its
+ * proxy on `*tape` (taking the tape from the operand if *tape is NULL).
+ * On error records it (if a tape is known) and returns NULL. */
+tg_tensor *tg__operand(tg_tape **tape, tg_tensor *t, const char *op, int index);
+
+/* Validates inputs of an op: all non-NULL, same tape, not stale, and (if
+ * need_float) the same float dtype. Parameters become proxies in place.
+ * Returns the tape or NULL (error recorded where possible). */
+tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float);
+
+/* A new output record of the given op, dtype and shape, with data
+ * allocated (uninitialised) unless `data` is given (a view). Sets
+ * requires-grad from the inputs when recording is on. in1/c/aux are left
+ * for the caller to fill. NULL on OOM (recorded). */
+tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *shape,
+                   tg_tensor *in0, tg_tensor *in1, void *data);
+/* After an op filled its record: whether any input requires grad. */
+void tg__set_req(tg_tensor *out, int n, tg_tensor **in);
+
+/* Inputs of a record, in order: returns the count. */
+int tg__inputs(const tg_tensor *t, tg_tensor **buf);
+
+/* A zeroed (on first use) gradient buffer for t in the current numeric
+ * sweep; NULL if t does not require grad or on OOM. */
+void *tg__gacc(tg_tensor *t);
+/* Wraps raw memory as a leaf (no copy) on tape; not recorded. */
+tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data);
+
+/* Broadcast two shapes; false (and an error) if they do not fit. */
+bool tg__broadcast(const char *op, tg_tape *tape, const tg_tensor *a, const tg_tensor *b,
+                   int *rank, int64_t *shape);
+
+/* Row-major strides of `shape` seen from an output of rank `orank` (left
+ * padded), 0 on broadcast axes. */
+void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *oshape,
+                  int64_t *strides);
+
+/* Normalizes an axis (negative from the end); -1 if out of range. */
+static inline int tg__axis(int axis, int rank) {
+    if (axis < 0) axis += rank;
+    return (axis < 0 || axis >= (rank ? rank : 1)) ? -1 : axis;
+}
+
+/* Row iterator over an N-d index space shared by up to three operands with
+ * their own strides (element units, 0 on broadcast axes). Each row is the
+ * last axis: length `n`, operand k starts at off[k] with step inner[k].
+ *     tg_rows it; tg__rows_init(&it, rank, shape, 2, st);
+ *     do { ... it.off[0], it.off[1], it.n ... } while (tg__rows_next(&it));
+ * A rank-0 space is one row of length 1; an empty one has it.n == 0. */
+typedef struct tg_rows {
+    int rank, nop;
+    int64_t n, inner[3], off[3], idx[TG_MAX_RANK];
+    int64_t shape[TG_MAX_RANK], st[3][TG_MAX_RANK];
+} tg_rows;
+
+static inline void tg__rows_init(tg_rows *it, int rank, const int64_t *shape, int nop,
+                                 int64_t (*st)[TG_MAX_RANK]) {
+    it->rank = rank;
+    it->nop = nop;
+    it->n = 1;
+    for (int k = 0; k < nop; k++) it->off[k] = 0, it->inner[k] = 0;
+    for (int d = 0; d < rank; d++) {
+        it->idx[d] = 0;
+        it->shape[d] = shape[d];
+        for (int k = 0; k < nop; k++) it->st[k][d] = st[k][d];
+        if (shape[d] == 0) it->n = 0;
+    }
+    if (rank > 0 && it->n) {
+        it->n = shape[rank - 1];
+        for (int k = 0; k < nop; k++) it->inner[k] = st[k][rank - 1];
+    }
+}
+
+static inline bool tg__rows_next(tg_rows *it) {
+    for (int d = it->rank - 2; d >= 0; d--) {
+        it->idx[d]++;
+        for (int k = 0; k < it->nop; k++) it->off[k] += it->st[k][d];
+        if (it->idx[d] < it->shape[d]) return true;
+        for (int k = 0; k < it->nop; k++) it->off[k] -= it->st[k][d] * it->shape[d];
+        it->idx[d] = 0;
+    }
+    return false;
+}
+
+/* Contiguous row-major strides of a shape. */
+static inline void tg__strides(int rank, const int64_t *shape, int64_t *st) {
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; d--) st[d] = s, s *= shape[d];
+}
+
+/* dst[n] += src[n] (same dtype). */
+void tg__add_into(int dt, void *dst, const void *src, int64_t n);
+
+/* Adds src (shape sshape, rank srank) into dst (shape dshape), summing over
+ * the axes where dst is broadcast (dst's shape broadcasts to src's). */
+void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const void *src,
+                     int srank, const int64_t *sshape);
+
+/* Graph helpers used by the vjps (all ops, so they record). */
+tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like); /* tg_sum_to like's shape */
+/* A non-differentiable 0/1 mask of the same shape as a: sign(a) when
+ * kind == 0, (a > 0) when kind == 1, (a == 0) when kind == 2. */
+tg_tensor *tg__mask(tg_tensor *a, int kind);
+
+/* Threads (kernels/pool.c). fn(ctx, lo, hi) over [0, n) in pieces of at
+ * least `grain`; runs inline when one piece (or one thread) suffices. */
+typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
+
+#endif /* TG_INTERNAL_H */

@@ -1,0 +1,3 @@
+#include <tapegrad.h>
+#include <stdio.h>
+int main(void) { return 0; }

@@ -1,0 +1,258 @@
+/* gemm_driver.h - the blocked GEMM driver, written once for f32 and f64.
+ *
+ * Included twice by gemm.c with T (float, double) and SFX (f32, f64).
+ * Dimension letters: M rows of C, N columns of C, K the inner dimension.
+ * Loop nest (BLIS): jc over N by NC, pc over K by KC (pack B), ic over M
+ * by MC (pack A), jr over NR-wide micro-panels of B, ir over MR-tall
+ * micro-panels of A. The kc x NR micro-panel of B stays in L1 across the
+ * ir loop, the MC x KC block of A in L2, the KC x NC block of B in L3.
+ */
+
+#define CAT2_(a, b) a##_##b
+#define CAT2(a, b) CAT2_(a, b)
+#define FN(name) CAT2(name, SFX)
+
+typedef struct FN(gemm_arch) {
+    int mr, nr;         /* register tile */
+    int64_t mc, kc, nc; /* cache blocks (mc % mr == 0, nc % nr == 0) */
+    void (*ukr)(int64_t kc, const T *a, const T *b, T *c, int64_t ldc, T alpha, T beta,
+                int mr, int nr);
+} FN(gemm_arch);
+
+/* Portable micro-kernel: plain C the compiler vectorizes for its target. */
+#define PMR 4
+#define PNR (32 / (int)sizeof(T)) /* 8 floats or 4 doubles */
+static void FN(ukr_portable)(int64_t kc, const T *restrict a, const T *restrict b,
+                             T *restrict c, int64_t ldc, T alpha, T beta, int mr, int nr) {
+    T acc[PMR][PNR]; /* (MR, NR) */
+    for (int i = 0; i < PMR; i++)
+        for (int j = 0; j < PNR; j++) acc[i][j] = 0;
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < PMR; i++) {
+            T ai = a[i];
+            for (int j = 0; j < PNR; j++) acc[i][j] += ai * b[j];
+        }
+        a += PMR;
+        b += PNR;
+    }
+    for (int i = 0; i < mr; i++) {
+        T *ci = c + i * ldc;
+        if (beta == 0)
+            for (int j = 0; j < nr; j++) ci[j] = alpha * acc[i][j];
+        else
+            for (int j = 0; j < nr; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/* The mc x kc block of op(A) starting at A (A[i*lda + p], or A[p*lda + i]
+ * if ta) into MR-tall micro-panels: out[(ir/MR)*MR*kc + p*MR + i], rows past
+ * mc zero. MR is a constant in each instantiation, so the loops unroll. */
+static inline __attribute__((always_inline)) void FN(pack_a_mr)(
+    const T *restrict A, int64_t lda, bool ta, int64_t mc, int64_t kc, T *restrict out,
+    const int MR) {
+    for (int64_t ir = 0; ir < mc; ir += MR, out += MR * kc) {
+        int64_t m = mc - ir < MR ? mc - ir : MR;
+        if (!ta && m == MR) {
+            const T *a0 = A + ir * lda;
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) out[p * MR + i] = a0[i * lda + p];
+        } else if (ta && m == MR) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) out[p * MR + i] = A[p * lda + ir + i];
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++)
+                    out[p * MR + i] = i >= m ? 0 : ta ? A[p * lda + ir + i] : A[(ir + i) * lda + p];
+        }
+    }
+}
+
+static void FN(pack_a)(const T *A, int64_t lda, bool ta, int64_t mc, int64_t kc, T *out,
+                       int mr) {
+    switch (mr) {
+    case 4: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 4); break;
+    case 6: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 6); break;
+    case 12: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 12); break;
+    default: FN(pack_a_mr)(A, lda, ta, mc, kc, out, mr); break;
+    }
+}
+
+/* The kc x nc block of op(B) starting at B (B[p*ldb + j], or B[j*ldb + p]
+ * if tb) into NR-wide micro-panels: out[(jr/NR)*NR*kc + p*NR + j], columns
+ * past nc zero. */
+static inline __attribute__((always_inline)) void FN(pack_b_nr)(
+    const T *restrict B, int64_t ldb, bool tb, int64_t kc, int64_t nc, T *restrict out,
+    const int NR) {
+    for (int64_t jr = 0; jr < nc; jr += NR, out += NR * kc) {
+        int64_t n = nc - jr < NR ? nc - jr : NR;
+        if (!tb && n == NR) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++) out[p * NR + j] = B[p * ldb + jr + j];
+        } else if (tb && n == NR) {
+            const T *b0 = B + jr * ldb;
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++) out[p * NR + j] = b0[j * ldb + p];
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++)
+                    out[p * NR + j] = j >= n ? 0 : tb ? B[(jr + j) * ldb + p] : B[p * ldb + jr + j];
+        }
+    }
+}
+
+static void FN(pack_b)(const T *B, int64_t ldb, bool tb, int64_t kc, int64_t nc, T *out,
+                       int nr) {
+    switch (nr) {
+    case 4: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 4); break;
+    case 8: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 8); break;
+    case 16: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 16); break;
+    case 32: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 32); break;
+    default: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, nr); break;
+    }
+}
+
+/* ------------------------------------------------------------ simple paths */
+
+/* C = beta * C (beta == 0: zeros, C not read). */
+static void FN(scale_c)(int64_t M, int64_t N, T beta, T *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        T *c = C + i * ldc;
+        if (beta == 0)
+            for (int64_t j = 0; j < N; j++) c[j] = 0;
+        else if (beta != 1)
+            for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* Unpacked loops, for tiny problems and when no scratch can be had. */
+static void FN(gemm_direct)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
+                            const T *restrict A, int64_t lda, const T *restrict B, int64_t ldb,
+                            T beta, T *restrict C, int64_t ldc) {
+    FN(scale_c)(M, N, beta, C, ldc);
+    for (int64_t i = 0; i < M; i++) {
+        T *restrict c = C + i * ldc;
+        if (!tb) {
+            for (int64_t p = 0; p < K; p++) {
+                T a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
+                const T *restrict b = B + p * ldb;
+                for (int64_t j = 0; j < N; j++) c[j] += a * b[j];
+            }
+        } else {
+            for (int64_t j = 0; j < N; j++) {
+                const T *restrict b = B + j * ldb;
+                T s = 0;
+                if (!ta)
+                    for (int64_t p = 0; p < K; p++) s += A[i * lda + p] * b[p];
+                else
+                    for (int64_t p = 0; p < K; p++) s += A[p * lda + i] * b[p];
+                c[j] += alpha * s;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- blocked */
+
+static void FN(gemm_blocked)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M, int64_t N,
+                             int64_t K, T alpha, const T *A, int64_t lda, const T *B,
+                             int64_t ldb, T beta, T *C, int64_t ldc) {
+    const int mr = g->mr, nr = g->nr;
+    int64_t kcmax = K < g->kc ? K : g->kc;
+    int64_t mcmax = M < g->mc ? M : g->mc;
+    int64_t ncmax = N < g->nc ? N : g->nc;
+    size_t na = (size_t)((mcmax + mr - 1) / mr * mr * kcmax); /* (MC, KC) packed A */
+    size_t nb = (size_t)((ncmax + nr - 1) / nr * nr * kcmax); /* (KC, NC) packed B */
+    na = (na + 15) & ~(size_t)15;                              /* keep B 64-byte aligned */
+    T *Ap = tg__thread_scratch((na + nb) * sizeof(T));
+    if (!Ap) { /* out of memory: slow but correct, and never abort */
+        FN(gemm_direct)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    T *Bp = Ap + na;
+
+    for (int64_t jc = 0; jc < N; jc += g->nc) {
+        int64_t nc = N - jc < g->nc ? N - jc : g->nc;
+        for (int64_t pc = 0; pc < K; pc += g->kc) {
+            int64_t kc = K - pc < g->kc ? K - pc : g->kc;
+            T bet = pc == 0 ? beta : 1; /* later K blocks add to C */
+            FN(pack_b)(tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, tb, kc, nc, Bp, nr);
+            for (int64_t ic = 0; ic < M; ic += g->mc) {
+                int64_t mc = M - ic < g->mc ? M - ic : g->mc;
+                FN(pack_a)(ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ta, mc, kc, Ap, mr);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int n = (int)(nc - jr < nr ? nc - jr : nr);
+                    const T *bp = Bp + jr * kc;
+                    T *cj = C + ic * ldc + jc + jr;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int m = (int)(mc - ir < mr ? mc - ir : mr);
+                        g->ukr(kc, Ap + ir * kc, bp, cj + ir * ldc, ldc, alpha, bet, m, n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One thread's share: a range of MR-row tiles or NR-column tiles. */
+typedef struct FN(gemm_job) {
+    const FN(gemm_arch) *g;
+    bool ta, tb, split_m;
+    int64_t M, N, K, lda, ldb, ldc, tiles;
+    T alpha, beta;
+    const T *A, *B;
+    T *C;
+} FN(gemm_job);
+
+static void FN(gemm_piece)(void *ctx, int64_t lo, int64_t hi) {
+    const FN(gemm_job) *j = ctx;
+    if (j->split_m) {
+        int64_t i0 = lo * j->g->mr, i1 = hi == j->tiles ? j->M : hi * j->g->mr;
+        const T *A = j->ta ? j->A + i0 : j->A + i0 * j->lda;
+        FN(gemm_blocked)(j->g, j->ta, j->tb, i1 - i0, j->N, j->K, j->alpha, A, j->lda, j->B,
+                         j->ldb, j->beta, j->C + i0 * j->ldc, j->ldc);
+    } else {
+        int64_t j0 = lo * j->g->nr, j1 = hi == j->tiles ? j->N : hi * j->g->nr;
+        const T *B = j->tb ? j->B + j0 * j->ldb : j->B + j0;
+        FN(gemm_blocked)(j->g, j->ta, j->tb, j->M, j1 - j0, j->K, j->alpha, j->A, j->lda, B,
+                         j->ldb, j->beta, j->C + j0, j->ldc);
+    }
+}
+
+static void FN(gemm)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M, int64_t N,
+                     int64_t K, T alpha, const T *A, int64_t lda, const T *B, int64_t ldb,
+                     T beta, T *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0) { /* BLAS: A and B are not read */
+        FN(scale_c)(M, N, beta, C, ldc);
+        return;
+    }
+    double work = (double)M * (double)N * (double)K;
+    if (work <= TG_GEMM_DIRECT_MAX) {
+        FN(gemm_direct)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int nt = work < TG_GEMM_THREAD_MIN ? 1 : tg_get_num_threads();
+    if (nt > 1) {
+        /* Split the dimension that leaves the least work per thread: the
+         * other operand is packed by every thread, so prefer splitting the
+         * larger dimension when both are even. */
+        int64_t tm = (M + g->mr - 1) / g->mr, tn = (N + g->nr - 1) / g->nr;
+        int64_t cm = (tm + nt - 1) / nt * tn, cn = tm * ((tn + nt - 1) / nt);
+        bool split_m = cm < cn || (cm == cn && M >= N);
+        FN(gemm_job) job = {g, ta, tb, split_m, M, N, K, lda, ldb, ldc, split_m ? tm : tn,
+                            alpha, beta, A, B, C};
+        if (job.tiles > 1) {
+            tg__parallel_for(job.tiles, 1, FN(gemm_piece), &job);
+            return;
+        }
+    }
+    FN(gemm_blocked)(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+#undef PMR
+#undef PNR
+#undef FN
+#undef CAT2
+#undef CAT2_

@@ -1,0 +1,75 @@
+/* gemm_ukernel.h - the SIMD micro-kernel, written once for every ISA.
+ *
+ * Included by gemm_avx2.c and gemm_avx512.c after they define:
+ *   T                 element type (float, double)
+ *   VEC, VL           vector type and its lane count
+ *   VLOAD(p) VSTORE(p, v) VSET1(x) VZERO() VMUL(a, b) VFMA(a, b, c) = a*b + c
+ *   MR                rows of the register tile
+ *   KNAME             the function's name
+ * The tile is MR x NR with NR = 2 * VL: per step p of the K loop, two
+ * vectors of the B micro-panel are loaded and each of the MR elements of
+ * the A micro-panel is broadcast and multiplied into its row, so the
+ * 2 * MR accumulators never leave the registers.
+ */
+
+#define NR (2 * VL)
+
+void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
+           int64_t ldc, T alpha, T beta, int mr, int nr) {
+    VEC acc[MR][2]; /* (MR, NR): the tile of a @ b */
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = VZERO();
+        acc[i][1] = VZERO();
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        VEC b0 = VLOAD(b), b1 = VLOAD(b + VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            VEC ai = VSET1(a[i]);
+            acc[i][0] = VFMA(ai, b0, acc[i][0]);
+            acc[i][1] = VFMA(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    VEC va = VSET1(alpha);
+    if (mr == MR && nr == NR) { /* whole tile: straight to C */
+        if (beta == 0) {
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) {
+                T *ci = c + i * ldc;
+                VSTORE(ci, VMUL(va, acc[i][0]));
+                VSTORE(ci + VL, VMUL(va, acc[i][1]));
+            }
+        } else {
+            VEC vb = VSET1(beta);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) {
+                T *ci = c + i * ldc;
+                VSTORE(ci, VFMA(va, acc[i][0], VMUL(vb, VLOAD(ci))));
+                VSTORE(ci + VL, VFMA(va, acc[i][1], VMUL(vb, VLOAD(ci + VL))));
+            }
+        }
+        return;
+    }
+
+    /* edge tile: through a buffer, touching only c[0..mr) x [0..nr) */
+    T tile[MR * NR] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        VSTORE(tile + i * NR, acc[i][0]);
+        VSTORE(tile + i * NR + VL, acc[i][1]);
+    }
+    for (int i = 0; i < mr; i++) {
+        T *ci = c + i * ldc;
+        const T *ti = tile + i * NR;
+        if (beta == 0)
+            for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j];
+        else
+            for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+    }
+}
+
+#undef NR

@@ -1,0 +1,330 @@
+/* pool.c - the thread pool behind tg__parallel_for, and per-thread scratch.
+ *
+ * Workers (tg_get_num_threads() - 1 of them) start on the first parallel
+ * call. Between jobs a worker spins briefly on the job counter and then
+ * sleeps on a condition variable. A job is cut into at most num_threads
+ * contiguous pieces that the caller and the workers take in turn from an
+ * atomic counter; the caller works too, then waits until every worker has
+ * acknowledged the job, so job fields are never rewritten under a worker.
+ *
+ * One job at a time: `pool_use` is taken with trylock, so a second user
+ * thread (each with its own tape), or a nested call from inside a piece,
+ * simply runs its loop inline on its own thread. No deadlock, no
+ * oversubscription.
+ *
+ * Scratch (GEMM packing buffers) is per thread, under a pthread key whose
+ * destructor frees it when the thread exits; the workers' buffers go when
+ * they are joined, and the exiting thread's at tg__pool_shutdown, which
+ * runs as a destructor at exit. valgrind sees no leak.
+ *
+ * With TG_HAVE_OPENMP, tg__parallel_for is an OpenMP loop instead (libgomp
+ * keeps its threads to the end, so their scratch is still reachable then).
+ */
+#include "tg_internal.h"
+#include "tg_kernels.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#if defined(TG_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+#define TG_MAX_THREADS 256
+#define SPIN_WORKER 4000 /* polls before a worker sleeps (tens of microseconds) */
+#define SPIN_CALLER 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* --------------------------------------------------------- thread count */
+
+static atomic_int want_threads; /* 0: not chosen yet */
+
+static int default_threads(void) {
+    const char *e = getenv("TG_NUM_THREADS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*end == 0 && v > 0) return v > TG_MAX_THREADS ? TG_MAX_THREADS : (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > TG_MAX_THREADS ? TG_MAX_THREADS : (int)n;
+}
+
+void tg_set_num_threads(int n) {
+    atomic_store(&want_threads, n <= 0 ? default_threads() : n > TG_MAX_THREADS ? TG_MAX_THREADS : n);
+}
+
+int tg_get_num_threads(void) {
+    int n = atomic_load_explicit(&want_threads, memory_order_relaxed);
+    if (n > 0) return n;
+    n = default_threads();
+    atomic_store(&want_threads, n);
+    return n;
+}
+
+/* Pieces of at least `grain` items, at most one per thread. */
+static int64_t piece_count(int64_t n, int64_t grain, int threads) {
+    if (grain < 1) grain = 1;
+    int64_t p = n / grain;
+    return p < threads ? p : threads;
+}
+
+static inline void piece_range(int64_t n, int64_t pieces, int64_t k, int64_t *lo,
+                               int64_t *hi) {
+    int64_t q = n / pieces, r = n % pieces;
+    *lo = k * q + (k < r ? k : r);
+    *hi = *lo + q + (k < r);
+}
+
+/* --------------------------------------------------------------- scratch */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+/* A block is [size_t capacity][pad][capacity bytes, 64-byte aligned]. */
+static void scratch_free(void *raw) { tg__free(raw); }
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+static void *scratch_data(void *raw) {
+    return (void *)(((uintptr_t)raw + sizeof(size_t) + 63) & ~(uintptr_t)63);
+}
+
+void *tg__thread_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok) return NULL;
+    size_t *raw = pthread_getspecific(scratch_key);
+    if (raw && raw[0] >= bytes) return scratch_data(raw);
+    size_t cap = (bytes + 65535) & ~(size_t)65535; /* grow in 64 KiB steps */
+    if (cap < bytes || cap > SIZE_MAX - 128) return NULL;
+    tg__free(raw); /* the contents need not survive */
+    pthread_setspecific(scratch_key, NULL);
+    raw = tg__malloc(cap + sizeof(size_t) + 64);
+    if (!raw) return NULL;
+    raw[0] = cap;
+    if (pthread_setspecific(scratch_key, raw) != 0) {
+        tg__free(raw);
+        return NULL;
+    }
+    return scratch_data(raw);
+}
+
+static void scratch_release_self(void) {
+    if (!scratch_ok) return;
+    void *raw = pthread_getspecific(scratch_key);
+    if (raw) {
+        pthread_setspecific(scratch_key, NULL);
+        tg__free(raw);
+    }
+}
+
+#if defined(TG_HAVE_OPENMP)
+/* ------------------------------------------------------- OpenMP variant */
+
+void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    int64_t pieces = piece_count(n, grain, tg_get_num_threads());
+    if (pieces <= 1 || omp_in_parallel()) {
+        fn(ctx, 0, n);
+        return;
+    }
+#pragma omp parallel for num_threads((int)pieces) schedule(static, 1)
+    for (int64_t k = 0; k < pieces; k++) {
+        int64_t lo, hi;
+        piece_range(n, pieces, k, &lo, &hi);
+        fn(ctx, lo, hi);
+    }
+}
+
+__attribute__((destructor)) void tg__pool_shutdown(void) { scratch_release_self(); }
+
+#else
+/* ------------------------------------------------------------------ pool */
+
+static pthread_mutex_t pool_use = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
+static pthread_mutex_t pool_m = PTHREAD_MUTEX_INITIALIZER;   /* guards the sleeps */
+static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;    /* workers wait here */
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;    /* the caller waits here */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static pthread_t *workers; /* (nworkers,) under pool_use */
+static int nworkers;
+static int built_for; /* the thread count the workers were started for */
+
+/* The current job: written by the caller before job_gen moves, read by the
+ * workers after they see it move. */
+static struct {
+    tg_range_fn fn;
+    void *ctx;
+    int64_t n, pieces;
+} job;
+static atomic_llong next_piece;
+static atomic_uint job_gen;
+static atomic_int pending;       /* workers that have not finished the job */
+static atomic_int sleepers;      /* workers asleep on work_cv */
+static atomic_bool caller_waits; /* the caller is asleep on done_cv */
+static atomic_bool quit;
+
+static void run_pieces(void) {
+    for (;;) {
+        int64_t k = atomic_fetch_add(&next_piece, 1), lo, hi;
+        if (k >= job.pieces) return;
+        piece_range(job.n, job.pieces, k, &lo, &hi);
+        job.fn(job.ctx, lo, hi);
+    }
+}
+
+/* Sequentially consistent atomics on both sides (job_gen then sleepers
+ * here, sleepers then job_gen in the worker) make a lost wake-up
+ * impossible; likewise pending / caller_waits. */
+static unsigned wait_job(unsigned seen) {
+    unsigned g;
+    for (int s = 0; s < SPIN_WORKER; s++) {
+        if ((g = atomic_load(&job_gen)) != seen) return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool_m);
+    atomic_fetch_add(&sleepers, 1);
+    while ((g = atomic_load(&job_gen)) == seen) pthread_cond_wait(&work_cv, &pool_m);
+    atomic_fetch_sub(&sleepers, 1);
+    pthread_mutex_unlock(&pool_m);
+    return g;
+}
+
+static void *worker_main(void *arg) {
+    unsigned seen = (unsigned)(uintptr_t)arg;
+    for (;;) {
+        seen = wait_job(seen);
+        if (atomic_load(&quit)) break;
+        run_pieces();
+        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_waits)) {
+            pthread_mutex_lock(&pool_m);
+            pthread_cond_signal(&done_cv);
+            pthread_mutex_unlock(&pool_m);
+        }
+    }
+    return NULL; /* the scratch key's destructor frees this thread's buffer */
+}
+
+static void post_job(void) {
+    atomic_fetch_add(&job_gen, 1);
+    if (atomic_load(&sleepers) > 0) {
+        pthread_mutex_lock(&pool_m);
+        pthread_cond_broadcast(&work_cv);
+        pthread_mutex_unlock(&pool_m);
+    }
+}
+
+/* Under pool_use. */
+static void stop_workers(void) {
+    built_for = 0;
+    if (!nworkers) return;
+    atomic_store(&quit, true);
+    post_job();
+    for (int i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
+    atomic_store(&quit, false);
+    tg__free(workers);
+    workers = NULL;
+    nworkers = 0;
+}
+
+/* fork(): the child has no workers; the caller of fork holds both locks. */
+static void fork_prepare(void) {
+    pthread_mutex_lock(&pool_use);
+    pthread_mutex_lock(&pool_m);
+}
+static void fork_parent(void) {
+    pthread_mutex_unlock(&pool_m);
+    pthread_mutex_unlock(&pool_use);
+}
+static void fork_child(void) {
+    workers = NULL; /* the parent's array stays the parent's */
+    nworkers = 0;
+    built_for = 0;
+    atomic_store(&sleepers, 0);
+    pthread_cond_init(&work_cv, NULL);
+    pthread_cond_init(&done_cv, NULL);
+    pthread_mutex_unlock(&pool_m);
+    pthread_mutex_unlock(&pool_use);
+}
+static void fork_register(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+/* Under pool_use: n workers, started with every signal blocked so that
+ * signals keep going to the application's threads. */
+static void start_workers(int n) {
+    pthread_once(&fork_once, fork_register);
+    workers = tg__malloc((size_t)n * sizeof *workers);
+    if (!workers) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    unsigned g = atomic_load(&job_gen);
+    while (nworkers < n &&
+           pthread_create(&workers[nworkers], NULL, worker_main, (void *)(uintptr_t)g) == 0)
+        nworkers++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!nworkers) {
+        tg__free(workers);
+        workers = NULL;
+    }
+}
+
+void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    int threads = tg_get_num_threads();
+    int64_t pieces = piece_count(n, grain, threads);
+    if (pieces <= 1 || pthread_mutex_trylock(&pool_use) != 0) {
+        fn(ctx, 0, n); /* small, one thread, nested, or the pool is busy */
+        return;
+    }
+    if (built_for != threads) {
+        stop_workers();
+        start_workers(threads - 1);
+        built_for = threads;
+    }
+    if (pieces > nworkers + 1) pieces = nworkers + 1;
+    if (pieces <= 1) {
+        pthread_mutex_unlock(&pool_use);
+        fn(ctx, 0, n);
+        return;
+    }
+
+    job.fn = fn;
+    job.ctx = ctx;
+    job.n = n;
+    job.pieces = pieces;
+    atomic_store(&next_piece, 0);
+    atomic_store(&pending, nworkers);
+    post_job();
+    run_pieces();
+
+    /* wait until every worker has let go of the job */
+    for (int s = 0; s < SPIN_CALLER && atomic_load(&pending) > 0; s++) cpu_relax();
+    if (atomic_load(&pending) > 0) {
+        pthread_mutex_lock(&pool_m);
+        atomic_store(&caller_waits, true);
+        while (atomic_load(&pending) > 0) pthread_cond_wait(&done_cv, &pool_m);
+        atomic_store(&caller_waits, false);
+        pthread_mutex_unlock(&pool_m);
+    }
+    pthread_mutex_unlock(&pool_use);
+}
+
+__attribute__((destructor)) void tg__pool_shutdown(void) {
+    /* if a job is running on another thread at exit, leave the pool be */
+    if (pthread_mutex_trylock(&pool_use) == 0) {
+        stop_workers();
+        pthread_mutex_unlock(&pool_use);
+    }
+    scratch_release_self();
+}
+#endif

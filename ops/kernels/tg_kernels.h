@@ -1,0 +1,94 @@
+/* tg_kernels.h - raw loops the ops call: GEMM, threads. Internal.
+ *
+ * GEMM follows the BLIS/GotoBLAS scheme: op(B) is packed in KC x NC blocks
+ * (NR-wide micro-panels), op(A) in MC x KC blocks (MR-tall micro-panels),
+ * and a SIMD micro-kernel computes one MR x NR tile of C from a micro-panel
+ * of each, with the tile held in registers for the whole KC loop.
+ *
+ * The micro-kernel is picked at run time (gemm.c, tg__gemm_level):
+ *   TG_SIMD_AVX512  gemm_avx512.c, built with -mavx512f -mfma
+ *   TG_SIMD_AVX2    gemm_avx2.c,   built with -mavx2 -mfma
+ *   TG_SIMD_PORTABLE plain C in gemm.c (every architecture)
+ * so one build runs on any x86-64. TG_SIMD=portable|avx2|avx512 in the
+ * environment caps the choice; tg__gemm_force overrides it (tests).
+ */
+#ifndef TG_KERNELS_H
+#define TG_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* C = alpha * op(A) @ op(B) + beta * C, row-major.
+ * op(A) is M x K: A is M x K (row stride lda) or, if ta, K x M.
+ * op(B) is K x N: B is K x N (row stride ldb) or, if tb, N x K.
+ * beta == 0 overwrites C without reading it. */
+void tg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc);
+void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                  const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
+                  double *C, int64_t ldc);
+
+/* ------------------------------------------------------------ dispatch */
+
+enum { TG_SIMD_AUTO = -1, TG_SIMD_PORTABLE = 0, TG_SIMD_AVX2 = 1, TG_SIMD_AVX512 = 2 };
+
+/* Forces the micro-kernel family: the best supported level <= `level`
+ * (TG_SIMD_AUTO: back to the CPU's best, capped by TG_SIMD). Not for use
+ * while another thread runs a GEMM. */
+void tg__gemm_force(int level);
+/* The level GEMM uses now, and whether this CPU can run `level`. */
+int tg__gemm_level(void);
+bool tg__gemm_supported(int level);
+/* "portable", "avx2", "avx512". */
+const char *tg__gemm_level_name(int level);
+
+/* -------------------------------------------------------- micro-kernels */
+
+/* c[0..mr) x [0..nr) (row stride ldc) = alpha * a_panel @ b_panel + beta * c,
+ * where a is a packed MR x kc micro-panel (a[p*MR + i]) and b a packed
+ * kc x NR one (b[p*NR + j]). mr <= MR, nr <= NR; beta == 0 never reads c. */
+typedef void (*tg_ukr_f32)(int64_t kc, const float *a, const float *b, float *c,
+                           int64_t ldc, float alpha, float beta, int mr, int nr);
+typedef void (*tg_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
+                           int64_t ldc, double alpha, double beta, int mr, int nr);
+
+/* Register tile shapes of the SIMD kernels (NR = two vectors). */
+#define TG_AVX2_F32_MR 6
+#define TG_AVX2_F32_NR 16
+#define TG_AVX2_F64_MR 6
+#define TG_AVX2_F64_NR 8
+#define TG_AVX512_F32_MR 12
+#define TG_AVX512_F32_NR 32
+#define TG_AVX512_F64_MR 12
+#define TG_AVX512_F64_NR 16
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TG_GEMM_X86 1
+void tg__ukr_avx2_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                      float alpha, float beta, int mr, int nr);
+void tg__ukr_avx2_f64(int64_t kc, const double *a, const double *b, double *c, int64_t ldc,
+                      double alpha, double beta, int mr, int nr);
+void tg__ukr_avx512_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                        float alpha, float beta, int mr, int nr);
+void tg__ukr_avx512_f64(int64_t kc, const double *a, const double *b, double *c,
+                        int64_t ldc, double alpha, double beta, int mr, int nr);
+#endif
+
+/* --------------------------------------------------------------- threads */
+
+/* A 64-byte aligned scratch buffer of at least `bytes`, owned by the
+ * calling thread and reused by its later calls (grown only when a bigger
+ * one is asked for, so a steady loop does not allocate). Freed when the
+ * thread exits, or for the thread that unloads the library, at
+ * tg__pool_shutdown. NULL if out of memory. The contents are not kept
+ * across calls. */
+void *tg__thread_scratch(size_t bytes);
+
+/* Joins the pool's workers and frees the pool and the calling thread's
+ * scratch. Runs by itself at exit (a destructor); safe to call twice, and
+ * the pool restarts lazily if the library is used again. */
+void tg__pool_shutdown(void);
+
+#endif

@@ -1,0 +1,155 @@
+/* unary.c - elementwise functions of one tensor. Forward and backward:
+ *
+ *   op       out                     d/da (times the incoming g)
+ *   neg      -a                      -1
+ *   exp      e^a                     out
+ *   log      ln a                    1 / a
+ *   sqrt     a^(1/2)                 1 / (2 out)
+ *   sin      sin a                   cos a
+ *   cos      cos a                   -sin a
+ *   tan      tan a                   1 + out^2
+ *   tanh     tanh a                  1 - out^2
+ *   sigmoid  1 / (1 + e^-a)          out (1 - out)
+ *   relu     max(a, 0)               1 if a > 0 else 0   (0 at the kink)
+ *   abs      |a|                     sign(a)             (0 at the kink)
+ */
+#include "tg_internal.h"
+
+#include <math.h>
+
+#define MAP(EXPR) for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = EXPR; }
+#define DEF_UNARY(TY, SUF, EXPF, LOGF, SQRTF, SINF, COSF, TANF, TANHF)          \
+    static void un_fwd_##SUF(int op, int64_t n, const TY *restrict a, TY *restrict o) { \
+        typedef TY T;                                                          \
+        switch (op) {                                                          \
+        case TG_OP_NEG: MAP(-x) break;                                         \
+        case TG_OP_EXP: MAP(EXPF(x)) break;                                    \
+        case TG_OP_LOG: MAP(LOGF(x)) break;                                    \
+        case TG_OP_SQRT: MAP(SQRTF(x)) break;                                  \
+        case TG_OP_SIN: MAP(SINF(x)) break;                                    \
+        case TG_OP_COS: MAP(COSF(x)) break;                                    \
+        case TG_OP_TAN: MAP(TANF(x)) break;                                    \
+        case TG_OP_TANH: MAP(TANHF(x)) break;                                  \
+        case TG_OP_SIGMOID: /* stable on both sides */                         \
+            MAP(x >= 0 ? 1 / (1 + EXPF(-x)) : EXPF(x) / (1 + EXPF(x))) break;  \
+        case TG_OP_RELU: MAP(x > 0 ? x : 0) break;                             \
+        case TG_OP_ABS: MAP(x < 0 ? -x : x) break;                             \
+        }                                                                      \
+    }                                                                          \
+    static void un_bw_##SUF(int op, int64_t n, const TY *restrict a, const TY *restrict z, \
+                            const TY *restrict g, TY *restrict ga) {             \
+        switch (op) {                                                          \
+        case TG_OP_NEG: for (int64_t i = 0; i < n; i++) ga[i] -= g[i]; break;  \
+        case TG_OP_EXP: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * z[i]; break; \
+        case TG_OP_LOG: for (int64_t i = 0; i < n; i++) ga[i] += g[i] / a[i]; break; \
+        case TG_OP_SQRT: for (int64_t i = 0; i < n; i++) ga[i] += g[i] / (2 * z[i]); break; \
+        case TG_OP_SIN: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * COSF(a[i]); break; \
+        case TG_OP_COS: for (int64_t i = 0; i < n; i++) ga[i] -= g[i] * SINF(a[i]); break; \
+        case TG_OP_TAN: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * (1 + z[i] * z[i]); break; \
+        case TG_OP_TANH: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * (1 - z[i] * z[i]); break; \
+        case TG_OP_SIGMOID: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * z[i] * (1 - z[i]); break; \
+        case TG_OP_RELU: for (int64_t i = 0; i < n; i++) ga[i] += a[i] > 0 ? g[i] : 0; break; \
+        case TG_OP_ABS:                                                        \
+            for (int64_t i = 0; i < n; i++) ga[i] += a[i] > 0 ? g[i] : a[i] < 0 ? -g[i] : 0; \
+            break;                                                             \
+        }                                                                      \
+    }
+DEF_UNARY(float, f32, expf, logf, sqrtf, sinf, cosf, tanf, tanhf)
+DEF_UNARY(double, f64, exp, log, sqrt, sin, cos, tan, tanh)
+#undef MAP
+
+static tg_tensor *unary(int op, tg_tensor *a) {
+    tg_tensor *in[1] = {a};
+    tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
+    if (!tape) return NULL;
+    a = in[0];
+    tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
+    if (!out) return NULL;
+    if (a->dtype == TG_F32)
+        un_fwd_f32(op, tg__numel(a), a->data, out->data);
+    else
+        un_fwd_f64(op, tg__numel(a), a->data, out->data);
+    return out;
+}
+
+bool tg__bw_unary(tg_tensor *o) {
+    tg_tensor *a = o->in0;
+    void *ga = tg__gacc(a);
+    if (!ga) return false;
+    if (o->dtype == TG_F32)
+        un_bw_f32(o->op, tg__numel(a), a->data, o->data, o->grad, ga);
+    else
+        un_bw_f64(o->op, tg__numel(a), a->data, o->data, o->grad, ga);
+    return true;
+}
+
+tg_tensor *tg_neg(tg_tensor *a) { return unary(TG_OP_NEG, a); }
+tg_tensor *tg_exp(tg_tensor *a) { return unary(TG_OP_EXP, a); }
+tg_tensor *tg_log(tg_tensor *a) { return unary(TG_OP_LOG, a); }
+tg_tensor *tg_sqrt(tg_tensor *a) { return unary(TG_OP_SQRT, a); }
+tg_tensor *tg_sin(tg_tensor *a) { return unary(TG_OP_SIN, a); }
+tg_tensor *tg_cos(tg_tensor *a) { return unary(TG_OP_COS, a); }
+tg_tensor *tg_tan(tg_tensor *a) { return unary(TG_OP_TAN, a); }
+tg_tensor *tg_tanh(tg_tensor *a) { return unary(TG_OP_TANH, a); }
+tg_tensor *tg_sigmoid(tg_tensor *a) { return unary(TG_OP_SIGMOID, a); }
+tg_tensor *tg_relu(tg_tensor *a) { return unary(TG_OP_RELU, a); }
+tg_tensor *tg_abs(tg_tensor *a) { return unary(TG_OP_ABS, a); }
+
+/* Graph backward: the table above, written with ops. */
+tg_tensor *tg__vjp_neg(tg_tensor *o, tg_tensor *g, int i) { (void)o, (void)i; return tg_neg(g); }
+tg_tensor *tg__vjp_exp(tg_tensor *o, tg_tensor *g, int i) { (void)i; return tg_mul(g, o); }
+tg_tensor *tg__vjp_log(tg_tensor *o, tg_tensor *g, int i) { (void)i; return tg_div(g, o->in0); }
+tg_tensor *tg__vjp_sqrt(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_div(g, tg_mul_scalar(o, 2.0));
+}
+tg_tensor *tg__vjp_sin(tg_tensor *o, tg_tensor *g, int i) { (void)i; return tg_mul(g, tg_cos(o->in0)); }
+tg_tensor *tg__vjp_cos(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_neg(tg_mul(g, tg_sin(o->in0)));
+}
+tg_tensor *tg__vjp_tan(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(g, tg_add_scalar(tg_mul(o, o), 1.0));
+}
+tg_tensor *tg__vjp_tanh(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(g, tg_rsub_scalar(tg_mul(o, o), 1.0));
+}
+tg_tensor *tg__vjp_sigmoid(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(g, tg_mul(o, tg_rsub_scalar(o, 1.0)));
+}
+tg_tensor *tg__vjp_relu(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(g, tg__mask(o->in0, 1));
+}
+tg_tensor *tg__vjp_abs(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(g, tg__mask(o->in0, 0));
+}
+
+/* A constant 0/1 (or sign) mask: piecewise-constant derivatives have zero
+ * second derivatives, so the mask is a leaf, never recorded. */
+tg_tensor *tg__mask(tg_tensor *a, int kind) {
+    if (!a) return NULL;
+    tg_tensor *m = tg__wrap(a->tape, a->dtype, a->rank, a->shape, NULL);
+    if (!m) return NULL;
+    int64_t n = tg__numel(a);
+#define MASK(T)                                                                \
+    {                                                                          \
+        const T *x = a->data;                                                  \
+        T *y = m->data;                                                        \
+        for (int64_t i = 0; i < n; i++)                                        \
+            y[i] = kind == 0   ? (T)((x[i] > 0) - (x[i] < 0))                  \
+                   : kind == 1 ? (T)(x[i] > 0)                                 \
+                   : kind == 2 ? (T)(x[i] == 0)                                \
+                               : (T)(x[i] != 0);                               \
+    }
+    if (a->dtype == TG_F32)
+        MASK(float)
+    else
+        MASK(double)
+#undef MASK
+    return m;
+}
