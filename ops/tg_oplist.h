@@ -47,3 +47,10 @@ TG_OP(RESHAPE,   "reshape",     1, reshape,  reshape)
 TG_OP(TRANSPOSE, "transpose",   1, vjp,      transpose)
 TG_OP(EXPAND,    "expand",      1, expand,   expand)
 TG_OP(CAST,      "cast",        1, vjp,      cast)
+/* ---- the rest of the op set: each family appends its ops below ---- */
+/* ops/math.c */
+/* ops/reduce.c (more reductions) */
+/* ops/shape.c (more shape ops) */
+/* ops/index.c */
+/* ops/nnfunc.c */
+/* ops/conv.c */

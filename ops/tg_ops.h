@@ -79,6 +79,146 @@ TG_API tg_tensor *tg_sum_to(tg_tensor *a, int rank, const int64_t *shape);
 /* Converts to another float dtype (differentiable). */
 TG_API tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
 
+/* ===================================================================
+ * The rest of the op set (ops/math.c, ops/reduce.c, ops/shape.c,
+ * ops/index.c, ops/nnfunc.c, ops/conv.c). Conventions as above; for the
+ * multi-axis reductions below, naxes == 0 reduces over every axis.
+ * =================================================================== */
+
+/* ------------------------------------------------------------------ math */
+TG_API tg_tensor *tg_log1p(tg_tensor *a);
+TG_API tg_tensor *tg_expm1(tg_tensor *a);
+TG_API tg_tensor *tg_erf(tg_tensor *a);
+TG_API tg_tensor *tg_square(tg_tensor *a);
+TG_API tg_tensor *tg_reciprocal(tg_tensor *a);
+TG_API tg_tensor *tg_rsqrt(tg_tensor *a);
+/* log(1 + e^(beta a)) / beta; linear where beta*a > threshold (PyTorch: 1, 20). */
+TG_API tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold);
+/* exact: a * Phi(a); tanh_approx: PyTorch's approximate='tanh'. */
+TG_API tg_tensor *tg_gelu(tg_tensor *a, bool tanh_approx);
+TG_API tg_tensor *tg_leaky_relu(tg_tensor *a, double negative_slope);
+TG_API tg_tensor *tg_elu(tg_tensor *a, double alpha);
+TG_API tg_tensor *tg_silu(tg_tensor *a);
+/* Clamp to [lo, hi]; pass -INFINITY / INFINITY for no bound. The gradient
+ * passes where lo <= a <= hi (PyTorch). */
+TG_API tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi);
+/* Tensor bounds (broadcast); lo or hi may be NULL for no bound. */
+TG_API tg_tensor *tg_clamp_t(tg_tensor *a, tg_tensor *lo, tg_tensor *hi);
+/* Elementwise max/min; ties split the gradient evenly (PyTorch). */
+TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+/* cond ? a : b, broadcast; cond is a mask (nonzero = true, any dtype),
+ * not differentiated. */
+TG_API tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+/* -1, 0 or 1 (not differentiated: zero gradient). */
+TG_API tg_tensor *tg_sign(tg_tensor *a);
+/* Comparisons: 0/1 masks in a's dtype, broadcast, never differentiated. */
+TG_API tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+
+/* ------------------------------------------------------------ reductions */
+/* Variance and standard deviation with `correction` (1 = unbiased). */
+TG_API tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
+TG_API tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
+TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Max / min values; the gradient is split evenly among ties (torch.amax). */
+TG_API tg_tensor *tg_amax(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+TG_API tg_tensor *tg_amin(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Index of the first max / min along one axis: an i64 tensor. */
+TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, bool keepdim);
+TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim);
+/* log(sum(exp(a))), stable for +-1000. */
+TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+/* p = 1 (sum |a|) or 2 (sqrt of sum a^2; gradient 0 at 0). */
+TG_API tg_tensor *tg_norm(tg_tensor *a, int p, int naxes, const int *axes, bool keepdim);
+
+/* ----------------------------------------------------------------- shape */
+/* Output axis d is input axis perm[d]. */
+TG_API tg_tensor *tg_permute(tg_tensor *a, int rank, const int *perm);
+/* Removes axis (which must have size 1). */
+TG_API tg_tensor *tg_squeeze(tg_tensor *a, int axis);
+/* Inserts a size-1 axis at `axis` (in -(rank+1)..rank). */
+TG_API tg_tensor *tg_unsqueeze(tg_tensor *a, int axis);
+/* Same as tg_expand (NumPy's name). */
+TG_API tg_tensor *tg_broadcast_to(tg_tensor *a, int rank, const int64_t *shape);
+/* Merges axes start..end (inclusive, negative allowed) into one. */
+TG_API tg_tensor *tg_flatten(tg_tensor *a, int start, int end);
+/* Joins n tensors along an existing axis / a new axis. */
+TG_API tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis);
+TG_API tg_tensor *tg_stack(int n, tg_tensor *const *ts, int axis);
+/* Splits along axis into pieces of sizes[0..n) (which must add up to the
+ * axis); outs receives n tensors. Returns n, or -1 on error. */
+TG_API int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tensor **outs);
+/* Splits into n nearly equal pieces (the last may be smaller, as
+ * torch.chunk); returns how many were made (<= n), -1 on error. */
+TG_API int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs);
+/* Python's a[start:stop:step] on one axis; negative start/stop count from
+ * the end and are clamped, step >= 1. */
+TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step);
+/* Constant padding. pads holds (before, after) pairs from the LAST axis
+ * backwards, as torch.nn.functional.pad: npairs <= rank. */
+TG_API tg_tensor *tg_pad(tg_tensor *a, int npairs, const int64_t *pads, double value);
+/* Tiles a: repeats[d] copies along axis d (rank >= a's rank; torch.repeat). */
+TG_API tg_tensor *tg_repeat(tg_tensor *a, int rank, const int64_t *repeats);
+
+/* -------------------------------------------------------------- indexing */
+/* Rows of a along axis picked by a 1-D i64 index tensor; the gradient
+ * scatters and adds (repeated indices add up). Out-of-range indices are an
+ * error, negative ones count from the end. */
+TG_API tg_tensor *tg_index_select(tg_tensor *a, int axis, tg_tensor *index);
+/* torch.gather: out[i][j] = a[index[i][j]][j] for axis 0, and so on;
+ * index is i64 with a's rank. */
+TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
+/* weight [V, D] looked up by an i64 index tensor of any shape: out has
+ * index's shape + [D]. */
+TG_API tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *index);
+/* a with value where mask is nonzero (mask broadcasts to a). */
+TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
+/* i64 labels -> float one-hot of shape labels + [nclasses]. */
+TG_API tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt);
+
+/* ------------------------------------------------------- neural networks */
+TG_API tg_tensor *tg_softmax(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int axis);
+/* Zeroes each element with probability p and scales the rest by 1/(1-p);
+ * the identity when !training or p == 0. */
+TG_API tg_tensor *tg_dropout(tg_tensor *a, double p, bool training, tg_rng *rng);
+/* Normalizes over the last `naxes` axes; weight and bias (may be NULL)
+ * have those axes' shape. */
+TG_API tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *bias,
+                                double eps);
+/* Batch norm over [N, C, ...]: per-channel statistics over every axis but
+ * 1. In training the batch statistics are used and running_mean/var
+ * (persistent parameters or NULL) are updated with `momentum`
+ * (PyTorch: running = (1-m) running + m batch, var unbiased); in eval the
+ * running statistics are used. weight, bias may be NULL. */
+TG_API tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
+                                tg_tensor *running_mean, tg_tensor *running_var,
+                                bool training, double momentum, double eps);
+
+/* Convolution options; a zero field means the default (stride 1,
+ * padding 0, dilation 1, groups 1). conv1d uses element [0]. */
+typedef struct tg_conv_opts {
+    int stride[2], padding[2], dilation[2], groups;
+} tg_conv_opts;
+/* x [N, Cin, H, W], w [Cout, Cin/groups, kH, kW], b [Cout] or NULL. */
+TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o);
+/* x [N, Cin, L], w [Cout, Cin/groups, k], b [Cout] or NULL. */
+TG_API tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o);
+
+/* Pooling options; stride 0 means stride = kernel. */
+typedef struct tg_pool_opts {
+    int kernel[2], stride[2], padding[2];
+    bool exclude_pad; /* avg_pool2d: count_include_pad = !exclude_pad */
+} tg_pool_opts;
+/* Max pooling: the gradient goes to the first max in each window. */
+TG_API tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o);
+TG_API tg_tensor *tg_avg_pool2d(tg_tensor *x, const tg_pool_opts *o);
+
 #ifdef __cplusplus
 }
 #endif
