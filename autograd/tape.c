@@ -81,7 +81,7 @@ void tg_tape_reset(tg_tape *tape) {
         char *mem = aligned_alloc64(total, &raw);
         if (mem) {
             for (int i = 0; i < tape->nchunk; i++) tg__free(tape->chunks[i].raw);
-            tape->chunks[0] = (tg_chunk){mem, total, 0, raw};
+            tape->chunks[0] = (tg_dchunk){mem, total, 0, raw};
             tape->nchunk = 1;
         }
     }
@@ -141,7 +141,7 @@ tg_tensor *tg__record(tg_tape *tape) {
 void *tg__arena(tg_tape *tape, size_t n, const char *op) {
     size_t align = n >= 64 ? 64 : 16;
     while (tape->dcur < tape->nchunk) {
-        tg_chunk *c = &tape->chunks[tape->dcur];
+        tg_dchunk *c = &tape->chunks[tape->dcur];
         size_t at = (c->used + align - 1) & ~(align - 1);
         if (at <= c->cap && n <= c->cap - at) {
             c->used = at + n;
@@ -154,7 +154,7 @@ void *tg__arena(tg_tape *tape, size_t n, const char *op) {
     /* A new chunk, at least double the last one and big enough for n. */
     if (tape->nchunk == tape->capchunk) {
         int cap = tape->capchunk ? 2 * tape->capchunk : 8;
-        tg_chunk *c = tg__realloc(tape->chunks, (size_t)cap * sizeof *c);
+        tg_dchunk *c = tg__realloc(tape->chunks, (size_t)cap * sizeof *c);
         if (!c) return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory");
         tape->chunks = c;
         tape->capchunk = cap;
@@ -168,7 +168,7 @@ void *tg__arena(tg_tape *tape, size_t n, const char *op) {
         snprintf(b, sizeof b, "%zu", n);
         return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory allocating %s bytes", b);
     }
-    tape->chunks[tape->nchunk] = (tg_chunk){mem, cap, n, raw};
+    tape->chunks[tape->nchunk] = (tg_dchunk){mem, cap, n, raw};
     tape->dcur = tape->nchunk++;
     tape->dbytes += n;
     return mem;

@@ -116,11 +116,11 @@ typedef struct tg_slab {      /* a chunk of record slots */
     void *raw;                /* what the allocator returned */
 } tg_slab;
 
-typedef struct tg_chunk {     /* a chunk of the data arena */
+typedef struct tg_dchunk {     /* a chunk of the data arena */
     char *mem;                /* 64-byte aligned */
     size_t cap, used;
     void *raw;
-} tg_chunk;
+} tg_dchunk;
 
 enum { TG_SWEEP_NONE = 0, TG_SWEEP_NUMERIC, TG_SWEEP_GRAPH };
 
@@ -136,7 +136,7 @@ struct tg_tape {
     size_t pos;
     size_t count;             /* records in use */
     /* data arena */
-    tg_chunk *chunks;
+    tg_dchunk *chunks;
     int nchunk, capchunk, dcur;
     size_t dbytes;            /* data bytes in use */
     /* state */
