@@ -7,6 +7,7 @@
 #ifndef TG_TEST_H
 #define TG_TEST_H
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

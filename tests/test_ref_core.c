@@ -1,0 +1,66 @@
+/* test_ref_core.c - core op values and gradients against PyTorch
+ * (tests/ref/core.txt, made by tests/ref_core.py). */
+#include "refcase.h"
+
+#define B(NAME, EXPR)                                                          \
+    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x) {                  \
+        (void)t;                                                               \
+        return EXPR;                                                           \
+    }
+B(r_add, tg_add(x[0], x[1]))
+B(r_sub, tg_sub(x[0], x[1]))
+B(r_mul, tg_mul(x[0], x[1]))
+B(r_div, tg_div(x[0], x[1]))
+B(r_pow, tg_pow(x[0], x[1]))
+B(r_adds, tg_add_scalar(x[0], 1.5))
+B(r_subs, tg_sub_scalar(x[0], 1.5))
+B(r_rsubs, tg_rsub_scalar(x[0], 1.5))
+B(r_muls, tg_mul_scalar(x[0], -2.5))
+B(r_divs, tg_div_scalar(x[0], 3.0))
+B(r_rdivs, tg_rdiv_scalar(x[0], 2.0))
+B(r_pows, tg_pow_scalar(x[0], 3.0))
+B(r_powh, tg_pow_scalar(x[0], 0.5))
+B(r_neg, tg_neg(x[0]))
+B(r_exp, tg_exp(x[0]))
+B(r_log, tg_log(x[0]))
+B(r_sqrt, tg_sqrt(x[0]))
+B(r_sin, tg_sin(x[0]))
+B(r_cos, tg_cos(x[0]))
+B(r_tan, tg_tan(x[0]))
+B(r_tanh, tg_tanh(x[0]))
+B(r_sigmoid, tg_sigmoid(x[0]))
+B(r_relu, tg_relu(x[0]))
+B(r_abs, tg_abs(x[0]))
+B(r_sum, tg_sum(x[0]))
+B(r_mean, tg_mean(x[0]))
+B(r_sum0, tg_sum_axis(x[0], 0, false))
+B(r_sumk, tg_sum_axis(x[0], -1, true))
+B(r_mean1, tg_mean_axis(x[0], 1, false))
+B(r_sum02, tg_sum_axes(x[0], 2, (int[]){0, 2}, false))
+B(r_matmul, tg_matmul(x[0], x[1]))
+B(r_tn, tg_matmul_t(x[0], x[1], true, false))
+B(r_nt, tg_matmul_t(x[0], x[1], false, true))
+B(r_tt, tg_matmul_t(x[0], x[1], true, true))
+B(r_reshape, tg_reshape(x[0], TG_SHAPE(-1, 2)))
+B(r_transpose, tg_transpose(x[0], 0, 2))
+B(r_expand, tg_expand(x[0], TG_SHAPE(2, 3, 4)))
+
+static const ref_entry table[] = {
+    {"add", r_add}, {"sub", r_sub}, {"mul", r_mul}, {"div", r_div}, {"pow", r_pow},
+    {"add_scalar", r_adds}, {"sub_scalar", r_subs}, {"rsub_scalar", r_rsubs},
+    {"mul_scalar", r_muls}, {"div_scalar", r_divs}, {"rdiv_scalar", r_rdivs},
+    {"pow_scalar", r_pows}, {"pow_scalar_half", r_powh},
+    {"neg", r_neg}, {"exp", r_exp}, {"log", r_log}, {"sqrt", r_sqrt}, {"sin", r_sin},
+    {"cos", r_cos}, {"tan", r_tan}, {"tanh", r_tanh}, {"sigmoid", r_sigmoid},
+    {"relu", r_relu}, {"abs", r_abs}, {"sum", r_sum}, {"mean", r_mean},
+    {"sum_axis0", r_sum0}, {"sum_axis-1_keep", r_sumk}, {"mean_axis1", r_mean1},
+    {"sum_axes02", r_sum02}, {"matmul", r_matmul}, {"matmul_tn", r_tn},
+    {"matmul_nt", r_nt}, {"matmul_tt", r_tt}, {"reshape", r_reshape},
+    {"transpose", r_transpose}, {"expand", r_expand}, {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    const char *path = argc > 1 ? argv[1] : "tests/ref/core.txt";
+    ref_run_file(path, table, 2e-6, 1e-12);
+    return TEST_DONE("ref_core");
+}
