@@ -25,5 +25,6 @@
 
 #include "tg_autograd.h"
 #include "tg_ops.h"
+#include "tg_nn.h"
 
 #endif

@@ -17,6 +17,13 @@
 void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
            int64_t ldc, T alpha, T beta, int mr, int nr) {
     VEC acc[MR][2]; /* (MR, NR): the tile of a @ b */
+    /* C is read or written only after the K loop: start fetching it now
+     * (a prefetch never faults, so edge tiles are fine). */
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         acc[i][0] = VZERO();
