@@ -33,7 +33,7 @@ static int passed, failed;
         }                                                                                \
     } while (0)
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static double urand(void) { /* in [-1, 1) */
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
@@ -173,13 +173,14 @@ typedef struct cover {
     int64_t n;
     atomic_int *hits;
     atomic_int calls;
-    int64_t min_piece;
+    atomic_llong min_piece;
 } cover;
 
 static void cover_fn(void *ctx, int64_t lo, int64_t hi) {
     cover *c = ctx;
     atomic_fetch_add(&c->calls, 1);
-    if (hi - lo < c->min_piece) c->min_piece = hi - lo; /* racy but only shrinks */
+    long long m = atomic_load(&c->min_piece);
+    while (hi - lo < m && !atomic_compare_exchange_weak(&c->min_piece, &m, hi - lo)) {}
     for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&c->hits[i], 1);
 }
 
@@ -208,7 +209,7 @@ static void test_pool(void) {
             for (int64_t i = 0; i < n; i++) once &= atomic_load(&hits[i]) == 1;
             int calls = atomic_load(&c.calls);
             CHECK(once && calls <= th && (n == 0 || calls >= 1) &&
-                      (calls <= 1 || c.min_piece >= (grain > 0 ? grain : 1)),
+                      (calls <= 1 || atomic_load(&c.min_piece) >= (grain > 0 ? grain : 1)),
                   "parallel_for n=%lld grain=%lld threads=%d: coverage %d, %d pieces",
                   (long long)n, (long long)grain, th, once, calls);
             free(hits);

@@ -6,10 +6,11 @@
  * (__builtin_cpu_supports, which also checks that the OS saves the wide
  * registers), capped by TG_SIMD, and can be forced by tg__gemm_force.
  *
- * Block sizes: KC so that a kc x NR micro-panel of B (the one reused across
- * the whole MC block) fills about half of a 32-48 KiB L1; MC so that the
- * MC x KC block of A sits in half of L2 (512 KiB on the machines tuned
- * for, 1-2 MiB on AVX-512 parts); NC large, for L3.
+ * Block sizes: MC x KC of packed A sits in about half of L2 (512 KiB on the
+ * Zen machine tuned on, 1-2 MiB on AVX-512 parts), the kc x NR micro-panel
+ * of B reused across it stays near L1, NC is large (L3). For AVX2 f32 a
+ * long KC (512) measured best: fewer read-modify-write passes over C.
+ * The AVX-512 sizes are by the same rule, untuned (no such CPU to hand).
  */
 #include "tg_internal.h"
 #include "tg_kernels.h"
@@ -42,7 +43,7 @@
 static const gemm_arch_f32 arch_f32[3] = {
     {4, 8, 128, 256, 4096, ukr_portable_f32},
 #if defined(TG_GEMM_X86)
-    {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 240, 256, 4096, tg__ukr_avx2_f32},
+    {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 144, 512, 4096, tg__ukr_avx2_f32},
     {TG_AVX512_F32_MR, TG_AVX512_F32_NR, 384, 192, 4096, tg__ukr_avx512_f32},
 #endif
 };

