@@ -15,13 +15,17 @@
  */
 #include "tg_internal.h"
 
-void *tg__gacc(tg_tensor *t) {
-    if (!(t->flags & TGF_REQ)) return NULL;
-    if (!t->grad) {
-        size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
-        t->grad = tg__arena(t->tape, n, "backward");
-        if (t->grad) memset(t->grad, 0, n);
+/* The first gradient buffer of t in this sweep, zeroed (tg__gacc calls
+ * this only when t requires grad and has none yet). */
+void *tg__gacc_new(tg_tensor *t) {
+    if (t->rank == 0) {
+        t->grad = tg__arena(t->tape, 8, "backward");
+        if (t->grad) *(double *)t->grad = 0; /* f32 or f64: 8 zero bytes */
+        return t->grad;
     }
+    size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
+    t->grad = tg__arena(t->tape, n, "backward");
+    if (t->grad) memset(t->grad, 0, n);
     return t->grad;
 }
 

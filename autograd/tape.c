@@ -123,7 +123,7 @@ static bool add_slab(tg_tape *tape) {
     return true;
 }
 
-tg_tensor *tg__record(tg_tape *tape) {
+tg_tensor *tg__record_slow(tg_tape *tape) {
     if (tape->cur < tape->nslab && tape->pos == tape->slabs[tape->cur].cap) {
         tape->cur++;
         tape->pos = 0;
@@ -138,7 +138,7 @@ tg_tensor *tg__record(tg_tape *tape) {
     return t;
 }
 
-void *tg__arena(tg_tape *tape, size_t n, const char *op) {
+void *tg__arena_slow(tg_tape *tape, size_t n, const char *op) {
     size_t align = n >= 64 ? 64 : 16;
     while (tape->dcur < tape->nchunk) {
         tg_dchunk *c = &tape->chunks[tape->dcur];

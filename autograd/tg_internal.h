@@ -155,11 +155,37 @@ void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
 
-/* Tape arenas. tg__record: a zeroed record with tape and gen set. */
-tg_tensor *tg__record(tg_tape *tape);
+/* Tape arenas. tg__record: a zeroed record with tape and gen set. The
+ * fast paths are inline (scalar code makes millions of records); the slow
+ * paths, which grow the arenas, live in tape.c. */
+tg_tensor *tg__record_slow(tg_tape *tape);
+static inline tg_tensor *tg__record(tg_tape *tape) {
+    if (tape->cur < tape->nslab && tape->pos < tape->slabs[tape->cur].cap) {
+        tg_tensor *t = &tape->slabs[tape->cur].slot[tape->pos++];
+        memset(t, 0, sizeof *t);
+        t->tape = tape;
+        t->gen = tape->gen;
+        tape->count++;
+        return t;
+    }
+    return tg__record_slow(tape);
+}
 /* Data arena: n bytes, 64-byte aligned when n >= 64, else 16. NULL = OOM
  * (recorded on the tape with `op` in the message). */
-void *tg__arena(tg_tape *tape, size_t n, const char *op);
+void *tg__arena_slow(tg_tape *tape, size_t n, const char *op);
+static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
+    size_t align = n >= 64 ? 64 : 16;
+    if (tape->dcur < tape->nchunk) {
+        tg_dchunk *c = &tape->chunks[tape->dcur];
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->cap && n <= c->cap - at) {
+            c->used = at + n;
+            tape->dbytes += n;
+            return c->mem + at;
+        }
+    }
+    return tg__arena_slow(tape, n, op);
+}
 
 /* --------------------------------------------------------------- errors */
 /* Records the first error ("<op>: <sentence>") and returns NULL. */
@@ -205,7 +231,11 @@ int tg__inputs(const tg_tensor *t, tg_tensor **buf);
 
 /* A zeroed (on first use) gradient buffer for t in the current numeric
  * sweep; NULL if t does not require grad or on OOM. */
-void *tg__gacc(tg_tensor *t);
+void *tg__gacc_new(tg_tensor *t);
+static inline void *tg__gacc(tg_tensor *t) {
+    if (t->grad) return t->grad;
+    return (t->flags & TGF_REQ) ? tg__gacc_new(t) : NULL;
+}
 /* Wraps raw memory as a leaf (no copy) on tape; not recorded. */
 tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data);
 

@@ -145,6 +145,13 @@ bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
     void *ga = tg__gacc(a), *gb = tg__gacc(b);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
+    if (out->rank == 0) { /* the scalar path: no iterator */
+        if (out->dtype == TG_F32)
+            bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
+        else
+            bin_bw_row_f64(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
+        return true;
+    }
     int64_t st[3][TG_MAX_RANK];
     tg__strides(out->rank, out->shape, st[0]);
     tg__bstrides(a->rank, a->shape, out->rank, out->shape, st[1]);
