@@ -162,8 +162,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     if (seed) {
         seed = tg__operand(&tape, seed, op, 1);
         if (!seed) return tape->status;
-        if (seed->dtype != out->dtype || seed->rank != out->rank ||
-            memcmp(seed->shape, out->shape, (size_t)out->rank * sizeof(int64_t)) != 0)
+        if (seed->dtype != out->dtype || !tg__same_shape(seed, out))
             return tg__fail(tape, TG_ERR_SHAPE, op,
                             "seed gradient %s does not match the output %s",
                             tg__shape_str(b0, sizeof b0, seed->rank, seed->shape),

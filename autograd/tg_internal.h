@@ -206,6 +206,12 @@ static inline int64_t tg__numel(const tg_tensor *t) {
     return n;
 }
 static inline bool tg__is_float(int dt) { return dt == TG_F32 || dt == TG_F64; }
+static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b) {
+    if (a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
 
 /* Checks one operand: NULL, stale, other tape. Resolves a parameter to its
  * proxy on `*tape` (taking the tape from the operand if *tape is NULL).

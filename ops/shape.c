@@ -195,9 +195,7 @@ tg_tensor *tg_sum_to(tg_tensor *a, int rank, const int64_t *shape) {
 
 tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like) {
     if (!g) return NULL;
-    if (g->rank == like->rank &&
-        memcmp(g->shape, like->shape, (size_t)like->rank * sizeof(int64_t)) == 0)
-        return g;
+    if (tg__same_shape(g, like)) return g;
     return tg_sum_to(g, like->rank, like->shape);
 }
 
