@@ -326,4 +326,14 @@ tg_tensor *tg__mask(tg_tensor *a, int kind);
 typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
 void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
 
+/* Elementwise work over n items: on threads only when n is large enough to
+ * pay for waking them (a 100-element add never does). */
+enum { TG_GRAIN = 1 << 15 };
+static inline void tg__elementwise(int64_t n, tg_range_fn fn, void *ctx) {
+    if (n < 2 * TG_GRAIN)
+        fn(ctx, 0, n);
+    else
+        tg__parallel_for(n, TG_GRAIN, fn, ctx);
+}
+
 #endif /* TG_INTERNAL_H */

@@ -49,7 +49,32 @@ DEF_BIN_ROW(float, f32, powf)
 DEF_BIN_ROW(double, f64, pow)
 #undef ROW
 
+/* Flat work (operands of the output's shape or single elements), split
+ * across threads when large. */
+typedef struct flat {
+    int op, dtype;
+    const void *a, *b, *o, *g;
+    int64_t ia, ib;
+    void *out, *ga, *gb;
+} flat;
+
+static void bin_flat_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    if (f->dtype == TG_F32)
+        bin_row_f32(f->op, hi - lo, (const float *)f->a + lo * f->ia, f->ia,
+                    (const float *)f->b + lo * f->ib, f->ib, (float *)f->out + lo);
+    else
+        bin_row_f64(f->op, hi - lo, (const double *)f->a + lo * f->ia, f->ia,
+                    (const double *)f->b + lo * f->ib, f->ib, (double *)f->out + lo);
+}
+
 static void bin_forward(int op, tg_tensor *out, const tg_tensor *a, const tg_tensor *b) {
+    int64_t n = tg__numel(out), na = tg__numel(a), nb = tg__numel(b);
+    if ((na == n || na == 1) && (nb == n || nb == 1)) {
+        flat f = {op, out->dtype, a->data, b->data, NULL, NULL, na == n, nb == n, out->data, NULL, NULL};
+        tg__elementwise(n, bin_flat_range, &f);
+        return;
+    }
     int64_t st[3][TG_MAX_RANK];
     tg__strides(out->rank, out->shape, st[0]);
     tg__bstrides(a->rank, a->shape, out->rank, out->shape, st[1]);
@@ -141,6 +166,18 @@ DEF_BIN_BW(float, f32, powf, logf)
 DEF_BIN_BW(double, f64, pow, log)
 #undef BW_ROW
 
+static void bin_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    if (f->dtype == TG_F32)
+        bin_bw_row_f32(f->op, hi - lo, (const float *)f->a + lo, 1, (const float *)f->b + lo, 1,
+                       (const float *)f->o + lo, (const float *)f->g + lo,
+                       f->ga ? (float *)f->ga + lo : NULL, f->gb ? (float *)f->gb + lo : NULL);
+    else
+        bin_bw_row_f64(f->op, hi - lo, (const double *)f->a + lo, 1, (const double *)f->b + lo, 1,
+                       (const double *)f->o + lo, (const double *)f->g + lo,
+                       f->ga ? (double *)f->ga + lo : NULL, f->gb ? (double *)f->gb + lo : NULL);
+}
+
 bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
     void *ga = tg__gacc(a), *gb = tg__gacc(b);
@@ -150,6 +187,12 @@ bool tg__bw_binary(tg_tensor *out) {
             bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
         else
             bin_bw_row_f64(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
+        return true;
+    }
+    int64_t n = tg__numel(out);
+    if (tg__numel(a) == n && tg__numel(b) == n) { /* same shapes: flat, threaded */
+        flat f = {out->op, out->dtype, a->data, b->data, out->data, out->grad, 1, 1, NULL, ga, gb};
+        tg__elementwise(n, bin_bw_flat_range, &f);
         return true;
     }
     int64_t st[3][TG_MAX_RANK];
@@ -244,6 +287,26 @@ tg_tensor *tg__vjp_pow(tg_tensor *o, tg_tensor *g, int i) {
 DEF_SCALAR_ROW(float, f32, powf)
 DEF_SCALAR_ROW(double, f64, pow)
 
+static void sc_flat_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    double c = *(const double *)f->b;
+    if (f->dtype == TG_F32)
+        sc_row_f32(f->op, hi - lo, (const float *)f->a + lo, (float)c, (float *)f->out + lo);
+    else
+        sc_row_f64(f->op, hi - lo, (const double *)f->a + lo, c, (double *)f->out + lo);
+}
+
+static void sc_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    double c = *(const double *)f->b;
+    if (f->dtype == TG_F32)
+        sc_bw_row_f32(f->op, hi - lo, (const float *)f->a + lo, (float)c, (const float *)f->o + lo,
+                      (const float *)f->g + lo, (float *)f->ga + lo);
+    else
+        sc_bw_row_f64(f->op, hi - lo, (const double *)f->a + lo, c, (const double *)f->o + lo,
+                      (const double *)f->g + lo, (double *)f->ga + lo);
+}
+
 static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
     tg_tensor *in[1] = {a};
     tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
@@ -253,10 +316,15 @@ static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
     if (!out) return NULL;
     out->u.c = c;
     int64_t n = tg__numel(a);
-    if (a->dtype == TG_F32)
-        sc_row_f32(op, n, a->data, (float)c, out->data);
-    else
-        sc_row_f64(op, n, a->data, c, out->data);
+    if (n == 1) {
+        if (a->dtype == TG_F32)
+            sc_row_f32(op, 1, a->data, (float)c, out->data);
+        else
+            sc_row_f64(op, 1, a->data, c, out->data);
+        return out;
+    }
+    flat f = {op, a->dtype, a->data, &out->u.c, NULL, NULL, 1, 0, out->data, NULL, NULL};
+    tg__elementwise(n, sc_flat_range, &f);
     return out;
 }
 
@@ -265,10 +333,15 @@ bool tg__bw_scalar(tg_tensor *o) {
     void *ga = tg__gacc(a);
     if (!ga) return false;
     int64_t n = tg__numel(a);
-    if (o->dtype == TG_F32)
-        sc_bw_row_f32(o->op, n, a->data, (float)o->u.c, o->data, o->grad, ga);
-    else
-        sc_bw_row_f64(o->op, n, a->data, o->u.c, o->data, o->grad, ga);
+    if (n == 1) {
+        if (o->dtype == TG_F32)
+            sc_bw_row_f32(o->op, 1, a->data, (float)o->u.c, o->data, o->grad, ga);
+        else
+            sc_bw_row_f64(o->op, 1, a->data, o->u.c, o->data, o->grad, ga);
+        return true;
+    }
+    flat f = {o->op, o->dtype, a->data, &o->u.c, o->data, o->grad, 1, 0, NULL, ga, NULL};
+    tg__elementwise(n, sc_bw_flat_range, &f);
     return true;
 }
 

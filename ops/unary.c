@@ -58,6 +58,30 @@ DEF_UNARY(float, f32, expf, logf, sqrtf, sinf, cosf, tanf, tanhf)
 DEF_UNARY(double, f64, exp, log, sqrt, sin, cos, tan, tanh)
 #undef MAP
 
+typedef struct flat {
+    int op, dtype;
+    const void *a, *z, *g;
+    void *out, *ga;
+} flat;
+
+static void un_fwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    if (f->dtype == TG_F32)
+        un_fwd_f32(f->op, hi - lo, (const float *)f->a + lo, (float *)f->out + lo);
+    else
+        un_fwd_f64(f->op, hi - lo, (const double *)f->a + lo, (double *)f->out + lo);
+}
+
+static void un_bw_range(void *ctx, int64_t lo, int64_t hi) {
+    const flat *f = ctx;
+    if (f->dtype == TG_F32)
+        un_bw_f32(f->op, hi - lo, (const float *)f->a + lo, (const float *)f->z + lo,
+                  (const float *)f->g + lo, (float *)f->ga + lo);
+    else
+        un_bw_f64(f->op, hi - lo, (const double *)f->a + lo, (const double *)f->z + lo,
+                  (const double *)f->g + lo, (double *)f->ga + lo);
+}
+
 static tg_tensor *unary(int op, tg_tensor *a) {
     tg_tensor *in[1] = {a};
     tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
@@ -65,10 +89,8 @@ static tg_tensor *unary(int op, tg_tensor *a) {
     a = in[0];
     tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
     if (!out) return NULL;
-    if (a->dtype == TG_F32)
-        un_fwd_f32(op, tg__numel(a), a->data, out->data);
-    else
-        un_fwd_f64(op, tg__numel(a), a->data, out->data);
+    flat f = {op, a->dtype, a->data, NULL, NULL, out->data, NULL};
+    tg__elementwise(tg__numel(a), un_fwd_range, &f);
     return out;
 }
 
@@ -76,10 +98,8 @@ bool tg__bw_unary(tg_tensor *o) {
     tg_tensor *a = o->in0;
     void *ga = tg__gacc(a);
     if (!ga) return false;
-    if (o->dtype == TG_F32)
-        un_bw_f32(o->op, tg__numel(a), a->data, o->data, o->grad, ga);
-    else
-        un_bw_f64(o->op, tg__numel(a), a->data, o->data, o->grad, ga);
+    flat f = {o->op, o->dtype, a->data, o->data, o->grad, NULL, ga};
+    tg__elementwise(tg__numel(a), un_bw_range, &f);
     return true;
 }
 
