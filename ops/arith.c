@@ -94,12 +94,36 @@ static void bin_forward(int op, tg_tensor *out, const tg_tensor *a, const tg_ten
     } while (tg__rows_next(&it));
 }
 
+/* The scalar path (0-d f64, the bulk of scalar code): a record, one
+ * arithmetic instruction, nothing else. */
+static tg_tensor *scalar_binary(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
+    tg_tensor *t = tg__record(tape);
+    if (!t) return NULL;
+    double x = *(const double *)a->data, y = *(const double *)b->data, z;
+    switch (op) {
+    case TG_OP_ADD: z = x + y; break;
+    case TG_OP_SUB: z = x - y; break;
+    case TG_OP_MUL: z = x * y; break;
+    case TG_OP_DIV: z = x / y; break;
+    default: z = pow(x, y); break;
+    }
+    t->op = (uint8_t)op;
+    t->dtype = TG_F64;
+    t->data = &t->small;
+    t->small.f64 = z;
+    t->in0 = a;
+    t->u.in1 = b;
+    if (tape->grad_enabled && ((a->flags | b->flags) & TGF_REQ)) t->flags = TGF_REQ;
+    return t;
+}
+
 static tg_tensor *binary(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check(name, 2, in, true);
     if (!tape) return NULL;
     a = in[0], b = in[1];
+    if (a->rank == 0 && b->rank == 0 && a->dtype == TG_F64) return scalar_binary(tape, op, a, b);
     int rank;
     int64_t shape[TG_MAX_RANK];
     if (a->rank == 0 && b->rank == 0) {
@@ -109,7 +133,7 @@ static tg_tensor *binary(int op, tg_tensor *a, tg_tensor *b) {
     }
     tg_tensor *out = tg__out(tape, op, a->dtype, rank, shape, a, b, NULL);
     if (!out) return NULL;
-    if (rank == 0) { /* the scalar path: no iterator */
+    if (rank == 0) {
         if (a->dtype == TG_F32)
             bin_row_f32(op, 1, a->data, 1, b->data, 1, out->data);
         else
@@ -182,6 +206,23 @@ bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
     void *ga = tg__gacc(a), *gb = tg__gacc(b);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
+    if (out->rank == 0 && out->dtype == TG_F64) { /* the scalar path */
+        double g = *(const double *)out->grad, x = *(const double *)a->data;
+        double y = *(const double *)b->data, da, db;
+        switch (out->op) {
+        case TG_OP_ADD: da = g, db = g; break;
+        case TG_OP_SUB: da = g, db = -g; break;
+        case TG_OP_MUL: da = g * y, db = g * x; break;
+        case TG_OP_DIV: da = g / y, db = -g * out->small.f64 / y; break;
+        default:
+            da = y == 0 ? 0 : g * y * pow(x, y - 1);
+            db = x == 0 && y >= 0 ? 0 : g * out->small.f64 * log(x);
+            break;
+        }
+        if (ga) *(double *)ga += da;
+        if (gb) *(double *)gb += db;
+        return true;
+    }
     if (out->rank == 0) { /* the scalar path: no iterator */
         if (out->dtype == TG_F32)
             bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
