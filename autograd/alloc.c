@@ -30,3 +30,7 @@ void *tg__realloc(void *p, size_t n) { return current.realloc(p, n ? n : 1, curr
 void tg__free(void *p) {
     if (p) current.free(p, current.ud);
 }
+
+/* The public pair, for nn/ and users (tg_autograd.h). */
+void *tg_malloc(size_t n) { return tg__malloc(n); }
+void tg_free(void *p) { tg__free(p); }

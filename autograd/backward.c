@@ -175,6 +175,8 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                         tg__shape_str(b0, sizeof b0, out->rank, out->shape)),
                tape->status;
     }
+    /* inspect (inspect.c): hooks, trace, anomaly; checks the forward first */
+    bool insp = tape->ext && tg__inspect_begin(tape, out);
     if (tape->status != TG_OK) return tape->status; /* never sweep a broken pass */
     int slab;
     size_t pos;
@@ -215,7 +217,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
         }
     }
 
-    if (ok) {
+    if (ok && !insp) {
         FOR_RECORDS_DOWN(tape, slab, pos, r, {
             if (!(r->flags & TGF_REQ) || !r->grad) continue;
             if (tg__ops[r->op].nin == 0)
@@ -223,6 +225,17 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
             else
                 ok = step(&sw, r);
             if (!ok) goto done;
+        })
+    } else if (ok) { /* the same loop, inspected (inspect.c): hooks and trace
+                      * before a record passes its gradient on, anomaly after */
+        FOR_RECORDS_DOWN(tape, slab, pos, r, {
+            if (!(r->flags & TGF_REQ) || !r->grad) continue;
+            ok = tg__inspect_pre(tape, r);
+            if (ok && tg__ops[r->op].nin == 0)
+                ok = finish_leaf(&sw, r);
+            else if (ok)
+                ok = step(&sw, r);
+            if (!ok || !tg__inspect_post(tape, r)) goto done;
         })
     }
 done:

@@ -61,7 +61,11 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                   const tg_gradcheck_opts *opts, tg_gradcheck_report *report) {
     tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 1234, true, false};
     if (opts) o = *opts;
+    /* zero fields mean the defaults, so {.second = true} reads well */
     if (o.eps <= 0) o.eps = 1e-6;
+    if (o.atol <= 0) o.atol = 1e-6;
+    if (o.rtol <= 0) o.rtol = 1e-4;
+    if (o.seed == 0) o.seed = 1234;
     if (o.second) o.graph = true;
     tg_gradcheck_report rep_local, *rep = report ? report : &rep_local;
     memset(rep, 0, sizeof *rep);

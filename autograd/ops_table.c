@@ -7,6 +7,4 @@ const tg_op_desc tg__ops[TG_OP_COUNT] = {
 #undef TG_OP
 };
 
-/* Nothing in the tape extension yet (names and hooks come with inspect). */
-void tg__tape_ext_free(tg_tape *tape);
-void tg__tape_ext_free(tg_tape *tape) { (void)tape; }
+/* tg__tape_ext_free (names, hooks, trace, anomaly) is in inspect.c. */

@@ -44,6 +44,7 @@ void tg__tape_ext_free(tg_tape *tape); /* names and hooks (autograd/inspect) */
 
 void tg_tape_free(tg_tape *tape) {
     if (!tape) return;
+    tg__drop_proxies(tape); /* reads proxy records: before the slabs go */
     for (int i = 0; i < tape->nslab; i++) tg__free(tape->slabs[i].raw);
     for (int i = 0; i < tape->onslab; i++) tg__free(tape->oslabs[i].raw);
     tg__free(tape->oslabs);
@@ -51,11 +52,13 @@ void tg_tape_free(tg_tape *tape) {
     tg__free(tape->slabs);
     tg__free(tape->chunks);
     tg__tape_ext_free(tape);
+    tg__free(tape->proxies);
     tg__free(tape);
 }
 
 void tg_tape_reset(tg_tape *tape) {
     if (!tape) return;
+    tg__drop_proxies(tape);
     tape->gen = atomic_fetch_add(&next_gen, 1);
     if (tape->gen == 0) tape->gen = atomic_fetch_add(&next_gen, 1);
     /* the other set of slots takes this pass */

@@ -24,6 +24,7 @@
 #define TAPEGRAD_H
 
 #include "tg_autograd.h"
+#include "tg_inspect.h"
 #include "tg_ops.h"
 #include "tg_nn.h"
 

@@ -451,12 +451,29 @@ tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape) {
     return &b->rec;
 }
 
+/* A parameter freed while a tape still holds a proxy of it (before that
+ * tape's reset or free) is only marked: the tape frees it when it lets go,
+ * so the sweep never touches freed memory. */
 void tg_param_free(tg_tensor *p) {
     if (!p || !(p->flags & TGF_PARAM) || !p->u.aux) return;
+    if (p->small.pext->live > 0) {
+        p->small.pext->dying = true;
+        return;
+    }
     void *raw = p->u.aux;
     /* a freed handle no longer looks like a parameter */
     memset(p, 0, sizeof(param_block));
     tg__free(raw);
+}
+
+void tg__drop_proxies(tg_tape *tape) {
+    for (int i = 0; i < tape->nproxy; i++) {
+        tg_tensor *p = tape->proxies[i]->u.param;
+        tg_param_ext *x = p->small.pext;
+        if (x->ptape == tape) x->ptape = NULL;
+        if (--x->live == 0 && x->dying) tg_param_free(p);
+    }
+    tape->nproxy = 0;
 }
 
 bool tg_tensor_is_param(const tg_tensor *t) { return t && (t->flags & TGF_PARAM); }
@@ -475,11 +492,23 @@ tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p) {
     tg_tensor *t = tg__out(tape, TG_OP_PROXY, p->dtype, p->rank, p->shape, NULL, NULL, p->data);
     tape->grad_enabled = old;
     if (!t) return NULL;
+    if (p->small.pext->dying)
+        return tg__fail(tape, TG_ERR_STATE, "param_on", "the parameter was freed (tg_param_free)");
+    if (tape->nproxy == tape->capproxy) {
+        int cap = tape->capproxy ? 2 * tape->capproxy : 16;
+        tg_tensor **v = tg__realloc(tape->proxies, (size_t)cap * sizeof *v);
+        if (!v) return tg__fail(tape, TG_ERR_NOMEM, "param_on", "out of memory");
+        tape->proxies = v;
+        tape->capproxy = cap;
+    }
+    tape->proxies[tape->nproxy++] = t;
+    x->live++;
     t->u.param = p;
     if (p->flags & TGF_REQ) t->flags |= TGF_REQ;
     x->ptape = tape;
     x->pserial = tape->serial;
     x->pgen = tape->gen;
     x->proxy = t;
+    if (x->hook) tg__inspect_param_hook(tape); /* inspect: the sweep must run it */
     return t;
 }

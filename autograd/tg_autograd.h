@@ -77,6 +77,13 @@ typedef struct tg_allocator {
 
 TG_API void tg_set_allocator(const tg_allocator *a);
 
+/* Allocates / frees through the current allocator (for code built on
+ * tapegrad, e.g. nn/, that needs heap memory outside a tape). tg_malloc(0)
+ * returns a unique pointer; NULL means out of memory. tg_free(NULL) is a
+ * no-op. Free with tg_free what tg_malloc returned. */
+TG_API void *tg_malloc(size_t size);
+TG_API void tg_free(void *p);
+
 /* -------------------------------------------------------------- threads */
 
 /* Threads used by large kernels (GEMM, big elementwise ops, reductions,
@@ -266,11 +273,13 @@ TG_API void tg_zero_grad(tg_tensor *t);
 /* Builds an output from inputs on `tape` (the inputs are already there). */
 typedef tg_tensor *(*tg_gradcheck_fn)(tg_tape *tape, tg_tensor *const *inputs, void *ud);
 
+/* Options; a zero field means its default, so {0} or {.second = true}
+ * read well. */
 typedef struct tg_gradcheck_opts {
     double eps;   /* finite-difference step (default 1e-6) */
     double atol;  /* pass when |analytic - numeric| <= atol + rtol*|numeric| */
     double rtol;  /* defaults 1e-6 and 1e-4 */
-    uint64_t seed;/* for the random projection of non-scalar outputs */
+    uint64_t seed;/* for the random projection of non-scalar outputs (1234) */
     bool graph;   /* also check the create-graph (recorded) backward */
     bool second;  /* also check second derivatives (implies graph) */
 } tg_gradcheck_opts;
@@ -292,6 +301,96 @@ typedef struct tg_gradcheck_report {
  * opts may be NULL for the defaults (with graph = true). */
 TG_API bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                          const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
+
+/* --------------------------------------------------------- higher order */
+
+/* Derivative drivers built on tg_grad. They work on tensors already on a
+ * tape: `y` (or `out`) built from `x` by ops, with x a leaf marked by
+ * tg_requires_grad, an intermediate tensor that requires grad, or a
+ * parameter. Results are new tensors on that tape (valid until its next
+ * reset), owned by the tape. On an error they return NULL and the tape
+ * keeps the error ("hvp: v has shape [3] but x has shape [2,2]").
+ *
+ * flags: 0, or TG_CREATE_GRAPH to record the final sweep too, so that the
+ * result can be differentiated again (third derivatives, a loss on a
+ * Jacobian). Without it the result is a constant.
+ *
+ * Cost, with T the cost of building y once and m, n the element counts of
+ * y and x:
+ *   tg_vjp       u^T J        one reverse sweep                  ~2T
+ *   tg_jvp       J v          two reverse sweeps (double VJP)    ~3-4T
+ *   tg_hvp       H v          two reverse sweeps (three if v     ~4T
+ *                             requires grad)
+ *   tg_jacobian  J            m reverse sweeps, one per row      ~mT
+ *   tg_hessian   H            one recorded sweep + n sweeps      ~nT
+ * Each sweep's memory stays on the tape until the reset.
+ *
+ * Worked example: f(x) = sum(x^3) at x = [1, 2]:
+ *     tg_tensor *x = tg_requires_grad(tg_tensor_new(tape, TG_F64, TG_SHAPE(2),
+ *                                                   (double[]){1, 2}));
+ *     tg_tensor *f = tg_sum(tg_pow_scalar(x, 3));
+ *     tg_tensor *H = tg_hessian(f, x, 0);        // [[6, 0], [0, 12]]
+ *     tg_tensor *v = tg_tensor_new(tape, TG_F64, TG_SHAPE(2), (double[]){1, 1});
+ *     tg_tensor *Hv = tg_hvp(f, x, v, 0);        // [6, 12]
+ */
+
+/* A function of tensors on a tape (the same shape as tg_gradcheck_fn, so
+ * one function can be checked and differentiated). Extra data goes
+ * through ud. */
+typedef tg_gradcheck_fn tg_fn;
+
+/* Vector-Jacobian product u^T (dy/dx): the gradient of sum(y * u) with
+ * respect to x, a tensor of x's shape. u has y's shape and dtype; it may
+ * be NULL when y has one element (then this is dy/dx). This is tg_grad
+ * with a seed, for one input. Zeros if y does not depend on x. */
+TG_API tg_tensor *tg_vjp(tg_tensor *y, tg_tensor *x, tg_tensor *u, int flags);
+
+/* Jacobian-vector product (dy/dx) v, a tensor of y's shape: the
+ * directional derivative of y along v (forward mode). v has x's shape and
+ * dtype.
+ *
+ * How: tapegrad has only reverse-mode rules, so J v comes from the
+ * double-VJP identity. With a dummy u of y's shape (zeros; its value does
+ * not matter), a recorded sweep gives w(u) = J^T u, which is linear in u;
+ * then d/du <w(u), v> = J v, a second (reverse) sweep. Every op's graph
+ * backward is built from ops, so this works for all of them, and no op
+ * needs a separate tangent rule. The price is about twice a reverse sweep
+ * where true forward mode would cost about one forward pass; for one
+ * direction on a small graph that is cheap, for many directions use
+ * tg_jacobian. */
+TG_API tg_tensor *tg_jvp(tg_tensor *y, tg_tensor *x, tg_tensor *v, int flags);
+
+/* Hessian-vector product H v with H = d^2 out / dx^2, a tensor of x's
+ * shape, without forming H: the gradient of <d out/dx, v> with respect to
+ * x (two reverse sweeps). out must have one element; v has x's shape and
+ * dtype. v may itself be computed from x (e.g. v = the gradient): it is
+ * never differentiated with respect to x. When v requires grad, H v is
+ * computed as the Jacobian of the gradient along v (tg_jvp's method, one
+ * more sweep) so that with TG_CREATE_GRAPH it is differentiable with
+ * respect to v too, as torch.autograd.functional.hvp. */
+TG_API tg_tensor *tg_hvp(tg_tensor *out, tg_tensor *x, tg_tensor *v, int flags);
+
+/* The full Jacobian dy/dx, of shape y.shape + x.shape (so J[i..., j...] =
+ * d y[i...] / d x[j...]; the ranks must add up to at most TG_MAX_RANK),
+ * in x's dtype. Reverse mode, row by row: one sweep per element of y
+ * with a one-hot seed. Zeros where y does not depend on x. With
+ * TG_CREATE_GRAPH the rows are assembled with recorded ops (O(m^2 n)
+ * more work) so that J is differentiable. */
+TG_API tg_tensor *tg_jacobian(tg_tensor *y, tg_tensor *x, int flags);
+
+/* The full Hessian d^2 out / dx^2 of a one-element out, of shape
+ * x.shape + x.shape: the Jacobian of the recorded gradient. Symmetric up
+ * to rounding. */
+TG_API tg_tensor *tg_hessian(tg_tensor *out, tg_tensor *x, int flags);
+
+/* The same for a function: evaluates y = f(tape, &x, ud) once and returns
+ * its Jacobian / Hessian at x. x may be any float tensor (any tape, or a
+ * parameter): if it is on `tape` and requires grad, or is a parameter, it
+ * is used as is (with TG_CREATE_GRAPH the result is then differentiable
+ * with respect to it); otherwise a leaf copy of its values is made on
+ * `tape`. The results are on `tape`. NULL on error (recorded on tape). */
+TG_API tg_tensor *tg_jacobian_of(tg_tape *tape, tg_fn f, void *ud, tg_tensor *x, int flags);
+TG_API tg_tensor *tg_hessian_of(tg_tape *tape, tg_fn f, void *ud, tg_tensor *x, int flags);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 
 #include "tg_autograd.h"
 #include "tg_ops.h"
+#include "tg_inspect.h" /* names and hooks in tg_param_ext (inspect) */
 
 #include <stdarg.h>
 #include <string.h>
@@ -105,7 +106,13 @@ typedef struct tg_param_ext {
     uint32_t pgen;
     tg_tensor *proxy;
     tg_tensor *grad_rec;      /* the gradient as a tensor (NULL on that one) */
+    int32_t live;             /* proxies on tapes not yet reset or freed */
+    bool dying;               /* tg_param_free came while live > 0 */
     int64_t shape[TG_MAX_RANK];
+    /* inspect (autograd/inspect.c): the name, and the gradient hook */
+    char name[TG_NAME_MAX];
+    tg_grad_hook hook;
+    void *hook_ud;
 } tg_param_ext;
 
 /* ------------------------------------------------------------------ tape */
@@ -147,6 +154,8 @@ struct tg_tape {
     tg_status status;
     char err[320];
     struct tg_tape_ext *ext;  /* names, hooks, ... (NULL until used) */
+    tg_tensor **proxies;      /* parameter proxies of this pass */
+    int nproxy, capproxy;
 };
 
 /* ------------------------------------------------------------ allocation */
@@ -231,6 +240,10 @@ tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *sh
                    tg_tensor *in0, tg_tensor *in1, void *data);
 /* After an op filled its record: whether any input requires grad. */
 void tg__set_req(tg_tensor *out, int n, tg_tensor **in);
+
+/* At reset and free: the tape lets go of its parameter proxies (a
+ * parameter freed meanwhile is freed now). */
+void tg__drop_proxies(tg_tape *tape);
 
 /* Inputs of a record, in order: returns the count. */
 int tg__inputs(const tg_tensor *t, tg_tensor **buf);
@@ -335,5 +348,21 @@ static inline void tg__elementwise(int64_t n, tg_range_fn fn, void *ctx) {
     else
         tg__parallel_for(n, TG_GRAIN, fn, ctx);
 }
+
+/* ----------------------------------------------- inspect (inspect.c) */
+/* The sweep calls these only while tape->ext is set, so a tape without
+ * names, hooks, trace or anomaly mode pays one branch per sweep.
+ * begin: at the start of a sweep from `out` (anomaly: checks the forward
+ * outputs); returns whether each record must be inspected. pre: before a
+ * record passes its complete gradient on (hooks, trace); post: after
+ * (anomaly check of the gradients it gave). false = error recorded. */
+bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
+bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
+bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
+/* A parameter that has a hook got its proxy on `tape` (tg_param_on). */
+void tg__inspect_param_hook(tg_tape *tape);
+/* Test only (tests/test_inspect.c): a*a with a deliberately wrong fast
+ * backward, so the test can show that tg_gradcheck catches it. */
+tg_tensor *tg__test_bad(tg_tensor *a);
 
 #endif /* TG_INTERNAL_H */

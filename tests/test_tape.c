@@ -238,6 +238,16 @@ static void test_params(void) {
     CHECK(g[0] == 0 && g[1] == 0, "zero_grad");
     CHECK(tg_param_new(TG_I64, TG_SHAPE(2)) == NULL, "i64 parameters are refused");
     tg_param_free(w);
+
+    /* freed while a tape still uses it: the free waits for the tape */
+    tg_tape_reset(t1);
+    tg_tensor *p = tg_param_new(TG_F64, TG_SHAPE(2));
+    tg_tensor *x = tg_tensor_new(t1, TG_F64, TG_SHAPE(2), (double[]){1, 2});
+    tg_tensor *loss = tg_sum(tg_mul(x, p));
+    tg_param_free(p); /* still on t1: deferred */
+    CHECK(tg_backward(loss) == TG_OK, "backward after the free is safe: %s", tg_tape_error(t1));
+    tg_tape_reset(t1); /* t1 lets go: now it is freed (valgrind: no leak, no bad read) */
+    CHECK_OK(t1);
     tg_tape_free(t1);
     tg_tape_free(t2);
 }

@@ -1,0 +1,160 @@
+/* tg_inspect.h - seeing the chain rule: names, tape printing, Graphviz DOT,
+ * a step-by-step backward trace, anomaly mode and gradient hooks.
+ *
+ * Part of tapegrad; include <tapegrad.h> rather than this file.
+ *
+ * A worked example: name the values, print the tape, trace the sweep.
+ *
+ *     tg_tape *tape = tg_tape_new();
+ *     tg_tensor *x = tg_tensor_set_name(tg_requires_grad(tg_scalar(tape, 2)), "x");
+ *     tg_tensor *y = tg_tensor_set_name(tg_requires_grad(tg_scalar(tape, 3)), "y");
+ *     tg_tensor *f = tg_tensor_set_name(tg_add(tg_mul(x, y), tg_sin(x)), "f");
+ *     tg_tape_set_trace(tape, stdout);   // print every step of the sweep
+ *     tg_backward(f);
+ *     tg_tape_print(tape, stdout);       // one line per record, with grads
+ *     tg_tape_write_dot(tape, f, stdout);  // | dot -Tpng -o graph.png
+ *
+ * prints the sweep as the chain rule, one multiplication a line (with gcc,
+ * which evaluates tg_add's arguments right to left, sin is record #2):
+ *
+ *     backward from f (#4)
+ *     #4 f = add(#3, #2)
+ *       d f/d #3 += d f/d f (1) * d f/d #3 (1) = 1
+ *       d f/d #2 += d f/d f (1) * d f/d #2 (1) = 1
+ *     #3 = mul(#0 x, #1 y)
+ *       d f/d x += d f/d #3 (1) * d #3/d x (3) = 3
+ *       d f/d y += d f/d #3 (1) * d #3/d y (2) = 2
+ *     #2 = sin(#0 x)
+ *       d f/d x += d f/d #2 (1) * d #2/d x (-0.416147) = -0.416147
+ *     d f/d y = 2
+ *     d f/d x = 2.58385
+ *
+ * then the tape, e.g. `#3 = mul(#0 x, #1 y)  []  f64  6  grad 1`.
+ *
+ * Everything here is off by default. A tape that never names a tensor,
+ * sets a hook, traces or turns on anomaly mode pays nothing for it: the
+ * settings live in an extension allocated on first use.
+ */
+#ifndef TG_INSPECT_H
+#define TG_INSPECT_H
+
+#include "tg_autograd.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ names */
+
+/* Longest name kept, in bytes, including the terminating zero; longer
+ * names are cut. */
+#define TG_NAME_MAX 40
+
+/* Gives t a name that printing, DOT, the trace and anomaly errors show.
+ * Tensors on a tape keep it until the next tg_tape_reset; parameters keep
+ * it for life (and show it on every tape they are used on). The string is
+ * copied; name NULL or "" removes the name. Returns t (NULL stays NULL), so
+ * that `x = tg_tensor_set_name(tg_scalar(tape, 1), "x")` reads well; on a
+ * stale tensor or out of memory the error goes to the tape and the result
+ * is NULL. */
+TG_API tg_tensor *tg_tensor_set_name(tg_tensor *t, const char *name);
+
+/* t's name, or NULL if it has none (a parameter's proxy on a tape answers
+ * with the parameter's name). The string belongs to the library and stays
+ * valid until the name changes, the tape is reset or the parameter freed. */
+TG_API const char *tg_tensor_name(const tg_tensor *t);
+
+/* --------------------------------------------------------------- printing */
+
+/* Prints the tape's records in order, one line each:
+ *     #2 z = mul(#0 x, #1 y)   []  f64  6  grad 1
+ * index, name, op and its inputs (and the constant of a scalar op), shape,
+ * dtype, the value, and after a backward the gradient (a leaf's stored
+ * gradient, a parameter's, or an intermediate's from the last sweep).
+ * Values of up to 6 elements are printed in full; larger tensors as
+ * min/mean/max and their first 4 values. Numbers use %.6g.
+ * Note: records made after the forward pass (e.g. by tg_tensor_grad, or by
+ * ops without a fast backward during a sweep) are records too, and print.
+ * Returns TG_OK, TG_ERR_NULL, or TG_ERR_IO when writing fails. */
+TG_API tg_status tg_tape_print(const tg_tape *tape, FILE *out);
+
+/* As tg_tape_print, into buf (always terminated when n > 0). Returns the
+ * length the whole text needs (not counting the zero), as snprintf does:
+ * a result >= n means it was cut. 0 for a NULL tape. */
+TG_API size_t tg_tape_sprint(const tg_tape *tape, char *buf, size_t n);
+
+/* Writes the tape as a Graphviz DOT digraph: one box per value (name,
+ * index, shape, dtype, value, gradient), one ellipse per op, edges in data
+ * order (labelled with the input position for ops with several inputs).
+ * Leaves that require grad are blue, parameters orange, constants dashed.
+ * With `only` non-NULL, just the records `only` depends on (and itself).
+ * Render with e.g. `dot -Tpng tape.dot -o tape.png` (the library never
+ * runs dot). Returns TG_OK, TG_ERR_NULL, TG_ERR_ARG (`only` not on this
+ * tape's current pass), TG_ERR_NOMEM or TG_ERR_IO. */
+TG_API tg_status tg_tape_write_dot(const tg_tape *tape, const tg_tensor *only, FILE *out);
+
+/* As tg_tape_write_dot, into buf; returns the needed length as
+ * tg_tape_sprint (0 on an error). */
+TG_API size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, char *buf,
+                                 size_t n);
+
+/* ------------------------------------------------------------------ trace */
+
+/* Backward trace: while set, every sweep on this tape (tg_backward,
+ * tg_grad) writes each step of the chain rule to `out`, e.g.
+ *     #2 z2 = mul(#1 h1, #0 w)
+ *       d loss/d h1 += d loss/d z2 (-0.24) * d z2/d h1 (0.3) = -0.072
+ * in full for scalars (the local derivative is the op's graph backward
+ * run with an incoming gradient of 1), summarized for tensors:
+ *       d loss/d W += d loss/d z [2] (...) through matmul = [2,3] (...)
+ * and the complete gradient of each leaf when the sweep reaches it.
+ * The numbers shown come from each op's derivative formula (its graph
+ * backward, unrecorded); the sweep itself runs as usual. Tracing makes
+ * extra temporary records on the tape. NULL turns it off (the default).
+ * Survives tg_tape_reset. */
+TG_API void tg_tape_set_trace(tg_tape *tape, FILE *out);
+
+/* ---------------------------------------------------------- anomaly mode */
+
+/* Anomaly mode: when on, the first op whose forward output or backward
+ * gradient holds a NaN or an Inf is reported in the tape's error
+ * (TG_ERR_NUMERIC) with the op's name, its record index, the shapes and
+ * names of its inputs. Forward outputs are checked at the start of each
+ * sweep and by tg_tape_check_finite (ops stay as fast as ever); backward
+ * gradients as each op's backward runs. Off by default; survives
+ * tg_tape_reset. Returns the previous setting. */
+TG_API bool tg_tape_set_anomaly(tg_tape *tape, bool on);
+
+/* Checks now the forward outputs recorded since the last check (in any
+ * mode) and returns the tape's status: call it after a forward pass that
+ * is not followed by a backward, or to find the first NaN early. */
+TG_API tg_status tg_tape_check_finite(tg_tape *tape);
+
+/* ------------------------------------------------------------------ hooks */
+
+/* A gradient hook: called during a sweep when t's gradient is complete,
+ * before it is passed on (or stored, for leaves and parameters). `grad`
+ * holds that gradient: in a plain sweep a tensor over the working buffer
+ * (edit it in place through tg_tensor_f32/f64, e.g. to clip it), in a
+ * create-graph sweep the recorded gradient tensor. Return `grad` to keep
+ * it, or another tensor of the same shape and dtype on t's tape to replace
+ * it (built from ops, it stays differentiable in a create-graph sweep).
+ * Return NULL to stop the sweep with an error (record one with
+ * tg_tape_fail, or the sweep records a generic one). */
+typedef tg_tensor *(*tg_grad_hook)(tg_tensor *t, tg_tensor *grad, void *ud);
+
+/* Sets t's gradient hook (one per tensor: it replaces an earlier one;
+ * fn NULL removes it). t must require grad (a leaf marked with
+ * tg_requires_grad, an op output that depends on one, or a parameter).
+ * A tape tensor keeps its hook until the next reset; a parameter keeps it
+ * for life, and it applies on each tape from the parameter's next first
+ * use in a pass. Returns t, or NULL (error on the tape where there is one)
+ * if t is NULL, stale or does not require grad. */
+TG_API tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TG_INSPECT_H */

@@ -1,0 +1,166 @@
+/* common.h - small helpers shared by the examples (not part of the
+ * library): command-line flags, a timer, a progress bar, a CSV loss log.
+ * Everything is static so each example compiles it on its own. */
+#ifndef TG_EXAMPLES_COMMON_H
+#define TG_EXAMPLES_COMMON_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- flags */
+
+typedef enum { EX_INT, EX_DOUBLE, EX_STRING, EX_BOOL } ex_flag_type;
+
+typedef struct ex_flag {
+    const char *name; /* "--epochs" */
+    ex_flag_type type;
+    void *ptr;        /* long *, double *, const char **, or int * (bool) */
+    const char *help;
+} ex_flag;
+
+static inline void ex_usage(const char *prog, const char *about, const ex_flag *flags, int n) {
+    printf("usage: %s [flags]\n%s\n\n", prog, about);
+    for (int i = 0; i < n; i++) {
+        const ex_flag *f = &flags[i];
+        char def[64] = "";
+        if (f->type == EX_INT) snprintf(def, sizeof def, "%ld", *(long *)f->ptr);
+        else if (f->type == EX_DOUBLE) snprintf(def, sizeof def, "%g", *(double *)f->ptr);
+        else if (f->type == EX_STRING) snprintf(def, sizeof def, "%s", *(const char **)f->ptr ? *(const char **)f->ptr : "");
+        printf("  %-14s %s%s%s%s\n", f->name, f->help, f->type == EX_BOOL ? "" : " (default: ",
+               f->type == EX_BOOL ? "" : def, f->type == EX_BOOL ? "" : ")");
+    }
+}
+
+/* Parses "--name value" (or "--name=value"; a bool flag takes no value).
+ * Prints the usage and exits on --help or a bad flag (this is a program,
+ * not the library). */
+static inline void ex_parse(int argc, char **argv, const char *about, const ex_flag *flags, int n) {
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            ex_usage(argv[0], about, flags, n);
+            exit(0);
+        }
+        const char *eq = strchr(argv[a], '=');
+        size_t len = eq ? (size_t)(eq - argv[a]) : strlen(argv[a]);
+        const ex_flag *f = NULL;
+        for (int i = 0; i < n && !f; i++)
+            if (strlen(flags[i].name) == len && !strncmp(flags[i].name, argv[a], len)) f = &flags[i];
+        if (!f) {
+            fprintf(stderr, "%s: unknown flag %s (try --help)\n", argv[0], argv[a]);
+            exit(2);
+        }
+        if (f->type == EX_BOOL) {
+            *(int *)f->ptr = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
+        char *end = NULL;
+        if (!v) {
+            fprintf(stderr, "%s: %s needs a value\n", argv[0], f->name);
+            exit(2);
+        }
+        if (f->type == EX_INT) *(long *)f->ptr = strtol(v, &end, 10);
+        else if (f->type == EX_DOUBLE) *(double *)f->ptr = strtod(v, &end);
+        else *(const char **)f->ptr = v;
+        if (end && (*end || end == v)) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a number\n", argv[0], f->name, v);
+            exit(2);
+        }
+    }
+}
+
+/* ex_parse over a whole array of flags. */
+#define EX_PARSE(argc, argv, about, flags) \
+    ex_parse(argc, argv, about, flags, (int)(sizeof flags / sizeof flags[0]))
+
+/* ---------------------------------------------------------------- timer */
+
+static inline double ex_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --------------------------------------------------------- progress bar */
+
+/* One line per epoch that redraws in place on a terminal:
+ *   epoch 1/5 [##########----------]  469/938  loss 0.5123  41234 samples/s
+ * When stdout is not a terminal (a log file, a pipe, meson test), it
+ * prints a plain line at each tenth of the epoch instead. */
+typedef struct ex_progress {
+    long epoch, epochs, total, done;
+    double start, last_draw;
+    int tty, last_tenth;
+} ex_progress;
+
+static inline void ex_progress_start(ex_progress *p, long epoch, long epochs, long total) {
+    memset(p, 0, sizeof *p);
+    p->epoch = epoch;
+    p->epochs = epochs;
+    p->total = total;
+    p->start = ex_now();
+    p->tty = isatty(fileno(stdout));
+    p->last_tenth = -1;
+}
+
+static inline void ex_progress_draw(ex_progress *p, long done, double loss, long samples) {
+    double now = ex_now();
+    p->done = done;
+    double rate = samples / (now - p->start > 1e-9 ? now - p->start : 1e-9);
+    if (p->tty) {
+        if (done < p->total && now - p->last_draw < 0.05) return; /* 20 redraws a second */
+        p->last_draw = now;
+        char bar[21];
+        int fill = p->total ? (int)(20 * done / p->total) : 20;
+        for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
+        bar[20] = 0;
+        printf("\repoch %ld/%ld [%s] %5ld/%ld  loss %.4f  %6.0f samples/s", p->epoch, p->epochs,
+               bar, done, p->total, loss, rate);
+        if (done >= p->total) printf("\n");
+        fflush(stdout);
+    } else {
+        int tenth = p->total ? (int)(10 * done / p->total) : 10;
+        if (tenth == p->last_tenth) return;
+        p->last_tenth = tenth;
+        printf("epoch %ld/%ld  batch %ld/%ld  loss %.4f  %.0f samples/s\n", p->epoch, p->epochs,
+               done, p->total, loss, rate);
+    }
+}
+
+/* ---------------------------------------------------------- CSV loss log */
+
+/* Opens path for a "step,epoch,loss" log (NULL path: no log). Exits if it
+ * cannot be created. */
+static inline FILE *ex_csv_open(const char *path) {
+    if (!path) return NULL;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "step,epoch,loss\n");
+    return f;
+}
+
+static inline void ex_csv_row(FILE *f, long step, long epoch, double loss) {
+    if (f) fprintf(f, "%ld,%ld,%.6g\n", step, epoch, loss);
+}
+
+/* --------------------------------------------------- did the loss fall? */
+
+/* Prints the machine-readable lines the tests read and returns the exit
+ * status: 0 when the loss fell, 1 when it did not. */
+static inline int ex_loss_report(double first, double last) {
+    printf("loss_first: %.6f\nloss_last: %.6f\n", first, last);
+    if (!(last < first)) {
+        fprintf(stderr, "the loss did not fall (%.6f -> %.6f)\n", first, last);
+        return 1;
+    }
+    return 0;
+}
+
+#endif

@@ -1,0 +1,519 @@
+/* conv.c - 2-D and 1-D convolution (cross-correlation, as PyTorch).
+ *
+ * Dimension letters: N batch, C input channels, H x W input, O output
+ * channels, KH x KW kernel, OH x OW output, G groups, P = OH * OW output
+ * positions, Cg = C / G and Og = O / G per group, CKg = Cg * KH * KW.
+ *
+ *   y[n,o,i,j] = b[o] + sum_{c, ki, kj} w[o,c,ki,kj]
+ *                       * x[n, g*Cg + c, i*sh - ph + ki*dh, j*sw - pw + kj*dw]
+ *   (o in group g, x is 0 outside the input)
+ *
+ * With col = im2col(x[n]) (C*KH*KW x P; group g's rows are [g*CKg, (g+1)*CKg)),
+ * per sample n and group g, W_g = w's rows of group g (Og x CKg):
+ *   forward   y[n]_g   = W_g @ col_g  (+ b)               GEMM Og x P x CKg
+ *   d x       dcol_g   = W_g^T @ g[n]_g;  dx[n] += col2im(dcol)
+ *   d w       dW_g    += g[n]_g @ col_g^T
+ *   d b       db      += sum over n, i, j of g
+ * The transposes are GEMM flags: nothing is transposed by copying.
+ *
+ * The convolution is bilinear in (x, w), so every backward is one of three
+ * ops again, and create-graph and higher derivatives come for free:
+ *   op                  inputs  d/d first input        d/d second input
+ *   conv2d              x, w    conv2d_input_grad(h,w)  conv2d_weight_grad(x,h)
+ *   conv2d_input_grad   g, w    conv2d(h, w)            conv2d_weight_grad(h, g)
+ *   conv2d_weight_grad  x, g    conv2d_input_grad(g,h)  conv2d(x, h)
+ * (h: the gradient arriving at the op's output; conv2d's bias gets
+ * sum_{n,i,j} h). conv1d is conv2d on [N, C, 1, L] views.
+ *
+ * Threads: for large work the batch is cut into one chunk per thread
+ * (tg__parallel_for); each chunk has its own im2col buffer, and for d w
+ * its own partial sum, added up at the end. The GEMMs inside a chunk then
+ * run on that chunk's thread.
+ */
+#include "tg_internal.h"
+#include "tg_kernels.h"
+
+/* The shapes and options of one convolution, kept with each of the three
+ * ops' records (after the tg_auxin that lists their inputs). */
+typedef struct conv_geom {
+    int64_t N, C, H, W;   /* x [N, C, H, W] */
+    int64_t O, KH, KW;    /* w [O, C/G, KH, KW] */
+    int64_t OH, OW;       /* y [N, O, OH, OW] */
+    int64_t sh, sw, ph, pw, dh, dw, G;
+} conv_geom;
+
+/* Below this many multiply-adds the batch is not split over threads. */
+#define CONV_PAR_MIN 1000000.0
+
+/* conv_geom sits after a tg_auxin with room for 3 inputs. */
+#define GEOM_OFF ((sizeof(tg_auxin) + 3 * sizeof(tg_tensor *) + 15) & ~(size_t)15)
+static const conv_geom *geom_of(const tg_tensor *o) {
+    return (const conv_geom *)((const char *)o->u.aux + GEOM_OFF);
+}
+
+static bool pointwise(const conv_geom *g) {
+    return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* ----------------------------------------------------------- raw kernels */
+
+/* The output columns ow whose input column ow*sw + off lies in [0, W). */
+static void ow_range(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+    int64_t b = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
+    if (b > g->OW) b = g->OW;
+    if (a > b) a = b;
+    *lo = a, *hi = b;
+}
+
+/* im2col: col (C*KH*KW, P) from one sample x (C, H, W), zeros where the
+ * window is over the padding. col2im: the adjoint, adds col into x. */
+#define DEF_COL(T, SUF)                                                        \
+    static void im2col_##SUF(const conv_geom *g, const T *restrict x, T *restrict col) { \
+        const int64_t OW = g->OW, P = g->OH * g->OW, sw = g->sw;               \
+        for (int64_t c = 0; c < g->C; c++)                                     \
+            for (int64_t ki = 0; ki < g->KH; ki++)                             \
+                for (int64_t kj = 0; kj < g->KW; kj++) {                       \
+                    T *row = col + ((c * g->KH + ki) * g->KW + kj) * P;        \
+                    int64_t lo, hi, off = kj * g->dw - g->pw;                  \
+                    ow_range(g, off, &lo, &hi);                                \
+                    for (int64_t oh = 0; oh < g->OH; oh++, row += OW) {        \
+                        int64_t ih = oh * g->sh - g->ph + ki * g->dh;          \
+                        if (ih < 0 || ih >= g->H) {                            \
+                            for (int64_t ow = 0; ow < OW; ow++) row[ow] = 0;   \
+                            continue;                                          \
+                        }                                                      \
+                        const T *xr = x + (c * g->H + ih) * g->W + off;        \
+                        for (int64_t ow = 0; ow < lo; ow++) row[ow] = 0;       \
+                        if (sw == 1)                                           \
+                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow]; \
+                        else                                                   \
+                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * sw]; \
+                        for (int64_t ow = hi; ow < OW; ow++) row[ow] = 0;      \
+                    }                                                          \
+                }                                                              \
+    }                                                                          \
+    static void col2im_##SUF(const conv_geom *g, const T *restrict col, T *restrict x) { \
+        const int64_t OW = g->OW, P = g->OH * g->OW, sw = g->sw;               \
+        for (int64_t c = 0; c < g->C; c++)                                     \
+            for (int64_t ki = 0; ki < g->KH; ki++)                             \
+                for (int64_t kj = 0; kj < g->KW; kj++) {                       \
+                    const T *row = col + ((c * g->KH + ki) * g->KW + kj) * P;  \
+                    int64_t lo, hi, off = kj * g->dw - g->pw;                  \
+                    ow_range(g, off, &lo, &hi);                                \
+                    for (int64_t oh = 0; oh < g->OH; oh++, row += OW) {        \
+                        int64_t ih = oh * g->sh - g->ph + ki * g->dh;          \
+                        if (ih < 0 || ih >= g->H) continue;                    \
+                        T *xr = x + (c * g->H + ih) * g->W + off;              \
+                        if (sw == 1)                                           \
+                            for (int64_t ow = lo; ow < hi; ow++) xr[ow] += row[ow]; \
+                        else                                                   \
+                            for (int64_t ow = lo; ow < hi; ow++) xr[ow * sw] += row[ow]; \
+                    }                                                          \
+                }                                                              \
+    }                                                                          \
+    /* y (O, P) = bias[o] on each row */                                    \
+    static void set_bias_##SUF(int64_t O, int64_t P, const T *restrict b, T *restrict y) { \
+        for (int64_t o = 0; o < O; o++, y += P)                                \
+            for (int64_t p = 0; p < P; p++) y[p] = b[o];                       \
+    }                                                                          \
+    /* db[o] += sum over p of g (O, P): 8 partial sums, so it vectorizes */   \
+    static void bias_grad_##SUF(int64_t O, int64_t P, const T *restrict g, T *restrict db) { \
+        for (int64_t o = 0; o < O; o++, g += P) {                              \
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                               \
+            int64_t p = 0;                                                     \
+            for (; p + 8 <= P; p += 8)                                         \
+                for (int k = 0; k < 8; k++) acc[k] += g[p + k];                \
+            T s = 0;                                                           \
+            for (; p < P; p++) s += g[p];                                      \
+            for (int k = 0; k < 8; k++) s += acc[k];                           \
+            db[o] += s;                                                        \
+        }                                                                      \
+    }
+DEF_COL(float, f32)
+DEF_COL(double, f64)
+#undef DEF_COL
+
+static void gemm(int dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
+                 int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc) {
+    if (dt == TG_F32)
+        tg__gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
+    else
+        tg__gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* A forward or a backward product over the whole batch:
+ *   K_FWD  y = beta * y + conv(x, w) + bias            (bias may be NULL)
+ *   K_BW   dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum of gy
+ *          (each output may be NULL: only those asked for are computed)
+ * Pointers are raw data of the geometry's shapes. */
+enum { K_FWD, K_BW };
+typedef struct conv_job {
+    const conv_geom *g;
+    int dt, kind;
+    const char *x, *w, *gy, *bias;
+    char *y;              /* K_FWD */
+    double beta;
+    char *dx, *dw, *db;   /* K_BW, added into */
+    char *scratch;        /* nch pieces of `per` bytes: col, then dw and db */
+    size_t per, colbytes; /* partial sums (chunks > 0) */
+    int64_t nch;
+} conv_job;
+
+/* Samples [n0, n1) of one chunk, with its scratch; chunk 0 adds its dw
+ * and db straight into the outputs, the others into their scratch. */
+static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, bool first) {
+    const conv_geom *g = j->g;
+    int dt = j->dt;
+    size_t es = tg__esize(dt);
+    int64_t P = g->OH * g->OW, Og = g->O / g->G, Cg = g->C / g->G;
+    int64_t CKg = Cg * g->KH * g->KW, HW = g->H * g->W;
+    bool pw = pointwise(g), f32 = dt == TG_F32;
+    char *dw = j->dw && !first ? scr + j->colbytes : j->dw;
+    char *db = j->db && !first ? scr + j->per - (size_t)g->O * es : j->db;
+    for (int64_t n = n0; n < n1; n++) {
+        const char *xn = j->x ? j->x + (size_t)(n * g->C * HW) * es : NULL;
+        if (j->kind == K_FWD) {
+            const char *col = pw ? xn : scr;
+            if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
+                         : im2col_f64(g, (const double *)xn, (double *)scr);
+            char *yn = j->y + (size_t)(n * g->O * P) * es;
+            double beta = j->beta;
+            if (j->bias && beta == 0) { /* start from the bias: one pass less */
+                f32 ? set_bias_f32(g->O, P, (const float *)j->bias, (float *)yn)
+                    : set_bias_f64(g->O, P, (const double *)j->bias, (double *)yn);
+                beta = 1;
+            }
+            for (int64_t gi = 0; gi < g->G; gi++)
+                gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                     col + (size_t)(gi * CKg * P) * es, P, beta,
+                     yn + (size_t)(gi * Og * P) * es, P);
+            continue;
+        }
+        const char *gn = j->gy + (size_t)(n * g->O * P) * es;
+        if (dw) { /* dW_g += gy[n]_g @ col_g^T */
+            const char *col = pw ? xn : scr;
+            if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
+                         : im2col_f64(g, (const double *)xn, (double *)scr);
+            for (int64_t gi = 0; gi < g->G; gi++)
+                gemm(dt, false, true, Og, CKg, P, gn + (size_t)(gi * Og * P) * es, P,
+                     col + (size_t)(gi * CKg * P) * es, P, 1.0,
+                     dw + (size_t)(gi * Og * CKg) * es, CKg);
+        }
+        if (j->dx) { /* dcol_g = W_g^T @ gy[n]_g, dx[n] += col2im(dcol) */
+            char *dxn = j->dx + (size_t)(n * g->C * HW) * es;
+            char *dcol = pw ? dxn : scr;
+            for (int64_t gi = 0; gi < g->G; gi++)
+                gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                     gn + (size_t)(gi * Og * P) * es, P, pw ? 1.0 : 0.0,
+                     dcol + (size_t)(gi * CKg * P) * es, P);
+            if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
+                         : col2im_f64(g, (const double *)dcol, (double *)dxn);
+        }
+        if (db) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
+                    : bias_grad_f64(g->O, P, (const double *)gn, (double *)db);
+    }
+}
+
+static void conv_piece(void *ctx, int64_t lo, int64_t hi) {
+    const conv_job *j = ctx;
+    int64_t N = j->g->N;
+    for (int64_t k = lo; k < hi; k++) {
+        char *scr = j->scratch ? j->scratch + j->per * (size_t)k : NULL;
+        if (k > 0 && j->per > j->colbytes) memset(scr + j->colbytes, 0, j->per - j->colbytes);
+        conv_samples(j, k * N / j->nch, (k + 1) * N / j->nch, scr, k == 0);
+    }
+}
+
+/* Runs a job over the batch, in chunks on the pool when it is large.
+ * Scratch comes from the tape arena. false on OOM (recorded). */
+static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
+    const conv_geom *g = j->g;
+    size_t es = tg__esize(j->dt);
+    int64_t P = g->OH * g->OW, nw = g->O * (g->C / g->G) * g->KH * g->KW;
+    double work = (double)g->N * (double)g->O * (double)P * (double)(g->C / g->G) *
+                  (double)(g->KH * g->KW);
+    int th = tg_get_num_threads();
+    j->nch = th > 1 && g->N > 1 && work >= CONV_PAR_MIN ? (g->N < th ? g->N : th) : 1;
+    bool need_col = !pointwise(g) && (j->kind == K_FWD || j->dw || j->dx);
+    j->colbytes = need_col ? ((size_t)(g->C * g->KH * g->KW * P) * es + 63) & ~(size_t)63 : 0;
+    j->per = j->colbytes;
+    if (j->nch > 1 && j->kind == K_BW) /* partial sums of dw and db */
+        j->per += (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es;
+    j->per = (j->per + 63) & ~(size_t)63;
+    j->scratch = NULL;
+    if (j->per) {
+        j->scratch = tg__arena(tape, j->per * (size_t)j->nch, op);
+        if (!j->scratch) return false;
+    }
+    if (g->N == 0) return true;
+    if (j->nch > 1)
+        tg__parallel_for(j->nch, 1, conv_piece, j);
+    else
+        conv_piece(j, 0, 1);
+    for (int64_t k = 1; k < j->nch; k++) {
+        const char *part = j->scratch + j->per * (size_t)k;
+        if (j->dw) tg__add_into(j->dt, j->dw, part + j->colbytes, nw);
+        if (j->db) tg__add_into(j->dt, j->db, part + j->per - (size_t)g->O * es, g->O);
+    }
+    return true;
+}
+
+/* y = beta * y + conv(x, w) + bias */
+static bool run_fwd(tg_tape *tape, int dt, const conv_geom *g, const void *x, const void *w,
+                    const void *bias, void *y, double beta, const char *op) {
+    conv_job j = {.g = g, .dt = dt, .kind = K_FWD, .x = x, .w = w, .bias = bias, .y = y,
+                  .beta = beta};
+    return conv_run(tape, &j, op);
+}
+
+/* dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum gy (NULL: skip) */
+static bool run_bw(tg_tape *tape, int dt, const conv_geom *g, const void *x, const void *w,
+                   const void *gy, void *dx, void *dw, void *db, const char *op) {
+    conv_job j = {.g = g, .dt = dt, .kind = K_BW, .x = x, .w = w, .gy = gy, .dx = dx, .dw = dw,
+                  .db = db};
+    return conv_run(tape, &j, op);
+}
+
+/* ------------------------------------------------------------------ ops */
+
+/* Output shapes of the three ops. */
+static void shape_y(const conv_geom *g, int64_t *s) { s[0] = g->N, s[1] = g->O, s[2] = g->OH, s[3] = g->OW; }
+static void shape_x(const conv_geom *g, int64_t *s) { s[0] = g->N, s[1] = g->C, s[2] = g->H, s[3] = g->W; }
+static void shape_w(const conv_geom *g, int64_t *s) {
+    s[0] = g->O, s[1] = g->C / g->G, s[2] = g->KH, s[3] = g->KW;
+}
+
+static bool has_shape(const tg_tensor *t, const int64_t *s) {
+    return t->rank == 4 && t->shape[0] == s[0] && t->shape[1] == s[1] && t->shape[2] == s[2] &&
+           t->shape[3] == s[3];
+}
+
+/* Records one of the three ops (conv2d with its optional bias) on inputs
+ * whose shapes the geometry fixes, and computes it. */
+static tg_tensor *conv_make(int op, tg_tensor *a, tg_tensor *b, tg_tensor *bias,
+                            const conv_geom *geo) {
+    const char *name = tg__ops[op].name;
+    tg_tensor *in[3] = {a, b, bias};
+    int n = bias ? 3 : 2;
+    tg_tape *tape = tg__check(name, n, in, true);
+    if (!tape) return NULL;
+    a = in[0], b = in[1], bias = bias ? in[2] : NULL;
+    int64_t sa[4], sb[4], so[4];
+    if (op == TG_OP_CONV2D) shape_x(geo, sa), shape_w(geo, sb), shape_y(geo, so);
+    else if (op == TG_OP_CONV2D_DX) shape_y(geo, sa), shape_w(geo, sb), shape_x(geo, so);
+    else shape_x(geo, sa), shape_y(geo, sb), shape_w(geo, so);
+    if (!has_shape(a, sa) || !has_shape(b, sb)) {
+        char b0[160], b1[160], b2[160], b3[160];
+        return tg__fail(tape, TG_ERR_SHAPE, name, "operands %s and %s, expected %s and %s",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                        tg__shape_str(b1, sizeof b1, b->rank, b->shape),
+                        tg__shape_str(b2, sizeof b2, 4, sa), tg__shape_str(b3, sizeof b3, 4, sb));
+    }
+    tg_tensor *out = tg__out(tape, op, a->dtype, 4, so, a, NULL, NULL);
+    if (!out) return NULL;
+    tg_auxin *ax = tg__arena(tape, GEOM_OFF + sizeof(conv_geom), name);
+    if (!ax) return NULL;
+    ax->n = n;
+    for (int i = 0; i < n; i++) ax->in[i] = in[i];
+    memcpy((char *)ax + GEOM_OFF, geo, sizeof *geo);
+    out->u.aux = ax;
+    tg__set_req(out, n, in);
+    const conv_geom *g = geom_of(out);
+    size_t bytes = (size_t)tg__numel(out) * tg__esize(out->dtype);
+    if (op != TG_OP_CONV2D) memset(out->data, 0, bytes);
+    int dt = a->dtype;
+    bool ok = op == TG_OP_CONV2D
+                  ? run_fwd(tape, dt, g, a->data, b->data, bias ? bias->data : NULL, out->data,
+                            0.0, name)
+              : op == TG_OP_CONV2D_DX
+                  ? run_bw(tape, dt, g, NULL, b->data, a->data, out->data, NULL, NULL, name)
+                  : run_bw(tape, dt, g, a->data, NULL, b->data, NULL, out->data, NULL, name);
+    return ok ? out : NULL;
+}
+
+/* Reads the options (0 = default) and checks x, w and b against each
+ * other; fills the geometry. one_d: x [N, C, L], w [O, C/G, K] seen as
+ * [N, C, 1, L] and [O, C/G, 1, K]. Errors name the op and the shapes. */
+static bool conv_setup(tg_tape *tape, const char *op, bool one_d, const tg_tensor *x,
+                       const tg_tensor *w, const tg_tensor *b, const tg_conv_opts *o,
+                       conv_geom *g) {
+    char bx[160], bw[160], bb[160];
+    int r = one_d ? 3 : 4;
+    tg__shape_str(bx, sizeof bx, x->rank, x->shape);
+    tg__shape_str(bw, sizeof bw, w->rank, w->shape);
+    if (x->rank != r) {
+        tg__fail(tape, TG_ERR_SHAPE, op, "input must be %d-D %s, got x %s (weight %s)", r,
+                 one_d ? "[N, C, L]" : "[N, C, H, W]", bx, bw);
+        return false;
+    }
+    if (w->rank != r) {
+        tg__fail(tape, TG_ERR_SHAPE, op, "weight must be %d-D %s, got w %s (input %s)", r,
+                 one_d ? "[O, C/groups, k]" : "[O, C/groups, kH, kW]", bw, bx);
+        return false;
+    }
+    tg_conv_opts d = {{0, 0}, {0, 0}, {0, 0}, 0};
+    if (o) d = *o;
+    int nopt = one_d ? 1 : 2;
+    for (int k = 0; k < nopt; k++) {
+        if (d.stride[k] < 0 || d.padding[k] < 0 || d.dilation[k] < 0 || d.groups < 0) {
+            tg__fail(tape, TG_ERR_ARG, op,
+                     "stride, dilation and groups must be >= 1 (0: default) and padding >= 0, "
+                     "got stride %d, padding %d, dilation %d, groups %d (x %s, w %s)",
+                     d.stride[k], d.padding[k], d.dilation[k], d.groups, bx, bw);
+            return false;
+        }
+    }
+    int sh = one_d ? 1 : d.stride[0], sw = one_d ? d.stride[0] : d.stride[1];
+    int ph = one_d ? 0 : d.padding[0], pw = one_d ? d.padding[0] : d.padding[1];
+    int dh = one_d ? 1 : d.dilation[0], dw = one_d ? d.dilation[0] : d.dilation[1];
+    g->sh = sh ? sh : 1, g->sw = sw ? sw : 1, g->ph = ph, g->pw = pw;
+    g->dh = dh ? dh : 1, g->dw = dw ? dw : 1, g->G = d.groups ? d.groups : 1;
+    g->N = x->shape[0], g->C = x->shape[1];
+    g->H = one_d ? 1 : x->shape[2], g->W = x->shape[r - 1];
+    g->O = w->shape[0], g->KH = one_d ? 1 : w->shape[2], g->KW = w->shape[r - 1];
+    if (g->C % g->G || g->O % g->G) {
+        tg__fail(tape, TG_ERR_SHAPE, op,
+                 "groups %lld must divide both the input channels (%lld) and the output "
+                 "channels (%lld): x %s, w %s",
+                 (long long)g->G, (long long)g->C, (long long)g->O, bx, bw);
+        return false;
+    }
+    if (w->shape[1] * g->G != g->C) {
+        tg__fail(tape, TG_ERR_SHAPE, op,
+                 "the input has %lld channels but the weight expects %lld (%lld per group x "
+                 "%lld groups): x %s, w %s",
+                 (long long)g->C, (long long)(w->shape[1] * g->G), (long long)w->shape[1],
+                 (long long)g->G, bx, bw);
+        return false;
+    }
+    if (b && (b->rank != 1 || b->shape[0] != g->O)) {
+        tg__fail(tape, TG_ERR_SHAPE, op,
+                 "bias must be 1-D with one entry per output channel [%lld], got b %s (w %s)",
+                 (long long)g->O, tg__shape_str(bb, sizeof bb, b->rank, b->shape), bw);
+        return false;
+    }
+    if (g->KH < 1 || g->KW < 1) {
+        tg__fail(tape, TG_ERR_SHAPE, op, "the kernel must not be empty: w %s", bw);
+        return false;
+    }
+    int64_t eh = (g->KH - 1) * g->dh + 1, ew = (g->KW - 1) * g->dw + 1;
+    int64_t hp = g->H + 2 * g->ph, wp = g->W + 2 * g->pw;
+    if (eh > hp || ew > wp) {
+        if (one_d)
+            tg__fail(tape, TG_ERR_SHAPE, op,
+                     "the kernel (size %lld, %lld with dilation %lld) is bigger than the padded "
+                     "input (length %lld with padding %lld): x %s, w %s",
+                     (long long)g->KW, (long long)ew, (long long)g->dw, (long long)wp,
+                     (long long)g->pw, bx, bw);
+        else
+            tg__fail(tape, TG_ERR_SHAPE, op,
+                     "the kernel (%lldx%lld, %lldx%lld with dilation %lldx%lld) is bigger than "
+                     "the padded input (%lldx%lld with padding %lldx%lld): x %s, w %s",
+                     (long long)g->KH, (long long)g->KW, (long long)eh, (long long)ew,
+                     (long long)g->dh, (long long)g->dw, (long long)hp, (long long)wp,
+                     (long long)g->ph, (long long)g->pw, bx, bw);
+        return false;
+    }
+    g->OH = (hp - eh) / g->sh + 1;
+    g->OW = (wp - ew) / g->sw + 1;
+    return true;
+}
+
+/* y = conv2d(x, w) + b: im2col + GEMM per sample (see the top). */
+tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o) {
+    tg_tensor *in[3] = {x, w, b};
+    tg_tape *tape = tg__check("conv2d", b ? 3 : 2, in, true);
+    if (!tape) return NULL;
+    conv_geom g;
+    if (!conv_setup(tape, "conv2d", false, in[0], in[1], b ? in[2] : NULL, o, &g)) return NULL;
+    return conv_make(TG_OP_CONV2D, in[0], in[1], b ? in[2] : NULL, &g);
+}
+
+/* conv1d: conv2d on [N, C, 1, L] views, reshaped back to [N, O, OL]. */
+tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o) {
+    tg_tensor *in[3] = {x, w, b};
+    tg_tape *tape = tg__check("conv1d", b ? 3 : 2, in, true);
+    if (!tape) return NULL;
+    conv_geom g;
+    x = in[0], w = in[1], b = b ? in[2] : NULL;
+    if (!conv_setup(tape, "conv1d", true, x, w, b, o, &g)) return NULL;
+    tg_tensor *x4 = tg_reshape(x, TG_SHAPE(g.N, g.C, 1, g.W));
+    tg_tensor *w4 = tg_reshape(w, TG_SHAPE(g.O, g.C / g.G, 1, g.KW));
+    if (!x4 || !w4) return NULL;
+    tg_tensor *y = conv_make(TG_OP_CONV2D, x4, w4, b, &g);
+    return y ? tg_reshape(y, TG_SHAPE(g.N, g.O, g.OW)) : NULL;
+}
+
+/* The gradient buffers of a record's inputs; false if one that requires
+ * grad could not get one (OOM). */
+static bool grads_of(tg_tensor *o, tg_tensor **in, void **gin) {
+    int n = tg__inputs(o, in);
+    for (int i = 0; i < 3; i++) gin[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        gin[i] = tg__gacc(in[i]);
+        if ((in[i]->flags & TGF_REQ) && !gin[i]) return false;
+    }
+    return true;
+}
+
+/* conv2d: h = out's gradient. dx = conv2d_input_grad(h, w),
+ * dw = conv2d_weight_grad(x, h), db = sum of h over n, i, j. */
+bool tg__bw_conv2d(tg_tensor *o) {
+    tg_tensor *in[3];
+    void *gi[3];
+    if (!grads_of(o, in, gi)) return false;
+    const conv_geom *g = geom_of(o);
+    return run_bw(o->tape, o->dtype, g, in[0]->data, in[1]->data, o->grad, gi[0], gi[1], gi[2],
+                  "conv2d");
+}
+
+tg_tensor *tg__vjp_conv2d(tg_tensor *o, tg_tensor *h, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const conv_geom *g = geom_of(o);
+    if (i == 0) return conv_make(TG_OP_CONV2D_DX, h, ax->in[1], NULL, g);
+    if (i == 1) return conv_make(TG_OP_CONV2D_DW, ax->in[0], h, NULL, g);
+    return tg_sum_axes(h, 3, (const int[]){0, 2, 3}, false);
+}
+
+/* conv2d_input_grad(gy, w) = dx: linear in both. With h the gradient at
+ * dx: d gy = conv2d(h, w), d w = conv2d_weight_grad(h, gy). */
+bool tg__bw_conv2d_dx(tg_tensor *o) {
+    tg_tensor *in[3];
+    void *gi[3];
+    if (!grads_of(o, in, gi)) return false;
+    const conv_geom *g = geom_of(o);
+    const char *name = "conv2d_input_grad";
+    if (gi[0] && !run_fwd(o->tape, o->dtype, g, o->grad, in[1]->data, NULL, gi[0], 1, name))
+        return false;
+    return !gi[1] ||
+           run_bw(o->tape, o->dtype, g, o->grad, NULL, in[0]->data, NULL, gi[1], NULL, name);
+}
+
+tg_tensor *tg__vjp_conv2d_dx(tg_tensor *o, tg_tensor *h, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const conv_geom *g = geom_of(o);
+    if (i == 0) return conv_make(TG_OP_CONV2D, h, ax->in[1], NULL, g);
+    return conv_make(TG_OP_CONV2D_DW, h, ax->in[0], NULL, g);
+}
+
+/* conv2d_weight_grad(x, gy) = dw: linear in both. With h the gradient at
+ * dw: d x = conv2d_input_grad(gy, h), d gy = conv2d(x, h). */
+bool tg__bw_conv2d_dw(tg_tensor *o) {
+    tg_tensor *in[3];
+    void *gi[3];
+    if (!grads_of(o, in, gi)) return false;
+    const conv_geom *g = geom_of(o);
+    const char *name = "conv2d_weight_grad";
+    if (gi[0] && !run_bw(o->tape, o->dtype, g, NULL, o->grad, in[1]->data, gi[0], NULL, NULL, name))
+        return false;
+    return !gi[1] ||
+           run_fwd(o->tape, o->dtype, g, in[0]->data, o->grad, NULL, gi[1], 1, name);
+}
+
+tg_tensor *tg__vjp_conv2d_dw(tg_tensor *o, tg_tensor *h, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const conv_geom *g = geom_of(o);
+    if (i == 0) return conv_make(TG_OP_CONV2D_DX, ax->in[1], h, NULL, g);
+    return conv_make(TG_OP_CONV2D, ax->in[0], h, NULL, g);
+}

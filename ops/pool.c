@@ -1,0 +1,402 @@
+/* pool.c - 2-D max and average pooling over [N, C, H, W] (or [C, H, W]).
+ *
+ * Windows kH x kW, stride sH x sW (0: the kernel), padding pH x pW;
+ * OH = (H + 2 pH - kH) / sH + 1 (floor), the same for OW. As PyTorch:
+ *
+ *   op           out[p, i, j]                      d/dx (times the incoming g)
+ *   max_pool2d   max of the window (the padding    g goes to the first max of
+ *                is -inf: it never wins; NaN wins)  each window (its index kept)
+ *   avg_pool2d   sum of the window / count         g / count to every element
+ *                count = window size clipped to    of the window inside the input
+ *                the padded input, or to the input
+ *                itself when exclude_pad
+ *
+ * Both are linear in x once max pooling's indices are fixed, so each
+ * backward is an op whose own backward is the forward again:
+ *   max_pool2d (gather at the indices)  <->  max_pool2d_backward (scatter-add)
+ *   avg_pool2d                          <->  avg_pool2d_backward (its adjoint)
+ * and create-graph works. The second derivative of max pooling is zero.
+ */
+#include "tg_internal.h"
+
+#include <math.h>
+
+/* Kept in each record's aux. */
+typedef struct pool_geom {
+    int64_t planes, H, W, OH, OW; /* planes = N * C */
+    int64_t kh, kw, sh, sw, ph, pw;
+    bool exclude_pad;
+    int rank;                     /* 3 or 4 */
+    int64_t xshape[4], yshape[4];
+    int32_t *idx;                 /* max: per output, h * W + w in its plane */
+} pool_geom;
+
+/* Planes per parallel piece: at least this many output elements. */
+#define POOL_GRAIN 32768
+
+/* The window of output (oh, ow) before clipping: rows [h0, h0 + kh). */
+static inline void window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1,
+                          int64_t *w0, int64_t *w1) {
+    *h0 = oh * g->sh - g->ph, *w0 = ow * g->sw - g->pw;
+    *h1 = *h0 + g->kh, *w1 = *w0 + g->kw;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+#define DEF_POOL(T, SUF)                                                        \
+    /* max over each window; idx receives the first max (a NaN wins, as in \
+     * PyTorch: the running max moves on `v > m || v is NaN`). Branch-free:  \
+     * start from the window's first element, which gives the same result   \
+     * as PyTorch's start from -inf. Non-overlapping windows without padding \
+     * (the common 2x2 stride 2) take a row-at-a-time path. */               \
+    static void max_fwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y) { \
+        const int64_t W = g->W, OW = g->OW, kh = g->kh, kw = g->kw, sw = g->sw; \
+        bool simple = g->ph == 0 && g->pw == 0 && g->sh >= kh && sw >= kw;     \
+        for (int64_t p = p0; p < p1; p++) {                                    \
+            const T *xp = x + p * g->H * W;                                    \
+            for (int64_t oh = 0; oh < g->OH; oh++) {                           \
+                T *restrict yr = y + (p * g->OH + oh) * OW;                    \
+                int32_t *restrict ir = g->idx + (p * g->OH + oh) * OW;         \
+                int64_t h0 = oh * g->sh - g->ph, h1 = h0 + kh;                 \
+                if (h0 < 0) h0 = 0;                                            \
+                if (h1 > g->H) h1 = g->H;                                      \
+                if (simple) {                                                  \
+                    const T *xr = xp + h0 * W;                                 \
+                    for (int64_t ow = 0; ow < OW; ow++)                        \
+                        yr[ow] = xr[ow * sw], ir[ow] = (int32_t)(h0 * W + ow * sw); \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t j = 0; j < kw; j++) {                     \
+                            const T *xe = xp + h * W + j;                      \
+                            int32_t base = (int32_t)(h * W + j);               \
+                            for (int64_t ow = 0; ow < OW; ow++) {              \
+                                T v = xe[ow * sw], m = yr[ow];                 \
+                                bool t = v > m || v != v;                      \
+                                yr[ow] = t ? v : m;                            \
+                                ir[ow] = t ? base + (int32_t)(ow * sw) : ir[ow]; \
+                            }                                                  \
+                        }                                                      \
+                    continue;                                                  \
+                }                                                              \
+                for (int64_t ow = 0; ow < OW; ow++) {                          \
+                    int64_t w0 = ow * sw - g->pw, w1 = w0 + kw;                \
+                    if (w0 < 0) w0 = 0;                                        \
+                    if (w1 > W) w1 = W;                                        \
+                    int32_t best = (int32_t)(h0 * W + w0);                     \
+                    T m = xp[best];                                            \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t w = w0; w < w1; w++) {                    \
+                            T v = xp[h * W + w];                               \
+                            bool t = v > m || v != v;                          \
+                            m = t ? v : m;                                     \
+                            best = t ? (int32_t)(h * W + w) : best;            \
+                        }                                                      \
+                    yr[ow] = m;                                                \
+                    ir[ow] = best;                                             \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    /* y[k] (+)= x[idx[k]] */                                                  \
+    static void gather_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y, \
+                             bool add) {                                       \
+        int64_t HW = g->H * g->W, P = g->OH * g->OW;                           \
+        for (int64_t p = p0; p < p1; p++)                                      \
+            for (int64_t k = 0; k < P; k++) {                                  \
+                T v = x[p * HW + g->idx[p * P + k]];                           \
+                y[p * P + k] = add ? y[p * P + k] + v : v;                     \
+            }                                                                  \
+    }                                                                          \
+    /* x[idx[k]] += y[k] */                                                    \
+    static void scatter_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *y, T *x) { \
+        int64_t HW = g->H * g->W, P = g->OH * g->OW;                           \
+        for (int64_t p = p0; p < p1; p++)                                      \
+            for (int64_t k = 0; k < P; k++) x[p * HW + g->idx[p * P + k]] += y[p * P + k]; \
+    }                                                                          \
+    /* avg: y (+)= window mean of x */                                         \
+    static void avg_fwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y, \
+                              bool add) {                                      \
+        for (int64_t p = p0; p < p1; p++) {                                    \
+            const T *xp = x + p * g->H * g->W;                                 \
+            T *yp = y + p * g->OH * g->OW;                                     \
+            for (int64_t oh = 0; oh < g->OH; oh++)                             \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                       \
+                    int64_t h0, h1, w0, w1;                                    \
+                    T s = 0;                                                   \
+                    double cnt = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);    \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t w = w0; w < w1; w++) s += xp[h * g->W + w]; \
+                    T v = s / (T)cnt;                                          \
+                    yp[oh * g->OW + ow] = add ? yp[oh * g->OW + ow] + v : v;   \
+                }                                                              \
+        }                                                                      \
+    }                                                                          \
+    /* the adjoint: x += y / count over each window */                         \
+    static void avg_bwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *y, T *x) { \
+        for (int64_t p = p0; p < p1; p++) {                                    \
+            T *xp = x + p * g->H * g->W;                                       \
+            const T *yp = y + p * g->OH * g->OW;                               \
+            for (int64_t oh = 0; oh < g->OH; oh++)                             \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                       \
+                    int64_t h0, h1, w0, w1;                                    \
+                    double cnt = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);    \
+                    T v = yp[oh * g->OW + ow] / (T)cnt;                        \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t w = w0; w < w1; w++) xp[h * g->W + w] += v; \
+                }                                                              \
+        }                                                                      \
+    }
+
+/* The clipped window of output (oh, ow) and its divisor. */
+static inline double avg_window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h0,
+                                int64_t *h1, int64_t *w0, int64_t *w1) {
+    window(g, oh, ow, h0, h1, w0, w1);
+    if (*h1 > g->H + g->ph) *h1 = g->H + g->ph;
+    if (*w1 > g->W + g->pw) *w1 = g->W + g->pw;
+    double size = (double)((*h1 - *h0) * (*w1 - *w0));
+    if (*h0 < 0) *h0 = 0;
+    if (*w0 < 0) *w0 = 0;
+    if (*h1 > g->H) *h1 = g->H;
+    if (*w1 > g->W) *w1 = g->W;
+    return g->exclude_pad ? (double)((*h1 - *h0) * (*w1 - *w0)) : size;
+}
+
+DEF_POOL(float, f32)
+DEF_POOL(double, f64)
+#undef DEF_POOL
+
+/* What one parallel piece does. */
+enum { P_MAX, P_GATHER, P_GATHER_ADD, P_SCATTER, P_AVG, P_AVG_ADD, P_AVG_BWD };
+typedef struct pool_job {
+    const pool_geom *g;
+    int dt, kind;
+    const void *src;
+    void *dst;
+} pool_job;
+
+static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
+    const pool_job *j = ctx;
+    const pool_geom *g = j->g;
+    bool f = j->dt == TG_F32;
+    switch (j->kind) {
+    case P_MAX:
+        f ? max_fwd_f32(g, p0, p1, j->src, j->dst) : max_fwd_f64(g, p0, p1, j->src, j->dst);
+        break;
+    case P_GATHER:
+    case P_GATHER_ADD:
+        f ? gather_f32(g, p0, p1, j->src, j->dst, j->kind == P_GATHER_ADD)
+          : gather_f64(g, p0, p1, j->src, j->dst, j->kind == P_GATHER_ADD);
+        break;
+    case P_SCATTER:
+        f ? scatter_f32(g, p0, p1, j->src, j->dst) : scatter_f64(g, p0, p1, j->src, j->dst);
+        break;
+    case P_AVG:
+    case P_AVG_ADD:
+        f ? avg_fwd_f32(g, p0, p1, j->src, j->dst, j->kind == P_AVG_ADD)
+          : avg_fwd_f64(g, p0, p1, j->src, j->dst, j->kind == P_AVG_ADD);
+        break;
+    default:
+        f ? avg_bwd_f32(g, p0, p1, j->src, j->dst) : avg_bwd_f64(g, p0, p1, j->src, j->dst);
+        break;
+    }
+}
+
+/* Runs a kernel over every plane, in pieces on the pool when large. */
+static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
+    pool_job j = {g, dt, kind, src, dst};
+    int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
+    int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
+    tg__parallel_for(g->planes, grain < 1 ? 1 : grain, pool_piece, &j);
+}
+
+/* ------------------------------------------------------------------ ops */
+
+/* Checks x and the options, fills the geometry (idx not set). */
+static bool pool_setup(tg_tape *tape, const char *op, const tg_tensor *x, const tg_pool_opts *o,
+                       pool_geom *g) {
+    char bx[160];
+    tg__shape_str(bx, sizeof bx, x->rank, x->shape);
+    if (!o) {
+        tg__fail(tape, TG_ERR_NULL, op, "the options are NULL (x %s)", bx);
+        return false;
+    }
+    if (x->rank != 3 && x->rank != 4) {
+        tg__fail(tape, TG_ERR_SHAPE, op, "input must be [N, C, H, W] or [C, H, W], got x %s", bx);
+        return false;
+    }
+    int kh = o->kernel[0], kw = o->kernel[1];
+    int sh = o->stride[0] ? o->stride[0] : kh, sw = o->stride[1] ? o->stride[1] : kw;
+    int ph = o->padding[0], pw = o->padding[1];
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
+        tg__fail(tape, TG_ERR_ARG, op,
+                 "kernel must be >= 1, stride >= 1 (0: the kernel) and padding >= 0, got "
+                 "kernel %dx%d, stride %dx%d, padding %dx%d (x %s)",
+                 kh, kw, o->stride[0], o->stride[1], ph, pw, bx);
+        return false;
+    }
+    if (2 * ph > kh || 2 * pw > kw) {
+        tg__fail(tape, TG_ERR_ARG, op,
+                 "padding %dx%d must be at most half the kernel %dx%d (x %s)", ph, pw, kh, kw, bx);
+        return false;
+    }
+    int r = x->rank;
+    g->rank = r;
+    g->planes = r == 4 ? x->shape[0] * x->shape[1] : x->shape[0];
+    g->H = x->shape[r - 2], g->W = x->shape[r - 1];
+    g->kh = kh, g->kw = kw, g->sh = sh, g->sw = sw, g->ph = ph, g->pw = pw;
+    g->exclude_pad = o->exclude_pad;
+    if (g->H + 2 * ph < kh || g->W + 2 * pw < kw) {
+        tg__fail(tape, TG_ERR_SHAPE, op,
+                 "the kernel %dx%d is bigger than the padded input %lldx%lld (x %s, padding "
+                 "%dx%d)",
+                 kh, kw, (long long)(g->H + 2 * ph), (long long)(g->W + 2 * pw), bx, ph, pw);
+        return false;
+    }
+    if (g->H == 0 || g->W == 0) {
+        tg__fail(tape, TG_ERR_SHAPE, op, "the input planes must not be empty: x %s", bx);
+        return false;
+    }
+    if (g->H * g->W > INT32_MAX) {
+        tg__fail(tape, TG_ERR_OVERFLOW, op, "a plane of x %s has more than 2^31 elements", bx);
+        return false;
+    }
+    g->OH = (g->H + 2 * ph - kh) / sh + 1;
+    g->OW = (g->W + 2 * pw - kw) / sw + 1;
+    for (int d = 0; d < r; d++) g->xshape[d] = g->yshape[d] = x->shape[d];
+    g->yshape[r - 2] = g->OH, g->yshape[r - 1] = g->OW;
+    g->idx = NULL;
+    return true;
+}
+
+/* A record of a pooling op on `a` (output: x's shape if to_x, else y's)
+ * with a copy of the geometry in the data arena (the index array, if any,
+ * is shared). */
+static tg_tensor *pool_record(tg_tape *tape, int op, tg_tensor *a, const pool_geom *g,
+                              bool to_x) {
+    tg_tensor *out = tg__out(tape, op, a->dtype, g->rank, to_x ? g->xshape : g->yshape, a,
+                             NULL, NULL);
+    if (!out) return NULL;
+    pool_geom *k = tg__arena(tape, sizeof *k, tg__ops[op].name);
+    if (!k) return NULL;
+    *k = *g;
+    out->u.aux = k;
+    return out;
+}
+
+/* Checks that a (an internal op's operand) has the shape the geometry says. */
+static tg_tape *pool_operand(int op, tg_tensor **a, const pool_geom *g, bool is_x) {
+    tg_tensor *in[1] = {*a};
+    tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
+    if (!tape) return NULL;
+    *a = in[0];
+    const int64_t *s = is_x ? g->xshape : g->yshape;
+    bool ok = (*a)->rank == g->rank;
+    for (int d = 0; ok && d < g->rank; d++) ok = (*a)->shape[d] == s[d];
+    if (!ok) {
+        char b0[160], b1[160];
+        tg__fail(tape, TG_ERR_SHAPE, tg__ops[op].name, "operand %s, expected %s",
+                 tg__shape_str(b0, sizeof b0, (*a)->rank, (*a)->shape),
+                 tg__shape_str(b1, sizeof b1, g->rank, s));
+        return NULL;
+    }
+    return tape;
+}
+
+tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {
+    tg_tensor *in[1] = {x};
+    tg_tape *tape = tg__check("max_pool2d", 1, in, true);
+    if (!tape) return NULL;
+    x = in[0];
+    pool_geom g;
+    if (!pool_setup(tape, "max_pool2d", x, o, &g)) return NULL;
+    g.idx = tg__arena(tape, (size_t)(g.planes * g.OH * g.OW) * sizeof(int32_t), "max_pool2d");
+    if (!g.idx) return NULL;
+    tg_tensor *out = pool_record(tape, TG_OP_MAXPOOL2D, x, &g, false);
+    if (!out) return NULL;
+    pool_run(&g, x->dtype, P_MAX, x->data, out->data);
+    return out;
+}
+
+/* max_pool2d's records are gathers at the kept indices: the forward above
+ * chose them, a vjp of max_pool2d_backward reuses them on its h. */
+static tg_tensor *pool_gather(tg_tensor *a, const pool_geom *g) {
+    tg_tape *tape = pool_operand(TG_OP_MAXPOOL2D, &a, g, true);
+    if (!tape) return NULL;
+    tg_tensor *out = pool_record(tape, TG_OP_MAXPOOL2D, a, g, false);
+    if (out) pool_run(g, a->dtype, P_GATHER, a->data, out->data);
+    return out;
+}
+
+static tg_tensor *pool_scatter(tg_tensor *a, const pool_geom *g) {
+    tg_tape *tape = pool_operand(TG_OP_MAXPOOL2D_BW, &a, g, false);
+    if (!tape) return NULL;
+    tg_tensor *out = pool_record(tape, TG_OP_MAXPOOL2D_BW, a, g, true);
+    if (!out) return NULL;
+    memset(out->data, 0, (size_t)tg__numel(out) * tg__esize(out->dtype));
+    pool_run(g, a->dtype, P_SCATTER, a->data, out->data);
+    return out;
+}
+
+bool tg__bw_maxpool2d(tg_tensor *o) {
+    void *gx = tg__gacc(o->in0);
+    if (!gx) return false;
+    pool_run(o->u.aux, o->dtype, P_SCATTER, o->grad, gx);
+    return true;
+}
+tg_tensor *tg__vjp_maxpool2d(tg_tensor *o, tg_tensor *h, int i) {
+    (void)i;
+    return pool_scatter(h, o->u.aux);
+}
+
+bool tg__bw_maxpool2d_bw(tg_tensor *o) {
+    void *gy = tg__gacc(o->in0);
+    if (!gy) return false;
+    pool_run(o->u.aux, o->dtype, P_GATHER_ADD, o->grad, gy);
+    return true;
+}
+tg_tensor *tg__vjp_maxpool2d_bw(tg_tensor *o, tg_tensor *h, int i) {
+    (void)i;
+    return pool_gather(h, o->u.aux);
+}
+
+/* avg_pool2d (on x) and its adjoint avg_pool2d_backward (on y's shape). */
+static tg_tensor *avg_make(int op, tg_tensor *a, const pool_geom *g) {
+    bool fwd = op == TG_OP_AVGPOOL2D;
+    tg_tape *tape = pool_operand(op, &a, g, fwd);
+    if (!tape) return NULL;
+    tg_tensor *out = pool_record(tape, op, a, g, !fwd);
+    if (!out) return NULL;
+    if (!fwd) memset(out->data, 0, (size_t)tg__numel(out) * tg__esize(out->dtype));
+    pool_run(g, a->dtype, fwd ? P_AVG : P_AVG_BWD, a->data, out->data);
+    return out;
+}
+
+tg_tensor *tg_avg_pool2d(tg_tensor *x, const tg_pool_opts *o) {
+    tg_tensor *in[1] = {x};
+    tg_tape *tape = tg__check("avg_pool2d", 1, in, true);
+    if (!tape) return NULL;
+    pool_geom g;
+    if (!pool_setup(tape, "avg_pool2d", in[0], o, &g)) return NULL;
+    return avg_make(TG_OP_AVGPOOL2D, in[0], &g);
+}
+
+bool tg__bw_avgpool2d(tg_tensor *o) {
+    void *gx = tg__gacc(o->in0);
+    if (!gx) return false;
+    pool_run(o->u.aux, o->dtype, P_AVG_BWD, o->grad, gx);
+    return true;
+}
+tg_tensor *tg__vjp_avgpool2d(tg_tensor *o, tg_tensor *h, int i) {
+    (void)i;
+    return avg_make(TG_OP_AVGPOOL2D_BW, h, o->u.aux);
+}
+
+bool tg__bw_avgpool2d_bw(tg_tensor *o) {
+    void *gy = tg__gacc(o->in0);
+    if (!gy) return false;
+    pool_run(o->u.aux, o->dtype, P_AVG_ADD, o->grad, gy);
+    return true;
+}
+tg_tensor *tg__vjp_avgpool2d_bw(tg_tensor *o, tg_tensor *h, int i) {
+    (void)i;
+    return avg_make(TG_OP_AVGPOOL2D, h, o->u.aux);
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Reference values for the losses (issue: nn layer, part 2). Writes
+tests/ref/loss.txt. Run once with Debian's PyTorch:
+    /usr/bin/python3 tests/ref_loss.py
+Case names are <loss>/<variant>/<dtype>; tests/test_loss.c has a builder
+per <loss>/<variant>."""
+import os
+import warnings
+import torch
+import torch.nn.functional as F
+from refgen import Writer, gen, rand
+
+here = os.path.dirname(os.path.abspath(__file__))
+w = Writer(os.path.join(here, "ref", "loss.txt"))
+g = gen(7)
+warnings.filterwarnings("ignore")  # kl_div's note on 'mean'
+RED = ("mean", "sum", "none")
+
+
+def labels(*shape, C, ignore=()):
+    y = torch.randint(0, C, shape, generator=g)
+    for i in ignore:
+        y.view(-1)[i] = -100
+    return y
+
+
+for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
+    R = lambda *s, lo=-2.0, hi=2.0: rand(g, *s, lo=lo, hi=hi, dtype=dt)
+    T = lambda v: torch.tensor(v, dtype=dt)
+    for red in RED:
+        w.case(f"mse/{red}/{tag}", lambda x, y: F.mse_loss(x, y, reduction=red), R(3, 4), R(3, 4))
+        w.case(f"l1/{red}/{tag}", lambda x, y: F.l1_loss(x, y, reduction=red), R(3, 4), R(3, 4))
+        w.case(f"huber1/{red}/{tag}", lambda x, y: F.huber_loss(x, y, reduction=red, delta=1.0),
+               R(3, 4, lo=-3, hi=3), R(3, 4))
+        w.case(f"sl1/{red}/{tag}", lambda x, y: F.smooth_l1_loss(x, y, reduction=red, beta=1.0),
+               R(3, 4, lo=-3, hi=3), R(3, 4))
+        w.case(f"bce/{red}/{tag}", lambda p, y: F.binary_cross_entropy(p, y, reduction=red),
+               R(3, 4, lo=0.05, hi=0.95), R(3, 4, lo=0, hi=1))
+        w.case(f"bcel/{red}/{tag}",
+               lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction=red),
+               R(3, 4, lo=-5, hi=5), R(3, 4, lo=0, hi=1))
+        w.case(f"ce/{red}/{tag}", lambda x, y: F.cross_entropy(x, y, reduction=red),
+               R(5, 4, lo=-3, hi=3), labels(5, C=4))
+        w.case(f"ce_ignore/{red}/{tag}", lambda x, y: F.cross_entropy(x, y, reduction=red),
+               R(6, 3, lo=-3, hi=3), labels(6, C=3, ignore=(1, 4)))
+        w.case(f"ce_smooth/{red}/{tag}",
+               lambda x, y: F.cross_entropy(x, y, reduction=red, label_smoothing=0.1),
+               R(5, 4, lo=-3, hi=3), labels(5, C=4, ignore=(2,)))
+        w.case(f"ce_spatial/{red}/{tag}", lambda x, y: F.cross_entropy(x, y, reduction=red),
+               R(2, 3, 2, 2), labels(2, 2, 2, C=3))
+        w.case(f"nll/{red}/{tag}", lambda x, y: F.nll_loss(x, y, reduction=red),
+               torch.log_softmax(R(5, 4), 1), labels(5, C=4, ignore=(3,)))
+        w.case(f"kl/{red}/{tag}", lambda x, t: F.kl_div(x, t, reduction=red),
+               torch.log_softmax(R(3, 4), 1), torch.softmax(R(3, 4), 1))
+        w.case(f"kllog/{red}/{tag}", lambda x, t: F.kl_div(x, t, reduction=red, log_target=True),
+               torch.log_softmax(R(3, 4), 1), torch.log_softmax(R(3, 4), 1))
+        w.case(f"mm/{red}/{tag}", lambda x, y: F.multi_margin_loss(x, y, reduction=red),
+               R(4, 5), labels(4, C=5))
+    # parameters other than the defaults
+    w.case(f"huber05/mean/{tag}", lambda x, y: F.huber_loss(x, y, delta=0.5), R(3, 4, lo=-3, hi=3), R(3, 4))
+    w.case(f"sl105/mean/{tag}", lambda x, y: F.smooth_l1_loss(x, y, beta=0.5), R(3, 4, lo=-3, hi=3), R(3, 4))
+    w.case(f"sl10/mean/{tag}", lambda x, y: F.smooth_l1_loss(x, y, beta=0.0), R(3, 4, lo=-3, hi=3), R(3, 4))
+    w.case(f"kl/batchmean/{tag}", lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+           torch.log_softmax(R(3, 4), 1), torch.softmax(R(3, 4), 1))
+    w.case(f"mm05/mean/{tag}", lambda x, y: F.multi_margin_loss(x, y, margin=0.5), R(4, 5), labels(4, C=5))
+    w.case(f"bcel_pw/mean/{tag}",
+           lambda x, y: F.binary_cross_entropy_with_logits(x, y, pos_weight=T([0.5, 1.0, 2.0, 3.0])),
+           R(3, 4, lo=-5, hi=5), R(3, 4, lo=0, hi=1))  # pos_weight: no gradient in PyTorch
+    w.case(f"ce_1d/mean/{tag}", lambda x, y: F.cross_entropy(x, y), R(5), torch.tensor(3))
+    w.case(f"mm_1d/mean/{tag}", lambda x, y: F.multi_margin_loss(x.unsqueeze(0), y.unsqueeze(0)),
+           R(5), torch.tensor(2))
+    # extremes: logits of +-1000, probabilities of exactly 0 and 1
+    big = T([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0], [0.0, 0.0, 0.0], [1000.0, 1000.0, -1000.0]])
+    w.case(f"ce/extreme/{tag}", lambda x, y: F.cross_entropy(x, y, reduction="none"), big,
+           torch.tensor([1, 2, 0, 0]))
+    w.case(f"bcel/extreme/{tag}", lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="none"),
+           T([-1000.0, -50.0, -1.0, 0.0, 0.0, 1.0, 50.0, 1000.0]),
+           T([0.0, 1.0, 0.5, 1.0, 0.0, 0.0, 0.0, 1.0]))
+    # BCE at p = 0 and 1: values only (PyTorch's gradient formula differs
+    # there, see tg_loss.h)
+    w.case(f"bce/edge/{tag}", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
+           T([0.0, 1.0, 0.0, 1.0, 0.5, 1e-30]), T([0.0, 1.0, 1.0, 0.0, 0.3, 1.0]), grad=False)
+w.close()

@@ -1,0 +1,307 @@
+/* test_grad_nnfunc.c - softmax, log_softmax, dropout, layer_norm,
+ * batch_norm: central differences in f64 (both backward paths, second
+ * derivatives), stability at +-1000, dropout statistics, running
+ * statistics, and bad inputs. */
+#include "tg_test.h"
+
+typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
+
+#define OP(NAME, EXPR)                                                         \
+    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
+        (void)t, (void)ud;                                                     \
+        return EXPR;                                                           \
+    }
+OP(f_sm_last, tg_softmax(x[0], -1))
+OP(f_sm_0, tg_softmax(x[0], 0))
+OP(f_sm_mid, tg_softmax(x[0], 1))
+OP(f_lsm_last, tg_log_softmax(x[0], -1))
+OP(f_lsm_0, tg_log_softmax(x[0], 0))
+OP(f_lsm_mid, tg_log_softmax(x[0], -2))
+OP(f_ln1, tg_layer_norm(x[0], 1, x[1], x[2], 1e-5))
+OP(f_ln2, tg_layer_norm(x[0], 2, NULL, NULL, 1e-5))
+OP(f_ln_w, tg_layer_norm(x[0], 1, x[1], NULL, 1e-3))
+OP(f_bn_train, tg_batch_norm(x[0], x[1], x[2], NULL, NULL, true, 0.1, 1e-5))
+OP(f_bn_train_plain, tg_batch_norm(x[0], NULL, NULL, NULL, NULL, true, 0.1, 1e-5))
+
+/* the same mask on every evaluation: the rng is reseeded inside */
+static tg_tensor *f_dropout(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)t;
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    return tg_mul(tg_dropout(x[0], *(double *)ud, true, &r), x[0]);
+}
+
+/* eval mode: the running statistics are constants */
+static tg_tensor *f_bn_eval(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)ud;
+    tg_tensor *rm = tg_tensor_new(t, TG_F64, TG_SHAPE(3), (double[]){0.1, -0.2, 0.3});
+    tg_tensor *rv = tg_tensor_new(t, TG_F64, TG_SHAPE(3), (double[]){0.5, 1.5, 2.0});
+    return tg_batch_norm(x[0], x[1], x[2], rm, rv, false, 0.1, 1e-5);
+}
+
+typedef struct shape {
+    int rank;
+    int64_t d[4];
+} shape;
+#define S0 {0, {0}}
+#define S1(a) {1, {a}}
+#define S2(a, b) {2, {a, b}}
+#define S3(a, b, c) {3, {a, b, c}}
+#define S4(a, b, c, d) {4, {a, b, c, d}}
+
+static bool check(const char *name, op_fn f, void *ud, int n, const shape *shapes, double lo,
+                  double hi, bool second) {
+    tg_tape *tape = tg_tape_new();
+    tg_rng rng;
+    tg_rng_seed(&rng, 13);
+    tg_tensor *in[4];
+    for (int i = 0; i < n; i++)
+        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
+    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
+    tg_gradcheck_report rep;
+    bool ok = tg_gradcheck(f, ud, n, in, &o, &rep);
+    char b[64];
+    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
+    tg_tape_free(tape);
+    return ok;
+}
+
+static void test_gradients(void) {
+    const shape sh[] = {S1(5), S2(3, 4), S3(2, 3, 4), S2(3, 1), S0};
+    for (size_t k = 0; k < sizeof sh / sizeof *sh; k++) {
+        check("softmax -1", f_sm_last, NULL, 1, &sh[k], -2, 2, k < 3);
+        check("log_softmax -1", f_lsm_last, NULL, 1, &sh[k], -2, 2, k < 3);
+        check("softmax 0", f_sm_0, NULL, 1, &sh[k], -2, 2, false);
+        check("log_softmax 0", f_lsm_0, NULL, 1, &sh[k], -2, 2, false);
+    }
+    check("softmax middle axis", f_sm_mid, NULL, 1, &(shape)S3(2, 3, 4), -2, 2, true);
+    check("log_softmax middle axis", f_lsm_mid, NULL, 1, &(shape)S3(2, 3, 4), -2, 2, true);
+    check("softmax size-0 rows", f_sm_last, NULL, 1, &(shape)S2(0, 3), -2, 2, false);
+    check("softmax size-0 axis", f_sm_last, NULL, 1, &(shape)S2(3, 0), -2, 2, false);
+    /* big logits: shifted by the max, finite gradients */
+    check("softmax large logits", f_sm_last, NULL, 1, &(shape)S2(2, 3), 995, 1000, false);
+    check("log_softmax large logits", f_lsm_last, NULL, 1, &(shape)S2(2, 3), -1000, -995, false);
+    /* a wide inner axis (more than one block of 64 columns) */
+    check("softmax axis 0, 70 columns", f_sm_0, NULL, 1, &(shape)S2(3, 70), -2, 2, false);
+    check("log_softmax axis 0, 70 columns", f_lsm_0, NULL, 1, &(shape)S2(3, 70), -2, 2, false);
+
+    double p = 0.3;
+    check("dropout", f_dropout, &p, 1, &(shape)S2(4, 5), -1, 1, true);
+    p = 1.0;
+    check("dropout p=1", f_dropout, &p, 1, &(shape)S1(4), -1, 1, false);
+
+    check("layer_norm last axis, weight and bias", f_ln1, NULL, 3,
+          (shape[]){S2(3, 4), S1(4), S1(4)}, -2, 2, true);
+    check("layer_norm 3-d", f_ln1, NULL, 3, (shape[]){S3(2, 2, 5), S1(5), S1(5)}, -2, 2, false);
+    check("layer_norm two axes", f_ln2, NULL, 1, &(shape)S3(2, 3, 4), -2, 2, true);
+    check("layer_norm weight only", f_ln_w, NULL, 2, (shape[]){S2(2, 3), S1(3)}, -2, 2, false);
+    check("layer_norm size-1 rows", f_ln_w, NULL, 2, (shape[]){S2(1, 3), S1(3)}, -2, 2, false);
+    check("layer_norm size-0 batch", f_ln_w, NULL, 2, (shape[]){S2(0, 3), S1(3)}, -2, 2, false);
+
+    check("batch_norm train [N,C]", f_bn_train, NULL, 3, (shape[]){S2(4, 3), S1(3), S1(3)}, -2, 2,
+          true);
+    check("batch_norm train [N,C,H,W]", f_bn_train, NULL, 3,
+          (shape[]){S4(2, 3, 2, 2), S1(3), S1(3)}, -2, 2, false);
+    check("batch_norm train [N,C,L]", f_bn_train_plain, NULL, 1, &(shape)S3(2, 2, 3), -2, 2,
+          true);
+    check("batch_norm eval", f_bn_eval, NULL, 3, (shape[]){S3(2, 3, 2), S1(3), S1(3)}, -2, 2,
+          true);
+}
+
+static void test_softmax_extremes(void) {
+    tg_tape *t = tg_tape_new();
+    float v[] = {-1000, 0, 1000, 1000, 1000, -1000};
+    tg_tensor *x = tg_requires_grad(tg_tensor_new(t, TG_F32, TG_SHAPE(2, 3), v));
+    tg_tensor *s = tg_softmax(x, -1), *l = tg_log_softmax(x, -1);
+    CHECK_OK(t);
+    float want_s[] = {0, 0, 1, 0.5f, 0.5f, 0}, want_l[] = {-2000, -1000, 0, -0.69314718f, -0.69314718f, -2000.6931472f};
+    for (int k = 0; k < 6; k++) {
+        CHECK_NEAR(tg_tensor_get(s, k), want_s[k], 1e-7);
+        CHECK_NEAR(tg_tensor_get(l, k), want_l[k], 1e-7);
+    }
+    tg_backward(tg_sum(tg_add(tg_mul(s, s), l)));
+    tg_tensor *g = tg_tensor_grad(x);
+    int finite = 0;
+    for (int k = 0; k < 6; k++) finite += g && isfinite(tg_tensor_get(g, k));
+    CHECK(finite == 6, "softmax/log_softmax gradients at +-1000 are finite (%d of 6)", finite);
+    /* rows sum to one over a non-last axis, large and threaded */
+    tg_tape_reset(t);
+    tg_rng r;
+    tg_rng_seed(&r, 3);
+    tg_tensor *big = tg_rand_uniform(t, TG_F64, TG_SHAPE(64, 50, 40), &r, -30, 30);
+    tg_tensor *sb = tg_softmax(big, 1);
+    double worst = 0;
+    for (int64_t o = 0; sb && o < 64; o++)
+        for (int64_t i = 0; i < 40; i++) {
+            double sum = 0;
+            for (int64_t k = 0; k < 50; k++) sum += tg_tensor_get(sb, (o * 50 + k) * 40 + i);
+            worst = fmax(worst, fabs(sum - 1));
+        }
+    CHECK(sb && worst < 1e-12, "softmax rows sum to 1 (worst error %g)", worst);
+    tg_tape_free(t);
+}
+
+static void test_dropout(void) {
+    tg_tape *t = tg_tape_new();
+    int64_t n = 100000;
+    tg_tensor *x = tg_ones(t, TG_F32, 1, &n);
+    const double ps[] = {0.1, 0.5, 0.9};
+    for (int k = 0; k < 3; k++) {
+        double p = ps[k];
+        tg_rng r;
+        tg_rng_seed(&r, 42);
+        tg_tensor *y = tg_dropout(x, p, true, &r);
+        int64_t zeros = 0, exact = 0;
+        float scale = (float)(1.0 / (1.0 - p));
+        const float *yd = tg_tensor_f32(y);
+        for (int64_t i = 0; yd && i < n; i++) {
+            zeros += yd[i] == 0;
+            exact += yd[i] == 0 || yd[i] == scale;
+        }
+        /* binomial: sd = sqrt(n p (1-p)) <= 158; allow 5 sd */
+        double frac = (double)zeros / (double)n;
+        CHECK(fabs(frac - p) < 5 * sqrt(p * (1 - p) / (double)n), "dropout p=%g zeroed %g", p, frac);
+        CHECK(exact == n, "dropout p=%g: %lld values neither 0 nor 1/(1-p)", p, (long long)(n - exact));
+        /* same seed, same mask */
+        tg_rng_seed(&r, 42);
+        tg_tensor *y2 = tg_dropout(x, p, true, &r);
+        const float *y2d = tg_tensor_f32(y2);
+        CHECK(y2d && yd && memcmp(yd, y2d, (size_t)n * sizeof(float)) == 0, "same seed, same mask");
+        /* a different seed gives a different mask */
+        tg_rng_seed(&r, 43);
+        const float *y3d = tg_tensor_f32(tg_dropout(x, p, true, &r));
+        CHECK(y3d && yd && memcmp(yd, y3d, (size_t)n * sizeof(float)) != 0, "another seed, another mask");
+    }
+    tg_rng r;
+    tg_rng_seed(&r, 1);
+    CHECK(tg_dropout(x, 0.5, false, &r) == x, "eval mode: identity");
+    CHECK(tg_dropout(x, 0.0, true, &r) == x, "p = 0: identity");
+    CHECK(tg_dropout(x, 0.5, false, NULL) == x, "eval mode needs no rng");
+    const float *z = tg_tensor_f32(tg_dropout(x, 1.0, true, &r));
+    int64_t nz = 0;
+    for (int64_t i = 0; z && i < n; i++) nz += z[i] != 0;
+    CHECK(z && nz == 0, "p = 1 gives zeros (%lld nonzero)", (long long)nz);
+    CHECK_OK(t);
+    CHECK_ERR(tg_dropout(x, 1.5, true, &r), t, TG_ERR_ARG, "dropout: p = 1.5 is outside [0, 1] (input [100000])");
+    tg_tape_reset(t);
+    x = tg_ones(t, TG_F32, TG_SHAPE(2));
+    CHECK_ERR(tg_dropout(x, -0.1, false, &r), t, TG_ERR_ARG, "dropout: p = -0.1 is outside [0, 1]");
+    tg_tape_reset(t);
+    x = tg_ones(t, TG_F32, TG_SHAPE(2));
+    CHECK_ERR(tg_dropout(x, NAN, true, &r), t, TG_ERR_ARG, "dropout: p = nan");
+    tg_tape_reset(t);
+    x = tg_ones(t, TG_F32, TG_SHAPE(2));
+    CHECK_ERR(tg_dropout(x, 0.5, true, NULL), t, TG_ERR_NULL, "dropout: rng is NULL (input [2])");
+    tg_tape_free(t);
+}
+
+/* running statistics: PyTorch's update, with the unbiased variance */
+static void test_batch_norm_running(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *rm = tg_param_new(TG_F64, TG_SHAPE(2)), *rv = tg_param_new(TG_F64, TG_SHAPE(2));
+    tg_tensor_f64(rv)[0] = tg_tensor_f64(rv)[1] = 1;
+    /* channel 0: 1, 2, 3, 4 (mean 2.5, unbiased var 5/3); channel 1: all 7 */
+    tg_tensor *x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2, 2), (double[]){1, 2, 7, 7, 3, 4, 7, 7});
+    tg_tensor *y = tg_batch_norm(x, NULL, NULL, rm, rv, true, 0.1, 1e-5);
+    CHECK_OK(t);
+    double *m = tg_tensor_f64(rm), *v = tg_tensor_f64(rv);
+    CHECK_NEAR(m[0], 0.25, 1e-15);
+    CHECK_NEAR(m[1], 0.7, 1e-15);
+    CHECK_NEAR(v[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-15);
+    CHECK_NEAR(v[1], 0.9, 1e-15);
+    /* normalized with the biased variance 1.25 */
+    CHECK_NEAR(tg_tensor_get(y, 0), -1.5 / sqrt(1.25 + 1e-5), 1e-12);
+    CHECK_NEAR(tg_tensor_get(y, 2), 0.0, 1e-12);
+    /* running stats are not differentiated */
+    tg_backward(tg_sum(tg_mul(y, y)));
+    double *gm = tg_tensor_f64(tg_tensor_grad(rm));
+    CHECK(gm && gm[0] == 0 && gm[1] == 0, "running_mean gets no gradient");
+    /* eval: uses the running statistics */
+    tg_tape_reset(t);
+    x = tg_tensor_new(t, TG_F64, TG_SHAPE(1, 2), (double[]){1.25, 0.7});
+    y = tg_batch_norm(x, NULL, NULL, rm, rv, false, 0.1, 0.0);
+    CHECK_NEAR(tg_tensor_get(y, 0), 1.0 / sqrt(v[0]), 1e-14);
+    CHECK_NEAR(tg_tensor_get(y, 1), 0.0, 1e-14);
+    CHECK_NEAR(m[0], 0.25, 1e-15); /* eval leaves them alone */
+    CHECK_OK(t);
+    tg_param_free(rm);
+    tg_param_free(rv);
+    tg_tape_free(t);
+}
+
+static void test_bad_inputs(void) {
+    tg_tape *t = tg_tape_new();
+#define FRESH() tg_tape_reset(t); tg_tensor *a = tg_ones(t, TG_F32, TG_SHAPE(4, 3))
+    {
+        FRESH();
+        CHECK_ERR(tg_softmax(a, 2), t, TG_ERR_ARG, "softmax: axis 2 is out of range for shape [4,3]");
+    }
+    {
+        FRESH();
+        CHECK_ERR(tg_log_softmax(a, -3), t, TG_ERR_ARG, "log_softmax: axis -3 is out of range for shape [4,3]");
+    }
+    {
+        FRESH();
+        tg_tensor *ix = tg_zeros(t, TG_I64, TG_SHAPE(3));
+        CHECK_ERR(tg_softmax(ix, 0), t, TG_ERR_DTYPE, "softmax: operand 1 is i64 [3]");
+        (void)a;
+    }
+    {
+        FRESH();
+        CHECK_ERR(tg_layer_norm(a, 3, NULL, NULL, 1e-5), t, TG_ERR_ARG,
+                  "layer_norm: cannot normalize over the last 3 axes of [4,3]");
+    }
+    {
+        FRESH();
+        tg_tensor *w = tg_ones(t, TG_F32, TG_SHAPE(4));
+        CHECK_ERR(tg_layer_norm(a, 1, w, NULL, 1e-5), t, TG_ERR_SHAPE,
+                  "layer_norm: weight [4] does not match the normalized shape [3] of input [4,3]");
+    }
+    {
+        FRESH();
+        tg_tensor *b = tg_ones(t, TG_F64, TG_SHAPE(3));
+        CHECK_ERR(tg_layer_norm(a, 1, NULL, b, 1e-5), t, TG_ERR_DTYPE, "layer_norm: dtypes differ");
+    }
+    {
+        FRESH();
+        tg_tensor *w = tg_ones(t, TG_F32, TG_SHAPE(4));
+        CHECK_ERR(tg_batch_norm(a, w, NULL, NULL, NULL, true, 0.1, 1e-5), t, TG_ERR_SHAPE,
+                  "batch_norm: weight [4] does not match [3] of input [4,3]");
+    }
+    {
+        FRESH();
+        CHECK_ERR(tg_batch_norm(a, NULL, NULL, NULL, NULL, false, 0.1, 1e-5), t, TG_ERR_NULL,
+                  "batch_norm: eval mode needs running_mean and running_var (input [4,3])");
+    }
+    {
+        FRESH();
+        tg_tensor *rm = tg_zeros(t, TG_F32, TG_SHAPE(2));
+        CHECK_ERR(tg_batch_norm(a, NULL, NULL, rm, NULL, true, 0.1, 1e-5), t, TG_ERR_SHAPE,
+                  "batch_norm: running_mean is f32 [2]; input f32 [4,3] needs [3] of the same dtype");
+    }
+    {
+        FRESH();
+        tg_tensor *one = tg_ones(t, TG_F32, TG_SHAPE(1, 3));
+        CHECK_ERR(tg_batch_norm(one, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), t, TG_ERR_SHAPE,
+                  "batch_norm: training needs more than 1 value per channel, input is [1,3]");
+        (void)a;
+    }
+    {
+        FRESH();
+        tg_tensor *v = tg_ones(t, TG_F32, TG_SHAPE(3));
+        CHECK_ERR(tg_batch_norm(v, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), t, TG_ERR_SHAPE,
+                  "batch_norm: input [3] is not [N, C, ...]");
+        (void)a;
+    }
+#undef FRESH
+    tg_tape_free(t);
+}
+
+int main(void) {
+    test_gradients();
+    test_softmax_extremes();
+    test_dropout();
+    test_batch_norm_running();
+    test_bad_inputs();
+    return TEST_DONE("grad_nnfunc");
+}
