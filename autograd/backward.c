@@ -29,6 +29,12 @@ void *tg__gacc_new(tg_tensor *t) {
     return t->grad;
 }
 
+void *tg__gacc_new_raw(tg_tensor *t) {
+    size_t n = t->rank == 0 ? 8 : (size_t)tg__numel(t) * tg__esize(t->dtype);
+    t->grad = tg__arena(t->tape, n, "backward");
+    return t->grad;
+}
+
 void tg__add_into(int dt, void *dst, const void *src, int64_t n) {
     if (dt == TG_F32) {
         float *restrict d = dst;

@@ -255,6 +255,19 @@ static inline void *tg__gacc(tg_tensor *t) {
     if (t->grad) return t->grad;
     return (t->flags & TGF_REQ) ? tg__gacc_new(t) : NULL;
 }
+/* Like tg__gacc, for a backward that can write its whole contribution at
+ * once: a buffer created now is left uninitialised and *fresh is set (the
+ * caller must then write every element, not add); an existing one is
+ * returned with *fresh false. NULL as tg__gacc. */
+void *tg__gacc_new_raw(tg_tensor *t);
+static inline void *tg__gacc_w(tg_tensor *t, bool *fresh) {
+    *fresh = false;
+    if (t->grad) return t->grad;
+    if (!(t->flags & TGF_REQ)) return NULL;
+    void *g = tg__gacc_new_raw(t);
+    *fresh = g != NULL;
+    return g;
+}
 /* Wraps raw memory as a leaf (no copy) on tape; not recorded. */
 tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data);
 

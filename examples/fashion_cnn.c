@@ -3,7 +3,7 @@
  *     image [1, 28, 28]
  *       -> Conv2d(1, 16, 3x3, padding 1) -> ReLU -> MaxPool 2x2   [16, 14, 14]
  *       -> Conv2d(16, 32, 3x3, padding 1) -> ReLU -> MaxPool 2x2  [32, 7, 7]
- *       -> flatten [1568] -> Linear(1568, 64) -> ReLU -> Linear(64, 10)
+ *       -> flatten [1568] -> Linear(1568, 128) -> ReLU -> Linear(128, 10)
  *     loss = cross entropy, Adam with the learning rate annealed along a
  *     cosine to 0, shuffled mini-batches
  *
@@ -37,7 +37,7 @@ static tg_tensor *cnn_forward(cnn *m, tg_tensor *x) {
     x = tg_max_pool2d(tg_relu(tg_layer_forward(&m->conv1->base, x)), &pool); /* [n, 16, 14, 14] */
     x = tg_max_pool2d(tg_relu(tg_layer_forward(&m->conv2->base, x)), &pool); /* [n, 32, 7, 7]   */
     x = tg_flatten(x, 1, -1);                                                /* [n, 1568]       */
-    x = tg_relu(tg_linear_forward(m->fc1, x));                               /* [n, 64]         */
+    x = tg_relu(tg_linear_forward(m->fc1, x));                               /* [n, 128]        */
     return tg_linear_forward(m->fc2, x);                                     /* [n, 10]         */
 }
 
@@ -61,7 +61,7 @@ static double evaluate(tg_tape *tape, cnn *m, const tg_dataset *d) {
 
 int main(int argc, char **argv) {
     const char *data = "/usr/share/datasets/fashion-mnist", *save = NULL, *csv = NULL;
-    long test_limit = 0, epochs = 3, batch = 64, threads = 0, seed = 1, limit = 0;
+    long test_limit = 0, epochs = 6, batch = 64, threads = 0, seed = 1, limit = 0;
     double lr = 2e-3;
     const ex_flag flags[] = {
         {"--data", EX_STRING, &data, "directory with the four IDX files (.gz or not)"},
@@ -92,8 +92,14 @@ int main(int argc, char **argv) {
     }
     if (limit > 0 && limit < train.n) train.n = limit;
     if (test_limit > 0 && test_limit < test.n) test.n = test_limit;
+    /* Pixels to [0, 1], then standardized with the training set's mean and
+     * standard deviation (as fashion_mnist). */
+    double mean, sd;
     tg_dataset_scale(&train, 0, 255);
     tg_dataset_scale(&test, 0, 255);
+    tg_dataset_stats(&train, false, &mean, &sd);
+    tg_dataset_standardize(&train, false, &mean, &sd);
+    tg_dataset_standardize(&test, false, &mean, &sd);
 
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
@@ -102,8 +108,8 @@ int main(int argc, char **argv) {
     const tg_conv_opts same = {.padding = {1, 1}};
     m.conv1 = tg_conv2d_new(m.ps, "conv1", 1, 16, 3, 3, &same, true, &rng);
     m.conv2 = tg_conv2d_new(m.ps, "conv2", 16, 32, 3, 3, &same, true, &rng);
-    m.fc1 = tg_linear_new(m.ps, "fc1", 32 * 7 * 7, 64, true, &rng);
-    m.fc2 = tg_linear_new(m.ps, "fc2", 64, 10, true, &rng);
+    m.fc1 = tg_linear_new(m.ps, "fc1", 32 * 7 * 7, 128, true, &rng);
+    m.fc2 = tg_linear_new(m.ps, "fc2", 128, 10, true, &rng);
     tg_optim *opt = tg_adam_new(m.ps, lr, NULL);
     tg_batcher b;
     if (!m.conv1 || !m.conv2 || !m.fc1 || !m.fc2 || !opt ||
@@ -118,7 +124,7 @@ int main(int argc, char **argv) {
     }
     printf("Fashion-MNIST: %lld training images, %lld test images\n", (long long)train.n,
            (long long)test.n);
-    printf("model: conv16-pool-conv32-pool-fc64-fc10, %lld parameters; Adam lr %g (cosine to 0), "
+    printf("model: conv16-pool-conv32-pool-fc128-fc10, %lld parameters; Adam lr %g (cosine to 0), "
            "batch %ld, %d threads\n\n",
            (long long)tg_params_numel(m.ps), lr, batch, tg_get_num_threads());
 

@@ -1123,7 +1123,7 @@ tg_status tg_checkpoint_save(const char *path, int n, const char *const *names,
         sb_fmt(&h, "%llu]}", (unsigned long long)off);
     }
     sb_str(&h, "}");
-    while (h.n % 8) sb_str(&h, " "); /* the format's padding: data starts 8-aligned */
+    while (h.n % 8 && !h.oom) sb_str(&h, " "); /* the format's padding: data starts 8-aligned */
     if (h.oom) {
         tg_free(h.p);
         seterr(err, errlen, "checkpoint save '%s': out of memory", path);

@@ -8,6 +8,7 @@
 #include "tg_data.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ static bool grow(void **p, size_t *cap, size_t used, size_t need, size_t esz) {
 typedef struct rd {
     const char *path;
     FILE *f;
+    tg_status st; /* why the last rd_read failed: TG_ERR_IO or TG_ERR_FORMAT */
 #ifdef TG_HAVE_ZLIB
     gzFile gz;
 #endif
@@ -127,7 +129,8 @@ static int64_t rd_read(rd *r, void *buf, size_t n, char *err, size_t errlen) {
         if (r->gz) {
             int k = gzread(r->gz, (char *)buf + done, (unsigned)want);
             if (k < 0) {
-                fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt gzip data (%s)", r->path, gz_msg(r));
+                r->st = fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt gzip data (%s)", r->path,
+                             gz_msg(r));
                 return -1;
             }
             if (k == 0) {
@@ -135,8 +138,8 @@ static int64_t rd_read(rd *r, void *buf, size_t n, char *err, size_t errlen) {
                 int zerr = 0;
                 gzerror(r->gz, &zerr);
                 if (zerr != Z_OK) {
-                    fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt or truncated gzip data (%s)",
-                         r->path, gz_msg(r));
+                    r->st = fail(err, errlen, TG_ERR_FORMAT,
+                                 "%s: corrupt or truncated gzip data (%s)", r->path, gz_msg(r));
                     return -1;
                 }
                 break;
@@ -149,7 +152,7 @@ static int64_t rd_read(rd *r, void *buf, size_t n, char *err, size_t errlen) {
         done += k;
         if (k < want) {
             if (ferror(r->f)) {
-                fail(err, errlen, TG_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
+                r->st = fail(err, errlen, TG_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
                 return -1;
             }
             break;
@@ -181,7 +184,7 @@ static tg_status rd_exact(rd *r, int64_t want, unsigned char **out, const char *
         int64_t k = rd_read(r, buf + used, cap - used, err, errlen);
         if (k < 0) {
             tg_free(buf);
-            return TG_ERR_FORMAT;
+            return r->st;
         }
         used += (size_t)k;
         if (used < cap) break; /* end of file */
@@ -205,7 +208,7 @@ static tg_status rd_exact(rd *r, int64_t want, unsigned char **out, const char *
     int64_t k = rd_read(r, extra, sizeof extra, err, errlen);
     if (k != 0) {
         tg_free(buf);
-        if (k < 0) return TG_ERR_FORMAT;
+        if (k < 0) return r->st;
         return fail(err, errlen, TG_ERR_FORMAT,
                     "%s: %s%lld trailing bytes after the %lld bytes of %s the header promises "
                     "(a count that does not match the data?)",
@@ -334,7 +337,7 @@ tg_status tg_idx_read(const char *path, tg_idx *out, char *err, size_t errlen) {
     ok_msg(err, errlen);
     return TG_OK;
 failed:
-    s = TG_ERR_FORMAT;
+    s = r.st;
 done:
     rd_close(&r);
     memset(out, 0, sizeof *out);
@@ -657,7 +660,7 @@ static tg_status slurp(const char *path, char **out, size_t *len, char *err, siz
         if (k < 0) {
             tg_free(buf);
             rd_close(&r);
-            return TG_ERR_FORMAT;
+            return r.st;
         }
         used += (size_t)k;
         if ((int64_t)used > TG_DATA_MAX_BYTES) {
@@ -778,6 +781,13 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
                 ((int64_t *)y)[rows] = (int64_t)v;
                 if ((int64_t)v > maxl) maxl = (int64_t)v;
             } else {
+                if (fabs(v) > FLT_MAX) { /* finite as a double, not as a float */
+                    field_str(fs[c], fb, sizeof fb);
+                    s = fail(err, errlen, TG_ERR_FORMAT,
+                             "%s:%lld: field %lld is \"%s\", too large for a float feature",
+                             path, (long long)lineno, (long long)c + 1, fb);
+                    break;
+                }
                 xr[j++] = (float)v;
             }
         }

@@ -26,6 +26,40 @@
 #undef KN
 #undef SQRT
 
+/* The same loops compiled for AVX2 + FMA (twice the lanes of the baseline
+ * SSE2), picked at run time, so one build runs everywhere. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define OPT_AVX2 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define real float
+#define KN(x) x##_f32_avx2
+#define SQRT sqrtf
+#include "optim_kern.h"
+#undef real
+#undef KN
+#undef SQRT
+#define real double
+#define KN(x) x##_f64_avx2
+#define SQRT sqrt
+#include "optim_kern.h"
+#undef real
+#undef KN
+#undef SQRT
+#pragma GCC pop_options
+static bool have_avx2(void) {
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return v;
+}
+#define K(fn) (avx2 ? fn##_avx2 : fn) /* the kernel for this CPU */
+#else
+#define K(fn) fn
+#endif
+
 static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr, bool ok) {
     if (!ps || !ok || !(lr >= 0)) return NULL;
     tg_optim *opt = tg_malloc(sizeof *opt);
@@ -135,7 +169,11 @@ tg_status tg__optim_prepare(tg_optim *opt) {
     tg_tensor *step = tg_param_new(TG_F64, 0, NULL);
     char buf[320];
     snprintf(buf, sizeof buf, "%s.step", opt->name);
-    if (!st || !opt->p || !opt->s || !tg_params_adopt(st, buf, step, TG_PARAM_BUFFER)) goto nomem;
+    if (!st || !opt->p || !opt->s) {
+        tg_param_free(step); /* not adopted yet: ours to free */
+        goto nomem;
+    }
+    if (!tg_params_adopt(st, buf, step, TG_PARAM_BUFFER)) goto nomem; /* adopt frees step */
     memset(opt->s, 0, (size_t)(np ? np : 1) * OPT_SLOTS * sizeof *opt->s);
     for (int i = 0, j = 0; i < tg_params_count(ps); i++) {
         if (tg_params_is_buffer(ps, i)) continue;
@@ -180,6 +218,9 @@ tg_status tg_optim_step(tg_optim *opt) {
     tg_status st = tg__optim_prepare(opt);
     if (st != TG_OK) return st;
     double step = ++*opt->step;
+#ifdef OPT_AVX2
+    const bool avx2 = have_avx2();
+#endif
     for (int j = 0; j < opt->np; j++) {
         tg_tensor *p = opt->p[j], *g = tg_tensor_grad(p), **s = opt->s + j * OPT_SLOTS;
         int64_t n = tg_tensor_numel(p);
@@ -187,29 +228,33 @@ tg_status tg_optim_step(tg_optim *opt) {
         if (!g) continue;
         switch (opt->kind) {
         case OPT_SGD:
-            if (f32) sgd_f32(P(float), G(float), S(0, float), n, &opt->o.sgd, opt->lr, step == 1);
-            else sgd_f64(P(double), G(double), S(0, double), n, &opt->o.sgd, opt->lr, step == 1);
+            if (f32)
+                K(sgd_f32)(P(float), G(float), S(0, float), n, &opt->o.sgd, opt->lr, step == 1);
+            else
+                K(sgd_f64)(P(double), G(double), S(0, double), n, &opt->o.sgd, opt->lr, step == 1);
             break;
         case OPT_ADAM:
         case OPT_ADAMW:
             if (f32)
-                adam_f32(P(float), G(float), S(0, float), S(1, float), S(2, float), n,
-                         &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
+                K(adam_f32)(P(float), G(float), S(0, float), S(1, float), S(2, float), n,
+                            &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
             else
-                adam_f64(P(double), G(double), S(0, double), S(1, double), S(2, double), n,
-                         &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
+                K(adam_f64)(P(double), G(double), S(0, double), S(1, double), S(2, double), n,
+                            &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
             break;
         case OPT_RMSPROP:
             if (f32)
-                rmsprop_f32(P(float), G(float), S(0, float), S(1, float), S(2, float), n,
-                            &opt->o.rms, opt->lr);
+                K(rmsprop_f32)(P(float), G(float), S(0, float), S(1, float), S(2, float), n,
+                               &opt->o.rms, opt->lr);
             else
-                rmsprop_f64(P(double), G(double), S(0, double), S(1, double), S(2, double), n,
-                            &opt->o.rms, opt->lr);
+                K(rmsprop_f64)(P(double), G(double), S(0, double), S(1, double), S(2, double),
+                               n, &opt->o.rms, opt->lr);
             break;
         case OPT_ADAGRAD:
-            if (f32) adagrad_f32(P(float), G(float), S(0, float), n, &opt->o.ada, opt->lr, step);
-            else adagrad_f64(P(double), G(double), S(0, double), n, &opt->o.ada, opt->lr, step);
+            if (f32)
+                K(adagrad_f32)(P(float), G(float), S(0, float), n, &opt->o.ada, opt->lr, step);
+            else
+                K(adagrad_f64)(P(double), G(double), S(0, double), n, &opt->o.ada, opt->lr, step);
             break;
         }
     }

@@ -40,6 +40,10 @@
  * Saving is atomic: the data goes to a new temporary file in the same
  * directory, which is flushed, fsync'ed and renamed over `path`; then the
  * directory is fsync'ed. A crash leaves either the old file or the new one.
+ * Leftovers: a process killed during a save (before the rename) leaves its
+ * temporary file "<path>.tmp<pid>.<n>" behind, at most one per killed
+ * process. Nothing ever reads it; it is safe to delete (tests/
+ * test_atomic_save.c checks all this with SIGKILL at random moments).
  */
 #ifndef TG_CHECKPOINT_H
 #define TG_CHECKPOINT_H

@@ -196,10 +196,10 @@ typedef struct tg_batcher {
     tg_rng rng;
 } tg_batcher;
 
-/* Prepares batches of `batch` samples over d (which must outlive nothing:
- * only d->n is read). With shuffle, each epoch draws a new permutation
- * (Fisher-Yates with tg_rng seeded by seed): the same seed gives the same
- * batches on every machine. Returns TG_OK, TG_ERR_ARG (batch < 1),
+/* Prepares batches of `batch` samples over d (only d->n is read, so d
+ * need not outlive the batcher). With shuffle, each epoch draws a new
+ * permutation (Fisher-Yates with tg_rng seeded by seed): the same seed
+ * gives the same batches on every machine. Returns TG_OK, TG_ERR_ARG (batch < 1),
  * TG_ERR_NOMEM or TG_ERR_NULL. Free with tg_batcher_free. */
 TG_API tg_status tg_batcher_init(tg_batcher *b, const tg_dataset *d, int64_t batch,
                                  bool shuffle, uint64_t seed, char *err, size_t errlen);

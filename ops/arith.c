@@ -56,6 +56,7 @@ typedef struct flat {
     const void *a, *b, *o, *g;
     int64_t ia, ib;
     void *out, *ga, *gb;
+    bool wa, wb; /* backward: ga / gb are fresh, write instead of add */
 } flat;
 
 static void bin_flat_range(void *ctx, int64_t lo, int64_t hi) {
@@ -71,7 +72,8 @@ static void bin_flat_range(void *ctx, int64_t lo, int64_t hi) {
 static void bin_forward(int op, tg_tensor *out, const tg_tensor *a, const tg_tensor *b) {
     int64_t n = tg__numel(out), na = tg__numel(a), nb = tg__numel(b);
     if ((na == n || na == 1) && (nb == n || nb == 1)) {
-        flat f = {op, out->dtype, a->data, b->data, NULL, NULL, na == n, nb == n, out->data, NULL, NULL};
+        flat f = {op,        out->dtype, a->data, b->data, NULL,  NULL, na == n,
+                  nb == n,   out->data,  NULL,    NULL,    false, false};
         tg__elementwise(n, bin_flat_range, &f);
         return;
     }
@@ -153,27 +155,26 @@ tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return binary(TG_OP_POW, a, b); 
 /* ------------------------------------------------------------ backward */
 
 /* One row: ga[i*ia] += DA, gb[i*ib] += DB, with x, y, z, g the operands,
- * output and output gradient. ga or gb may be NULL (no grad wanted). */
+ * output and output gradient. ga or gb may be NULL (no grad wanted);
+ * wa / wb: the buffer is fresh, write (=) instead of adding (no zeroing). */
+#define BW_LOOP(GX, IX, OP, D)                                                 \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        T x = a[i * ia], y = b[i * ib], z = o[i], gg = g[i];                   \
+        (void)x, (void)y, (void)z;                                             \
+        GX[i * IX] OP D;                                                       \
+    }
 #define BW_ROW(DA, DB)                                                         \
     do {                                                                       \
-        if (ga)                                                                \
-            for (int64_t i = 0; i < n; i++) {                                  \
-                T x = a[i * ia], y = b[i * ib], z = o[i], gg = g[i];           \
-                (void)x, (void)y, (void)z;                                     \
-                ga[i * ia] += DA;                                              \
-            }                                                                  \
-        if (gb)                                                                \
-            for (int64_t i = 0; i < n; i++) {                                  \
-                T x = a[i * ia], y = b[i * ib], z = o[i], gg = g[i];           \
-                (void)x, (void)y, (void)z;                                     \
-                gb[i * ib] += DB;                                              \
-            }                                                                  \
+        if (ga && wa) BW_LOOP(ga, ia, =, DA)                                   \
+        else if (ga) BW_LOOP(ga, ia, +=, DA)                                   \
+        if (gb && wb) BW_LOOP(gb, ib, =, DB)                                   \
+        else if (gb) BW_LOOP(gb, ib, +=, DB)                                   \
     } while (0)
 
 #define DEF_BIN_BW(TY, SUF, POWF, LOGF)                                         \
     static void bin_bw_row_##SUF(int op, int64_t n, const TY *a, int64_t ia, const TY *b, \
                                  int64_t ib, const TY *restrict o, const TY *restrict g, \
-                                 TY *ga, TY *gb) {                             \
+                                 TY *ga, TY *gb, bool wa, bool wb) {           \
         typedef TY T;                                                          \
         switch (op) {                                                          \
         case TG_OP_ADD: BW_ROW(gg, gg); break;                                 \
@@ -189,22 +190,26 @@ tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return binary(TG_OP_POW, a, b); 
 DEF_BIN_BW(float, f32, powf, logf)
 DEF_BIN_BW(double, f64, pow, log)
 #undef BW_ROW
+#undef BW_LOOP
 
 static void bin_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
     const flat *f = ctx;
     if (f->dtype == TG_F32)
         bin_bw_row_f32(f->op, hi - lo, (const float *)f->a + lo, 1, (const float *)f->b + lo, 1,
                        (const float *)f->o + lo, (const float *)f->g + lo,
-                       f->ga ? (float *)f->ga + lo : NULL, f->gb ? (float *)f->gb + lo : NULL);
+                       f->ga ? (float *)f->ga + lo : NULL, f->gb ? (float *)f->gb + lo : NULL,
+                       f->wa, f->wb);
     else
         bin_bw_row_f64(f->op, hi - lo, (const double *)f->a + lo, 1, (const double *)f->b + lo, 1,
                        (const double *)f->o + lo, (const double *)f->g + lo,
-                       f->ga ? (double *)f->ga + lo : NULL, f->gb ? (double *)f->gb + lo : NULL);
+                       f->ga ? (double *)f->ga + lo : NULL, f->gb ? (double *)f->gb + lo : NULL,
+                       f->wa, f->wb);
 }
 
 bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
-    void *ga = tg__gacc(a), *gb = tg__gacc(b);
+    bool wa, wb; /* fresh buffers (uninitialised): written, not added to */
+    void *ga = tg__gacc_w(a, &wa), *gb = tg__gacc_w(b, &wb);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
     if (out->rank == 0 && out->dtype == TG_F64) { /* the scalar path */
         double g = *(const double *)out->grad, x = *(const double *)a->data;
@@ -219,22 +224,35 @@ bool tg__bw_binary(tg_tensor *out) {
             db = x == 0 && y >= 0 ? 0 : g * out->small.f64 * log(x);
             break;
         }
-        if (ga) *(double *)ga += da;
-        if (gb) *(double *)gb += db;
+        if (ga) *(double *)ga = wa ? da : *(double *)ga + da;
+        if (gb) *(double *)gb = wb ? db : *(double *)gb + db;
         return true;
     }
     if (out->rank == 0) { /* the scalar path: no iterator */
         if (out->dtype == TG_F32)
-            bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
+            bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb,
+                           wa, wb);
         else
-            bin_bw_row_f64(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb);
+            bin_bw_row_f64(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb,
+                           wa, wb);
         return true;
     }
     int64_t n = tg__numel(out);
     if (tg__numel(a) == n && tg__numel(b) == n) { /* same shapes: flat, threaded */
-        flat f = {out->op, out->dtype, a->data, b->data, out->data, out->grad, 1, 1, NULL, ga, gb};
+        flat f = {out->op, out->dtype, a->data, b->data, out->data, out->grad, 1, 1, NULL, ga, gb,
+                  wa, wb};
         tg__elementwise(n, bin_bw_flat_range, &f);
         return true;
+    }
+    /* broadcast: a fresh buffer that sums over rows starts from zero; one
+     * of the output's size gets each element once and is written */
+    if (wa && tg__numel(a) != n) {
+        memset(ga, 0, (size_t)tg__numel(a) * tg__esize(a->dtype));
+        wa = false;
+    }
+    if (wb && tg__numel(b) != n) {
+        memset(gb, 0, (size_t)tg__numel(b) * tg__esize(b->dtype));
+        wb = false;
     }
     int64_t st[3][TG_MAX_RANK];
     tg__strides(out->rank, out->shape, st[0]);
@@ -249,12 +267,12 @@ bool tg__bw_binary(tg_tensor *out) {
             bin_bw_row_f32(out->op, it.n, (const float *)a->data + o1, it.inner[1],
                            (const float *)b->data + o2, it.inner[2],
                            (const float *)out->data + o0, (const float *)out->grad + o0,
-                           ga ? (float *)ga + o1 : NULL, gb ? (float *)gb + o2 : NULL);
+                           ga ? (float *)ga + o1 : NULL, gb ? (float *)gb + o2 : NULL, wa, wb);
         else
             bin_bw_row_f64(out->op, it.n, (const double *)a->data + o1, it.inner[1],
                            (const double *)b->data + o2, it.inner[2],
                            (const double *)out->data + o0, (const double *)out->grad + o0,
-                           ga ? (double *)ga + o1 : NULL, gb ? (double *)gb + o2 : NULL);
+                           ga ? (double *)ga + o1 : NULL, gb ? (double *)gb + o2 : NULL, wa, wb);
     } while (tg__rows_next(&it));
     return true;
 }
@@ -364,7 +382,8 @@ static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
             sc_row_f64(op, 1, a->data, c, out->data);
         return out;
     }
-    flat f = {op, a->dtype, a->data, &out->u.c, NULL, NULL, 1, 0, out->data, NULL, NULL};
+    flat f = {op, a->dtype, a->data, &out->u.c, NULL, NULL, 1, 0, out->data, NULL, NULL, false,
+              false};
     tg__elementwise(n, sc_flat_range, &f);
     return out;
 }
@@ -381,7 +400,8 @@ bool tg__bw_scalar(tg_tensor *o) {
             sc_bw_row_f64(o->op, 1, a->data, o->u.c, o->data, o->grad, ga);
         return true;
     }
-    flat f = {o->op, o->dtype, a->data, &o->u.c, o->data, o->grad, 1, 0, NULL, ga, NULL};
+    flat f = {o->op, o->dtype, a->data, &o->u.c, o->data, o->grad, 1, 0, NULL, ga, NULL, false,
+              false};
     tg__elementwise(n, sc_bw_flat_range, &f);
     return true;
 }

@@ -99,12 +99,19 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
 bool tg__bw_matmul(tg_tensor *o) {
     tg_tensor *a = o->in0, *b = o->u.in1;
     bool ta = o->flags & 16, tb = o->flags & 32;
-    void *ga = tg__gacc(a), *gb = tg__gacc(b);
+    bool fa, fb; /* fresh buffers: the GEMM writes them (beta 0), no zeroing */
+    void *ga = tg__gacc_w(a, &fa), *gb = tg__gacc_w(b, &fb);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
     mm m;
     mm_setup(&m, o, a, b);
     int64_t M = m.M, N = m.N, K = m.K;
     size_t es = tg__esize(o->dtype);
+    if (m.nbatch != 1) { /* a broadcast operand sums over batches: start from 0 */
+        if (fa) memset(ga, 0, (size_t)tg__numel(a) * es);
+        if (fb) memset(gb, 0, (size_t)tg__numel(b) * es);
+        fa = fb = false;
+    }
+    double beta_a = fa ? 0.0 : 1.0, beta_b = fb ? 0.0 : 1.0;
     int64_t lda = a->shape[a->rank - 1], ldb = b->shape[b->rank - 1];
     for (int64_t k = 0; k < m.nbatch; k++) {
         size_t oa = (size_t)(batch_offset(&m, 1, k) * M * K) * es;
@@ -113,15 +120,15 @@ bool tg__bw_matmul(tg_tensor *o) {
         const char *G = (const char *)o->grad + (size_t)(k * M * N) * es;
         if (ga) {
             if (!ta)
-                gemm(o->dtype, false, !tb, M, K, N, G, N, B, ldb, 1.0, (char *)ga + oa, K);
+                gemm(o->dtype, false, !tb, M, K, N, G, N, B, ldb, beta_a, (char *)ga + oa, K);
             else
-                gemm(o->dtype, tb, true, K, M, N, B, ldb, G, N, 1.0, (char *)ga + oa, M);
+                gemm(o->dtype, tb, true, K, M, N, B, ldb, G, N, beta_a, (char *)ga + oa, M);
         }
         if (gb) {
             if (!tb)
-                gemm(o->dtype, !ta, false, K, N, M, A, lda, G, N, 1.0, (char *)gb + ob, N);
+                gemm(o->dtype, !ta, false, K, N, M, A, lda, G, N, beta_b, (char *)gb + ob, N);
             else
-                gemm(o->dtype, true, ta, N, K, M, G, N, A, lda, 1.0, (char *)gb + ob, K);
+                gemm(o->dtype, true, ta, N, K, M, G, N, A, lda, beta_b, (char *)gb + ob, K);
         }
     }
     return true;

@@ -8,12 +8,12 @@
  *   dropout      a * mask, mask in {0, 1/(1-p)}        g * mask (the mask is a
  *                                                      constant leaf)
  *   layer_norm   (a - mean) / sqrt(var + eps) * w + b  fused (see below)
- *   batch_norm   the same per channel over [N, *, ...]  composed from ops
+ *   batch_norm   the same per channel over [N, C, ...]  fused (see below)
  *
- * softmax, log_softmax and layer_norm are fused kernels (one record each,
- * rows split over threads when large); their vjps are built from ops (the
- * softmax ones reuse the output record), so second derivatives flow.
- * batch_norm is built from core ops (mean, sub, mul, pow).
+ * softmax, log_softmax, layer_norm and batch_norm are fused kernels (one
+ * record each; softmax and layer_norm rows split over threads when large);
+ * their vjps are built from ops (the softmax ones reuse the output record),
+ * so create-graph sweeps and second derivatives work.
  * The softmax axis lives in u.i.
  */
 #include "tg_internal.h"
@@ -533,6 +533,106 @@ tg_tensor *tg__vjp_layer_norm(tg_tensor *o, tg_tensor *g, int i) {
 
 /* ------------------------------------------------------------ batch_norm */
 
+/*   batch_norm  y = xhat * w[c] + b[c], xhat = (a - mean[c]) * rstd[c], over
+ *               [N, C, S...]; training: the batch's mean and biased
+ *               variance, eval: the running statistics (constants)
+ *   d a  training: rstd * (h - mean(h) - xhat * mean(h * xhat)), h = g w[c]
+ *        eval:     g * w[c] * rstd[c]
+ *   d w = sum of g * xhat,  d b = sum of g   (over every axis but 1)
+ * A fused record (inputs a, then w and b when given); it keeps the
+ * per-channel mean and rstd (in f64) for the backward. */
+typedef struct bn_ext {
+    bool training, hw, hb;
+    double eps;
+    int64_t N, C, S;     /* a viewed as [N, C, S] */
+    double *mean, *rstd; /* [C] each */
+} bn_ext;
+
+typedef struct bn_job {
+    const bn_ext *e;
+    const void *x, *w, *b;
+    void *y;
+    const void *g;
+    void *ga, *gw, *gb;
+} bn_job;
+
+#define DEF_BN(T, SUF)                                                         \
+    /* sum of g * (x - m) */                                                   \
+    static T dotc_##SUF(const T *g, const T *x, T m, int64_t n) {              \
+        T s[8] = {0};                                                          \
+        int64_t k = 0;                                                         \
+        for (; k + 8 <= n; k += 8)                                             \
+            for (int l = 0; l < 8; l++) s[l] += g[k + l] * (x[k + l] - m);     \
+        for (; k < n; k++) s[0] += g[k] * (x[k] - m);                          \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+    }                                                                          \
+    /* the batch statistics: two passes per channel, rows summed in f64 */    \
+    static void bn_stats_##SUF(const bn_job *j) {                              \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        double cnt = (double)(N * S);                                          \
+        for (int64_t c = 0; c < C; c++) {                                      \
+            double s = 0, q = 0;                                               \
+            for (int64_t nn = 0; nn < N; nn++)                                 \
+                s += dot_##SUF((const T *)j->x + (nn * C + c) * S, NULL, S);   \
+            double mu = s / cnt;                                               \
+            for (int64_t nn = 0; nn < N; nn++)                                 \
+                q += sqdev_##SUF((const T *)j->x + (nn * C + c) * S, (T)mu, S); \
+            e->mean[c] = mu;                                                   \
+            e->rstd[c] = 1 / sqrt(q / cnt + e->eps);                           \
+        }                                                                      \
+    }                                                                          \
+    CLONES static void bn_fwd_##SUF(const bn_job *j) {                         \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        const T *w = j->w, *b = j->b;                                          \
+        for (int64_t nn = 0; nn < N; nn++)                                     \
+            for (int64_t c = 0; c < C; c++) {                                  \
+                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
+                T *restrict y = (T *)j->y + (nn * C + c) * S;                  \
+                T sc = (T)e->rstd[c] * (w ? w[c] : (T)1);                      \
+                T m = (T)e->mean[c], sh = b ? b[c] : (T)0;                     \
+                for (int64_t k = 0; k < S; k++) y[k] = (x[k] - m) * sc + sh;   \
+            }                                                                  \
+    }                                                                          \
+    CLONES static void bn_bw_##SUF(const bn_job *j) {                          \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        const T *w = j->w;                                                     \
+        T *gw = j->gw, *gb = j->gb;                                            \
+        double cnt = (double)(N * S);                                          \
+        for (int64_t c = 0; c < C; c++) {                                      \
+            T m = (T)e->mean[c], r = (T)e->rstd[c], wc = w ? w[c] : (T)1;      \
+            double sg = 0, sgx = 0; /* sum g, sum g (x - m) */                 \
+            if (gb || gw || (j->ga && e->training))                            \
+                for (int64_t nn = 0; nn < N; nn++) {                           \
+                    const T *x = (const T *)j->x + (nn * C + c) * S;           \
+                    const T *g = (const T *)j->g + (nn * C + c) * S;           \
+                    sg += dot_##SUF(g, NULL, S);                               \
+                    sgx += dotc_##SUF(g, x, m, S);                             \
+                }                                                              \
+            if (gb) gb[c] += (T)sg;                                            \
+            if (gw) gw[c] += (T)(sgx * r);                                     \
+            if (!j->ga) continue;                                              \
+            T m1 = e->training ? (T)(sg * wc / cnt) : 0;                       \
+            T m2 = e->training ? (T)(sgx * r * wc / cnt) : 0;                  \
+            for (int64_t nn = 0; nn < N; nn++) {                               \
+                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
+                const T *restrict g = (const T *)j->g + (nn * C + c) * S;      \
+                T *restrict ga = (T *)j->ga + (nn * C + c) * S;                \
+                T gr = wc * r;                                                 \
+                if (e->training)                                               \
+                    for (int64_t k = 0; k < S; k++)                            \
+                        ga[k] += r * (g[k] * wc - m1 - (x[k] - m) * r * m2);   \
+                else                                                           \
+                    for (int64_t k = 0; k < S; k++) ga[k] += g[k] * gr;        \
+            }                                                                  \
+        }                                                                      \
+    }
+DEF_BN(float, f32)
+DEF_BN(double, f64)
+
+
 /* A running statistic: NULL, or a parameter / tape tensor of shape [C]
  * and a's dtype. */
 static bool check_stat(tg_tape *tape, const tg_tensor *s, const char *what, const tg_tensor *a) {
@@ -551,13 +651,6 @@ static bool check_stat(tg_tape *tape, const tg_tensor *s, const char *what, cons
                         (long long)a->shape[1]),
                false;
     return true;
-}
-
-/* A copy of a [C] statistic as a constant of shape [1, C, 1, ...]. */
-static tg_tensor *stat_const(tg_tape *tape, const tg_tensor *s, int rank, const int64_t *cshape) {
-    tg_tensor *t = tg__wrap(tape, s->dtype, rank, cshape, NULL);
-    if (t) memcpy(t->data, s->data, (size_t)s->shape[0] * tg__esize(s->dtype));
-    return t;
 }
 
 tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
@@ -592,54 +685,131 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
         return tg__fail(tape, TG_ERR_NULL, "batch_norm",
                         "eval mode needs running_mean and running_var (input %s)",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
-    int64_t cshape[TG_MAX_RANK], count = C ? tg__numel(a) / C : 0;
-    int axes[TG_MAX_RANK], nax = 0;
-    for (int d = 0; d < a->rank; d++) {
-        cshape[d] = d == 1 ? C : 1;
-        if (d != 1) axes[nax++] = d;
-    }
-    tg_tensor *y;
+    int64_t count = a->shape[0]; /* values per channel: N * S */
+    for (int d = 2; d < a->rank; d++) count *= a->shape[d];
+    if (training && count <= 1)
+        return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
+                        "training needs more than 1 value per channel, input is %s",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    size_t head = (sizeof(tg_auxin) + (size_t)n * sizeof(tg_tensor *) + 7) & ~(size_t)7;
+    char *blk = tg__arena(tape, head + sizeof(bn_ext) + 2 * (size_t)(C ? C : 1) * sizeof(double),
+                          "batch_norm");
+    if (!blk) return NULL;
+    tg_auxin *ax = (tg_auxin *)blk;
+    ax->n = n;
+    for (int i = 0; i < n; i++) ax->in[i] = in[i];
+    bn_ext *e = (bn_ext *)(blk + head);
+    e->training = training, e->hw = weight != NULL, e->hb = bias != NULL, e->eps = eps;
+    e->N = a->shape[0], e->C = C, e->S = 1;
+    for (int d = 2; d < a->rank; d++) e->S *= a->shape[d];
+    e->mean = (double *)(blk + head + sizeof(bn_ext));
+    e->rstd = e->mean + C;
+    tg_tensor *out = tg__out(tape, TG_OP_BATCH_NORM, a->dtype, a->rank, a->shape, NULL, NULL, NULL);
+    if (!out) return NULL;
+    out->u.aux = ax;
+    tg__set_req(out, n, ax->in);
+    bn_job j = {e, a->data, weight ? weight->data : NULL, bias ? bias->data : NULL, out->data,
+                NULL, NULL, NULL, NULL};
     if (training) {
-        if (count <= 1)
-            return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
-                            "training needs more than 1 value per channel, input is %s",
-                            tg__shape_str(b0, sizeof b0, a->rank, a->shape));
-        tg_tensor *mean = tg_mean_axes(a, nax, axes, true);
-        tg_tensor *xc = tg_sub(a, mean);
-        tg_tensor *var = tg_mean_axes(tg_mul(xc, xc), nax, axes, true); /* biased */
-        y = tg_mul(xc, tg_pow_scalar(tg_add_scalar(var, eps), -0.5));
-        if (!y) return NULL;
+        if (a->dtype == TG_F32) bn_stats_f32(&j);
+        else bn_stats_f64(&j);
         /* running = (1 - m) running + m batch, with the unbiased variance */
         double unb = (double)count / (double)(count - 1);
         for (int64_t c = 0; c < C; c++) {
-            double mu = tg_tensor_get(mean, c), v = tg_tensor_get(var, c) * unb;
-            if (a->dtype == TG_F32) {
-                if (running_mean) {
-                    float *r = running_mean->data;
-                    r[c] = (float)((1 - momentum) * r[c] + momentum * mu);
+            double mu = e->mean[c], r = e->rstd[c], v = (1 / (r * r) - eps) * unb;
+            if (running_mean) {
+                if (a->dtype == TG_F32) {
+                    float *rm = running_mean->data;
+                    rm[c] = (float)((1 - momentum) * rm[c] + momentum * mu);
+                } else {
+                    double *rm = running_mean->data;
+                    rm[c] = (1 - momentum) * rm[c] + momentum * mu;
                 }
-                if (running_var) {
-                    float *r = running_var->data;
-                    r[c] = (float)((1 - momentum) * r[c] + momentum * v);
-                }
-            } else {
-                if (running_mean) {
-                    double *r = running_mean->data;
-                    r[c] = (1 - momentum) * r[c] + momentum * mu;
-                }
-                if (running_var) {
-                    double *r = running_var->data;
-                    r[c] = (1 - momentum) * r[c] + momentum * v;
+            }
+            if (running_var) {
+                if (a->dtype == TG_F32) {
+                    float *rv = running_var->data;
+                    rv[c] = (float)((1 - momentum) * rv[c] + momentum * v);
+                } else {
+                    double *rv = running_var->data;
+                    rv[c] = (1 - momentum) * rv[c] + momentum * v;
                 }
             }
         }
     } else {
-        tg_tensor *rm = stat_const(tape, running_mean, a->rank, cshape);
-        tg_tensor *rv = stat_const(tape, running_var, a->rank, cshape);
-        if (!rm || !rv) return NULL;
-        y = tg_mul(tg_sub(a, rm), tg_pow_scalar(tg_add_scalar(rv, eps), -0.5));
+        for (int64_t c = 0; c < C; c++) {
+            double m = a->dtype == TG_F32 ? ((const float *)running_mean->data)[c]
+                                          : ((const double *)running_mean->data)[c];
+            double v = a->dtype == TG_F32 ? ((const float *)running_var->data)[c]
+                                          : ((const double *)running_var->data)[c];
+            e->mean[c] = m, e->rstd[c] = 1 / sqrt(v + eps);
+        }
     }
-    if (weight) y = tg_mul(y, tg_reshape(weight, a->rank, cshape));
-    if (bias) y = tg_add(y, tg_reshape(bias, a->rank, cshape));
-    return y;
+    if (a->dtype == TG_F32) bn_fwd_f32(&j);
+    else bn_fwd_f64(&j);
+    return out;
+}
+
+static bn_ext *bn_get(const tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    size_t head = (sizeof(tg_auxin) + (size_t)ax->n * sizeof(tg_tensor *) + 7) & ~(size_t)7;
+    return (bn_ext *)((char *)o->u.aux + head);
+}
+
+bool tg__bw_batch_norm(tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    const bn_ext *e = bn_get(o);
+    tg_tensor *a = ax->in[0], *w = e->hw ? ax->in[1] : NULL, *b = e->hb ? ax->in[1 + e->hw] : NULL;
+    void *ga = tg__gacc(a), *gw = w ? tg__gacc(w) : NULL, *gb = b ? tg__gacc(b) : NULL;
+    if (((a->flags & TGF_REQ) && !ga) || (w && (w->flags & TGF_REQ) && !gw) ||
+        (b && (b->flags & TGF_REQ) && !gb))
+        return false;
+    bn_job j = {e, a->data, w ? w->data : NULL, NULL, NULL, o->grad, ga, gw, gb};
+    if (o->dtype == TG_F32) bn_bw_f32(&j);
+    else bn_bw_f64(&j);
+    return true;
+}
+
+/* Graph backward, from ops. Training (batch statistics, which depend on a):
+ *   d a = rstd * (h - mean(h) - xhat * mean(h * xhat)),  h = g * w
+ * eval (running statistics are constants): d a = g * w * rstd.
+ * Both: d w = sum of g * xhat, d b = sum of g, over every axis but 1. */
+tg_tensor *tg__vjp_batch_norm(tg_tensor *o, tg_tensor *g, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const bn_ext *e = bn_get(o);
+    tg_tensor *a = ax->in[0], *w = e->hw ? ax->in[1] : NULL;
+    int axes[TG_MAX_RANK], nax = 0;
+    int64_t cshape[TG_MAX_RANK];
+    for (int d = 0; d < a->rank; d++) {
+        cshape[d] = d == 1 ? e->C : 1;
+        if (d != 1) axes[nax++] = d;
+    }
+    if (e->hb && i == 1 + e->hw) return tg_sum_axes(g, nax, axes, false);
+    tg_tensor *xhat, *rstd;
+    if (e->training) {
+        tg_tensor *xc = tg_sub(a, tg_mean_axes(a, nax, axes, true));
+        tg_tensor *var = tg_mean_axes(tg_mul(xc, xc), nax, axes, true);
+        rstd = tg_pow_scalar(tg_add_scalar(var, e->eps), -0.5);
+        xhat = tg_mul(xc, rstd);
+    } else {
+        tg_tensor *m = tg__wrap(o->tape, a->dtype, a->rank, cshape, NULL);
+        rstd = tg__wrap(o->tape, a->dtype, a->rank, cshape, NULL);
+        if (!m || !rstd) return NULL;
+        for (int64_t c = 0; c < e->C; c++) {
+            if (a->dtype == TG_F32) {
+                ((float *)m->data)[c] = (float)e->mean[c];
+                ((float *)rstd->data)[c] = (float)e->rstd[c];
+            } else {
+                ((double *)m->data)[c] = e->mean[c];
+                ((double *)rstd->data)[c] = e->rstd[c];
+            }
+        }
+        xhat = i == 1 ? tg_mul(tg_sub(a, m), rstd) : NULL;
+    }
+    if (i == 1) return tg_sum_axes(tg_mul(g, xhat), nax, axes, false);
+    tg_tensor *h = w ? tg_mul(g, tg_reshape(w, a->rank, cshape)) : g;
+    if (!e->training) return tg_mul(h, rstd);
+    tg_tensor *t = tg_sub(tg_sub(h, tg_mean_axes(h, nax, axes, true)),
+                          tg_mul(xhat, tg_mean_axes(tg_mul(h, xhat), nax, axes, true)));
+    return tg_mul(rstd, t);
 }

@@ -98,6 +98,7 @@ TG_OP(MASKED_FILL, "masked_fill", 2, masked_fill, masked_fill)
 TG_OP(SOFTMAX,   "softmax",     1, softmax,  softmax)
 TG_OP(LOG_SOFTMAX, "log_softmax", 1, log_softmax, log_softmax)
 TG_OP(LAYER_NORM, "layer_norm", -1, layer_norm, layer_norm)
+TG_OP(BATCH_NORM, "batch_norm", -1, batch_norm, batch_norm)
 /* ops/conv.c */
 TG_OP(CONV2D,    "conv2d",      -1, conv2d,  conv2d)
 TG_OP(CONV2D_DX, "conv2d_input_grad", -1, conv2d_dx, conv2d_dx)

@@ -18,6 +18,8 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------- elementwise, binary */
+/* a + b, a - b, a * b, a / b elementwise, broadcast: a new tensor of the
+ * broadcast shape on the operands' tape, or NULL (error recorded). */
 TG_API tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
@@ -35,6 +37,8 @@ TG_API tg_tensor *tg_rdiv_scalar(tg_tensor *a, double c); /* c / a */
 TG_API tg_tensor *tg_pow_scalar(tg_tensor *a, double c);  /* a ** c */
 
 /* -------------------------------------------------- elementwise, unary */
+/* The usual functions, elementwise; a new tensor of a's shape. Stable at
+ * the extremes: sigmoid and tanh of +-1000 are exact, never NaN. */
 TG_API tg_tensor *tg_neg(tg_tensor *a);
 TG_API tg_tensor *tg_exp(tg_tensor *a);
 TG_API tg_tensor *tg_log(tg_tensor *a);
@@ -86,18 +90,22 @@ TG_API tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
  * =================================================================== */
 
 /* ------------------------------------------------------------------ math */
-TG_API tg_tensor *tg_log1p(tg_tensor *a);
-TG_API tg_tensor *tg_expm1(tg_tensor *a);
-TG_API tg_tensor *tg_erf(tg_tensor *a);
-TG_API tg_tensor *tg_square(tg_tensor *a);
-TG_API tg_tensor *tg_reciprocal(tg_tensor *a);
-TG_API tg_tensor *tg_rsqrt(tg_tensor *a);
+/* Each returns a new tensor of a's shape (NULL on error, recorded). */
+TG_API tg_tensor *tg_log1p(tg_tensor *a);      /* log(1 + a), accurate near 0 */
+TG_API tg_tensor *tg_expm1(tg_tensor *a);      /* e^a - 1, accurate near 0 */
+TG_API tg_tensor *tg_erf(tg_tensor *a);        /* the error function */
+TG_API tg_tensor *tg_square(tg_tensor *a);     /* a * a */
+TG_API tg_tensor *tg_reciprocal(tg_tensor *a); /* 1 / a */
+TG_API tg_tensor *tg_rsqrt(tg_tensor *a);      /* 1 / sqrt(a) */
 /* log(1 + e^(beta a)) / beta; linear where beta*a > threshold (PyTorch: 1, 20). */
 TG_API tg_tensor *tg_softplus(tg_tensor *a, double beta, double threshold);
 /* exact: a * Phi(a); tanh_approx: PyTorch's approximate='tanh'. */
 TG_API tg_tensor *tg_gelu(tg_tensor *a, bool tanh_approx);
+/* a if a > 0 else negative_slope * a (PyTorch's default slope: 0.01). */
 TG_API tg_tensor *tg_leaky_relu(tg_tensor *a, double negative_slope);
+/* a if a > 0 else alpha * (e^a - 1). */
 TG_API tg_tensor *tg_elu(tg_tensor *a, double alpha);
+/* a * sigmoid(a), also known as swish. */
 TG_API tg_tensor *tg_silu(tg_tensor *a);
 /* Clamp to [lo, hi]; pass -INFINITY / INFINITY for no bound. The gradient
  * passes where lo <= a <= hi (PyTorch). */

@@ -18,6 +18,12 @@
 #include <math.h>
 
 #define MAP(EXPR) for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = EXPR; }
+/* Backward: ga += E, or ga = E when w (a fresh buffer, never zeroed). */
+#define UBW(E)                                                                 \
+    if (w)                                                                     \
+        for (int64_t i = 0; i < n; i++) ga[i] = E;                             \
+    else                                                                       \
+        for (int64_t i = 0; i < n; i++) ga[i] += E;
 #define DEF_UNARY(TY, SUF, EXPF, LOGF, SQRTF, SINF, COSF, TANF, TANHF)          \
     static void un_fwd_##SUF(int op, int64_t n, const TY *restrict a, TY *restrict o) { \
         typedef TY T;                                                          \
@@ -37,31 +43,31 @@
         }                                                                      \
     }                                                                          \
     static void un_bw_##SUF(int op, int64_t n, const TY *restrict a, const TY *restrict z, \
-                            const TY *restrict g, TY *restrict ga) {             \
+                            const TY *restrict g, TY *restrict ga, bool w) { \
         switch (op) {                                                          \
-        case TG_OP_NEG: for (int64_t i = 0; i < n; i++) ga[i] -= g[i]; break;  \
-        case TG_OP_EXP: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * z[i]; break; \
-        case TG_OP_LOG: for (int64_t i = 0; i < n; i++) ga[i] += g[i] / a[i]; break; \
-        case TG_OP_SQRT: for (int64_t i = 0; i < n; i++) ga[i] += g[i] / (2 * z[i]); break; \
-        case TG_OP_SIN: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * COSF(a[i]); break; \
-        case TG_OP_COS: for (int64_t i = 0; i < n; i++) ga[i] -= g[i] * SINF(a[i]); break; \
-        case TG_OP_TAN: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * (1 + z[i] * z[i]); break; \
-        case TG_OP_TANH: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * (1 - z[i] * z[i]); break; \
-        case TG_OP_SIGMOID: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * z[i] * (1 - z[i]); break; \
-        case TG_OP_RELU: for (int64_t i = 0; i < n; i++) ga[i] += a[i] > 0 ? g[i] : 0; break; \
-        case TG_OP_ABS:                                                        \
-            for (int64_t i = 0; i < n; i++) ga[i] += a[i] > 0 ? g[i] : a[i] < 0 ? -g[i] : 0; \
-            break;                                                             \
+        case TG_OP_NEG: UBW(-g[i]) break;                                      \
+        case TG_OP_EXP: UBW(g[i] * z[i]) break;                                \
+        case TG_OP_LOG: UBW(g[i] / a[i]) break;                                \
+        case TG_OP_SQRT: UBW(g[i] / (2 * z[i])) break;                         \
+        case TG_OP_SIN: UBW(g[i] * COSF(a[i])) break;                          \
+        case TG_OP_COS: UBW(-(g[i] * SINF(a[i]))) break;                       \
+        case TG_OP_TAN: UBW(g[i] * (1 + z[i] * z[i])) break;                   \
+        case TG_OP_TANH: UBW(g[i] * (1 - z[i] * z[i])) break;                  \
+        case TG_OP_SIGMOID: UBW(g[i] * z[i] * (1 - z[i])) break;               \
+        case TG_OP_RELU: UBW(a[i] > 0 ? g[i] : 0) break;                       \
+        case TG_OP_ABS: UBW(a[i] > 0 ? g[i] : a[i] < 0 ? -g[i] : 0) break;     \
         }                                                                      \
     }
 DEF_UNARY(float, f32, expf, logf, sqrtf, sinf, cosf, tanf, tanhf)
 DEF_UNARY(double, f64, exp, log, sqrt, sin, cos, tan, tanh)
 #undef MAP
+#undef UBW
 
 typedef struct flat {
     int op, dtype;
     const void *a, *z, *g;
     void *out, *ga;
+    bool w; /* backward: ga is fresh, write instead of add */
 } flat;
 
 static void un_fwd_range(void *ctx, int64_t lo, int64_t hi) {
@@ -76,10 +82,10 @@ static void un_bw_range(void *ctx, int64_t lo, int64_t hi) {
     const flat *f = ctx;
     if (f->dtype == TG_F32)
         un_bw_f32(f->op, hi - lo, (const float *)f->a + lo, (const float *)f->z + lo,
-                  (const float *)f->g + lo, (float *)f->ga + lo);
+                  (const float *)f->g + lo, (float *)f->ga + lo, f->w);
     else
         un_bw_f64(f->op, hi - lo, (const double *)f->a + lo, (const double *)f->z + lo,
-                  (const double *)f->g + lo, (double *)f->ga + lo);
+                  (const double *)f->g + lo, (double *)f->ga + lo, f->w);
 }
 
 static tg_tensor *unary(int op, tg_tensor *a) {
@@ -89,16 +95,17 @@ static tg_tensor *unary(int op, tg_tensor *a) {
     a = in[0];
     tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
     if (!out) return NULL;
-    flat f = {op, a->dtype, a->data, NULL, NULL, out->data, NULL};
+    flat f = {op, a->dtype, a->data, NULL, NULL, out->data, NULL, false};
     tg__elementwise(tg__numel(a), un_fwd_range, &f);
     return out;
 }
 
 bool tg__bw_unary(tg_tensor *o) {
     tg_tensor *a = o->in0;
-    void *ga = tg__gacc(a);
+    bool w;
+    void *ga = tg__gacc_w(a, &w);
     if (!ga) return false;
-    flat f = {o->op, o->dtype, a->data, o->data, o->grad, NULL, ga};
+    flat f = {o->op, o->dtype, a->data, o->data, o->grad, NULL, ga, w};
     tg__elementwise(tg__numel(a), un_bw_range, &f);
     return true;
 }

@@ -229,6 +229,42 @@ static void test_batch_norm_running(void) {
     tg_tape_free(t);
 }
 
+/* the fused norms when only some inputs require grad: d x must not depend
+ * on whether w and b do, and parameters get their gradients */
+static void test_partial_grads(void) {
+    for (int which = 0; which < 2; which++) {
+        tg_tape *t = tg_tape_new();
+        tg_rng r;
+        tg_rng_seed(&r, 9);
+        int64_t xs[4] = {3, 4, 2, 1};
+        tg_tensor *x = tg_requires_grad(tg_rand_uniform(t, TG_F64, which ? 3 : 2, xs, &r, -2, 2));
+        tg_tensor *wp = tg_param_new(TG_F64, TG_SHAPE(4));
+        for (int k = 0; k < 4; k++) tg_tensor_f64(wp)[k] = 0.5 + k;
+        tg_tensor *wc = tg_tensor_new(t, TG_F64, TG_SHAPE(4), tg_tensor_f64(wp));
+        tg_tensor *seed = tg_rand_uniform(t, TG_F64, which ? 3 : 2, xs, &r, -1, 1);
+        tg_tensor *y1 = which ? tg_batch_norm(x, wc, NULL, NULL, NULL, true, 0.1, 1e-5)
+                              : tg_layer_norm(x, 1, wc, NULL, 1e-5);
+        tg_tensor *g1[1], *g2[2];
+        tg_grad(y1, seed, 1, &x, g1, 0);
+        tg_tensor *y2 = which ? tg_batch_norm(x, wp, NULL, NULL, NULL, true, 0.1, 1e-5)
+                              : tg_layer_norm(x, 1, wp, NULL, 1e-5);
+        tg_grad(y2, seed, 2, (tg_tensor *[]){x, wp}, g2, 0);
+        CHECK_OK(t);
+        double worst = 0;
+        for (int64_t k = 0; k < tg_tensor_numel(x); k++)
+            worst = fmax(worst, fabs(tg_tensor_get(g1[0], k) - tg_tensor_get(g2[0], k)));
+        CHECK(worst < 1e-14, "%s: d x differs by %g with a constant weight",
+              which ? "batch_norm" : "layer_norm", worst);
+        tg_backward_seed(y2, seed);
+        double gsum = 0;
+        for (int k = 0; k < 4; k++) gsum += fabs(tg_tensor_f64(tg_tensor_grad(wp))[k]);
+        CHECK(gsum > 0, "%s: the weight parameter received a gradient",
+              which ? "batch_norm" : "layer_norm");
+        tg_param_free(wp);
+        tg_tape_free(t);
+    }
+}
+
 static void test_bad_inputs(void) {
     tg_tape *t = tg_tape_new();
 #define FRESH() tg_tape_reset(t); tg_tensor *a = tg_ones(t, TG_F32, TG_SHAPE(4, 3))
@@ -302,6 +338,7 @@ int main(void) {
     test_softmax_extremes();
     test_dropout();
     test_batch_norm_running();
+    test_partial_grads();
     test_bad_inputs();
     return TEST_DONE("grad_nnfunc");
 }

@@ -1,0 +1,46 @@
+#!/bin/sh
+# bench/run.sh - configure, build and run every benchmark against its peer,
+# in one run on this machine:
+#
+#     sh bench/run.sh [build-dir]        (default build dir: build-perfbench)
+#
+# prints one line per comparison (ratio = tapegrad / peer for times,
+# tapegrad / peer for GFLOP/s on sgemm):
+#   sgemm_<n>: tapegrad <GFLOP/s>, openblas <GFLOP/s>, ratio <r>   n = 256..2048
+#   mlp_epoch: tapegrad <s>, torch <s>, ratio <r>
+#   rosenbrock_tensor: tapegrad <ms>, torch <ms>, ratio <r>
+#   rosenbrock_scalar: tapegrad <s>, adolc <s>, ratio <r>
+#   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
+#   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
+# Diagnostics (thread settings, losses) go to stderr.
+#
+# Peers: PyTorch from /usr/bin/python3 (Debian's python3-torch), OpenBLAS,
+# ADOL-C. Every peer runs with OPENBLAS_CORETYPE unset and its thread counts
+# set explicitly; each side reports its best thread setting (1 or 2 threads;
+# sgemm and conv: both sides on 2 threads). Needs libopenblas-dev,
+# libadolc-dev, python3-torch and dataset-fashion-mnist.
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build-perfbench}
+cd "$src"
+# No peer may inherit a forced core type or thread count from the caller.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE || true
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=1
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" -Dbench=true -Dbuildtype=release >/dev/null
+else
+    meson configure "$build" -Dbench=true >/dev/null
+fi
+ninja -C "$build" >/dev/null
+b="$build/bench"
+"$b/bench_sgemm"
+"$b/bench_mlp_epoch"
+"$b/bench_rosenbrock_tensor"
+if [ -x "$b/bench_rosenbrock_scalar" ]; then
+    "$b/bench_rosenbrock_scalar" |
+        awk '/^rosenbrock_scalar_tape:/ { print > "/dev/stderr"; next } { print }'
+else
+    echo "rosenbrock_scalar: skipped (ADOL-C not found)"
+fi
+"$b/bench_op_overhead"
+"$b/bench_conv"

@@ -1,0 +1,90 @@
+/* fuzz_csv.c - random bytes as a CSV file, under random options. The
+ * reader must never crash, leak or read out of bounds: every file either
+ * reads back as a consistent data set (finite features, labels in range)
+ * or fails with a status and a sentence naming the file.
+ *
+ * The first byte picks the options (delimiter, header mode, label column);
+ * the rest is the file. A data set that reads is then normalized and
+ * batched onto a tape.
+ *
+ * libFuzzer:  ./build-fuzz/tests/fuzz/fuzz_csv -max_total_time=60 tests/fuzz/corpus/csv
+ * The normal suite replays the committed corpus (tests/fuzz/replay.c). */
+#include <tapegrad.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void fail_if(int cond, const char *what, const char *err) {
+    if (cond) {
+        fprintf(stderr, "fuzz_csv: %s (error: %s)\n", what, err);
+        abort(); /* a harness, not the library: libFuzzer wants a crash */
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    char path[128];
+    snprintf(path, sizeof path, "%s/tg_fuzz_csv_%ld.csv",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    bool wrote = fwrite(data + 1, 1, size - 1, f) == size - 1;
+    if (fclose(f) != 0 || !wrote) return 0;
+
+    unsigned o = data[0];
+    static const char delims[] = {0, ',', ';', '\t', ' ', '|', '"', '\n'};
+    tg_csv_opts opts = {0};
+    opts.delimiter = delims[o & 7];
+    opts.header = (int)((o >> 3) % 3) - 1;
+    opts.has_label = (o >> 5) & 1;
+    opts.label_col = (int)(o >> 6) - 2; /* -2..1 */
+    char err[512];
+    tg_dataset d;
+    tg_status st = tg_csv_read(path, &opts, &d, err, sizeof err);
+    if (st != TG_OK) {
+        fail_if(!err[0], "an error without a message", "");
+        fail_if(st != TG_ERR_ARG && strstr(err, path) == NULL, "an error that does not name the file", err);
+        fail_if(d.x || d.y || d.n, "data set not zeroed on failure", err);
+        unlink(path);
+        return 0;
+    }
+    fail_if(d.n < 0 || d.dim < 0 || d.rank != 1 || d.shape[0] != d.dim, "inconsistent data set", "");
+    for (int64_t i = 0; i < d.n * d.dim; i++) fail_if(!isfinite(d.x[i]), "a non-finite feature", "");
+    if (opts.has_label)
+        for (int64_t i = 0; i < d.n; i++)
+            fail_if(!d.y || d.y[i] < 0 || d.y[i] >= d.nclasses, "a label out of range", "");
+    double lo, hi;
+    tg_dataset_range(&d, &lo, &hi);
+    if (hi > lo) tg_dataset_scale(&d, lo, hi);
+    if (d.dim > 0 && d.dim < 4096) {
+        double *mean = malloc(sizeof(double) * (size_t)d.dim), *sd = malloc(sizeof(double) * (size_t)d.dim);
+        if (mean && sd && tg_dataset_stats(&d, true, mean, sd) == TG_OK)
+            tg_dataset_standardize(&d, true, mean, sd);
+        free(mean);
+        free(sd);
+    }
+    tg_batcher b;
+    tg_tape *t = tg_tape_new();
+    if (t && d.n > 0 && tg_batcher_init(&b, &d, 3, true, 7, err, sizeof err) == TG_OK) {
+        const int64_t *idx;
+        int64_t k;
+        while ((k = tg_batcher_next(&b, &idx)) > 0) {
+            tg_tensor *x = tg_dataset_batch_x(t, &d, k, idx, TG_F32, true);
+            fail_if(!x && tg_tape_status(t) != TG_ERR_NOMEM, "batch_x", tg_tape_error(t));
+            if (opts.has_label) {
+                tg_tensor *y = tg_dataset_batch_y(t, &d, k, idx);
+                fail_if(!y && tg_tape_status(t) != TG_ERR_NOMEM, "batch_y", tg_tape_error(t));
+            }
+            tg_tape_reset(t);
+        }
+        tg_batcher_free(&b);
+    }
+    tg_tape_free(t);
+    tg_dataset_free(&d);
+    unlink(path);
+    return 0;
+}
