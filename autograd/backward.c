@@ -35,16 +35,28 @@ void *tg__gacc_new_raw(tg_tensor *t) {
     return t->grad;
 }
 
-void tg__add_into(int dt, void *dst, const void *src, int64_t n) {
-    if (dt == TG_F32) {
-        float *restrict d = dst;
-        const float *restrict s = src;
-        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+typedef struct add_job {
+    int dt;
+    void *dst;
+    const void *src;
+} add_job;
+
+static void add_range(void *ctx, int64_t lo, int64_t hi) {
+    const add_job *j = ctx;
+    if (j->dt == TG_F32) {
+        float *restrict d = (float *)j->dst + lo;
+        const float *restrict s = (const float *)j->src + lo;
+        for (int64_t i = 0; i < hi - lo; i++) d[i] += s[i];
     } else {
-        double *restrict d = dst;
-        const double *restrict s = src;
-        for (int64_t i = 0; i < n; i++) d[i] += s[i];
+        double *restrict d = (double *)j->dst + lo;
+        const double *restrict s = (const double *)j->src + lo;
+        for (int64_t i = 0; i < hi - lo; i++) d[i] += s[i];
     }
+}
+
+void tg__add_into(int dt, void *dst, const void *src, int64_t n) {
+    add_job j = {dt, dst, src};
+    tg__elementwise(n, add_range, &j); /* threads only for large n */
 }
 
 /* Where t sits among the records: slab index and position. */

@@ -94,8 +94,9 @@ int tg__inputs(const tg_tensor *t, tg_tensor **buf) {
     if (nin == 0) return 0;
     if (nin < 0) {
         const tg_auxin *ax = t->u.aux;
-        for (int i = 0; i < ax->n; i++) buf[i] = ax->in[i];
-        return ax->n;
+        int n = ax->n < TG_MAX_INPUTS ? ax->n : TG_MAX_INPUTS; /* never past buf */
+        for (int i = 0; i < n; i++) buf[i] = ax->in[i];
+        return n;
     }
     buf[0] = t->in0;
     if (nin == 2) buf[1] = t->u.in1;

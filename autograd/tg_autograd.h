@@ -225,6 +225,9 @@ TG_API double tg_tensor_get(const tg_tensor *t, int64_t i);
  * backward accumulates into its gradient. Free with tg_param_free.
  * A parameter must not be used on tapes in two threads at once. */
 TG_API tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape);
+/* Freeing a parameter that a tape still holds (used there since the
+ * tape's last reset) is deferred until every such tape is reset or freed,
+ * so a pending backward stays valid; don't pass p to anything afterwards. */
 TG_API void tg_param_free(tg_tensor *p); /* NULL is allowed */
 TG_API bool tg_tensor_is_param(const tg_tensor *t);
 

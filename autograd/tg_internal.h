@@ -179,11 +179,12 @@ static inline tg_tensor *tg__record(tg_tape *tape) {
     }
     return tg__record_slow(tape);
 }
-/* Data arena: n bytes, 64-byte aligned when n >= 64, else 16. NULL = OOM
+/* Data arena: n bytes, 64-byte aligned when n >= 64, 8 when n <= 8 (a
+ * scalar's gradient: scalar code makes millions), else 16. NULL = OOM
  * (recorded on the tape with `op` in the message). */
 void *tg__arena_slow(tg_tape *tape, size_t n, const char *op);
 static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
-    size_t align = n >= 64 ? 64 : 16;
+    size_t align = n >= 64 ? 64 : n <= 8 ? 8 : 16;
     if (tape->dcur < tape->nchunk) {
         tg_dchunk *c = &tape->chunks[tape->dcur];
         size_t at = (c->used + align - 1) & ~(align - 1);
@@ -245,7 +246,10 @@ void tg__set_req(tg_tensor *out, int n, tg_tensor **in);
  * parameter freed meanwhile is freed now). */
 void tg__drop_proxies(tg_tape *tape);
 
-/* Inputs of a record, in order: returns the count. */
+/* Inputs of a record, in order: returns the count, at most TG_MAX_INPUTS
+ * (buf must hold that many). An op with more operands (tg_concat of many
+ * tensors) builds a tree of records of at most TG_MAX_INPUTS inputs each. */
+#define TG_MAX_INPUTS 16
 int tg__inputs(const tg_tensor *t, tg_tensor **buf);
 
 /* A zeroed (on first use) gradient buffer for t in the current numeric
@@ -264,7 +268,8 @@ static inline void *tg__gacc_w(tg_tensor *t, bool *fresh) {
     *fresh = false;
     if (t->grad) return t->grad;
     if (!(t->flags & TGF_REQ)) return NULL;
-    void *g = tg__gacc_new_raw(t);
+    void *g = t->rank == 0 ? (t->grad = tg__arena(t->tape, 8, "backward")) /* scalar code */
+                           : tg__gacc_new_raw(t);
     *fresh = g != NULL;
     return g;
 }

@@ -16,6 +16,10 @@
 
 /* ------------------------------------------------------------- forward */
 
+/* Row kernels are inlined into each caller, so that the flat paths (unit
+ * strides, constants there) get contiguous, vectorized loops. */
+#define ROW_FN static inline __attribute__((always_inline))
+
 /* One row of a binary op; ia/ib are 1 (walk) or 0 (broadcast). */
 #define ROW(EXPR)                                                              \
     do {                                                                       \
@@ -34,7 +38,7 @@
     } while (0)
 
 #define DEF_BIN_ROW(TY, SUF, POWF)                                              \
-    static void bin_row_##SUF(int op, int64_t n, const TY *restrict a, int64_t ia, \
+    ROW_FN void bin_row_##SUF(int op, int64_t n, const TY *restrict a, int64_t ia, \
                               const TY *restrict b, int64_t ib, TY *restrict o) { \
         typedef TY T;                                                          \
         switch (op) {                                                          \
@@ -120,6 +124,12 @@ static tg_tensor *scalar_binary(tg_tape *tape, int op, tg_tensor *a, tg_tensor *
 }
 
 static tg_tensor *binary(int op, tg_tensor *a, tg_tensor *b) {
+    /* the common case of scalar code in one glance: two fresh 0-d f64
+     * tensors on one tape (what tg__check would accept) */
+    if (a && b && a->rank == 0 && b->rank == 0 && a->dtype == TG_F64 && b->dtype == TG_F64 &&
+        !((a->flags | b->flags) & TGF_PARAM) && a->tape == b->tape && a->gen == a->tape->gen &&
+        b->gen == a->gen)
+        return scalar_binary(a->tape, op, a, b);
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check(name, 2, in, true);
@@ -172,7 +182,7 @@ tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return binary(TG_OP_POW, a, b); 
     } while (0)
 
 #define DEF_BIN_BW(TY, SUF, POWF, LOGF)                                         \
-    static void bin_bw_row_##SUF(int op, int64_t n, const TY *a, int64_t ia, const TY *b, \
+    ROW_FN void bin_bw_row_##SUF(int op, int64_t n, const TY *a, int64_t ia, const TY *b, \
                                  int64_t ib, const TY *restrict o, const TY *restrict g, \
                                  TY *ga, TY *gb, bool wa, bool wb) {           \
         typedef TY T;                                                          \
@@ -312,6 +322,12 @@ tg_tensor *tg__vjp_pow(tg_tensor *o, tg_tensor *g, int i) {
  *   div_scalar   a / c      g / c
  *   rdiv_scalar  c / a      -g * out / a
  *   pow_scalar   a ^ c      g * c * a^(c-1)   (0 when c == 0) */
+/* Backward: ga += E, or ga = E when w (a fresh buffer, never zeroed). */
+#define SBW(E)                                                                 \
+    if (w)                                                                     \
+        for (int64_t i = 0; i < n; i++) ga[i] = E;                             \
+    else                                                                       \
+        for (int64_t i = 0; i < n; i++) ga[i] += E;
 #define DEF_SCALAR_ROW(T, SUF, POWF)                                           \
     static void sc_row_##SUF(int op, int64_t n, const T *restrict a, T c, T *restrict o) { \
         switch (op) {                                                          \
@@ -328,23 +344,28 @@ tg_tensor *tg__vjp_pow(tg_tensor *o, tg_tensor *g, int i) {
         }                                                                      \
     }                                                                          \
     static void sc_bw_row_##SUF(int op, int64_t n, const T *restrict a, T c,   \
-                                const T *restrict o, const T *restrict g, T *restrict ga) { \
+                                const T *restrict o, const T *restrict g, T *restrict ga, \
+                                bool w) {                                      \
         switch (op) {                                                          \
-        case TG_OP_ADDC: for (int64_t i = 0; i < n; i++) ga[i] += g[i]; break; \
-        case TG_OP_RSUBC: for (int64_t i = 0; i < n; i++) ga[i] -= g[i]; break; \
-        case TG_OP_MULC: for (int64_t i = 0; i < n; i++) ga[i] += g[i] * c; break; \
-        case TG_OP_DIVC: for (int64_t i = 0; i < n; i++) ga[i] += g[i] / c; break; \
-        case TG_OP_RDIVC: for (int64_t i = 0; i < n; i++) ga[i] -= g[i] * o[i] / a[i]; break; \
+        case TG_OP_ADDC: SBW(g[i]) break;                                      \
+        case TG_OP_RSUBC: SBW(-g[i]) break;                                    \
+        case TG_OP_MULC: SBW(g[i] * c) break;                                  \
+        case TG_OP_DIVC: SBW(g[i] / c) break;                                  \
+        case TG_OP_RDIVC: SBW(-(g[i] * o[i] / a[i])) break;                    \
         default:                                                               \
-            if (c == 0) break;                                                 \
-            if (c == 2)                                                        \
-                for (int64_t i = 0; i < n; i++) ga[i] += g[i] * 2 * a[i];      \
-            else                                                               \
-                for (int64_t i = 0; i < n; i++) ga[i] += g[i] * c * POWF(a[i], c - 1); \
+            if (c == 0) {                                                      \
+                if (w)                                                         \
+                    for (int64_t i = 0; i < n; i++) ga[i] = 0;                 \
+            } else if (c == 2) {                                               \
+                SBW(g[i] * 2 * a[i])                                           \
+            } else {                                                           \
+                SBW(g[i] * c * POWF(a[i], c - 1))                              \
+            }                                                                  \
         }                                                                      \
     }
 DEF_SCALAR_ROW(float, f32, powf)
 DEF_SCALAR_ROW(double, f64, pow)
+#undef SBW
 
 static void sc_flat_range(void *ctx, int64_t lo, int64_t hi) {
     const flat *f = ctx;
@@ -360,17 +381,45 @@ static void sc_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
     double c = *(const double *)f->b;
     if (f->dtype == TG_F32)
         sc_bw_row_f32(f->op, hi - lo, (const float *)f->a + lo, (float)c, (const float *)f->o + lo,
-                      (const float *)f->g + lo, (float *)f->ga + lo);
+                      (const float *)f->g + lo, (float *)f->ga + lo, f->wa);
     else
         sc_bw_row_f64(f->op, hi - lo, (const double *)f->a + lo, c, (const double *)f->o + lo,
-                      (const double *)f->g + lo, (double *)f->ga + lo);
+                      (const double *)f->g + lo, (double *)f->ga + lo, f->wa);
+}
+
+/* The 0-d f64 path (scalar code): a record and one instruction. */
+static tg_tensor *scalar_op0(tg_tape *tape, int op, tg_tensor *a, double c) {
+    tg_tensor *t = tg__record(tape);
+    if (!t) return NULL;
+    double x = *(const double *)a->data, z;
+    switch (op) {
+    case TG_OP_ADDC: z = x + c; break;
+    case TG_OP_RSUBC: z = c - x; break;
+    case TG_OP_MULC: z = x * c; break;
+    case TG_OP_DIVC: z = x / c; break;
+    case TG_OP_RDIVC: z = c / x; break;
+    default: z = c == 2 ? x * x : pow(x, c); break;
+    }
+    t->op = (uint8_t)op;
+    t->dtype = TG_F64;
+    t->data = &t->small;
+    t->small.f64 = z;
+    t->in0 = a;
+    t->u.c = c;
+    if (tape->grad_enabled && (a->flags & TGF_REQ)) t->flags = TGF_REQ;
+    return t;
 }
 
 static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
+    /* the common case in one glance: a fresh 0-d f64 tensor on its tape */
+    if (a && a->rank == 0 && a->dtype == TG_F64 && !(a->flags & TGF_PARAM) &&
+        a->gen == a->tape->gen)
+        return scalar_op0(a->tape, op, a, c);
     tg_tensor *in[1] = {a};
     tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
     if (!tape) return NULL;
     a = in[0];
+    if (a->rank == 0 && a->dtype == TG_F64) return scalar_op0(tape, op, a, c);
     tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
     if (!out) return NULL;
     out->u.c = c;
@@ -390,17 +439,31 @@ static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
 
 bool tg__bw_scalar(tg_tensor *o) {
     tg_tensor *a = o->in0;
-    void *ga = tg__gacc(a);
+    bool w; /* a fresh buffer: written, not added to */
+    void *ga = tg__gacc_w(a, &w);
     if (!ga) return false;
+    if (o->rank == 0 && o->dtype == TG_F64) { /* the scalar path */
+        double g = *(const double *)o->grad, x = *(const double *)a->data, c = o->u.c, d;
+        switch (o->op) {
+        case TG_OP_ADDC: d = g; break;
+        case TG_OP_RSUBC: d = -g; break;
+        case TG_OP_MULC: d = g * c; break;
+        case TG_OP_DIVC: d = g / c; break;
+        case TG_OP_RDIVC: d = -(g * *(const double *)o->data / x); break;
+        default: d = c == 0 ? 0 : c == 2 ? g * 2 * x : g * c * pow(x, c - 1); break;
+        }
+        *(double *)ga = w ? d : *(double *)ga + d;
+        return true;
+    }
     int64_t n = tg__numel(a);
     if (n == 1) {
         if (o->dtype == TG_F32)
-            sc_bw_row_f32(o->op, 1, a->data, (float)o->u.c, o->data, o->grad, ga);
+            sc_bw_row_f32(o->op, 1, a->data, (float)o->u.c, o->data, o->grad, ga, w);
         else
-            sc_bw_row_f64(o->op, 1, a->data, o->u.c, o->data, o->grad, ga);
+            sc_bw_row_f64(o->op, 1, a->data, o->u.c, o->data, o->grad, ga, w);
         return true;
     }
-    flat f = {o->op, o->dtype, a->data, &o->u.c, o->data, o->grad, 1, 0, NULL, ga, NULL, false,
+    flat f = {o->op, o->dtype, a->data, &o->u.c, o->data, o->grad, 1, 0, NULL, ga, NULL, w,
               false};
     tg__elementwise(n, sc_bw_flat_range, &f);
     return true;

@@ -87,7 +87,8 @@ tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
 /* d a += g broadcast back over the reduced axes. */
 bool tg__bw_sum(tg_tensor *o) {
     tg_tensor *a = o->in0;
-    void *ga = tg__gacc(a);
+    bool w; /* fresh: every element is written once, so write, don't add */
+    void *ga = tg__gacc_w(a, &w);
     if (!ga) return false;
     int64_t kshape[TG_MAX_RANK], st[2][TG_MAX_RANK];
     kept_shape(o, kshape);
@@ -101,11 +102,17 @@ bool tg__bw_sum(tg_tensor *o) {
         if (o->dtype == TG_F32) {
             float *d = (float *)ga + it.off[0];
             const float *g = (const float *)o->grad + it.off[1];
-            for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
+            if (w)
+                for (int64_t i = 0; i < n; i++) d[i] = g[i * ig];
+            else
+                for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
         } else {
             double *d = (double *)ga + it.off[0];
             const double *g = (const double *)o->grad + it.off[1];
-            for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
+            if (w)
+                for (int64_t i = 0; i < n; i++) d[i] = g[i * ig];
+            else
+                for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
         }
     } while (tg__rows_next(&it));
     return true;

@@ -12,6 +12,17 @@
 
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TG_UNDER_ASAN
+#define TG_UNDER_ASAN 0
+#endif
+
 static int cases;
 static tg_tape *T;
 
@@ -240,7 +251,9 @@ static void huge_shapes(void) {
     ERR(tg_zeros(T, TG_F32, TG_SHAPE(g40, g40)), TG_ERR_OVERFLOW, "");
     ERR(tg_zeros(T, TG_F64, TG_SHAPE(g62)), TG_ERR_OVERFLOW, ""); /* bytes overflow */
     ERR(tg_ones(T, TG_F64, TG_SHAPE(g40, 4096, 4096)), TG_ERR_OVERFLOW, "");
+#if !TG_UNDER_ASAN /* ASan aborts on a 4 TiB malloc unless allocator_may_return_null=1 */
     ERR(tg_zeros(T, TG_F32, TG_SHAPE(g40)), TG_ERR_NOMEM, "out of memory"); /* 4 TiB */
+#endif
     ERR(tg_reshape(f32(TG_SHAPE(0)), TG_SHAPE(big, 0, -1)), TG_ERR_SHAPE, "reshape");
     ERR(tg_expand(f32(TG_SHAPE(1, 1)), TG_SHAPE(g40, g40)), TG_ERR_OVERFLOW, "expand");
     ERR(tg_broadcast_to(f32(TG_SHAPE(1)), TG_SHAPE(g62, 4)), TG_ERR_OVERFLOW, "[4611686018427387904,4]");
@@ -298,7 +311,7 @@ static void nn_and_optim(void) {
     tg_params_free(ps);
     ps = tg_params_new(TG_F32);
     cases++;
-    CHECK(tg_linear_new(ps, "fc", (int64_t)1 << 40, (int64_t)1 << 40, true, &rng) == NULL &&
+    CHECK(tg_linear_new(ps, "fc", (int64_t)1 << 62, (int64_t)1 << 62, true, &rng) == NULL &&
               tg_params_error(ps)[0],
           "a huge layer: %s", tg_params_error(ps));
     tg_params_free(ps);
