@@ -545,6 +545,18 @@ typedef struct slice_args {
 static void slice_move(int dt, int64_t outer, int64_t L, int64_t M, int64_t inner,
                        int64_t start, int64_t step, void *abuf, void *sbuf, int mode) {
     size_t es = tg__esize(dt);
+    if (step == 1) { /* the M rows of one outer index are one contiguous block */
+        int64_t blk = M * inner;
+        if (blk == 0) return;
+        for (int64_t o = 0; o < outer; o++) {
+            char *pa = (char *)abuf + (size_t)((o * L + start) * inner) * es;
+            char *ps = (char *)sbuf + (size_t)(o * blk) * es;
+            if (mode == 0) memcpy(ps, pa, (size_t)blk * es);
+            else if (mode == 1) tg__add_into(dt, pa, ps, blk);
+            else tg__add_into(dt, ps, pa, blk);
+        }
+        return;
+    }
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < M; j++) {
             char *pa = (char *)abuf + (size_t)((o * L + start + j * step) * inner) * es;
@@ -602,12 +614,24 @@ tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t
 
 bool tg__bw_slice(tg_tensor *o) {
     tg_tensor *a = o->in0;
-    void *ga = tg__gacc(a);
+    bool fresh;
+    void *ga = tg__gacc_w(a, &fresh);
     if (!ga) return false;
     const slice_args *sa = o->u.aux;
     int axis = FLAGS_AXIS(o);
     int64_t outer, inner;
     around(a, axis, &outer, &inner);
+    if (fresh) { /* a new buffer: zero only what the slice does not cover */
+        size_t es = tg__esize(o->dtype), n = (size_t)tg__numel(a) * es;
+        if (outer == 1 && sa->step == 1) {
+            size_t lo = (size_t)(sa->start * inner) * es, m = (size_t)tg__numel(o) * es;
+            memset(ga, 0, lo);
+            if (m) memcpy((char *)ga + lo, o->grad, m);
+            memset((char *)ga + lo + m, 0, n - lo - m);
+            return true;
+        }
+        memset(ga, 0, n);
+    }
     slice_move(o->dtype, outer, a->shape[axis], o->shape[axis], inner, sa->start, sa->step, ga,
                o->grad, 1);
     return true;
