@@ -134,14 +134,6 @@ DEF_COL(float, f32)
 DEF_COL(double, f64)
 #undef DEF_COL
 
-static void gemm(int dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
-                 int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc) {
-    if (dt == TG_F32)
-        tg__gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
-    else
-        tg__gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
-}
-
 /* A forward or a backward product over the whole batch:
  *   K_FWD  y = beta * y + conv(x, w) + bias            (bias may be NULL)
  *   K_BW   dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum of gy
@@ -185,7 +177,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
                 beta = 1;
             }
             for (int64_t gi = 0; gi < g->G; gi++)
-                gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                tg__gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es, CKg,
                      col + (size_t)(gi * CKg * P) * es, P, beta,
                      yn + (size_t)(gi * Og * P) * es, P);
             continue;
@@ -196,7 +188,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
             if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             for (int64_t gi = 0; gi < g->G; gi++)
-                gemm(dt, false, true, Og, CKg, P, gn + (size_t)(gi * Og * P) * es, P,
+                tg__gemm(dt, false, true, Og, CKg, P, gn + (size_t)(gi * Og * P) * es, P,
                      col + (size_t)(gi * CKg * P) * es, P, 1.0,
                      dw + (size_t)(gi * Og * CKg) * es, CKg);
         }
@@ -204,7 +196,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
             char *dxn = j->dx + (size_t)(n * g->C * HW) * es;
             char *dcol = pw ? dxn : scr;
             for (int64_t gi = 0; gi < g->G; gi++)
-                gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
                      gn + (size_t)(gi * Og * P) * es, P, pw ? 1.0 : 0.0,
                      dcol + (size_t)(gi * CKg * P) * es, P);
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)

@@ -9,14 +9,6 @@
 #include "tg_internal.h"
 #include "tg_kernels.h"
 
-static void gemm(int dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
-                 int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc) {
-    if (dt == TG_F32)
-        tg__gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
-    else
-        tg__gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
-}
-
 /* Matrix sizes and per-batch offsets (in elements) of out, a and b. */
 typedef struct mm {
     int64_t M, N, K, nbatch;
@@ -91,7 +83,7 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
         const char *A = (const char *)a->data + (size_t)(batch_offset(&m, 1, k) * M * Ka) * es;
         const char *B = (const char *)b->data + (size_t)(batch_offset(&m, 2, k) * Kb * N) * es;
         char *C = (char *)out->data + (size_t)(k * M * N) * es;
-        gemm(a->dtype, trans_a, trans_b, M, N, Ka, A, lda, B, ldb, 0.0, C, N);
+        tg__gemm(a->dtype, trans_a, trans_b, M, N, Ka, A, lda, B, ldb, 0.0, C, N);
     }
     return out;
 }
@@ -120,15 +112,15 @@ bool tg__bw_matmul(tg_tensor *o) {
         const char *G = (const char *)o->grad + (size_t)(k * M * N) * es;
         if (ga) {
             if (!ta)
-                gemm(o->dtype, false, !tb, M, K, N, G, N, B, ldb, beta_a, (char *)ga + oa, K);
+                tg__gemm(o->dtype, false, !tb, M, K, N, G, N, B, ldb, beta_a, (char *)ga + oa, K);
             else
-                gemm(o->dtype, tb, true, K, M, N, B, ldb, G, N, beta_a, (char *)ga + oa, M);
+                tg__gemm(o->dtype, tb, true, K, M, N, B, ldb, G, N, beta_a, (char *)ga + oa, M);
         }
         if (gb) {
             if (!tb)
-                gemm(o->dtype, !ta, false, K, N, M, A, lda, G, N, beta_b, (char *)gb + ob, N);
+                tg__gemm(o->dtype, !ta, false, K, N, M, A, lda, G, N, beta_b, (char *)gb + ob, N);
             else
-                gemm(o->dtype, true, ta, N, K, M, G, N, A, lda, beta_b, (char *)gb + ob, K);
+                tg__gemm(o->dtype, true, ta, N, K, M, G, N, A, lda, beta_b, (char *)gb + ob, K);
         }
     }
     return true;

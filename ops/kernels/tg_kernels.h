@@ -91,4 +91,17 @@ void *tg__thread_scratch(size_t bytes);
  * the pool restarts lazily if the library is used again. */
 void tg__pool_shutdown(void);
 
+/* The GEMM of a tensor dtype (TG_F32 or TG_F64), alpha = 1: what the ops
+ * call, so the dtype dispatch is written once. */
+static inline void tg__gemm(int dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                            const void *A, int64_t lda, const void *B, int64_t ldb,
+                            double beta, void *C, int64_t ldc) {
+    if (dt == 0 /* TG_F32 */)
+        tg__gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A, lda, (const float *)B, ldb,
+                     (float)beta, (float *)C, ldc);
+    else
+        tg__gemm_f64(ta, tb, M, N, K, 1.0, (const double *)A, lda, (const double *)B, ldb,
+                     beta, (double *)C, ldc);
+}
+
 #endif
