@@ -167,20 +167,22 @@ static struct {
     void *ctx;
     int64_t n, pieces;
 } job;
-static atomic_llong next_piece;
 static atomic_uint job_gen;
 static atomic_int pending;       /* workers that have not finished the job */
 static atomic_int sleepers;      /* workers asleep on work_cv */
 static atomic_bool caller_waits; /* the caller is asleep on done_cv */
 static atomic_bool quit;
 
-static void run_pieces(void) {
-    for (;;) {
-        int64_t k = atomic_fetch_add(&next_piece, 1), lo, hi;
-        if (k >= job.pieces) return;
-        piece_range(job.n, job.pieces, k, &lo, &hi);
-        job.fn(job.ctx, lo, hi);
-    }
+/* Piece k belongs to participant k (the caller is 0, worker i is i + 1),
+ * so the same thread runs the same piece every time: each thread grows its
+ * scratch on its first jobs, and a warm loop allocates nothing whatever the
+ * scheduling (with pieces taken from a shared counter, a thread that never
+ * won a piece during warm-up would allocate later). */
+static void run_piece(int64_t k) {
+    if (k >= job.pieces) return;
+    int64_t lo, hi;
+    piece_range(job.n, job.pieces, k, &lo, &hi);
+    job.fn(job.ctx, lo, hi);
 }
 
 /* Sequentially consistent atomics on both sides (job_gen then sleepers
@@ -201,11 +203,13 @@ static unsigned wait_job(unsigned seen) {
 }
 
 static void *worker_main(void *arg) {
-    unsigned seen = (unsigned)(uintptr_t)arg;
+    /* arg: the job generation at start (high bits) and this worker's piece */
+    unsigned seen = (unsigned)((uint64_t)(uintptr_t)arg >> 16);
+    int64_t self = (int64_t)((uintptr_t)arg & 0xffff);
     for (;;) {
         seen = wait_job(seen);
         if (atomic_load(&quit)) break;
-        run_pieces();
+        run_piece(self);
         if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_waits)) {
             pthread_mutex_lock(&pool_m);
             pthread_cond_signal(&done_cv);
@@ -269,7 +273,8 @@ static void start_workers(int n) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     unsigned g = atomic_load(&job_gen);
     while (nworkers < n &&
-           pthread_create(&workers[nworkers], NULL, worker_main, (void *)(uintptr_t)g) == 0)
+           pthread_create(&workers[nworkers], NULL, worker_main,
+                          (void *)(uintptr_t)(((uint64_t)g << 16) | (uint64_t)(nworkers + 1))) == 0)
         nworkers++;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!nworkers) {
@@ -302,10 +307,9 @@ void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
     job.ctx = ctx;
     job.n = n;
     job.pieces = pieces;
-    atomic_store(&next_piece, 0);
     atomic_store(&pending, nworkers);
     post_job();
-    run_pieces();
+    run_piece(0);
 
     /* wait until every worker has let go of the job */
     for (int s = 0; s < SPIN_CALLER && atomic_load(&pending) > 0; s++) cpu_relax();
