@@ -14,14 +14,16 @@
  *             again (tg_grad with TG_CREATE_GRAPH).
  */
 #include "tg_internal.h"
+#include "scalar0.h" /* the 0-d f64 backward, inline */
+
+#include <math.h>
 
 /* The first gradient buffer of t in this sweep, zeroed (tg__gacc calls
  * this only when t requires grad and has none yet). */
 void *tg__gacc_new(tg_tensor *t) {
     if (t->rank == 0) {
-        t->grad = tg__arena(t->tape, 8, "backward");
-        if (t->grad) *(double *)t->grad = 0; /* f32 or f64: 8 zero bytes */
-        return t->grad;
+        t->g0 = 0; /* f32 or f64: 8 zero bytes, inline in the record */
+        return t->grad = &t->g0;
     }
     size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
     t->grad = tg__arena(t->tape, n, "backward");
@@ -30,7 +32,8 @@ void *tg__gacc_new(tg_tensor *t) {
 }
 
 void *tg__gacc_new_raw(tg_tensor *t) {
-    size_t n = t->rank == 0 ? 8 : (size_t)tg__numel(t) * tg__esize(t->dtype);
+    if (t->rank == 0) return t->grad = &t->g0;
+    size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
     t->grad = tg__arena(t->tape, n, "backward");
     return t->grad;
 }
@@ -155,7 +158,13 @@ static bool finish_leaf(sweep *sw, tg_tensor *r) {
         tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
         return true;
     }
-    if (!r->u.gstore) {
+    if (!r->u.gstore && r->rank == 0) {
+        /* the working gradient is inline (g0), and a later sweep of this
+         * pass reuses it: the stored one gets its own 8 bytes */
+        r->u.gstore = tg__arena(sw->tape, 8, "backward");
+        if (!r->u.gstore) return false;
+        memcpy(r->u.gstore, r->grad, 8);
+    } else if (!r->u.gstore) {
         r->u.gstore = r->grad; /* first time: take the buffer */
     } else {
         tg__add_into(r->dtype, r->u.gstore, r->grad, n);
@@ -238,6 +247,8 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     if (ok && !insp) {
         FOR_RECORDS_DOWN(tape, slab, pos, r, {
             if (!(r->flags & TGF_REQ) || !r->grad) continue;
+            /* scalar code: the elementwise ops' 0-d f64 backward, no call */
+            if (!graph && r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) continue;
             if (tg__ops[r->op].nin == 0)
                 ok = finish_leaf(&sw, r);
             else
@@ -269,6 +280,15 @@ tg_status tg_backward_seed(tg_tensor *out, tg_tensor *seed) {
         return out->tape->status;
     }
     return run(out, seed, false, true, "backward");
+}
+
+/* The numeric working gradient of t as a tensor: a view of its buffer, or
+ * at rank 0 a copy (the inline g0 is reused by a later sweep). */
+static tg_tensor *grad_view(tg_tape *tape, tg_tensor *t) {
+    if (t->rank > 0) return tg__wrap(tape, t->dtype, t->rank, t->shape, t->grad);
+    tg_tensor *c = tg__wrap(tape, t->dtype, 0, NULL, NULL);
+    if (c) memcpy(c->data, t->grad, 8);
+    return c;
 }
 
 tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inputs,
@@ -304,8 +324,7 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
             x = on ? e->proxy : NULL;
         }
         if (x && x->grad) {
-            grads[i] = graph ? (tg_tensor *)x->grad
-                             : tg__wrap(tape, x->dtype, x->rank, x->shape, x->grad);
+            grads[i] = graph ? (tg_tensor *)x->grad : grad_view(tape, x);
         } else {
             const tg_tensor *like = x ? x : inputs[i];
             grads[i] = tg_zeros(tape, (tg_dtype)like->dtype, like->rank, like->shape);
@@ -326,7 +345,31 @@ tg_tensor *tg_tensor_grad(const tg_tensor *t) {
     }
     if (!t->grad) return NULL;
     if (t->flags & TGF_GRAPH) return t->grad;
-    return tg__wrap(tape, t->dtype, t->rank, t->shape, t->grad);
+    return grad_view(tape, (tg_tensor *)t);
+}
+
+double tg_grad_item(const tg_tensor *t) {
+    if (!t) return NAN;
+    const void *g = NULL;
+    if (t->flags & TGF_PARAM) {
+        if (t->small.pext->grad_rec) g = t->small.pext->gstore;
+    } else if (t->gen != t->tape->gen) {
+        tg__fail(t->tape, TG_ERR_STALE, "grad_item", "the tensor is stale (made before a reset)");
+        return NAN;
+    } else if (t->op == TG_OP_LEAF) {
+        g = t->u.gstore;
+    } else if (t->grad) {
+        g = (t->flags & TGF_GRAPH) ? ((const tg_tensor *)t->grad)->data : t->grad;
+    }
+    if (tg__numel(t) != 1) {
+        char b[160];
+        if (t->tape)
+            tg__fail(t->tape, TG_ERR_SHAPE, "grad_item", "needs exactly one element, got shape %s",
+                     tg__shape_str(b, sizeof b, t->rank, t->shape));
+        return NAN;
+    }
+    if (!g) return NAN;
+    return t->dtype == TG_F32 ? *(const float *)g : *(const double *)g;
 }
 
 void tg_zero_grad(tg_tensor *t) {

@@ -268,6 +268,13 @@ TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
  * last sweep (handy for teaching; PyTorch would need retain_grad). */
 TG_API tg_tensor *tg_tensor_grad(const tg_tensor *t);
 
+/* The stored gradient of a one-element tensor as a double: what
+ * tg_item(tg_tensor_grad(t)) gives, without making a tensor (scalar code
+ * reads millions: `double dfdx = tg_grad_item(x);`). NaN if t is NULL or
+ * has no gradient yet, and NaN with an error on the tape if t is stale or
+ * has more than one element. */
+TG_API double tg_grad_item(const tg_tensor *t);
+
 /* Sets the stored gradient of a leaf or a parameter to zero. */
 TG_API void tg_zero_grad(tg_tensor *t);
 

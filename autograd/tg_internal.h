@@ -75,7 +75,12 @@ struct tg_tensor {            /* exactly 64 bytes: see the static assert */
     uint8_t flags;            /* TGF_* */
     void *data;               /* numel elements, contiguous row-major */
     void *grad;               /* working gradient of the current sweep */
-    int64_t *shape;           /* rank entries (&small for rank 1) */
+    union {
+        int64_t *shape;       /* rank entries (&small for rank 1; unused at rank 0) */
+        double g0;            /* rank 0: the working gradient of a sweep, inline
+                               * (grad then points here: no arena buffer, no
+                               * second stream of memory for scalar code) */
+    };
     tg_tensor *in0;           /* first input */
     union {
         tg_tensor *in1;       /* second input of a binary op */
@@ -253,7 +258,8 @@ void tg__drop_proxies(tg_tape *tape);
 int tg__inputs(const tg_tensor *t, tg_tensor **buf);
 
 /* A zeroed (on first use) gradient buffer for t in the current numeric
- * sweep; NULL if t does not require grad or on OOM. */
+ * sweep; NULL if t does not require grad or on OOM. A 0-d tensor keeps its
+ * working gradient inline in its record (g0). */
 void *tg__gacc_new(tg_tensor *t);
 static inline void *tg__gacc(tg_tensor *t) {
     if (t->grad) return t->grad;
@@ -268,7 +274,7 @@ static inline void *tg__gacc_w(tg_tensor *t, bool *fresh) {
     *fresh = false;
     if (t->grad) return t->grad;
     if (!(t->flags & TGF_REQ)) return NULL;
-    void *g = t->rank == 0 ? (t->grad = tg__arena(t->tape, 8, "backward")) /* scalar code */
+    void *g = t->rank == 0 ? (t->grad = &t->g0) /* scalar code: inline */
                            : tg__gacc_new_raw(t);
     *fresh = g != NULL;
     return g;

@@ -42,7 +42,7 @@ static double tg_rosenbrock_grad(tg_tape *tape, int n, const double *x0, double 
     }
     *bytes_per_op = (double)(tg_tape_bytes(tape) - bytes0) / (double)(tg_tape_count(tape) - leaves);
     tg_backward(y);
-    for (int i = 0; i < n; i++) grad[i] = tg_item(tg_tensor_grad(x[i]));
+    for (int i = 0; i < n; i++) grad[i] = tg_grad_item(x[i]);
     double f = tg_item(y);
     free(x);
     return f;

@@ -11,6 +11,7 @@
  * Broadcast inputs receive their gradient summed over the broadcast axes.
  */
 #include "tg_internal.h"
+#include "scalar0.h"
 
 #include <math.h>
 
@@ -101,35 +102,30 @@ static void bin_forward(int op, tg_tensor *out, const tg_tensor *a, const tg_ten
 }
 
 /* The scalar path (0-d f64, the bulk of scalar code): a record, one
- * arithmetic instruction, nothing else. */
-static tg_tensor *scalar_binary(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
-    tg_tensor *t = tg__record(tape);
-    if (!t) return NULL;
-    double x = *(const double *)a->data, y = *(const double *)b->data, z;
-    switch (op) {
-    case TG_OP_ADD: z = x + y; break;
-    case TG_OP_SUB: z = x - y; break;
-    case TG_OP_MUL: z = x * y; break;
-    case TG_OP_DIV: z = x / y; break;
-    default: z = pow(x, y); break;
-    }
-    t->op = (uint8_t)op;
-    t->dtype = TG_F64;
-    t->data = &t->small;
-    t->small.f64 = z;
-    t->in0 = a;
-    t->u.in1 = b;
-    if (tape->grad_enabled && ((a->flags | b->flags) & TGF_REQ)) t->flags = TGF_REQ;
+ * arithmetic instruction, nothing else (scalar0.h). */
+static inline __attribute__((always_inline)) tg_tensor *scalar_binary(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
+    double z = tg__fwd0_binary(op, *(const double *)a->data, *(const double *)b->data);
+    tg_tensor *t = tg__record0(tape, op, z, a, (a->flags | b->flags) & TGF_REQ);
+    if (t) t->u.in1 = b;
     return t;
 }
 
-static tg_tensor *binary(int op, tg_tensor *a, tg_tensor *b) {
+/* Everything but the scalar fast path, out of line so that the public
+ * functions (tg_add, ...) stay small leaf functions for scalar code. */
+static __attribute__((noinline)) tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b);
+
+static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor *a,
+                                                               tg_tensor *b) {
     /* the common case of scalar code in one glance: two fresh 0-d f64
      * tensors on one tape (what tg__check would accept) */
     if (a && b && a->rank == 0 && b->rank == 0 && a->dtype == TG_F64 && b->dtype == TG_F64 &&
         !((a->flags | b->flags) & TGF_PARAM) && a->tape == b->tape && a->gen == a->tape->gen &&
         b->gen == a->gen)
         return scalar_binary(a->tape, op, a, b);
+    return binary_general(op, a, b);
+}
+
+static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check(name, 2, in, true);
@@ -218,26 +214,10 @@ static void bin_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
 
 bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
+    if (out->rank == 0 && out->dtype == TG_F64) return tg__step0(out); /* scalar code */
     bool wa, wb; /* fresh buffers (uninitialised): written, not added to */
     void *ga = tg__gacc_w(a, &wa), *gb = tg__gacc_w(b, &wb);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
-    if (out->rank == 0 && out->dtype == TG_F64) { /* the scalar path */
-        double g = *(const double *)out->grad, x = *(const double *)a->data;
-        double y = *(const double *)b->data, da, db;
-        switch (out->op) {
-        case TG_OP_ADD: da = g, db = g; break;
-        case TG_OP_SUB: da = g, db = -g; break;
-        case TG_OP_MUL: da = g * y, db = g * x; break;
-        case TG_OP_DIV: da = g / y, db = -g * out->small.f64 / y; break;
-        default:
-            da = y == 0 ? 0 : g * y * pow(x, y - 1);
-            db = x == 0 && y >= 0 ? 0 : g * out->small.f64 * log(x);
-            break;
-        }
-        if (ga) *(double *)ga = wa ? da : *(double *)ga + da;
-        if (gb) *(double *)gb = wb ? db : *(double *)gb + db;
-        return true;
-    }
     if (out->rank == 0) { /* the scalar path: no iterator */
         if (out->dtype == TG_F32)
             bin_bw_row_f32(out->op, 1, a->data, 1, b->data, 1, out->data, out->grad, ga, gb,
@@ -388,33 +368,25 @@ static void sc_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
 }
 
 /* The 0-d f64 path (scalar code): a record and one instruction. */
-static tg_tensor *scalar_op0(tg_tape *tape, int op, tg_tensor *a, double c) {
-    tg_tensor *t = tg__record(tape);
-    if (!t) return NULL;
-    double x = *(const double *)a->data, z;
-    switch (op) {
-    case TG_OP_ADDC: z = x + c; break;
-    case TG_OP_RSUBC: z = c - x; break;
-    case TG_OP_MULC: z = x * c; break;
-    case TG_OP_DIVC: z = x / c; break;
-    case TG_OP_RDIVC: z = c / x; break;
-    default: z = c == 2 ? x * x : pow(x, c); break;
-    }
-    t->op = (uint8_t)op;
-    t->dtype = TG_F64;
-    t->data = &t->small;
-    t->small.f64 = z;
-    t->in0 = a;
-    t->u.c = c;
-    if (tape->grad_enabled && (a->flags & TGF_REQ)) t->flags = TGF_REQ;
+static inline __attribute__((always_inline)) tg_tensor *scalar_op0(tg_tape *tape, int op, tg_tensor *a, double c) {
+    double z = tg__fwd0_scalar(op, *(const double *)a->data, c);
+    tg_tensor *t = tg__record0(tape, op, z, a, a->flags & TGF_REQ);
+    if (t) t->u.c = c;
     return t;
 }
 
-static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
+static __attribute__((noinline)) tg_tensor *scalar_op_general(int op, tg_tensor *a, double c);
+
+static inline __attribute__((always_inline)) tg_tensor *scalar_op(int op, tg_tensor *a,
+                                                                  double c) {
     /* the common case in one glance: a fresh 0-d f64 tensor on its tape */
     if (a && a->rank == 0 && a->dtype == TG_F64 && !(a->flags & TGF_PARAM) &&
         a->gen == a->tape->gen)
         return scalar_op0(a->tape, op, a, c);
+    return scalar_op_general(op, a, c);
+}
+
+static tg_tensor *scalar_op_general(int op, tg_tensor *a, double c) {
     tg_tensor *in[1] = {a};
     tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
     if (!tape) return NULL;
@@ -438,23 +410,11 @@ static tg_tensor *scalar_op(int op, tg_tensor *a, double c) {
 }
 
 bool tg__bw_scalar(tg_tensor *o) {
+    if (o->rank == 0 && o->dtype == TG_F64) return tg__step0(o); /* scalar code */
     tg_tensor *a = o->in0;
     bool w; /* a fresh buffer: written, not added to */
     void *ga = tg__gacc_w(a, &w);
     if (!ga) return false;
-    if (o->rank == 0 && o->dtype == TG_F64) { /* the scalar path */
-        double g = *(const double *)o->grad, x = *(const double *)a->data, c = o->u.c, d;
-        switch (o->op) {
-        case TG_OP_ADDC: d = g; break;
-        case TG_OP_RSUBC: d = -g; break;
-        case TG_OP_MULC: d = g * c; break;
-        case TG_OP_DIVC: d = g / c; break;
-        case TG_OP_RDIVC: d = -(g * *(const double *)o->data / x); break;
-        default: d = c == 0 ? 0 : c == 2 ? g * 2 * x : g * c * pow(x, c - 1); break;
-        }
-        *(double *)ga = w ? d : *(double *)ga + d;
-        return true;
-    }
     int64_t n = tg__numel(a);
     if (n == 1) {
         if (o->dtype == TG_F32)

@@ -14,6 +14,7 @@
  *   abs      |a|                     sign(a)             (0 at the kink)
  */
 #include "tg_internal.h"
+#include "scalar0.h"
 
 #include <math.h>
 
@@ -89,6 +90,13 @@ static void un_bw_range(void *ctx, int64_t lo, int64_t hi) {
 }
 
 static tg_tensor *unary(int op, tg_tensor *a) {
+    /* scalar code (scalar0.h): a fresh 0-d f64 tensor on its tape */
+    if (a && a->rank == 0 && a->dtype == TG_F64 && !(a->flags & TGF_PARAM) &&
+        a->gen == a->tape->gen) {
+        double z;
+        un_fwd_f64(op, 1, a->data, &z);
+        return tg__record0(a->tape, op, z, a, a->flags & TGF_REQ);
+    }
     tg_tensor *in[1] = {a};
     tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
     if (!tape) return NULL;
@@ -101,6 +109,7 @@ static tg_tensor *unary(int op, tg_tensor *a) {
 }
 
 bool tg__bw_unary(tg_tensor *o) {
+    if (o->rank == 0 && o->dtype == TG_F64) return tg__step0(o); /* scalar code */
     tg_tensor *a = o->in0;
     bool w;
     void *ga = tg__gacc_w(a, &w);

@@ -191,6 +191,56 @@ static void test_backward_semantics(void) {
     tg_tape_free(t);
 }
 
+/* 0-d gradients live inline in their records (tg_internal.h: g0): what a
+ * user reads must not change when a later sweep reuses that slot. */
+static void test_scalar_grads(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_requires_grad(tg_scalar(t, 3.0));
+    tg_tensor *h = tg_mul(x, x);             /* 9 */
+    tg_tensor *f = tg_mul_scalar(tg_sin(h), 2);
+    CHECK(tg_backward(f) == TG_OK, "backward");
+    double dh = 2 * cos(9.0), dx = dh * 6;
+    CHECK_NEAR(tg_grad_item(x), dx, 1e-14);
+    CHECK_NEAR(tg_grad_item(h), dh, 1e-14);
+    CHECK_NEAR(tg_item(tg_tensor_grad(x)), dx, 1e-14);
+    tg_tensor *gh = tg_tensor_grad(h);
+    tg_tensor *gr[1];
+    CHECK(tg_grad(h, NULL, 1, &x, gr, 0) == TG_OK, "tg_grad of h");
+    CHECK_NEAR(tg_item(gr[0]), 6.0, 1e-15);
+    /* the sweep of tg_grad reused h's and x's working slots: what was read
+     * before keeps its value, and the stored gradient of x is untouched */
+    CHECK_NEAR(tg_item(gh), dh, 1e-14);
+    CHECK_NEAR(tg_grad_item(x), dx, 1e-14);
+    CHECK(tg_backward(f) == TG_OK, "second backward");
+    CHECK_NEAR(tg_item(gr[0]), 6.0, 1e-15);
+    CHECK_NEAR(tg_grad_item(x), 2 * dx, 1e-14);
+    /* f32 scalars take the general path with the same inline slot */
+    tg_tensor *y = tg_requires_grad(tg_scalar_as(t, TG_F32, 2.0));
+    tg_tensor *fy = tg_add(tg_mul(y, y), tg_exp(y));
+    CHECK(tg_backward(fy) == TG_OK, "f32 backward");
+    CHECK_NEAR(tg_grad_item(y), 4 + exp(2.0), 1e-5);
+    /* parameters */
+    tg_tensor *p = tg_param_new(TG_F64, 0, NULL);
+    tg_tensor_f64(p)[0] = 1.5;
+    tg_tensor *pp = tg_param_on(t, p);
+    CHECK(tg_backward(tg_mul(pp, tg_scalar(t, 4.0))) == TG_OK, "param backward");
+    CHECK_NEAR(tg_grad_item(p), 4.0, 0);
+    /* no gradient yet, NULL, a vector, a stale handle */
+    tg_tensor *z = tg_requires_grad(tg_scalar(t, 1.0));
+    CHECK(isnan(tg_grad_item(z)), "no gradient yet: NaN");
+    CHECK(isnan(tg_grad_item(NULL)), "NULL: NaN");
+    CHECK_OK(t);
+    tg_tensor *v = tg_requires_grad(tg_zeros(t, TG_F64, TG_SHAPE(2)));
+    CHECK(isnan(tg_grad_item(v)), "two elements: NaN");
+    CHECK(tg_tape_status(t) == TG_ERR_SHAPE && strstr(tg_tape_error(t), "grad_item"),
+          "two elements: an error naming grad_item");
+    tg_tape_reset(t);
+    CHECK(isnan(tg_grad_item(x)), "stale: NaN");
+    CHECK(tg_tape_status(t) == TG_ERR_STALE, "stale: an error");
+    tg_tape_free(t);
+    tg_param_free(p);
+}
+
 static void test_no_grad(void) {
     tg_tape *t = tg_tape_new();
     tg_tensor *x = tg_requires_grad(tg_scalar(t, 3.0));
@@ -352,6 +402,7 @@ static void test_tensors(void) {
 int main(void) {
     test_errors();
     test_backward_semantics();
+    test_scalar_grads();
     test_no_grad();
     test_params();
     test_reuse();
