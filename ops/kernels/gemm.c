@@ -26,6 +26,77 @@
 /* Below this many multiply-adds, waking a thread costs more than it saves. */
 #define TG_GEMM_THREAD_MIN 262144.0
 
+/* ------------------------------------------------------ transposing packs */
+
+/* out[p*W + r] = src[r*ld + p] for r < R, p < kc, and 0 for R <= r < W:
+ * packing a micro-panel whose rows lie along K in memory (op(A) = A, and
+ * op(B) = B^T, as in x @ W^T). Element by element this is a gather that
+ * costs more than the AVX-512 kernel's multiply-adds for an MLP's shapes;
+ * in 4 x 4 (f32) and 2 x 2 (f64) register transposes it streams. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static void transpose_pack_f32(const float *restrict src, int64_t ld, int R, int64_t kc,
+                               float *restrict out, int W) {
+    int r = 0;
+#if defined(__SSE2__)
+    for (; r + 4 <= R; r += 4) {
+        const float *s0 = src + r * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+        int64_t p = 0;
+        for (; p + 4 <= kc; p += 4) {
+            __m128 a = _mm_loadu_ps(s0 + p), b = _mm_loadu_ps(s1 + p);
+            __m128 c = _mm_loadu_ps(s2 + p), d = _mm_loadu_ps(s3 + p);
+            _MM_TRANSPOSE4_PS(a, b, c, d);
+            float *o = out + p * W + r;
+            _mm_storeu_ps(o, a);
+            _mm_storeu_ps(o + W, b);
+            _mm_storeu_ps(o + 2 * W, c);
+            _mm_storeu_ps(o + 3 * W, d);
+        }
+        for (; p < kc; p++) {
+            float *o = out + p * W + r;
+            o[0] = s0[p], o[1] = s1[p], o[2] = s2[p], o[3] = s3[p];
+        }
+    }
+#endif
+    for (; r < R; r++) {
+        const float *sr = src + r * ld;
+        for (int64_t p = 0; p < kc; p++) out[p * W + r] = sr[p];
+    }
+    if (R < W)
+        for (int64_t p = 0; p < kc; p++)
+            for (int i = R; i < W; i++) out[p * W + i] = 0;
+}
+
+static void transpose_pack_f64(const double *restrict src, int64_t ld, int R, int64_t kc,
+                               double *restrict out, int W) {
+    int r = 0;
+#if defined(__SSE2__)
+    for (; r + 2 <= R; r += 2) {
+        const double *s0 = src + r * ld, *s1 = s0 + ld;
+        int64_t p = 0;
+        for (; p + 2 <= kc; p += 2) {
+            __m128d a = _mm_loadu_pd(s0 + p), b = _mm_loadu_pd(s1 + p);
+            double *o = out + p * W + r;
+            _mm_storeu_pd(o, _mm_unpacklo_pd(a, b));
+            _mm_storeu_pd(o + W, _mm_unpackhi_pd(a, b));
+        }
+        for (; p < kc; p++) {
+            double *o = out + p * W + r;
+            o[0] = s0[p], o[1] = s1[p];
+        }
+    }
+#endif
+    for (; r < R; r++) {
+        const double *sr = src + r * ld;
+        for (int64_t p = 0; p < kc; p++) out[p * W + r] = sr[p];
+    }
+    if (R < W)
+        for (int64_t p = 0; p < kc; p++)
+            for (int i = R; i < W; i++) out[p * W + i] = 0;
+}
+
 #define T float
 #define SFX f32
 #include "gemm_driver.h"

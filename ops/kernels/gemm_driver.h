@@ -53,18 +53,17 @@ static inline __attribute__((always_inline)) void FN(pack_a_mr)(
     const T *restrict A, int64_t lda, bool ta, int64_t mc, int64_t kc, T *restrict out,
     const int MR) {
     for (int64_t ir = 0; ir < mc; ir += MR, out += MR * kc) {
-        int64_t m = mc - ir < MR ? mc - ir : MR;
-        if (!ta && m == MR) {
-            const T *a0 = A + ir * lda;
-            for (int64_t p = 0; p < kc; p++)
-                for (int i = 0; i < MR; i++) out[p * MR + i] = a0[i * lda + p];
-        } else if (ta && m == MR) {
+        int m = (int)(mc - ir < MR ? mc - ir : MR);
+        if (!ta) { /* rows along K: a register transpose (gemm.c) */
+            FN(transpose_pack)(A + ir * lda, lda, m, kc, out, MR);
+        } else if (m == MR) {
             for (int64_t p = 0; p < kc; p++)
                 for (int i = 0; i < MR; i++) out[p * MR + i] = A[p * lda + ir + i];
         } else {
-            for (int64_t p = 0; p < kc; p++)
-                for (int i = 0; i < MR; i++)
-                    out[p * MR + i] = i >= m ? 0 : ta ? A[p * lda + ir + i] : A[(ir + i) * lda + p];
+            for (int64_t p = 0; p < kc; p++) {
+                for (int i = 0; i < m; i++) out[p * MR + i] = A[p * lda + ir + i];
+                for (int i = m; i < MR; i++) out[p * MR + i] = 0;
+            }
         }
     }
 }
@@ -86,18 +85,17 @@ static inline __attribute__((always_inline)) void FN(pack_b_nr)(
     const T *restrict B, int64_t ldb, bool tb, int64_t kc, int64_t nc, T *restrict out,
     const int NR) {
     for (int64_t jr = 0; jr < nc; jr += NR, out += NR * kc) {
-        int64_t n = nc - jr < NR ? nc - jr : NR;
-        if (!tb && n == NR) {
+        int n = (int)(nc - jr < NR ? nc - jr : NR);
+        if (tb) { /* columns along K (x @ W^T): a register transpose (gemm.c) */
+            FN(transpose_pack)(B + jr * ldb, ldb, n, kc, out, NR);
+        } else if (n == NR) {
             for (int64_t p = 0; p < kc; p++)
                 for (int j = 0; j < NR; j++) out[p * NR + j] = B[p * ldb + jr + j];
-        } else if (tb && n == NR) {
-            const T *b0 = B + jr * ldb;
-            for (int64_t p = 0; p < kc; p++)
-                for (int j = 0; j < NR; j++) out[p * NR + j] = b0[j * ldb + p];
         } else {
-            for (int64_t p = 0; p < kc; p++)
-                for (int j = 0; j < NR; j++)
-                    out[p * NR + j] = j >= n ? 0 : tb ? B[(jr + j) * ldb + p] : B[p * ldb + jr + j];
+            for (int64_t p = 0; p < kc; p++) {
+                for (int j = 0; j < n; j++) out[p * NR + j] = B[p * ldb + jr + j];
+                for (int j = n; j < NR; j++) out[p * NR + j] = 0;
+            }
         }
     }
 }

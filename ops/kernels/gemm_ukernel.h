@@ -13,36 +13,44 @@
  */
 
 #define NR (2 * VL)
+#define CATK_(a, b) a##b
+#define CATK(a, b) CATK_(a, b)
+#define KBODY CATK(KNAME, _body)
 
-void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
-           int64_t ldc, T alpha, T beta, int mr, int nr) {
-    VEC acc[MR][2]; /* (MR, NR): the tile of a @ b */
+/* The tile of R rows and NV vectors (R <= MR, NV <= 2): the full tile, and
+ * narrower ones for the edges, where a 12 x 32 tile would compute mostly
+ * padding (an MLP's 100 outputs leave a 4-wide last panel). The packed
+ * panels keep their MR / NR strides; only the arithmetic shrinks. */
+static inline __attribute__((always_inline)) void KBODY(
+    int64_t kc, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc, T alpha,
+    T beta, int mr, int nr, const int R, const int NV) {
+    VEC acc[MR][2]; /* (R, NV * VL) used: the tile of a @ b */
     /* C is read or written only after the K loop: start fetching it now
      * (a prefetch never faults, so edge tiles are fine). */
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+        if (NV == 2) __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
     }
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         acc[i][0] = VZERO();
         acc[i][1] = VZERO();
     }
     for (int64_t p = 0; p < kc; p++) {
-        VEC b0 = VLOAD(b), b1 = VLOAD(b + VL);
+        VEC b0 = VLOAD(b), b1 = NV == 2 ? VLOAD(b + VL) : VZERO();
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < R; i++) {
             VEC ai = VSET1(a[i]);
             acc[i][0] = VFMA(ai, b0, acc[i][0]);
-            acc[i][1] = VFMA(ai, b1, acc[i][1]);
+            if (NV == 2) acc[i][1] = VFMA(ai, b1, acc[i][1]);
         }
         a += MR;
         b += NR;
     }
 
     VEC va = VSET1(alpha);
-    if (mr == MR && nr == NR) { /* whole tile: straight to C */
+    if (R == MR && NV == 2 && mr == MR && nr == NR) { /* whole tile: straight to C */
         if (beta == 0) {
 #pragma GCC unroll 16
             for (int i = 0; i < MR; i++) {
@@ -65,9 +73,9 @@ void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
     /* edge tile: through a buffer, touching only c[0..mr) x [0..nr) */
     T tile[MR * NR] __attribute__((aligned(64)));
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         VSTORE(tile + i * NR, acc[i][0]);
-        VSTORE(tile + i * NR + VL, acc[i][1]);
+        if (NV == 2) VSTORE(tile + i * NR + VL, acc[i][1]);
     }
     for (int i = 0; i < mr; i++) {
         T *ci = c + i * ldc;
@@ -79,4 +87,16 @@ void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
     }
 }
 
+void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
+           int64_t ldc, T alpha, T beta, int mr, int nr) {
+    const bool narrow = nr <= VL, short_ = MR > 4 && mr <= 4;
+    if (!narrow && !short_) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, MR, 2);
+    else if (!short_) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, MR, 1);
+    else if (!narrow) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, 4, 2);
+    else KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, 4, 1);
+}
+
+#undef KBODY
+#undef CATK
+#undef CATK_
 #undef NR
