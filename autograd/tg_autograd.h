@@ -93,6 +93,15 @@ TG_API void tg_free(void *p);
 TG_API void tg_set_num_threads(int n);
 TG_API int tg_get_num_threads(void);
 
+/* Runs fn(ctx, lo, hi) over pieces covering [0, n) on tapegrad's threads
+ * (the caller's thread takes a piece too) and returns when all are done.
+ * Pieces have at least `grain` items, so a small n runs inline on the
+ * calling thread with no wake-up; so does a call made from inside another
+ * tg_parallel_for, or while another thread holds the pool. For libraries
+ * built on tapegrad (nn/'s optimizers use it): fn must not record ops. */
+typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+TG_API void tg_parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------ rng */
 
 /* xoshiro256** seeded through splitmix64: the same seed gives the same

@@ -359,8 +359,8 @@ tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like); /* tg_sum_to like'
 tg_tensor *tg__mask(tg_tensor *a, int kind);
 
 /* Threads (kernels/pool.c). fn(ctx, lo, hi) over [0, n) in pieces of at
- * least `grain`; runs inline when one piece (or one thread) suffices. */
-typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+ * least `grain`; runs inline when one piece (or one thread) suffices.
+ * tg_parallel_for (public, tg_autograd.h) is the same call. */
 void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
 
 /* Elementwise work over n items: on threads only when n is large enough to

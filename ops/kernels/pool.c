@@ -332,3 +332,8 @@ __attribute__((destructor)) void tg__pool_shutdown(void) {
     scratch_release_self();
 }
 #endif
+
+/* The public form (tg_autograd.h), for libraries on top (nn/). */
+void tg_parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
+    if (fn) tg__parallel_for(n, grain, fn, ctx);
+}
