@@ -151,6 +151,40 @@ static void FN(gemm_direct)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T
     }
 }
 
+/* Matrix-vector (N == 1 or M == 1): no packing, every element of the matrix
+ * read once. y[i*incy] = beta y + alpha sum_p X[i*rs + p*cs] v[p*incv] for
+ * i < n, p < k, with either the rows (cs == 1: dot products, eight partial
+ * sums so the compiler vectorizes them) or the columns (rs == 1 and
+ * incy == 1: axpy over columns) of X contiguous. false: neither, use the
+ * general path. */
+static bool FN(gemv)(int64_t n, int64_t k, T alpha, const T *restrict X, int64_t rs,
+                     int64_t cs, const T *restrict v, int64_t incv, T beta, T *restrict y,
+                     int64_t incy) {
+    if (cs == 1) {
+        for (int64_t i = 0; i < n; i++) {
+            const T *restrict row = X + i * rs;
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int64_t p = 0;
+            if (incv == 1)
+                for (; p + 8 <= k; p += 8)
+                    for (int u = 0; u < 8; u++) acc[u] += row[p + u] * v[p + u];
+            T sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            for (; p < k; p++) sum += row[p] * v[p * incv];
+            T *yi = y + i * incy;
+            *yi = beta == 0 ? alpha * sum : alpha * sum + beta * *yi;
+        }
+        return true;
+    }
+    if (rs != 1 || incy != 1) return false;
+    FN(scale_c)(1, n, beta, y, n);
+    for (int64_t p = 0; p < k; p++) {
+        const T a = alpha * v[p * incv];
+        const T *restrict col = X + p * cs;
+        for (int64_t i = 0; i < n; i++) y[i] += a * col[i];
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- blocked */
 
 static void FN(gemm_blocked)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M, int64_t N,
@@ -231,6 +265,13 @@ static void FN(gemm)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M, int64_
         FN(gemm_direct)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+    /* C (M x 1) = op(A) b, or C (1 x N) = a op(B) */
+    if (N == 1 && FN(gemv)(M, K, alpha, A, ta ? 1 : lda, ta ? lda : 1, B, tb ? 1 : ldb, beta, C,
+                           ldc))
+        return;
+    if (M == 1 && FN(gemv)(N, K, alpha, B, tb ? ldb : 1, tb ? 1 : ldb, A, ta ? lda : 1, beta, C,
+                           1))
+        return;
     int nt = work < TG_GEMM_THREAD_MIN ? 1 : tg_get_num_threads();
     if (nt > 1) {
         /* Split the dimension that leaves the least work per thread: the
