@@ -19,6 +19,7 @@
  *   bce              -(y log p + (1-y) log(1-p)), logs >= -100
  *   bce_logits       max(x,0) - x y + log(1 + e^-|x|)      sigmoid(x) - y
  *   cross_entropy    -sum_c q_c log_softmax(x)_c           softmax(x) - q
+ *                    ([N, C] and [C]: the fused op tg_softmax_cross_entropy)
  *   kl_div           t (log t - x)                         -t
  *   multi_margin     sum_{j!=y} max(0, m - x_y + x_j) / C
  */
@@ -371,7 +372,11 @@ static tg_tape *check_cls(const char *op, tg_tensor *x, tg_tensor *labels, bool 
     return tape;
 }
 
-/* Per-sample losses of cross entropy / NLL, [N, 1, S...] (class axis kept):
+/* Cross entropy on [N, C] or [C] logits is the fused op
+ * tg_softmax_cross_entropy (per-row losses, then the reduction here: MEAN
+ * divides by the count of kept rows, as PyTorch with ignore_index).
+ * Otherwise (NLL, and [N, C, d1...] inputs), per-sample losses of cross
+ * entropy / NLL, [N, 1, S...] (class axis kept):
  *   target q = (1 - eps) onehot(y) + eps / C on kept rows, 0 on ignored ones
  *   loss     = -sum_c q_c logp_c = v ((1 - eps) (-logp_y) + eps/C (-sum_c logp_c))
  * with v = [label != ignore_index]. For cross entropy logp = z - lse with
@@ -390,6 +395,15 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
     }
     const int64_t *y = tg_tensor_i64(labels);
     int rank = tg_tensor_rank(x);
+    if (from_logits && rank <= 2) {
+        /* [N, C] or [C]: the fused op, one record for the per-row losses */
+        tg_tensor *per = tg_softmax_cross_entropy(x, labels, ignore_index, eps);
+        if (!per || r == TG_REDUCE_NONE) return per;
+        if (r == TG_REDUCE_SUM) return tg_sum(per);
+        int64_t count = 0, n = tg_tensor_numel(labels);
+        for (int64_t k = 0; k < n; k++) count += y[k] != ignore_index;
+        return tg_div_scalar(tg_sum(per), (double)count);
+    }
     int64_t kshape[TG_MAX_RANK];
     for (int d = 0; d < rank; d++) kshape[d] = d == c.ax ? 1 : tg_tensor_dim(x, d);
     tg_dtype dt = tg_tensor_dtype(x);

@@ -249,7 +249,8 @@ tg_linear *tg_linear_new(tg_params *ps, const char *name, int64_t in, int64_t ou
     return l;
 }
 
-tg_tensor *tg_linear_forward(tg_linear *l, tg_tensor *x) {
+/* y = act(x W^T + b) as one fused op (tg_linear_act), x of rank >= 1. */
+static tg_tensor *linear_apply(tg_linear *l, tg_tensor *x, tg_act act) {
     if (!x) return NULL;
     tg_tape *tape = tg_tensor_tape(x);
     if (!l) {
@@ -265,10 +266,11 @@ tg_tensor *tg_linear_forward(tg_linear *l, tg_tensor *x) {
                      (long long)l->in);
         return NULL;
     }
-    tg_tensor *y;
-    if (tg_tensor_rank(x) == 1) y = tg_matmul(l->weight, x); /* [out,in] @ [in] */
-    else y = tg_matmul_t(x, l->weight, false, true);         /* [..., in] @ [in, out] */
-    return l->bias ? tg_add(y, l->bias) : y;
+    return tg_linear_act(x, l->weight, l->bias, act); /* [..., in] @ [in, out] + [out] */
+}
+
+tg_tensor *tg_linear_forward(tg_linear *l, tg_tensor *x) {
+    return linear_apply(l, x, TG_ACT_NONE);
 }
 
 /* ------------------------------------------------------------- sequential */
@@ -297,7 +299,16 @@ tg_tensor *tg_sequential_forward(tg_sequential *s, tg_tensor *x) {
         tg_tape_fail(tg_tensor_tape(x), TG_ERR_NULL, "sequential: the container is NULL");
         return NULL;
     }
-    for (int i = 0; x && i < s->n; i++) x = s->layers[i]->forward(s->layers[i], x);
+    for (int i = 0; x && i < s->n; i++) {
+        tg_layer *l = s->layers[i], *next = i + 1 < s->n ? s->layers[i + 1] : NULL;
+        if (l->forward == linear_fwd && next && next->forward == act_fwd) {
+            /* Linear then activation: one fused op, one pass (the MLP) */
+            x = linear_apply((tg_linear *)l, x, ((act_layer *)next)->act);
+            i++;
+        } else {
+            x = l->forward(l, x);
+        }
+    }
     return x;
 }
 

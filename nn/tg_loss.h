@@ -87,7 +87,9 @@ TG_API tg_tensor *tg_bce_with_logits_loss(tg_tensor *input, tg_tensor *target,
  * (PyTorch). Labels equal to ignore_index contribute nothing and MEAN
  * divides by the number of the others (NaN if there are none, as PyTorch);
  * NONE gives the per-sample losses in the labels' shape (0 where ignored).
- * A label outside [0, C) that is not ignore_index is an error. */
+ * A label outside [0, C) that is not ignore_index is an error. [N, C] and
+ * [C] inputs go through the fused op tg_softmax_cross_entropy (one record,
+ * one pass per row); [N, C, d1...] through the composed ops. */
 TG_API tg_tensor *tg_cross_entropy(tg_tensor *input, tg_tensor *labels, tg_reduction r,
                                    int64_t ignore_index, double label_smoothing);
 

@@ -97,14 +97,8 @@ TG_API void tg_params_fail(tg_params *ps, const char *fmt, ...)
 
 /* ------------------------------------------------------------ activations */
 
-typedef enum tg_act {
-    TG_ACT_NONE = 0,   /* identity */
-    TG_ACT_RELU,
-    TG_ACT_TANH,
-    TG_ACT_SIGMOID,
-    TG_ACT_GELU,       /* exact (erf) form */
-    TG_ACT_LEAKY_RELU  /* negative slope 0.01, as PyTorch */
-} tg_act;
+/* tg_act (TG_ACT_NONE, TG_ACT_RELU, ...) is declared in tg_ops.h, beside
+ * tg_linear_act, which fuses an activation into the matrix product. */
 
 /* act(x) as a tape op (x itself for TG_ACT_NONE). NULL if x is NULL. */
 TG_API tg_tensor *tg_act_forward(tg_act act, tg_tensor *x);
@@ -198,7 +192,10 @@ typedef struct tg_batchnorm_layer {
 TG_API tg_batchnorm_layer *tg_batchnorm_new(tg_params *ps, const char *name, int64_t channels,
                                             double eps, double momentum, bool affine);
 
-/* A container that runs its layers in order (at most TG_SEQ_MAX). */
+/* A container that runs its layers in order (at most TG_SEQ_MAX). A
+ * Linear layer followed by an activation layer runs as one fused op
+ * (tg_linear_act: one GEMM, one pass for bias and activation, one record);
+ * the layer list stays as built, and each layer run alone gives the same. */
 #define TG_SEQ_MAX 64
 typedef struct tg_sequential {
     tg_layer base;
@@ -212,7 +209,8 @@ TG_API tg_tensor *tg_sequential_forward(tg_sequential *s, tg_tensor *x);
 
 /* A multilayer perceptron: n widths give n-1 Linear layers named
  * "<name>.0", "<name>.1", ... with `act` between them and `out_act` after
- * the last (TG_ACT_NONE for none). Returns the container, owned by ps. */
+ * the last (TG_ACT_NONE for none), each activation fused into its Linear
+ * when the container runs. Returns the container, owned by ps. */
 TG_API tg_sequential *tg_mlp_new(tg_params *ps, const char *name, const int64_t *widths, int n,
                                  tg_act act, tg_act out_act, tg_rng *rng);
 

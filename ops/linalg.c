@@ -5,9 +5,25 @@
  * The transposes become GEMM flags: backward never copies a transpose.
  * Batch axes (all but the last two) broadcast; a broadcast operand gets
  * its gradient summed over the batches that shared it.
+ *
+ * linear, fused: y = act(z), z = x @ w^T + b, x [M, K] (leading axes
+ * flattened), w [N, K], b [N]; with h = g * act'(z):
+ *   d x = h @ w          d w = h^T @ x          d b = sum over rows of h
+ *   act        act(z)              act'(z), from what the record keeps
+ *   none       z                   1
+ *   relu       max(z, 0)           y > 0 ? 1 : 0        (0 at the kink)
+ *   leaky_relu z > 0 ? z : 0.01 z  y > 0 ? 1 : 0.01     (0.01 at the kink)
+ *   tanh       tanh z              1 - y^2
+ *   sigmoid    1 / (1 + e^-z)      y (1 - y)
+ *   gelu       z Phi(z)            Phi(z) + z phi(z)    (z kept in aux)
+ * Forward: one GEMM (beta 0) into y, then one pass adding b and applying
+ * act. Backward: one pass for h and d b, then two GEMMs, both with
+ * transpose flags and beta 1 into existing gradient buffers.
  */
 #include "tg_internal.h"
 #include "tg_kernels.h"
+
+#include <math.h>
 
 /* Matrix sizes and per-batch offsets (in elements) of out, a and b. */
 typedef struct mm {
@@ -159,4 +175,261 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
     if (!va) shape[r++] = c->shape[c->rank - 2];
     if (!vb) shape[r++] = c->shape[c->rank - 1];
     return tg_reshape(c, r, shape);
+}
+
+/* ---------------------------------------------------------------- linear */
+
+/* What the linear record keeps in aux, after the tg_auxin {2 or 3; x, w,
+ * [b]}: the activation, the sizes, and for gelu the pre-activation z. */
+typedef struct lin_ext {
+    int act;
+    int64_t M, N, K;   /* y [M, N] = act(x [M, K] @ w[N, K]^T + b [N]) */
+    void *pre;         /* [M, N] z, gelu only (else NULL) */
+} lin_ext;
+
+#define LIN_HEAD ((sizeof(tg_auxin) + 3 * sizeof(tg_tensor *) + 15) & ~(size_t)15)
+static lin_ext *lin_ext_of(const tg_tensor *o) { return (lin_ext *)((char *)o->u.aux + LIN_HEAD); }
+
+static const double LIN_SQRT1_2 = 0.70710678118654752440;     /* 1/sqrt(2) */
+static const double LIN_INV_SQRT2PI = 0.39894228040143267794; /* 1/sqrt(2 pi) */
+#define LEAKY_SLOPE 0.01
+
+/* One row segment of n columns: y = act(y + b), pre = y + b (gelu); and
+ * h = g * act'(.), db += h. The formulas are those of unary.c / math.c,
+ * so the fused op gives the values of the separate ops. */
+#define DEF_LIN(T, SUF, EXP, TANH, ERFC)                                       \
+    static void lin_seg_fwd_##SUF(int act, int64_t n, T *restrict y, const T *restrict b, \
+                                  T *restrict pre) {                           \
+        if (b)                                                                 \
+            for (int64_t k = 0; k < n; k++) y[k] += b[k];                      \
+        switch (act) {                                                         \
+        case TG_ACT_RELU:                                                      \
+            for (int64_t k = 0; k < n; k++) y[k] = y[k] > 0 ? y[k] : 0;        \
+            break;                                                             \
+        case TG_ACT_LEAKY_RELU:                                                \
+            for (int64_t k = 0; k < n; k++) y[k] = y[k] > 0 ? y[k] : (T)LEAKY_SLOPE * y[k]; \
+            break;                                                             \
+        case TG_ACT_TANH:                                                      \
+            for (int64_t k = 0; k < n; k++) y[k] = TANH(y[k]);                 \
+            break;                                                             \
+        case TG_ACT_SIGMOID: /* stable on both sides */                        \
+            for (int64_t k = 0; k < n; k++) {                                  \
+                T x = y[k];                                                    \
+                y[k] = x >= 0 ? 1 / (1 + EXP(-x)) : EXP(x) / (1 + EXP(x));     \
+            }                                                                  \
+            break;                                                             \
+        case TG_ACT_GELU: /* a Phi(a); erfc keeps precision for a << 0 */      \
+            for (int64_t k = 0; k < n; k++) {                                  \
+                T x = y[k];                                                    \
+                pre[k] = x;                                                    \
+                y[k] = (T)0.5 * x * ERFC(-x * (T)LIN_SQRT1_2);                 \
+            }                                                                  \
+            break;                                                             \
+        default: break;                                                        \
+        }                                                                      \
+    }                                                                          \
+    static void lin_seg_bw_##SUF(int act, int64_t n, const T *restrict g, const T *restrict z, \
+                                 const T *restrict pre, T *restrict h, T *restrict db) { \
+        switch (act) {                                                         \
+        case TG_ACT_RELU:                                                      \
+            for (int64_t k = 0; k < n; k++) h[k] = z[k] > 0 ? g[k] : 0;        \
+            break;                                                             \
+        case TG_ACT_LEAKY_RELU:                                                \
+            for (int64_t k = 0; k < n; k++) h[k] = z[k] > 0 ? g[k] : (T)LEAKY_SLOPE * g[k]; \
+            break;                                                             \
+        case TG_ACT_TANH:                                                      \
+            for (int64_t k = 0; k < n; k++) h[k] = g[k] * (1 - z[k] * z[k]);   \
+            break;                                                             \
+        case TG_ACT_SIGMOID:                                                   \
+            for (int64_t k = 0; k < n; k++) h[k] = g[k] * z[k] * (1 - z[k]);   \
+            break;                                                             \
+        case TG_ACT_GELU:                                                      \
+            for (int64_t k = 0; k < n; k++) {                                  \
+                T x = pre[k];                                                  \
+                T d = (T)0.5 * ERFC(-x * (T)LIN_SQRT1_2) +                     \
+                      x * (T)LIN_INV_SQRT2PI * EXP((T)-0.5 * x * x);           \
+                h[k] = g[k] * d;                                               \
+            }                                                                  \
+            break;                                                             \
+        default: /* none: h is g itself */                                     \
+            break;                                                             \
+        }                                                                      \
+        if (db)                                                                \
+            for (int64_t k = 0; k < n; k++) db[k] += h[k];                     \
+    }
+DEF_LIN(float, f32, expf, tanhf, erfcf)
+DEF_LIN(double, f64, exp, tanh, erfc)
+#undef DEF_LIN
+
+/* The passes over y [M, N], on threads when large: the forward over
+ * elements [lo, hi) (cut into row segments), the backward over columns
+ * [lo, hi) for every row, so each thread owns its columns of d b. */
+typedef struct lin_job {
+    int act, dt;
+    int64_t M, N;
+    void *y, *h, *db;            /* forward: y; backward: h [M, N], d b [N] or NULL */
+    const void *b, *g, *pre;     /* forward: b; backward: g, pre (and y) */
+} lin_job;
+
+static void lin_fwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const lin_job *j = ctx;
+    size_t es = tg__esize(j->dt);
+    for (int64_t i = lo; i < hi;) {
+        int64_t c = i % j->N, n = j->N - c < hi - i ? j->N - c : hi - i;
+        char *y = (char *)j->y + (size_t)i * es;
+        const char *b = j->b ? (const char *)j->b + (size_t)c * es : NULL;
+        char *pre = j->pre ? (char *)j->pre + (size_t)i * es : NULL;
+        if (j->dt == TG_F32)
+            lin_seg_fwd_f32(j->act, n, (float *)y, (const float *)b, (float *)pre);
+        else
+            lin_seg_fwd_f64(j->act, n, (double *)y, (const double *)b, (double *)pre);
+        i += n;
+    }
+}
+
+static void lin_bw_range(void *ctx, int64_t lo, int64_t hi) {
+    const lin_job *j = ctx;
+    size_t es = tg__esize(j->dt);
+    for (int64_t m = 0; m < j->M; m++) {
+        size_t at = (size_t)(m * j->N + lo) * es;
+        const char *g = (const char *)j->g + at, *z = (const char *)j->y + at;
+        const char *pre = j->pre ? (const char *)j->pre + at : NULL;
+        char *h = (char *)j->h + at, *db = j->db ? (char *)j->db + (size_t)lo * es : NULL;
+        if (j->dt == TG_F32)
+            lin_seg_bw_f32(j->act, hi - lo, (const float *)g, (const float *)z,
+                           (const float *)pre, (float *)h, (float *)db);
+        else
+            lin_seg_bw_f64(j->act, hi - lo, (const double *)g, (const double *)z,
+                           (const double *)pre, (double *)h, (double *)db);
+    }
+}
+
+tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act) {
+    tg_tensor *in[3] = {x, w, b};
+    int n = b ? 3 : 2;
+    tg_tape *tape = tg__check("linear", n, in, true);
+    if (!tape) return NULL;
+    x = in[0], w = in[1], b = b ? in[2] : NULL;
+    char bx[160], bw[160], bb[160];
+    tg__shape_str(bx, sizeof bx, x->rank, x->shape);
+    tg__shape_str(bw, sizeof bw, w->rank, w->shape);
+    if ((unsigned)act > TG_ACT_LEAKY_RELU)
+        return tg__fail(tape, TG_ERR_ARG, "linear", "unknown activation %d (input %s, weight %s)",
+                        (int)act, bx, bw);
+    if (w->rank != 2)
+        return tg__fail(tape, TG_ERR_SHAPE, "linear",
+                        "weight must be 2-D [out, in], got weight %s (input %s)", bw, bx);
+    if (x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
+        return tg__fail(tape, TG_ERR_SHAPE, "linear", "input %s does not fit weight %s%s", bx, bw,
+                        x->rank < 1 ? " (the input needs rank >= 1)" : "");
+    int64_t N = w->shape[0], K = w->shape[1];
+    if (b && (b->rank != 1 || b->shape[0] != N))
+        return tg__fail(tape, TG_ERR_SHAPE, "linear",
+                        "bias %s does not fit weight %s (it must be [%lld]; input %s)",
+                        tg__shape_str(bb, sizeof bb, b->rank, b->shape), bw, (long long)N, bx);
+    int64_t shape[TG_MAX_RANK], M = 1;
+    for (int d = 0; d + 1 < x->rank; d++) shape[d] = x->shape[d], M *= x->shape[d];
+    shape[x->rank - 1] = N;
+    size_t es = tg__esize(x->dtype);
+    size_t pre_bytes = act == TG_ACT_GELU ? (size_t)(M * N) * es : 0;
+    char *blk = tg__arena(tape, LIN_HEAD + sizeof(lin_ext) + pre_bytes, "linear");
+    if (!blk) return NULL;
+    tg_tensor *out = tg__out(tape, TG_OP_LINEAR, x->dtype, x->rank, shape, x, NULL, NULL);
+    if (!out) return NULL;
+    tg_auxin *ax = (tg_auxin *)blk;
+    ax->n = n;
+    for (int i = 0; i < n; i++) ax->in[i] = in[i];
+    lin_ext *e = (lin_ext *)(blk + LIN_HEAD);
+    *e = (lin_ext){act, M, N, K, pre_bytes ? blk + LIN_HEAD + sizeof(lin_ext) : NULL};
+    out->u.aux = ax;
+    tg__set_req(out, n, in);
+    tg__gemm(x->dtype, false, true, M, N, K, x->data, K, w->data, K, 0.0, out->data, N);
+    if (act != TG_ACT_NONE || b) {
+        lin_job j = {act, x->dtype, M, N, out->data, NULL, NULL, b ? b->data : NULL, NULL, e->pre};
+        tg__elementwise(M * N, lin_fwd_range, &j);
+    }
+    return out;
+}
+
+bool tg__bw_linear(tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    const lin_ext *e = lin_ext_of(o);
+    tg_tensor *x = ax->in[0], *w = ax->in[1], *b = ax->n > 2 ? ax->in[2] : NULL;
+    int64_t M = e->M, N = e->N, K = e->K;
+    size_t es = tg__esize(o->dtype);
+    bool fx, fw, fb = false;
+    void *gx = tg__gacc_w(x, &fx), *gw = tg__gacc_w(w, &fw), *gb = b ? tg__gacc_w(b, &fb) : NULL;
+    if (((x->flags & TGF_REQ) && !gx) || ((w->flags & TGF_REQ) && !gw) ||
+        (b && (b->flags & TGF_REQ) && !gb))
+        return false;
+    if (fb) memset(gb, 0, (size_t)N * es); /* d b is a sum over the rows */
+    void *h = o->grad; /* act none: h = g */
+    if (e->act != TG_ACT_NONE && M * N > 0 && (gx || gw || gb)) {
+        h = tg__arena(o->tape, (size_t)(M * N) * es, "linear");
+        if (!h) return false;
+    }
+    if ((e->act != TG_ACT_NONE || gb) && M * N > 0) {
+        lin_job j = {e->act, o->dtype, M, N, o->data, h, gb, NULL, o->grad, e->pre};
+        if (M * N < 2 * TG_GRAIN)
+            lin_bw_range(&j, 0, N);
+        else
+            tg__parallel_for(N, TG_GRAIN / M > 0 ? TG_GRAIN / M : 1, lin_bw_range, &j);
+    }
+    if (gx) /* d x [M, K] = h [M, N] @ w [N, K] */
+        tg__gemm(o->dtype, false, false, M, K, N, h, N, w->data, K, fx ? 0.0 : 1.0, gx, K);
+    if (gw) /* d w [N, K] += h^T [N, M] @ x [M, K] */
+        tg__gemm(o->dtype, true, false, N, K, M, h, N, x->data, K, fw ? 0.0 : 1.0, gw, K);
+    return true;
+}
+
+/* A constant mask of y's shape: 1 where y > 0, else `slope` (relu 0,
+ * leaky relu 0.01): act' read from the output, as the fast backward. */
+static tg_tensor *lin_mask(tg_tensor *y, double slope) {
+    tg_tensor *m = tg__wrap(y->tape, y->dtype, y->rank, y->shape, NULL);
+    if (!m) return NULL;
+    int64_t n = tg__numel(y);
+    if (y->dtype == TG_F32) {
+        const float *z = y->data;
+        float *v = m->data;
+        for (int64_t i = 0; i < n; i++) v[i] = z[i] > 0 ? 1.0f : (float)slope;
+    } else {
+        const double *z = y->data;
+        double *v = m->data;
+        for (int64_t i = 0; i < n; i++) v[i] = z[i] > 0 ? 1.0 : slope;
+    }
+    return m;
+}
+
+/* Graph backward: h = g * act'(z) from ops (tanh and sigmoid from the
+ * output o, gelu from z recomputed as an op so that it is differentiable),
+ * then the three products of the table above. */
+tg_tensor *tg__vjp_linear(tg_tensor *o, tg_tensor *g, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const lin_ext *e = lin_ext_of(o);
+    tg_tensor *x = ax->in[0], *w = ax->in[1], *b = ax->n > 2 ? ax->in[2] : NULL;
+    tg_tensor *h = g;
+    switch (e->act) {
+    case TG_ACT_RELU: h = tg_mul(g, lin_mask(o, 0.0)); break;
+    case TG_ACT_LEAKY_RELU: h = tg_mul(g, lin_mask(o, LEAKY_SLOPE)); break;
+    case TG_ACT_TANH: h = tg_mul(g, tg_rsub_scalar(tg_square(o), 1.0)); break;
+    case TG_ACT_SIGMOID: h = tg_mul(g, tg_mul(o, tg_rsub_scalar(o, 1.0))); break;
+    case TG_ACT_GELU: {
+        tg_tensor *z = tg_linear_act(x, w, b, TG_ACT_NONE);
+        tg_tensor *Phi = tg_mul_scalar(tg_add_scalar(tg_erf(tg_mul_scalar(z, LIN_SQRT1_2)), 1.0), 0.5);
+        tg_tensor *phi = tg_mul_scalar(tg_exp(tg_mul_scalar(tg_square(z), -0.5)), LIN_INV_SQRT2PI);
+        h = tg_mul(g, tg_add(Phi, tg_mul(z, phi)));
+        break;
+    }
+    default: break;
+    }
+    if (!h) return NULL;
+    if (i == 2) return tg__sum_like(h, b);
+    int64_t M = e->M, N = e->N, K = e->K;
+    tg_tensor *h2 = h->rank == 2 ? h : tg_reshape(h, TG_SHAPE(M, N));
+    if (i == 1) { /* d w [N, K] = h^T @ x */
+        tg_tensor *x2 = x->rank == 2 ? x : tg_reshape(x, TG_SHAPE(M, K));
+        return tg_matmul_t(h2, x2, true, false);
+    }
+    tg_tensor *dx = tg_matmul_t(h2, w, false, false); /* d x [M, K] = h @ w */
+    return x->rank == 2 ? dx : tg_reshape(dx, x->rank, x->shape);
 }

@@ -42,6 +42,7 @@ TG_OP(ABS,       "abs",         1, unary,    abs)
 TG_OP(SUM,       "sum",         1, sum,      sum)
 /* ops/linalg.c */
 TG_OP(MATMUL,    "matmul",      2, matmul,   matmul)
+TG_OP(LINEAR,    "linear",     -1, linear,   linear)
 /* ops/shape.c */
 TG_OP(RESHAPE,   "reshape",     1, reshape,  reshape)
 TG_OP(TRANSPOSE, "transpose",   1, vjp,      transpose)
@@ -97,6 +98,7 @@ TG_OP(MASKED_FILL, "masked_fill", 2, masked_fill, masked_fill)
 /* ops/nnfunc.c */
 TG_OP(SOFTMAX,   "softmax",     1, softmax,  softmax)
 TG_OP(LOG_SOFTMAX, "log_softmax", 1, log_softmax, log_softmax)
+TG_OP(SOFTMAX_CE, "softmax_cross_entropy", -1, softmax_ce, softmax_ce)
 TG_OP(LAYER_NORM, "layer_norm", -1, layer_norm, layer_norm)
 TG_OP(BATCH_NORM, "batch_norm", -1, batch_norm, batch_norm)
 /* ops/conv.c */

@@ -71,6 +71,29 @@ TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
  * no transpose is copied (the flags go to the GEMM kernel). a, b rank >= 2. */
 TG_API tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b);
 
+/* Activations that tg_linear_act fuses (and nn's layers name). */
+typedef enum tg_act {
+    TG_ACT_NONE = 0,   /* identity */
+    TG_ACT_RELU,       /* relu'(0) = 0, as tg_relu */
+    TG_ACT_TANH,
+    TG_ACT_SIGMOID,
+    TG_ACT_GELU,       /* exact (erf) form, as tg_gelu(a, false) */
+    TG_ACT_LEAKY_RELU  /* negative slope 0.01, as PyTorch; slope at 0 */
+} tg_act;
+
+/* A fully connected layer in one op: y = act(x @ w^T + b).
+ * x [..., in] (rank >= 1; the leading axes are flattened to M rows),
+ * w [out, in], b [out] or NULL; y [..., out]. All of one float dtype.
+ * One GEMM and one pass over y for the bias and the activation, and one
+ * record, instead of matmul_t + add + activation (three passes, three
+ * records); the backward is one pass and two GEMMs. The values are those
+ * of tg_matmul_t(x, w, false, true), tg_add and the activation op.
+ * (tg_linear is the nn layer; this is the op it runs.)
+ * Errors (NULL, the first recorded on the tape): shapes that do not fit
+ * ("linear: input [64,783] does not fit weight [100,784]"), a bias that is
+ * not [out], mixed dtypes, an unknown act. Differentiable to any order. */
+TG_API tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act);
+
 /* ----------------------------------------------------------------- shape */
 /* Same data, new shape; one entry may be -1 (inferred). */
 TG_API tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape);
@@ -192,6 +215,18 @@ TG_API tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt);
 /* ------------------------------------------------------- neural networks */
 TG_API tg_tensor *tg_softmax(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int axis);
+/* Softmax and cross entropy in one op: per-row losses [N] of logits
+ * [N, C] (f32 or f64) against i64 class indices labels [N], with the
+ * max-shifted log-sum-exp (finite at +-1000) and PyTorch's label smoothing
+ * eps in [0, 1]:
+ *     loss_n = (1 - eps) (lse_n - x_n,y) + eps/C sum_c (lse_n - x_n,c),
+ * 0 on rows whose label is ignore_index (every other label must be in
+ * [0, C)). [C] logits with a 0-d label give a 0-d loss. The gradient goes
+ * to the logits only: g_n (softmax(x) - (1 - eps) onehot(y) - eps/C),
+ * differentiable again. This is F.cross_entropy(..., reduction='none');
+ * tg_cross_entropy (tg_loss.h) adds the reductions. NULL on error. */
+TG_API tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels,
+                                           int64_t ignore_index, double label_smoothing);
 /* Zeroes each element with probability p and scales the rest by 1/(1-p);
  * the identity when !training or p == 0. */
 TG_API tg_tensor *tg_dropout(tg_tensor *a, double p, bool training, tg_rng *rng);

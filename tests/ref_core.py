@@ -56,4 +56,22 @@ for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
     w.case(f"reshape/{tag}", lambda a: a.reshape(-1, 2), R(3, 4))
     w.case(f"transpose/{tag}", lambda a: a.transpose(0, 2), R(2, 3, 4))
     w.case(f"expand/{tag}", lambda a: a.expand(2, 3, 4), R(3, 1))
+
+# fused linear: F.linear then the activation (tg_linear_act), with its own
+# generator so the cases above keep their numbers
+g2 = gen(2)
+F = torch.nn.functional
+acts = (("none", lambda z: z), ("relu", torch.relu), ("tanh", torch.tanh),
+        ("sigmoid", torch.sigmoid), ("gelu", F.gelu),
+        ("leaky_relu", lambda z: F.leaky_relu(z, 0.01)))
+for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
+    R = lambda *s, lo=-1.0, hi=1.0: rand(g2, *s, lo=lo, hi=hi, dtype=dt)
+    for name, act in acts:
+        fb = lambda x, wt, b, act=act: act(F.linear(x, wt, b))
+        fn = lambda x, wt, act=act: act(F.linear(x, wt))
+        w.case(f"linear_{name}/{tag}/2d", fb, R(5, 4), R(3, 4), R(3))
+        w.case(f"linear_{name}/{tag}/3d", fb, R(2, 3, 4), R(5, 4), R(5))
+        w.case(f"linear_{name}/{tag}/vec", fb, R(6), R(2, 6), R(2))
+        w.case(f"linear_{name}/{tag}/big", fb, R(9, 20), R(17, 20), R(17))
+        w.case(f"linear_nobias_{name}/{tag}/2d", fn, R(4, 3), R(2, 3))
 w.close()

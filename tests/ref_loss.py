@@ -80,4 +80,39 @@ for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
     # there, see tg_loss.h)
     w.case(f"bce/edge/{tag}", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
            T([0.0, 1.0, 0.0, 1.0, 0.5, 1e-30]), T([0.0, 1.0, 1.0, 0.0, 0.3, 1.0]), grad=False)
+
+# The fused op tg_softmax_cross_entropy (ops/nnfunc.c) is
+# F.cross_entropy(..., reduction="none"): per-row losses of [N, C] logits
+# (or [C] with a 0-d label), with ignore_index and label_smoothing. Cases
+# sce/<variant>/<dtype>, from their own generator so the cases above keep
+# their numbers.
+g2 = gen(11)
+
+
+def sce_labels(n, C, ignore=(), ig=-100):
+    y = torch.randint(0, C, (n,), generator=g2)
+    for i in ignore:
+        y[i] = ig
+    return y
+
+
+def SCE(ig=-100, ls=0.0):
+    return lambda x, y: F.cross_entropy(x, y, reduction="none", ignore_index=ig, label_smoothing=ls)
+
+
+for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
+    R = lambda *s, lo=-3.0, hi=3.0: rand(g2, *s, lo=lo, hi=hi, dtype=dt)
+    T = lambda v: torch.tensor(v, dtype=dt)
+    w.case(f"sce/plain/{tag}", SCE(), R(6, 5), sce_labels(6, 5))
+    w.case(f"sce/ignore/{tag}", SCE(), R(6, 3), sce_labels(6, 3, ignore=(1, 4)))
+    w.case(f"sce/ignore1/{tag}", SCE(ig=1), R(6, 3), torch.tensor([0, 1, 2, 1, 0, 2]))
+    w.case(f"sce/smooth/{tag}", SCE(ls=0.1), R(5, 4), sce_labels(5, 4, ignore=(2,)))
+    w.case(f"sce/smooth_wide/{tag}", SCE(ls=0.25), R(3, 37), sce_labels(3, 37))
+    w.case(f"sce/smooth_ignore1/{tag}", SCE(ig=1, ls=0.1), R(4, 3), torch.tensor([1, 0, 2, 1]))
+    w.case(f"sce/extreme/{tag}", SCE(ls=0.1),
+           T([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0], [0.0, 0.0, 0.0],
+              [1000.0, 1000.0, -1000.0]]), torch.tensor([1, 2, 0, 0]))
+    w.case(f"sce/1d/{tag}", SCE(), R(5), torch.tensor(3))
+    w.case(f"sce/1d_smooth/{tag}", SCE(ls=0.1), R(5), torch.tensor(0))
+    w.case(f"sce/c1/{tag}", SCE(ls=0.1), R(3, 1), torch.tensor([0, 0, 0]))
 w.close()

@@ -1,7 +1,7 @@
-/* test_grad_nnfunc.c - softmax, log_softmax, dropout, layer_norm,
- * batch_norm: central differences in f64 (both backward paths, second
- * derivatives), stability at +-1000, dropout statistics, running
- * statistics, and bad inputs. */
+/* test_grad_nnfunc.c - softmax, log_softmax, softmax_cross_entropy,
+ * dropout, layer_norm, batch_norm: central differences in f64 (both
+ * backward paths, second derivatives), stability at +-1000, dropout
+ * statistics, running statistics, and bad inputs. */
 #include "tg_test.h"
 
 typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
@@ -106,6 +106,119 @@ static void test_gradients(void) {
           true);
     check("batch_norm eval", f_bn_eval, NULL, 3, (shape[]){S3(2, 3, 2), S1(3), S1(3)}, -2, 2,
           true);
+}
+
+/* softmax_cross_entropy: the labels (made on the gradcheck's tape), the
+ * ignore_index and the smoothing come through ud; the labels get no
+ * gradient. [C] logits take a 0-d label. */
+typedef struct ce_case {
+    const int64_t *y;
+    int64_t ignore;
+    double eps;
+} ce_case;
+
+static tg_tensor *f_sce(tg_tape *t, tg_tensor *const *x, void *ud) {
+    const ce_case *c = ud;
+    int rank = tg_tensor_rank(x[0]);
+    int64_t n = rank == 2 ? tg_tensor_dim(x[0], 0) : 1;
+    return tg_softmax_cross_entropy(x[0], tg_tensor_new(t, TG_I64, rank - 1, &n, c->y), c->ignore,
+                                    c->eps);
+}
+
+/* logits of shape s: uniform in [lo, hi], or the given values */
+static void check_sce(const char *what, shape s, const double *vals, double lo, double hi,
+                      const int64_t *y, int64_t ignore, double eps, bool second) {
+    tg_tape *tape = tg_tape_new();
+    tg_rng rng;
+    tg_rng_seed(&rng, 21);
+    tg_tensor *x = vals ? tg_tensor_new(tape, TG_F64, s.rank, s.d, vals)
+                        : tg_rand_uniform(tape, TG_F64, s.rank, s.d, &rng, lo, hi);
+    ce_case c = {y, ignore, eps};
+    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
+    tg_gradcheck_report rep;
+    bool ok = tg_gradcheck(f_sce, &c, 1, &x, &o, &rep);
+    char b[64];
+    CHECK(ok, "softmax_cross_entropy %s on %s, eps %g: %s", what,
+          tg_tensor_shape_str(x, b, sizeof b), eps, rep.msg);
+    tg_tape_free(tape);
+}
+
+static void test_sce_gradients(void) {
+    static const double epss[] = {0.0, 0.1};
+    static const int64_t y13[7] = {0, 12, 5, 2, 7, 2, 11};
+    static const int64_t y70[3] = {69, 0, 33};
+    double big[9] = {1000, -1000, 0, -1000, -1000, 1000, 999, 1000, -1000};
+    for (int k = 0; k < 2; k++) {
+        double eps = epss[k];
+        check_sce("N=1, C=1", (shape)S2(1, 1), NULL, -2, 2, (int64_t[]){0}, -100, eps, true);
+        check_sce("C=2", (shape)S2(3, 2), NULL, -2, 2, (int64_t[]){1, 0, 1}, -100, eps, true);
+        check_sce("N=1", (shape)S2(1, 5), NULL, -2, 2, (int64_t[]){3}, -100, eps, true);
+        check_sce("ignored rows", (shape)S2(5, 4), NULL, -3, 3,
+                  (int64_t[]){0, 3, -100, 1, -100}, -100, eps, true);
+        check_sce("ignore_index in range", (shape)S2(7, 13), NULL, -3, 3, y13, 2, eps, true);
+        check_sce("C=70 (8 lanes and a tail)", (shape)S2(3, 70), NULL, -3, 3, y70, -100, eps,
+                  false);
+        check_sce("[C] and a 0-d label", (shape)S1(4), NULL, -2, 2, (int64_t[]){2}, -100, eps,
+                  true);
+        check_sce("[C] ignored", (shape)S1(4), NULL, -2, 2, (int64_t[]){-100}, -100, eps, false);
+        check_sce("every row ignored", (shape)S2(2, 3), NULL, -2, 2, (int64_t[]){-1, -1}, -1, eps,
+                  true);
+        check_sce("N=0", (shape)S2(0, 3), NULL, -2, 2, (int64_t[]){0}, -100, eps, false);
+        check_sce("+-1000", (shape)S2(3, 3), big, 0, 0, (int64_t[]){1, 2, 0}, -100, eps, true);
+        check_sce("+-1000, the label at the max", (shape)S2(3, 3), big, 0, 0,
+                  (int64_t[]){0, 2, 1}, -100, eps, true);
+    }
+    check_sce("smoothing 1", (shape)S2(3, 4), NULL, -2, 2, (int64_t[]){1, 0, 3}, -100, 1.0, true);
+}
+
+/* values at +-1000 in both dtypes, the fast backward against the
+ * softmax, and the graph backward through a create-graph sweep */
+static void test_sce_values(void) {
+    tg_tape *t = tg_tape_new();
+    for (int k = 0; k < 2; k++) {
+        tg_dtype dt = k ? TG_F32 : TG_F64;
+        const double v[9] = {1000, -1000, -1000, -1000, -1000, 1000, 0, 0, 0};
+        const float vf[9] = {1000, -1000, -1000, -1000, -1000, 1000, 0, 0, 0};
+        tg_tensor *x = tg_requires_grad(
+            tg_tensor_new(t, dt, TG_SHAPE(3, 3), k ? (const void *)vf : (const void *)v));
+        tg_tensor *y = tg_tensor_new(t, TG_I64, TG_SHAPE(3), (int64_t[]){1, 2, 0});
+        tg_tensor *l = tg_softmax_cross_entropy(x, y, -100, 0.0);
+        CHECK_OK(t);
+        CHECK(l && tg_tensor_get(l, 0) == 2000 && tg_tensor_get(l, 1) == 0,
+              "%s at +-1000: %.17g %.17g", k ? "f32" : "f64", tg_tensor_get(l, 0),
+              tg_tensor_get(l, 1));
+        CHECK_NEAR(tg_tensor_get(l, 2), log(3.0), k ? 1e-6 : 1e-15);
+        tg_tensor *ls = tg_softmax_cross_entropy(x, y, -100, 0.3);
+        /* row 0: 0.7 * 2000 + 0.1 * (2000 + 2000 + 0) */
+        CHECK_NEAR(tg_tensor_get(ls, 0), 0.7 * 2000 + 0.1 * 4000, k ? 1e-3 : 1e-11);
+        CHECK(tg_backward(tg_sum(l)) == TG_OK, "backward: %s", tg_tape_error(t));
+        tg_tensor *g = tg_tensor_grad(x), *sm = tg_softmax(x, -1);
+        const double want[9] = {1, -1, 0, 0, 0, 0, 1.0 / 3 - 1, 1.0 / 3, 1.0 / 3};
+        double worst = 0;
+        for (int i = 0; g && i < 9; i++) {
+            worst = fmax(worst, fabs(tg_tensor_get(g, i) - want[i]));
+            worst = fmax(worst, fabs(tg_tensor_get(g, i) - (tg_tensor_get(sm, i) - (i == 1 || i == 5 || i == 6))));
+        }
+        CHECK(g && worst < (k ? 1e-6 : 1e-15), "%s gradient at +-1000 off by %g", k ? "f32" : "f64",
+              worst);
+        tg_tape_reset(t);
+    }
+    /* the gradient as a tensor (create-graph): same numbers as the fast path */
+    tg_rng r;
+    tg_rng_seed(&r, 4);
+    tg_tensor *x = tg_requires_grad(tg_rand_uniform(t, TG_F64, TG_SHAPE(4, 5), &r, -2, 2));
+    tg_tensor *y = tg_tensor_new(t, TG_I64, TG_SHAPE(4), (int64_t[]){4, -100, 0, 2});
+    tg_tensor *l = tg_sum(tg_softmax_cross_entropy(x, y, -100, 0.1));
+    tg_tensor *gg[1], *gf[1];
+    tg_grad(l, NULL, 1, &x, gg, TG_CREATE_GRAPH);
+    tg_grad(l, NULL, 1, &x, gf, 0);
+    CHECK_OK(t);
+    double worst = 0;
+    for (int i = 0; i < 20; i++)
+        worst = fmax(worst, fabs(tg_tensor_get(gg[0], i) - tg_tensor_get(gf[0], i)));
+    CHECK(worst < 1e-15, "graph and fast backward differ by %g", worst);
+    CHECK(tg_tensor_get(gf[0], 5) == 0 && tg_tensor_get(gf[0], 9) == 0, "ignored row: zero gradient");
+    tg_tape_free(t);
 }
 
 static void test_softmax_extremes(void) {
@@ -329,12 +442,88 @@ static void test_bad_inputs(void) {
                   "batch_norm: input [3] is not [N, C, ...]");
         (void)a;
     }
+    /* softmax_cross_entropy: every error names the op and the shapes */
+    const char *sce = "softmax_cross_entropy: ";
+    char want[200];
+#define SCE_ERR(call, status, msg)                                             \
+    do {                                                                       \
+        FRESH();                                                               \
+        (void)a;                                                               \
+        snprintf(want, sizeof want, "%s%s", sce, msg);                         \
+        CHECK_ERR(call, t, status, want);                                      \
+    } while (0)
+#define LAB(...) tg_tensor_new(t, TG_I64, TG_SHAPE(4), (int64_t[]){__VA_ARGS__})
+    SCE_ERR(tg_softmax_cross_entropy(a, NULL, -100, 0), TG_ERR_NULL, "operand 2 is NULL");
+    SCE_ERR(tg_softmax_cross_entropy(NULL, LAB(0, 1, 2, 0), -100, 0), TG_ERR_NULL,
+            "operand 1 is NULL");
+    SCE_ERR(tg_softmax_cross_entropy(tg_zeros(t, TG_F32, TG_SHAPE(4, 3, 2)),
+                                     tg_zeros(t, TG_I64, TG_SHAPE(4, 2)), -100, 0),
+            TG_ERR_SHAPE, "logits [4,3,2] must be [N, C] or [C] (labels [4,2])");
+    SCE_ERR(tg_softmax_cross_entropy(tg_zeros(t, TG_F32, 0, NULL), tg_zeros(t, TG_I64, 0, NULL),
+                                     -100, 0),
+            TG_ERR_SHAPE, "logits [] must be [N, C] or [C]");
+    SCE_ERR(tg_softmax_cross_entropy(a, tg_zeros(t, TG_I64, TG_SHAPE(4, 1)), -100, 0),
+            TG_ERR_SHAPE, "labels [4,1] do not fit logits [4,3] (want one label per row, [N])");
+    SCE_ERR(tg_softmax_cross_entropy(a, tg_zeros(t, TG_I64, TG_SHAPE(5)), -100, 0), TG_ERR_SHAPE,
+            "labels [5] do not fit logits [4,3]");
+    SCE_ERR(tg_softmax_cross_entropy(tg_zeros(t, TG_F32, TG_SHAPE(3)),
+                                     tg_zeros(t, TG_I64, TG_SHAPE(1)), -100, 0),
+            TG_ERR_SHAPE, "labels [1] do not fit logits [3] (want a 0-d label)");
+    SCE_ERR(tg_softmax_cross_entropy(a, tg_zeros(t, TG_F32, TG_SHAPE(4)), -100, 0), TG_ERR_DTYPE,
+            "labels are f32 [4]; they must be i64 class indices (logits f32 [4,3])");
+    SCE_ERR(tg_softmax_cross_entropy(tg_zeros(t, TG_I64, TG_SHAPE(4, 3)), LAB(0, 1, 2, 0), -100, 0),
+            TG_ERR_DTYPE, "logits are i64 [4,3]; this op needs f32 or f64");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, 1, 3, 0), -100, 0), TG_ERR_ARG,
+            "label 3 in row 2 is outside [0, 3) and is not ignore_index -100 (logits [4,3])");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, -1, 2, 0), -100, 0), TG_ERR_ARG,
+            "label -1 in row 1 is outside [0, 3)");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, 1, 2, -100), 5, 0), TG_ERR_ARG,
+            "label -100 in row 3 is outside [0, 3) and is not ignore_index 5");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, 1, 2, 0), -100, 1.5), TG_ERR_ARG,
+            "label_smoothing = 1.5 is outside [0, 1] (logits [4,3])");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, 1, 2, 0), -100, -0.1), TG_ERR_ARG,
+            "label_smoothing = -0.1 is outside [0, 1]");
+    SCE_ERR(tg_softmax_cross_entropy(a, LAB(0, 1, 2, 0), -100, NAN), TG_ERR_ARG,
+            "label_smoothing = nan is outside [0, 1]");
+    {
+        FRESH();
+        tg_tensor *y = LAB(0, 1, 2, 0);
+        tg_tape *t2 = tg_tape_new();
+        tg_tensor *ox = tg_ones(t2, TG_F32, TG_SHAPE(4, 3));
+        CHECK_ERR(tg_softmax_cross_entropy(ox, y, -100, 0), t2, TG_ERR_TAPE,
+                  "softmax_cross_entropy: operand 2 belongs to another tape");
+        tg_tape_free(t2);
+        (void)a;
+    }
+    {
+        tg_tensor *old;
+        {
+            FRESH();
+            old = a;
+        }
+        FRESH();
+        CHECK_ERR(tg_softmax_cross_entropy(old, LAB(0, 1, 2, 0), -100, 0), t, TG_ERR_STALE,
+                  "softmax_cross_entropy: operand 1");
+        (void)a;
+    }
+    {
+        /* sticky: a NULL from an earlier failure gives NULL, the first error stays */
+        FRESH();
+        tg_tensor *bad = tg_softmax(a, 5);
+        CHECK(tg_softmax_cross_entropy(bad, LAB(0, 1, 2, 0), -100, 0) == NULL, "NULL in, NULL out");
+        CHECK(strstr(tg_tape_error(t), "softmax: axis 5") != NULL, "first error kept: %s",
+              tg_tape_error(t));
+    }
+#undef LAB
+#undef SCE_ERR
 #undef FRESH
     tg_tape_free(t);
 }
 
 int main(void) {
     test_gradients();
+    test_sce_gradients();
+    test_sce_values();
     test_softmax_extremes();
     test_dropout();
     test_batch_norm_running();

@@ -3,7 +3,9 @@
  * for every loss and reduction (both backward paths, second derivatives on
  * many), extreme logits (+-1000), probabilities of exactly 0 and 1, and bad
  * input (labels out of range or of the wrong dtype, shape mismatches, bad
- * options). Usage: test_loss tests/ref/loss.txt */
+ * options). The sce/ cases check the fused op tg_softmax_cross_entropy,
+ * which tg_cross_entropy uses on [N, C] and [C] inputs.
+ * Usage: test_loss tests/ref/loss.txt */
 #include "refcase.h"
 
 /* ------------------------------------------------ PyTorch reference cases */
@@ -58,6 +60,13 @@ B(bcel_pw, tg_bce_with_logits_loss(
 B(ce_extreme, tg_cross_entropy(x[0], x[1], TG_REDUCE_NONE, TG_IGNORE_INDEX, 0.0))
 B(bcel_extreme, tg_bce_with_logits_loss(x[0], x[1], NULL, TG_REDUCE_NONE))
 B(bce_edge, tg_bce_loss(x[0], x[1], TG_REDUCE_NONE))
+/* the fused op under tg_cross_entropy: F.cross_entropy(reduction='none') */
+#define SCE(IG, EPS) tg_softmax_cross_entropy(x[0], x[1], IG, EPS)
+B(sce_plain, SCE(TG_IGNORE_INDEX, 0.0))
+B(sce_ignore1, SCE(1, 0.0))
+B(sce_smooth, SCE(TG_IGNORE_INDEX, 0.1))
+B(sce_smooth_wide, SCE(TG_IGNORE_INDEX, 0.25))
+B(sce_smooth_ignore1, SCE(1, 0.1))
 
 static const ref_entry table[] = {
     E3("mse", mse), E3("l1", l1), E3("huber1", huber1), E3("sl1", sl1), E3("bce", bce),
@@ -66,7 +75,11 @@ static const ref_entry table[] = {
     {"huber05/mean", huber05}, {"sl105/mean", sl105}, {"sl10/mean", sl10},
     {"kl/batchmean", kl_bm}, {"mm05/mean", mm05}, {"bcel_pw/mean", bcel_pw},
     {"ce_1d/mean", ce_mean}, {"mm_1d/mean", mm_mean}, {"ce/extreme", ce_extreme},
-    {"bcel/extreme", bcel_extreme}, {"bce/edge", bce_edge}, {NULL, NULL},
+    {"bcel/extreme", bcel_extreme}, {"bce/edge", bce_edge},
+    {"sce/plain", sce_plain}, {"sce/ignore", sce_plain}, {"sce/ignore1", sce_ignore1},
+    {"sce/smooth", sce_smooth}, {"sce/smooth_wide", sce_smooth_wide},
+    {"sce/smooth_ignore1", sce_smooth_ignore1}, {"sce/extreme", sce_smooth},
+    {"sce/1d", sce_plain}, {"sce/1d_smooth", sce_smooth}, {"sce/c1", sce_smooth}, {NULL, NULL},
 };
 
 /* ------------------------------------------------------ gradient checks */

@@ -44,6 +44,16 @@ B(r_tt, tg_matmul_t(x[0], x[1], true, true))
 B(r_reshape, tg_reshape(x[0], TG_SHAPE(-1, 2)))
 B(r_transpose, tg_transpose(x[0], 0, 2))
 B(r_expand, tg_expand(x[0], TG_SHAPE(2, 3, 4)))
+/* fused linear: x, w, b (the nobias cases: x, w) */
+#define LIN(SUF, ACT)                                                          \
+    B(r_lin_##SUF, tg_linear_act(x[0], x[1], x[2], ACT))                       \
+    B(r_linnb_##SUF, tg_linear_act(x[0], x[1], NULL, ACT))
+LIN(none, TG_ACT_NONE)
+LIN(relu, TG_ACT_RELU)
+LIN(tanh, TG_ACT_TANH)
+LIN(sigmoid, TG_ACT_SIGMOID)
+LIN(gelu, TG_ACT_GELU)
+LIN(leaky, TG_ACT_LEAKY_RELU)
 
 static const ref_entry table[] = {
     {"add", r_add}, {"sub", r_sub}, {"mul", r_mul}, {"div", r_div}, {"pow", r_pow},
@@ -56,7 +66,13 @@ static const ref_entry table[] = {
     {"sum_axis0", r_sum0}, {"sum_axis-1_keep", r_sumk}, {"mean_axis1", r_mean1},
     {"sum_axes02", r_sum02}, {"matmul", r_matmul}, {"matmul_tn", r_tn},
     {"matmul_nt", r_nt}, {"matmul_tt", r_tt}, {"reshape", r_reshape},
-    {"transpose", r_transpose}, {"expand", r_expand}, {NULL, NULL},
+    {"transpose", r_transpose}, {"expand", r_expand},
+    {"linear_none", r_lin_none}, {"linear_relu", r_lin_relu}, {"linear_tanh", r_lin_tanh},
+    {"linear_sigmoid", r_lin_sigmoid}, {"linear_gelu", r_lin_gelu},
+    {"linear_leaky_relu", r_lin_leaky}, {"linear_nobias_none", r_linnb_none},
+    {"linear_nobias_relu", r_linnb_relu}, {"linear_nobias_tanh", r_linnb_tanh},
+    {"linear_nobias_sigmoid", r_linnb_sigmoid}, {"linear_nobias_gelu", r_linnb_gelu},
+    {"linear_nobias_leaky_relu", r_linnb_leaky}, {NULL, NULL},
 };
 
 int main(int argc, char **argv) {
