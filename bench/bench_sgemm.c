@@ -23,7 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-void openblas_set_num_threads(int n); /* OpenBLAS extension */
+void openblas_set_num_threads(int n); /* OpenBLAS extensions */
+char *openblas_get_corename(void);
 
 #define THREADS 2
 
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "# warning: could not reset the OpenBLAS environment\n");
     }
     openblas_set_num_threads(THREADS);
+    fprintf(stderr, "# openblas kernels: %s\n", openblas_get_corename());
     tg_set_num_threads(THREADS);
     tape = tg_tape_new();
     if (!tape) return 1;

@@ -471,7 +471,8 @@ static void test_subnormal(void) {
 #endif
     tg_tensor *m = tg_params_find(tg_optim_state(opt), "adam.exp_avg.w");
     CHECK(m != NULL, "state exp_avg");
-    if (m) {
+    /* valgrind's CPU ignores FTZ/DAZ: there the state does go subnormal */
+    if (m && !getenv("TG_TEST_VALGRIND")) {
         const float *mv = tg_tensor_f32(m);
         bool tiny = true;
         for (int i = 0; i < 4; i++) tiny = tiny && (mv[i] == 0 || fabsf(mv[i]) >= FLT_MIN);
