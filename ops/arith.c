@@ -212,6 +212,9 @@ static void bin_bw_flat_range(void *ctx, int64_t lo, int64_t hi) {
                        f->wa, f->wb);
 }
 
+static void sc_bw_flat_range(void *ctx, int64_t lo, int64_t hi); /* scalar forms, below */
+static const double two = 2.0;
+
 bool tg__bw_binary(tg_tensor *out) {
     tg_tensor *a = out->in0, *b = out->u.in1;
     if (out->rank == 0 && out->dtype == TG_F64) return tg__step0(out); /* scalar code */
@@ -228,6 +231,12 @@ bool tg__bw_binary(tg_tensor *out) {
         return true;
     }
     int64_t n = tg__numel(out);
+    if (a == b && out->op == TG_OP_MUL) { /* x * x: one pass, ga (+)= 2 g x */
+        flat f = {TG_OP_POWC, out->dtype, a->data, &two, out->data, out->grad, 1, 0, NULL, ga,
+                  NULL, wa, false};
+        tg__elementwise(n, sc_bw_flat_range, &f);
+        return true;
+    }
     if (tg__numel(a) == n && tg__numel(b) == n) { /* same shapes: flat, threaded */
         flat f = {out->op, out->dtype, a->data, b->data, out->data, out->grad, 1, 1, NULL, ga, gb,
                   wa, wb};

@@ -574,12 +574,18 @@ static tg_tensor *slice_rec(tg_tape *tape, int op, tg_tensor *a, int axis, int64
     slice_args *sa = tg__arena(tape, sizeof *sa, tg__ops[op].name);
     if (!sa) return NULL;
     sa->start = start, sa->step = step;
-    tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, shape, a, NULL, NULL);
+    int64_t outer, inner;
+    around(a, axis, &outer, &inner);
+    /* One contiguous block (x[1:] of a vector, rows of a matrix): a view of
+     * a's data, as PyTorch's slices are, not a copy. */
+    void *view = op == TG_OP_SLICE && step == 1 && outer == 1
+                     ? (char *)a->data + (size_t)(start * inner) * tg__esize(a->dtype)
+                     : NULL;
+    tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, shape, a, NULL, view);
     if (!out) return NULL;
     out->u.aux = sa;
     out->flags |= AXIS_FLAGS(axis);
-    int64_t outer, inner;
-    around(a, axis, &outer, &inner);
+    if (view) return out;
     if (op == TG_OP_SLICE) {
         slice_move(a->dtype, outer, a->shape[axis], len, inner, start, step, a->data, out->data, 0);
     } else { /* slice_backward: a is the small one, out the full shape */

@@ -188,7 +188,10 @@ TG_API int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tens
  * torch.chunk); returns how many were made (<= n), -1 on error. */
 TG_API int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs);
 /* Python's a[start:stop:step] on one axis; negative start/stop count from
- * the end and are clamped, step >= 1. */
+ * the end and are clamped, step >= 1. When the result is one contiguous
+ * block of a (step 1 on the first axis of size > 1, e.g. x[1:] of a
+ * vector or a range of rows) it is a view of a's data, as in PyTorch:
+ * no copy, and writes through tg_tensor_data show in both. */
 TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step);
 /* Constant padding. pads holds (before, after) pairs from the LAST axis
  * backwards, as torch.nn.functional.pad: npairs <= rank. */

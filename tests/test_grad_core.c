@@ -13,6 +13,12 @@ typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
 OP1(f_add, tg_add(x[0], x[1]))
 OP1(f_sub, tg_sub(x[0], x[1]))
 OP1(f_mul, tg_mul(x[0], x[1]))
+/* one tensor times itself (a one-pass backward), and used again beside it */
+OP1(f_square_self, tg_mul(x[0], x[0]))
+OP1(f_square_more, tg_add(tg_mul(x[0], x[0]), tg_mul_scalar(x[0], 3.0)))
+/* slices that are views (one contiguous block) and copies (strided) */
+OP1(f_slice_view, tg_mul(tg_slice(x[0], 0, 1, 5, 1), tg_slice(x[0], 0, 0, 4, 1)))
+OP1(f_slice_rows, tg_mul(tg_slice(x[0], 0, 1, 3, 1), tg_slice(x[0], 0, 0, 2, 1)))
 OP1(f_div, tg_div(x[0], x[1]))
 OP1(f_pow, tg_pow(x[0], x[1]))
 OP1(f_adds, tg_add_scalar(x[0], 1.5))
@@ -117,6 +123,37 @@ int main(void) {
     for (size_t k = 0; k < sizeof uns / sizeof *uns; k++)
         for (size_t s = 0; s < sizeof ones / sizeof *ones; s++)
             check(uns[k].name, uns[k].f, 1, &ones[s], uns[k].lo, uns[k].hi, s < 2);
+
+    /* x * x with one operand: both parts of the gradient in one pass */
+    for (size_t s = 0; s < sizeof ones / sizeof *ones; s++) {
+        check("mul self", f_square_self, 1, &ones[s], -2, 2, true);
+        check("mul self + 3x", f_square_more, 1, &ones[s], -2, 2, true);
+    }
+    { /* large enough for threads: d sum(x*x) = 2x exactly, written then added */
+        tg_tape *t = tg_tape_new();
+        tg_rng rng;
+        tg_rng_seed(&rng, 5);
+        tg_tensor *x = tg_requires_grad(tg_rand_uniform(t, TG_F64, TG_SHAPE(70000), &rng, -2, 2));
+        tg_backward(tg_sum(tg_mul(x, x)));
+        tg_backward(tg_sum(tg_mul(x, x)));
+        const double *g = tg_tensor_f64(tg_tensor_grad(x)), *v = tg_tensor_f64(x);
+        int bad = 0;
+        for (int64_t i = 0; g && i < 70000; i++) bad += g[i] != 4 * v[i];
+        CHECK(g && bad == 0 && tg_tape_ok(t), "mul self, 70000 elements: %d wrong", bad);
+        tg_tape_free(t);
+    }
+    { /* a contiguous slice is a view; a strided one is a copy */
+        tg_tape *t = tg_tape_new();
+        tg_tensor *x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 3), (double[]){1, 2, 3, 4, 5, 6});
+        tg_tensor *r = tg_slice(x, 0, 1, 2, 1), *c = tg_slice(x, 1, 0, 3, 2);
+        CHECK(r && tg_tensor_f64(r) == tg_tensor_f64(x) + 3, "row slice shares x's data");
+        CHECK(c && tg_tensor_f64(c) != tg_tensor_f64(x) && tg_tensor_get(c, 3) == 6,
+              "strided slice is a copy with the right values");
+        CHECK_OK(t);
+        tg_tape_free(t);
+    }
+    check("slice views", f_slice_view, 1, &(shape)S1(5), -2, 2, true);
+    check("slice rows", f_slice_rows, 1, &(shape)S2(3, 4), -2, 2, true);
 
     /* extreme inputs: sigmoid and tanh saturate without NaN */
     check("sigmoid far", f_sigmoid, 1, &(shape)S1(4), 30, 40, false);
