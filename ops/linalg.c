@@ -232,10 +232,16 @@ static const double LIN_INV_SQRT2PI = 0.39894228040143267794; /* 1/sqrt(2 pi) */
                                  const T *restrict pre, T *restrict h, T *restrict db) { \
         switch (act) {                                                         \
         case TG_ACT_RELU:                                                      \
-            for (int64_t k = 0; k < n; k++) h[k] = z[k] > 0 ? g[k] : 0;        \
+            for (int64_t k = 0; k < n; k++) { /* loads first: a blend, no branch */ \
+                T gk = g[k];                                                   \
+                h[k] = z[k] > 0 ? gk : 0;                                      \
+            }                                                                  \
             break;                                                             \
         case TG_ACT_LEAKY_RELU:                                                \
-            for (int64_t k = 0; k < n; k++) h[k] = z[k] > 0 ? g[k] : (T)LEAKY_SLOPE * g[k]; \
+            for (int64_t k = 0; k < n; k++) {                                  \
+                T gk = g[k];                                                   \
+                h[k] = z[k] > 0 ? gk : (T)LEAKY_SLOPE * gk;                    \
+            }                                                                  \
             break;                                                             \
         case TG_ACT_TANH:                                                      \
             for (int64_t k = 0; k < n; k++) h[k] = g[k] * (1 - z[k] * z[k]);   \

@@ -167,8 +167,10 @@ static tg_tensor *const_like(tg_tape *tape, int dtype, int rank, const int64_t *
             }                                                                  \
             break;                                                             \
         case TG_OP_CLAMP:                                                      \
-            for (int64_t i = 0; i < n; i++)                                    \
-                ga[i] += ((a[i] >= c0) & (a[i] <= c1)) ? g[i] : 0;             \
+            for (int64_t i = 0; i < n; i++) {                                  \
+                T gi = g[i], x = a[i];                                         \
+                ga[i] += ((x >= c0) & (x <= c1)) ? gi : 0;                     \
+            }                                                                  \
             break;                                                             \
         case TG_OP_SIGN: break;                                                \
         }                                                                      \
