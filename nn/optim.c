@@ -104,10 +104,21 @@ static int simd_level(void) {
 #define FLUSH_END() (void)0
 #endif
 
-static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr, bool ok) {
-    if (!ps || !ok || !(lr >= 0)) return NULL;
+/* bad: NULL, or the sentence saying which hyperparameter is wrong (left in
+ * tg_params_error(ps), as PyTorch's "Invalid learning rate: -0.1"). */
+static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr,
+                           const char *bad) {
+    if (!ps) return NULL;
+    if (!(lr >= 0)) bad = "the learning rate must be >= 0";
+    if (bad) {
+        tg_params_fail(ps, "%s: %s (lr %g)", name, bad, lr);
+        return NULL;
+    }
     tg_optim *opt = tg_malloc(sizeof *opt);
-    if (!opt) return NULL;
+    if (!opt) {
+        tg_params_fail(ps, "%s: out of memory", name);
+        return NULL;
+    }
     memset(opt, 0, sizeof *opt);
     opt->kind = kind;
     opt->name = name;
@@ -118,9 +129,12 @@ static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr,
 
 tg_optim *tg_sgd_new(tg_params *ps, double lr, const tg_sgd_opts *o) {
     tg_sgd_opts d = o ? *o : TG_SGD_DEFAULTS;
-    bool ok = d.momentum >= 0 && d.weight_decay >= 0 &&
-              !(d.nesterov && (d.momentum <= 0 || d.dampening != 0));
-    tg_optim *opt = optim_new(OPT_SGD, "sgd", ps, lr, ok);
+    const char *bad = !(d.momentum >= 0)       ? "momentum must be >= 0"
+                      : !(d.weight_decay >= 0) ? "weight_decay must be >= 0"
+                      : d.nesterov && (d.momentum <= 0 || d.dampening != 0)
+                          ? "nesterov needs momentum > 0 and dampening 0"
+                          : NULL;
+    tg_optim *opt = optim_new(OPT_SGD, "sgd", ps, lr, bad);
     if (!opt) return NULL;
     opt->o.sgd = d;
     if (d.momentum != 0) opt->slot[0] = "momentum_buffer";
@@ -129,9 +143,12 @@ tg_optim *tg_sgd_new(tg_params *ps, double lr, const tg_sgd_opts *o) {
 
 static tg_optim *adam_new(int kind, const char *name, tg_params *ps, double lr,
                           tg_adam_opts d) {
-    bool ok = d.beta1 >= 0 && d.beta1 < 1 && d.beta2 >= 0 && d.beta2 < 1 && d.eps >= 0 &&
-              d.weight_decay >= 0;
-    tg_optim *opt = optim_new(kind, name, ps, lr, ok);
+    const char *bad = !(d.beta1 >= 0 && d.beta1 < 1)   ? "beta1 must be in [0, 1)"
+                      : !(d.beta2 >= 0 && d.beta2 < 1) ? "beta2 must be in [0, 1)"
+                      : !(d.eps >= 0)                  ? "eps must be >= 0"
+                      : !(d.weight_decay >= 0)         ? "weight_decay must be >= 0"
+                                                       : NULL;
+    tg_optim *opt = optim_new(kind, name, ps, lr, bad);
     if (!opt) return NULL;
     opt->o.adam = d;
     opt->slot[0] = "exp_avg";
@@ -150,8 +167,12 @@ tg_optim *tg_adamw_new(tg_params *ps, double lr, const tg_adam_opts *o) {
 
 tg_optim *tg_rmsprop_new(tg_params *ps, double lr, const tg_rmsprop_opts *o) {
     tg_rmsprop_opts d = o ? *o : TG_RMSPROP_DEFAULTS;
-    bool ok = d.alpha >= 0 && d.eps >= 0 && d.weight_decay >= 0 && d.momentum >= 0;
-    tg_optim *opt = optim_new(OPT_RMSPROP, "rmsprop", ps, lr, ok);
+    const char *bad = !(d.alpha >= 0)          ? "alpha must be >= 0"
+                      : !(d.eps >= 0)          ? "eps must be >= 0"
+                      : !(d.weight_decay >= 0) ? "weight_decay must be >= 0"
+                      : !(d.momentum >= 0)     ? "momentum must be >= 0"
+                                               : NULL;
+    tg_optim *opt = optim_new(OPT_RMSPROP, "rmsprop", ps, lr, bad);
     if (!opt) return NULL;
     opt->o.rms = d;
     opt->slot[0] = "square_avg";
@@ -162,8 +183,12 @@ tg_optim *tg_rmsprop_new(tg_params *ps, double lr, const tg_rmsprop_opts *o) {
 
 tg_optim *tg_adagrad_new(tg_params *ps, double lr, const tg_adagrad_opts *o) {
     tg_adagrad_opts d = o ? *o : TG_ADAGRAD_DEFAULTS;
-    bool ok = d.lr_decay >= 0 && d.weight_decay >= 0 && d.initial_accumulator >= 0 && d.eps >= 0;
-    tg_optim *opt = optim_new(OPT_ADAGRAD, "adagrad", ps, lr, ok);
+    const char *bad = !(d.lr_decay >= 0)              ? "lr_decay must be >= 0"
+                      : !(d.weight_decay >= 0)        ? "weight_decay must be >= 0"
+                      : !(d.initial_accumulator >= 0) ? "initial_accumulator must be >= 0"
+                      : !(d.eps >= 0)                 ? "eps must be >= 0"
+                                                      : NULL;
+    tg_optim *opt = optim_new(OPT_ADAGRAD, "adagrad", ps, lr, bad);
     if (!opt) return NULL;
     opt->o.ada = d;
     opt->slot[0] = "sum";
@@ -173,8 +198,10 @@ tg_optim *tg_adagrad_new(tg_params *ps, double lr, const tg_adagrad_opts *o) {
 tg_optim *tg_lbfgs_new(tg_params *ps, double lr, const tg_lbfgs_opts *o) {
     tg_lbfgs_opts d = o ? *o : TG_LBFGS_DEFAULTS;
     if (d.max_eval <= 0) d.max_eval = d.max_iter * 5 / 4;
-    bool ok = d.max_iter > 0 && d.history_size > 0;
-    tg_optim *opt = optim_new(OPT_LBFGS, "lbfgs", ps, lr, ok);
+    const char *bad = d.max_iter <= 0       ? "max_iter must be > 0"
+                      : d.history_size <= 0 ? "history_size must be > 0"
+                                            : NULL;
+    tg_optim *opt = optim_new(OPT_LBFGS, "lbfgs", ps, lr, bad);
     if (opt) opt->o.lbfgs = d;
     return opt;
 }

@@ -75,7 +75,9 @@ typedef struct tg_lbfgs_opts {
 /* Each returns a new optimizer over the trainable tensors of ps (the list
  * must outlive it; tensors added after the first step are an error), or
  * NULL on a bad hyperparameter (negative lr, beta outside [0, 1), ...) or
- * out of memory. opts may be NULL for PyTorch's defaults. */
+ * out of memory, with a sentence in tg_params_error(ps) naming it (e.g.
+ * "adam: beta1 must be in [0, 1) (lr 0.001)"). opts may be NULL for
+ * PyTorch's defaults. */
 TG_API tg_optim *tg_sgd_new(tg_params *ps, double lr, const tg_sgd_opts *o);
 TG_API tg_optim *tg_adam_new(tg_params *ps, double lr, const tg_adam_opts *o);
 TG_API tg_optim *tg_adamw_new(tg_params *ps, double lr, const tg_adam_opts *o);

@@ -482,6 +482,44 @@ static void test_subnormal(void) {
     tg_params_free(ps);
 }
 
+/* A refused hyperparameter leaves a sentence naming it (tg_params_error). */
+static void test_bad_messages(void) {
+    struct { const char *want; int which; } cases[] = {
+        {"sgd: the learning rate must be >= 0 (lr -1)", 0},
+        {"sgd: nesterov needs momentum > 0 and dampening 0", 1},
+        {"adam: beta1 must be in [0, 1)", 2},
+        {"adamw: beta2 must be in [0, 1)", 3},
+        {"rmsprop: alpha must be >= 0", 4},
+        {"adagrad: lr_decay must be >= 0", 5},
+        {"lbfgs: history_size must be > 0", 6},
+        {"sgd: the learning rate must be >= 0 (lr nan)", 7},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tg_params *ps = tg_params_new(TG_F64);
+        tg_params_add(ps, "p", TG_SHAPE(2), 0);
+        tg_sgd_opts so = TG_SGD_DEFAULTS;
+        tg_adam_opts ao = TG_ADAM_DEFAULTS, aw = TG_ADAMW_DEFAULTS;
+        tg_rmsprop_opts ro = TG_RMSPROP_DEFAULTS;
+        tg_adagrad_opts go = TG_ADAGRAD_DEFAULTS;
+        tg_lbfgs_opts lo = TG_LBFGS_DEFAULTS;
+        tg_optim *o = NULL;
+        switch (cases[k].which) {
+        case 0: o = tg_sgd_new(ps, -1, NULL); break;
+        case 1: so.nesterov = true; o = tg_sgd_new(ps, 0.1, &so); break;
+        case 2: ao.beta1 = 1.0; o = tg_adam_new(ps, 1e-3, &ao); break;
+        case 3: aw.beta2 = -0.5; o = tg_adamw_new(ps, 1e-3, &aw); break;
+        case 4: ro.alpha = -1; o = tg_rmsprop_new(ps, 1e-2, &ro); break;
+        case 5: go.lr_decay = -1; o = tg_adagrad_new(ps, 1e-2, &go); break;
+        case 6: lo.history_size = 0; o = tg_lbfgs_new(ps, 1, &lo); break;
+        case 7: o = tg_sgd_new(ps, NAN, NULL); break;
+        }
+        CHECK(o == NULL && strstr(tg_params_error(ps), cases[k].want), "%s: got \"%s\"",
+              cases[k].want, tg_params_error(ps));
+        tg_optim_free(o);
+        tg_params_free(ps);
+    }
+}
+
 int main(int argc, char **argv) {
     tg_allocator al = {count_malloc, count_realloc, count_free, NULL};
     tg_set_allocator(&al);
@@ -494,6 +532,7 @@ int main(int argc, char **argv) {
     test_clip();
     test_state();
     test_bad();
+    test_bad_messages();
     test_subnormal();
     return TEST_DONE("optim");
 }
