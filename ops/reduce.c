@@ -50,23 +50,25 @@ static void kept_shape(const tg_tensor *o, int64_t *shape) {
     for (int d = 0; d < a->rank; d++) shape[d] = (o->u.i >> d) & 1 ? 1 : a->shape[d];
 }
 
-tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
+/* The sum record; `op` names the public function in errors (sum, mean). */
+static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *axes,
+                           bool keepdim) {
     tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("sum", 1, in, true);
+    tg_tape *tape = tg__check(op, 1, in, true);
     if (!tape) return NULL;
     a = in[0];
     if (naxes < 0 || (naxes > 0 && !axes))
-        return tg__fail(tape, TG_ERR_ARG, "sum", "bad axis list (%d axes)", naxes);
+        return tg__fail(tape, TG_ERR_ARG, op, "bad axis list (%d axes)", naxes);
     int64_t mask = 0;
     for (int k = 0; k < naxes; k++) {
         int ax = tg__axis(axes[k], a->rank);
         if (ax < 0 || a->rank == 0) {
             char b[160];
-            return tg__fail(tape, TG_ERR_ARG, "sum", "axis %d is out of range for shape %s",
+            return tg__fail(tape, TG_ERR_ARG, op, "axis %d is out of range for shape %s",
                             axes[k], tg__shape_str(b, sizeof b, a->rank, a->shape));
         }
         if (mask >> ax & 1)
-            return tg__fail(tape, TG_ERR_ARG, "sum", "axis %d is listed twice", axes[k]);
+            return tg__fail(tape, TG_ERR_ARG, op, "axis %d is listed twice", axes[k]);
         mask |= (int64_t)1 << ax;
     }
     int64_t kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
@@ -82,6 +84,10 @@ tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
     memset(out->data, 0, (size_t)n * tg__esize(a->dtype));
     tg__reduce_into(a->dtype, out->data, a->rank, kshape, a->data, a->rank, a->shape);
     return out;
+}
+
+tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
+    return sum_axes("sum", a, naxes, axes, keepdim);
 }
 
 /* d a += g broadcast back over the reduced axes. */
@@ -138,7 +144,7 @@ tg_tensor *tg_sum_axis(tg_tensor *a, int axis, bool keepdim) {
 }
 
 tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
-    tg_tensor *s = tg_sum_axes(a, naxes, axes, keepdim);
+    tg_tensor *s = sum_axes("mean", a, naxes, axes, keepdim);
     if (!s) return NULL;
     tg_tensor *x = s->in0; /* the resolved input */
     int64_t count = 1;

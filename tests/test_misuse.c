@@ -127,6 +127,9 @@ static void bad_args(void) {
     ERR(tg_add(f32(TG_SHAPE(3)), f32(TG_SHAPE(4))), TG_ERR_SHAPE, "add: shapes do not broadcast");
     ERR(tg_sum_axis(f32(TG_SHAPE(2, 3)), 2, false), TG_ERR_ARG, "sum: axis 2");
     ERR(tg_sum_axis(f32(TG_SHAPE(2, 3)), -3, false), TG_ERR_ARG, "sum");
+    ERR(tg_mean_axis(f32(TG_SHAPE(2, 3)), 2, false), TG_ERR_ARG, "mean: axis 2");
+    ERR(tg_mean_axes(f32(TG_SHAPE(2, 3)), 2, (int[]){1, -1}, false), TG_ERR_ARG,
+        "mean: axis -1 is listed twice");
     /* names "sum" (mean_axes is built on sum_axes) */
     ERR(tg_mean_axes(f32(TG_SHAPE(2, 3)), 2, (int[]){0, 0}, false), TG_ERR_ARG, "axis 0 is listed twice");
     ERR(tg_softmax(f32(TG_SHAPE(2, 3)), 5), TG_ERR_ARG, "softmax");
