@@ -54,7 +54,9 @@ static const char *dt_name(int dt) {
  * polynomial (about 1 ulp), 2^n put together in the exponent bits.
  * Below -87 (where e^x is a denormal) it returns 0; NaN stays NaN. */
 static inline float exp_f32(float x) {
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    /* NaN takes the -87 side here (so the float-to-int below stays defined;
+     * found by fuzz_ops) and is put back at the end */
+    float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     float t = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest */
     float n = t - 12582912.0f;
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;

@@ -103,6 +103,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 33: out = tg_add(a, NULL); break; /* a NULL operand */
         case 34: (void)tg_item(a); (void)tg_tensor_grad(a); break;
         case 35: tg_tape_set_grad_enabled(t, k & 1); break;
+        case 36: /* the fused layer: any act, bias from the pool or none */
+            out = tg_linear_act(a, b, (k & 64) ? NULL : pool[k % POOL], (tg_act)(k % 7));
+            break;
+        case 37: { /* fused cross entropy with labels that may be out of range */
+            int64_t rows = a && tg_tensor_rank(a) == 2 ? tg_tensor_dim(a, 0) : 1, lab[64];
+            if (rows > 64) break;
+            for (int64_t q = 0; q < rows; q++) lab[q] = (int64_t)((k + 7 * q) % 9) - 1;
+            tg_tensor *y = tg_tensor_new(t, TG_I64, 1, &rows, lab);
+            out = tg_softmax_cross_entropy(a, y, (k & 1) ? -1 : -100, (double)(k % 3) / 4);
+            break;
+        }
+        case 38: /* slices (views when contiguous) and x * x */
+            out = (k & 1) ? tg_mul(a, a)
+                          : tg_slice(a, (int)(k % 3) - 1, (int64_t)(k / 3 % 4) - 1,
+                                     (int64_t)(k / 12 % 5), 1 + (int64_t)(k / 60 % 2));
+            break;
+        case 39: { /* 0-d scalar code on a reduction (inline gradients) */
+            tg_tensor *s0 = tg_sum(a);
+            out = tg_add(tg_mul(s0, s0), tg_sin(tg_rdiv_scalar(s0, (double)k)));
+            break;
+        }
         default: out = tg_matmul(tg_reshape(a, TG_SHAPE(-1, 1)), tg_reshape(b, TG_SHAPE(1, -1))); break;
         }
         /* every failure is a clean, sticky error */
