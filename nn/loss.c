@@ -385,7 +385,8 @@ static tg_tape *check_cls(const char *op, tg_tensor *x, tg_tensor *labels, bool 
  * tg_gather, so no [N, C] target is ever built: the ops over [N, C] are
  * one subtraction, one exp and one sum (and their backward). */
 static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tensor *labels,
-                           tg_reduction r, int64_t ignore_index, double eps, bool from_logits) {
+                           tg_tensor *weight, tg_reduction r, int64_t ignore_index, double eps,
+                           bool from_logits) {
     cls c;
     if (!check_cls(op, x, labels, true, ignore_index, &c) || !check_reduction(tape, op, r, false))
         return NULL;
@@ -393,9 +394,26 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
         tg_tape_fail(tape, TG_ERR_ARG, "%s: label_smoothing must be in [0, 1], got %g", op, eps);
         return NULL;
     }
+    if (weight) { /* class weights: a constant [C] of the input's dtype */
+        char a[96], b[96];
+        if (tg_tensor_numel(weight) < 0) {
+            tg_tape_fail(tape, TG_ERR_STALE, "%s: weight is stale (from before a tg_tape_reset)",
+                         op);
+            return NULL;
+        }
+        if (tg_tensor_dtype(weight) != tg_tensor_dtype(x) || tg_tensor_rank(weight) != 1 ||
+            tg_tensor_dim(weight, 0) != c.C) {
+            tg_tape_fail(tape, TG_ERR_SHAPE, "%s: weight %s %s does not fit input %s %s (it must "
+                         "be [%lld], one weight per class, of the input's dtype)", op,
+                         dtname(tg_tensor_dtype(weight)), tg_tensor_shape_str(weight, a, sizeof a),
+                         dtname(tg_tensor_dtype(x)), tg_tensor_shape_str(x, b, sizeof b),
+                         (long long)c.C);
+            return NULL;
+        }
+    }
     const int64_t *y = tg_tensor_i64(labels);
     int rank = tg_tensor_rank(x);
-    if (from_logits && rank <= 2) {
+    if (from_logits && rank <= 2 && !weight) {
         /* [N, C] or [C]: the fused op, one record for the per-row losses */
         tg_tensor *per = tg_softmax_cross_entropy(x, labels, ignore_index, eps);
         if (!per || r == TG_REDUCE_NONE) return per;
@@ -411,12 +429,20 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
     tg_tensor *idx = tg_zeros(tape, TG_I64, rank, kshape); /* [N, 1, S]: label, 0 if ignored */
     tg_tensor *m = from_logits ? tg_zeros(tape, dt, rank, kshape) : NULL; /* row max */
     if (!v || !idx || (from_logits && !m)) return NULL;
-    wr vw = writer(v);
-    int64_t *iw = tg_tensor_i64(idx), count = 0, NS = c.N * c.S;
+    /* vy: the weight of each sample's class (1 without weights), 0 where
+     * ignored; MEAN divides by its sum, as PyTorch */
+    tg_tensor *vy = weight ? tg_zeros(tape, dt, rank, kshape) : v;
+    if (!vy) return NULL;
+    rd wrd = weight ? reader(weight) : (rd){NULL, NULL};
+    wr vw = writer(v), yw = writer(vy);
+    int64_t *iw = tg_tensor_i64(idx), NS = c.N * c.S;
+    double count = 0;
     for (int64_t k = 0; k < NS; k++) {
         bool kept = y[k] != ignore_index;
-        count += kept;
+        double wk = !kept ? 0.0 : weight ? rv(wrd, y[k]) : 1.0;
+        count += wk;
         wv(vw, k, kept);
+        if (weight) wv(yw, k, wk);
         iw[k] = kept ? y[k] : 0;
     }
     tg_tensor *z = x, *lse = NULL;
@@ -443,30 +469,59 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
     /* -logp_y, and for smoothing -sum_c logp_c */
     tg_tensor *zy = tg_gather(z, c.ax, idx);
     tg_tensor *nly = from_logits ? tg_sub(lse, zy) : tg_neg(zy);
-    tg_tensor *per = nly;
+    tg_tensor *per = tg_mul(nly, vy);
     if (eps > 0) {
-        tg_tensor *zs = tg_sum_axis(z, c.ax, true);
-        tg_tensor *nls = from_logits ? tg_sub(tg_mul_scalar(lse, (double)c.C), zs) : tg_neg(zs);
-        per = tg_add(tg_mul_scalar(nly, 1.0 - eps), tg_mul_scalar(nls, eps / (double)c.C));
+        /* -sum_c w_c logp_c = W lse - sum_c w_c z_c (W = sum_c w_c; w = 1
+         * without weights), on kept samples */
+        tg_tensor *zs;
+        double wsum = (double)c.C;
+        if (weight) { /* the weights as a constant of this tape, [1, C, 1...] */
+            int64_t wshape[TG_MAX_RANK];
+            for (int d = 0; d < rank; d++) wshape[d] = d == c.ax ? c.C : 1;
+            tg_tensor *wb = tg_zeros(tape, dt, rank, wshape);
+            if (!wb) return NULL;
+            wr bw = writer(wb);
+            wsum = 0;
+            for (int64_t k = 0; k < c.C; k++) wv(bw, k, rv(wrd, k)), wsum += rv(wrd, k);
+            zs = tg_sum_axis(tg_mul(z, wb), c.ax, true);
+        } else {
+            zs = tg_sum_axis(z, c.ax, true);
+        }
+        tg_tensor *nls = from_logits ? tg_sub(tg_mul_scalar(lse, wsum), zs) : tg_neg(zs);
+        per = tg_add(tg_mul_scalar(per, 1.0 - eps),
+                     tg_mul(tg_mul_scalar(nls, eps / (double)c.C), v));
     }
-    per = tg_mul(per, v);
     if (!per) return NULL;
     switch (r) {
     case TG_REDUCE_NONE:
         return tg_reshape(per, tg_tensor_rank(labels), tg_tensor_shape(labels));
     case TG_REDUCE_SUM: return tg_sum(per);
-    default: return tg_div_scalar(tg_sum(per), (double)count);
+    default: return tg_div_scalar(tg_sum(per), count);
     }
 }
 
 tg_tensor *tg_cross_entropy(tg_tensor *input, tg_tensor *labels, tg_reduction r,
                             int64_t ignore_index, double label_smoothing) {
-    return cls_loss(tape_of(input, labels), "cross_entropy", input, labels, r, ignore_index,
-                    label_smoothing, true);
+    return cls_loss(tape_of(input, labels), "cross_entropy", input, labels, NULL, r,
+                    ignore_index, label_smoothing, true);
+}
+
+tg_tensor *tg_cross_entropy_weighted(tg_tensor *input, tg_tensor *labels, tg_tensor *weight,
+                                     tg_reduction r, int64_t ignore_index,
+                                     double label_smoothing) {
+    return cls_loss(tape_of(input, labels), "cross_entropy", input, labels, weight, r,
+                    ignore_index, label_smoothing, true);
 }
 
 tg_tensor *tg_nll_loss(tg_tensor *input, tg_tensor *labels, tg_reduction r, int64_t ignore_index) {
-    return cls_loss(tape_of(input, labels), "nll_loss", input, labels, r, ignore_index, 0.0, false);
+    return cls_loss(tape_of(input, labels), "nll_loss", input, labels, NULL, r, ignore_index, 0.0,
+                    false);
+}
+
+tg_tensor *tg_nll_loss_weighted(tg_tensor *input, tg_tensor *labels, tg_tensor *weight,
+                                tg_reduction r, int64_t ignore_index) {
+    return cls_loss(tape_of(input, labels), "nll_loss", input, labels, weight, r, ignore_index,
+                    0.0, false);
 }
 
 tg_tensor *tg_kl_div(tg_tensor *input, tg_tensor *target, tg_reduction r, bool log_target) {

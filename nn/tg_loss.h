@@ -98,6 +98,18 @@ TG_API tg_tensor *tg_cross_entropy(tg_tensor *input, tg_tensor *labels, tg_reduc
 TG_API tg_tensor *tg_nll_loss(tg_tensor *input, tg_tensor *labels, tg_reduction r,
                               int64_t ignore_index);
 
+/* With class weights (PyTorch's weight=): weight is a [C] tensor of the
+ * input's dtype, read as a constant (no gradient flows to it). Sample n
+ * counts w[label n]; label smoothing's uniform part weighs class c by w[c];
+ * MEAN divides by the sum of w[label] over the kept samples (NaN if that is
+ * 0). weight NULL is the unweighted loss. These take the composed path for
+ * every shape. */
+TG_API tg_tensor *tg_cross_entropy_weighted(tg_tensor *input, tg_tensor *labels,
+                                            tg_tensor *weight, tg_reduction r,
+                                            int64_t ignore_index, double label_smoothing);
+TG_API tg_tensor *tg_nll_loss_weighted(tg_tensor *input, tg_tensor *labels, tg_tensor *weight,
+                                       tg_reduction r, int64_t ignore_index);
+
 /* Kullback-Leibler divergence as torch.nn.functional.kl_div: input holds
  * log-probabilities, target probabilities (or log-probabilities when
  * log_target). Pointwise target (log target - input), taken as 0 where

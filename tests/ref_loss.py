@@ -115,4 +115,38 @@ for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
     w.case(f"sce/1d/{tag}", SCE(), R(5), torch.tensor(3))
     w.case(f"sce/1d_smooth/{tag}", SCE(ls=0.1), R(5), torch.tensor(0))
     w.case(f"sce/c1/{tag}", SCE(ls=0.1), R(3, 1), torch.tensor([0, 0, 0]))
+
+# Class weights (tg_cross_entropy_weighted, tg_nll_loss_weighted): PyTorch's
+# weight=, the first C of CLASS_W (tests/test_loss.c has the same numbers),
+# a constant (no gradient). cew*/<reduction>/<dtype>, their own generator.
+g3 = gen(13)
+CLASS_W = [0.5, 1.0, 2.0, 3.0, 0.25, 1.5, 0.75, 4.0]
+
+
+def wlabels(*shape, C, ignore=()):
+    y = torch.randint(0, C, shape, generator=g3)
+    for i in ignore:
+        y.view(-1)[i] = -100
+    return y
+
+
+for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
+    R = lambda *s, lo=-3.0, hi=3.0: rand(g3, *s, lo=lo, hi=hi, dtype=dt)
+    W = lambda C: torch.tensor(CLASS_W[:C], dtype=dt)
+    for red in RED:
+        w.case(f"cew/{red}/{tag}",
+               lambda x, y: F.cross_entropy(x, y, weight=W(5), reduction=red),
+               R(6, 5), wlabels(6, C=5, ignore=(2,)))
+        w.case(f"cew_smooth/{red}/{tag}",
+               lambda x, y: F.cross_entropy(x, y, weight=W(4), reduction=red, label_smoothing=0.1),
+               R(5, 4), wlabels(5, C=4, ignore=(1, 3)))
+        w.case(f"cew_spatial/{red}/{tag}",
+               lambda x, y: F.cross_entropy(x, y, weight=W(3), reduction=red, label_smoothing=0.1),
+               R(2, 3, 2, 2), wlabels(2, 2, 2, C=3, ignore=(5,)))
+        w.case(f"nllw/{red}/{tag}",
+               lambda x, y: F.nll_loss(x, y, weight=W(5), reduction=red),
+               F.log_softmax(R(6, 5), 1).detach(), wlabels(6, C=5, ignore=(0,)))
+    w.case(f"cew_1d/mean/{tag}",
+           lambda x, y: F.cross_entropy(x, y, weight=W(6), label_smoothing=0.1),
+           R(6), torch.tensor(4))
 w.close()

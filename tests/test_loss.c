@@ -10,6 +10,11 @@
 
 /* ------------------------------------------------ PyTorch reference cases */
 
+/* Class weights of the weighted cases (exact in binary, so the PyTorch
+ * script writes the same ones: tests/ref_loss.py, CLASS_W). */
+static const double class_w[8] = {0.5, 1.0, 2.0, 3.0, 0.25, 1.5, 0.75, 4.0};
+
+
 #define B(NAME, EXPR)                                                          \
     static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x) {                 \
         (void)t;                                                               \
@@ -68,7 +73,24 @@ B(sce_smooth, SCE(TG_IGNORE_INDEX, 0.1))
 B(sce_smooth_wide, SCE(TG_IGNORE_INDEX, 0.25))
 B(sce_smooth_ignore1, SCE(1, 0.1))
 
+/* class weights (PyTorch's weight=), the first C of class_w */
+static tg_tensor *wt_for(tg_tape *t, const tg_tensor *x) {
+    int64_t C = tg_tensor_dim(x, tg_tensor_rank(x) == 1 ? 0 : 1);
+    float wf[8];
+    for (int k = 0; k < 8; k++) wf[k] = (float)class_w[k];
+    return tg_tensor_new(t, tg_tensor_dtype(x), 1, &C,
+                         tg_tensor_dtype(x) == TG_F32 ? (const void *)wf : (const void *)class_w);
+}
+#define CEW(r) tg_cross_entropy_weighted(x[0], x[1], wt_for(t, x[0]), r, TG_IGNORE_INDEX, 0.0)
+#define CEWS(r) tg_cross_entropy_weighted(x[0], x[1], wt_for(t, x[0]), r, TG_IGNORE_INDEX, 0.1)
+#define NLLW(r) tg_nll_loss_weighted(x[0], x[1], wt_for(t, x[0]), r, TG_IGNORE_INDEX)
+B3(cew, CEW)
+B3(cews, CEWS)
+B3(nllw, NLLW)
+
 static const ref_entry table[] = {
+    E3("cew", cew), E3("cew_smooth", cews), E3("cew_spatial", cews), E3("nllw", nllw),
+    {"cew_1d/mean", cews_mean},
     E3("mse", mse), E3("l1", l1), E3("huber1", huber1), E3("sl1", sl1), E3("bce", bce),
     E3("bcel", bcel), E3("ce", ce), E3("ce_ignore", ce), E3("ce_smooth", ces),
     E3("ce_spatial", ce), E3("nll", nll), E3("kl", kl), E3("kllog", kll), E3("mm", mm),
@@ -85,11 +107,13 @@ static const ref_entry table[] = {
 /* ------------------------------------------------------ gradient checks */
 
 enum which {
-    W_MSE, W_L1, W_HUBER, W_SL1, W_BCE, W_BCEL, W_BCEL_PW, W_CE, W_NLL, W_KL, W_KLLOG, W_MM
+    W_MSE, W_L1, W_HUBER, W_SL1, W_BCE, W_BCEL, W_BCEL_PW, W_CE, W_NLL, W_KL, W_KLLOG, W_MM,
+    W_CEW, W_NLLW
 };
 static const char *wname[] = {"mse", "l1", "huber", "smooth_l1", "bce", "bce_logits",
                               "bce_logits_pw", "cross_entropy", "nll", "kl_div",
-                              "kl_div_log", "multi_margin"};
+                              "kl_div_log", "multi_margin", "cross_entropy_weighted",
+                              "nll_loss_weighted"};
 
 typedef struct spec {
     enum which w;
@@ -99,7 +123,6 @@ typedef struct spec {
 } spec;
 
 static tg_tensor *lossfn(tg_tape *tape, tg_tensor *const *x, void *ud) {
-    (void)tape;
     const spec *s = ud;
     switch (s->w) {
     case W_MSE: return tg_mse_loss(x[0], x[1], s->r);
@@ -114,6 +137,15 @@ static tg_tensor *lossfn(tg_tape *tape, tg_tensor *const *x, void *ud) {
     case W_KL: return tg_kl_div(x[0], x[1], s->r, false);
     case W_KLLOG: return tg_kl_div(x[0], x[1], s->r, true);
     case W_MM: return tg_multi_margin_loss(x[0], x[1], s->p, s->r);
+    case W_CEW:
+    case W_NLLW: { /* class weights from the pattern of class_w, the input's C */
+        int64_t C = tg_tensor_dim(x[0], tg_tensor_rank(x[0]) == 1 ? 0 : 1);
+        double w[8];
+        for (int64_t k = 0; k < C && k < 8; k++) w[k] = class_w[k];
+        tg_tensor *wt = tg_tensor_new(tape, TG_F64, 1, &C, w);
+        return s->w == W_CEW ? tg_cross_entropy_weighted(x[0], x[1], wt, s->r, s->ignore, s->p)
+                             : tg_nll_loss_weighted(x[0], x[1], wt, s->r, s->ignore);
+    }
     }
     return NULL;
 }
@@ -201,6 +233,18 @@ static void test_gradcheck(void) {
         gc("N=0", (spec){W_CE, r == TG_REDUCE_MEAN ? TG_REDUCE_SUM : r, 0, -100}, 2,
            (tg_tensor *[]){randt(tape, TG_SHAPE(0, 3), -1, 1), labels_t(tape, TG_SHAPE(0), NULL)},
            false);
+        /* class weights: plain, ignore, smoothing, spatial, 1-D; NLL */
+        gc("weighted", (spec){W_CEW, r, 0, -100}, 2, (tg_tensor *[]){ce_x, ce_yi}, second);
+        gc("weighted smoothing", (spec){W_CEW, r, 0.2, -100}, 2, (tg_tensor *[]){ce_x, ce_yi},
+           second);
+        gc("weighted spatial", (spec){W_CEW, r, 0.1, -100}, 2,
+           (tg_tensor *[]){randt(tape, TG_SHAPE(2, 3, 2, 2), -2, 2),
+                           labels_t(tape, TG_SHAPE(2, 2, 2), (int64_t[]){0, 1, 2, 2, 1, 0, -100, 1})},
+           false);
+        gc("weighted 1-D", (spec){W_CEW, r, 0.1, -100}, 2,
+           (tg_tensor *[]){randt(tape, TG_SHAPE(4), -2, 2), labels_t(tape, 0, NULL, (int64_t[]){3})},
+           false);
+        gc("weighted", (spec){W_NLLW, r, 0, -100}, 2, (tg_tensor *[]){ce_x, ce_yi}, second);
         /* NLL, KL, multi-margin */
         gc("5x4", (spec){W_NLL, r, 0, -100}, 2, (tg_tensor *[]){ce_x, ce_yi}, second);
         tg_tensor *kx = randt(tape, TG_SHAPE(3, 4), -3, -0.1), *kt = randt(tape, TG_SHAPE(3, 4), 0.05, 1);
@@ -325,6 +369,34 @@ static void test_errors(void) {
     FRESH();
     r = tg_cross_entropy(x, labels_t(tape, TG_SHAPE(2, 1), (int64_t[]){0, 1}), TG_REDUCE_MEAN, -100, 0);
     CHECK_ERR(r, tape, TG_ERR_SHAPE, "labels [2,1]");
+    FRESH();
+    /* class weights: one per class, of the input's dtype, not stale */
+    r = tg_cross_entropy_weighted(x, labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 1}),
+                                  tg_ones(tape, TG_F64, TG_SHAPE(3)), TG_REDUCE_MEAN, -100, 0);
+    CHECK_ERR(r, tape, TG_ERR_SHAPE, "cross_entropy: weight f64 [3] does not fit input f64 [2,4]");
+    FRESH();
+    r = tg_nll_loss_weighted(x, labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 1}),
+                             tg_ones(tape, TG_F32, TG_SHAPE(4)), TG_REDUCE_MEAN, -100);
+    CHECK_ERR(r, tape, TG_ERR_SHAPE, "nll_loss: weight f32 [4]");
+    FRESH();
+    {
+        tg_tensor *old_w = tg_ones(tape, TG_F64, TG_SHAPE(4));
+        FRESH();
+        r = tg_cross_entropy_weighted(x, labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 1}), old_w,
+                                      TG_REDUCE_MEAN, -100, 0);
+        CHECK_ERR(r, tape, TG_ERR_STALE, "cross_entropy: weight is stale");
+    }
+    FRESH();
+    { /* NULL weight is the unweighted loss; all kept weights 0: NaN mean */
+        tg_tensor *y = labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 3});
+        double a = tg_item(tg_cross_entropy(x, y, TG_REDUCE_MEAN, -100, 0.1));
+        double b = tg_item(tg_cross_entropy_weighted(x, y, NULL, TG_REDUCE_MEAN, -100, 0.1));
+        CHECK(a == b && fabs(a - log(4.0)) < 1e-12, "NULL weight: %g vs %g", a, b);
+        tg_tensor *w0 = tg_tensor_new(tape, TG_F64, TG_SHAPE(4), (double[]){0, 1, 1, 0});
+        CHECK(isnan(tg_item(tg_cross_entropy_weighted(x, y, w0, TG_REDUCE_MEAN, -100, 0))),
+              "zero total weight: NaN");
+        CHECK_OK(tape);
+    }
     FRESH();
     r = tg_cross_entropy(labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 1}), labels_t(tape, TG_SHAPE(2), (int64_t[]){0, 1}),
                          TG_REDUCE_MEAN, -100, 0);
