@@ -316,23 +316,30 @@ tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act) {
     tg_tape *tape = tg__check("linear", n, in, true);
     if (!tape) return NULL;
     x = in[0], w = in[1], b = b ? in[2] : NULL;
+    /* shapes are formatted for an error only (snprintf per call would cost
+     * more than a small layer's arithmetic) */
     char bx[160], bw[160], bb[160];
-    tg__shape_str(bx, sizeof bx, x->rank, x->shape);
-    tg__shape_str(bw, sizeof bw, w->rank, w->shape);
+#define LIN_SHAPES() (tg__shape_str(bx, sizeof bx, x->rank, x->shape), \
+                      tg__shape_str(bw, sizeof bw, w->rank, w->shape))
     if ((unsigned)act > TG_ACT_LEAKY_RELU)
-        return tg__fail(tape, TG_ERR_ARG, "linear", "unknown activation %d (input %s, weight %s)",
-                        (int)act, bx, bw);
+        return LIN_SHAPES(), tg__fail(tape, TG_ERR_ARG, "linear",
+                                      "unknown activation %d (input %s, weight %s)", (int)act, bx,
+                                      bw);
     if (w->rank != 2)
-        return tg__fail(tape, TG_ERR_SHAPE, "linear",
-                        "weight must be 2-D [out, in], got weight %s (input %s)", bw, bx);
+        return LIN_SHAPES(), tg__fail(tape, TG_ERR_SHAPE, "linear",
+                                      "weight must be 2-D [out, in], got weight %s (input %s)", bw,
+                                      bx);
     if (x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
-        return tg__fail(tape, TG_ERR_SHAPE, "linear", "input %s does not fit weight %s%s", bx, bw,
-                        x->rank < 1 ? " (the input needs rank >= 1)" : "");
+        return LIN_SHAPES(), tg__fail(tape, TG_ERR_SHAPE, "linear",
+                                      "input %s does not fit weight %s%s", bx, bw,
+                                      x->rank < 1 ? " (the input needs rank >= 1)" : "");
     int64_t N = w->shape[0], K = w->shape[1];
     if (b && (b->rank != 1 || b->shape[0] != N))
-        return tg__fail(tape, TG_ERR_SHAPE, "linear",
-                        "bias %s does not fit weight %s (it must be [%lld]; input %s)",
-                        tg__shape_str(bb, sizeof bb, b->rank, b->shape), bw, (long long)N, bx);
+        return LIN_SHAPES(), tg__fail(tape, TG_ERR_SHAPE, "linear",
+                                      "bias %s does not fit weight %s (it must be [%lld]; input %s)",
+                                      tg__shape_str(bb, sizeof bb, b->rank, b->shape), bw,
+                                      (long long)N, bx);
+#undef LIN_SHAPES
     int64_t shape[TG_MAX_RANK], M = 1;
     for (int d = 0; d + 1 < x->rank; d++) shape[d] = x->shape[d], M *= x->shape[d];
     shape[x->rank - 1] = N;

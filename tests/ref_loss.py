@@ -17,8 +17,8 @@ warnings.filterwarnings("ignore")  # kl_div's note on 'mean'
 RED = ("mean", "sum", "none")
 
 
-def labels(*shape, C, ignore=()):
-    y = torch.randint(0, C, shape, generator=g)
+def labels(*shape, C, ignore=(), gen_=None):
+    y = torch.randint(0, C, shape, generator=gen_ or g)
     for i in ignore:
         y.view(-1)[i] = -100
     return y
@@ -124,10 +124,7 @@ CLASS_W = [0.5, 1.0, 2.0, 3.0, 0.25, 1.5, 0.75, 4.0]
 
 
 def wlabels(*shape, C, ignore=()):
-    y = torch.randint(0, C, shape, generator=g3)
-    for i in ignore:
-        y.view(-1)[i] = -100
-    return y
+    return labels(*shape, C=C, ignore=ignore, gen_=g3)
 
 
 for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):

@@ -520,6 +520,55 @@ static void test_bad_messages(void) {
     }
 }
 
+/* A parameter of >= 32k elements is updated in pieces on the pool
+ * (tg_parallel_for): the same numbers as on one thread. */
+static void run_adam_big(int threads, float *out, int64_t n) {
+    tg_set_num_threads(threads);
+    tg_params *ps = tg_params_new(TG_F32);
+    tg_tensor *w = tg_params_add(ps, "w", 1, &n, 0);
+    tg_optim *opt = tg_adam_new(ps, 1e-2, NULL);
+    float *p = tg_tensor_f32(w), *g = tg_tensor_f32(tg_tensor_grad(w));
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(i % 13) * 0.1f;
+    for (int s = 0; s < 5; s++) {
+        for (int64_t i = 0; i < n; i++) g[i] = (float)((i * (s + 3)) % 17) * 0.01f - 0.08f;
+        tg_optim_step(opt);
+    }
+    memcpy(out, p, (size_t)n * sizeof *out);
+    tg_optim_free(opt);
+    tg_params_free(ps);
+}
+
+static void test_threaded_step(void) {
+    enum { N = 100003 };
+    static float one[N], two[N];
+    run_adam_big(1, one, N);
+    run_adam_big(2, two, N);
+    tg_set_num_threads(0);
+    CHECK(memcmp(one, two, sizeof one) == 0, "Adam on 2 threads equals 1 thread");
+}
+
+/* tg_parallel_for covers [0, n) exactly once, inline or on threads. */
+static void count_range(void *ctx, int64_t lo, int64_t hi) {
+    unsigned char *hit = ctx;
+    for (int64_t i = lo; i < hi; i++) hit[i]++;
+}
+
+static void test_parallel_for(void) {
+    static unsigned char hit[200000];
+    tg_set_num_threads(2);
+    for (int k = 0; k < 3; k++) {
+        int64_t n = k == 0 ? 10 : k == 1 ? 65536 : 200000;
+        memset(hit, 0, sizeof hit);
+        tg_parallel_for(n, 1024, count_range, hit);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < (int64_t)sizeof hit; i++) bad += hit[i] != (i < n);
+        CHECK(bad == 0, "tg_parallel_for n=%lld: %lld indices wrong", (long long)n, (long long)bad);
+    }
+    tg_parallel_for(0, 1, count_range, hit); /* nothing to do */
+    tg_parallel_for(10, 1, NULL, NULL);      /* no function: ignored */
+    tg_set_num_threads(0);
+}
+
 int main(int argc, char **argv) {
     tg_allocator al = {count_malloc, count_realloc, count_free, NULL};
     tg_set_allocator(&al);
@@ -534,5 +583,7 @@ int main(int argc, char **argv) {
     test_bad();
     test_bad_messages();
     test_subnormal();
+    test_threaded_step();
+    test_parallel_for();
     return TEST_DONE("optim");
 }
