@@ -13,54 +13,10 @@
  *             recorded on the tape, so the results can be differentiated
  *             again (tg_grad with TG_CREATE_GRAPH).
  */
-#include "tg_internal.h"
+#include "tg_sweep.h"
 #include "scalar0.h" /* the 0-d f64 backward, inline */
 
 #include <math.h>
-
-/* The first gradient buffer of t in this sweep, zeroed (tg__gacc calls
- * this only when t requires grad and has none yet). */
-void *tg__gacc_new(tg_tensor *t) {
-    if (t->rank == 0) {
-        t->g0 = 0; /* f32 or f64: 8 zero bytes, inline in the record */
-        return t->grad = &t->g0;
-    }
-    size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
-    t->grad = tg__arena(t->tape, n, "backward");
-    if (t->grad) memset(t->grad, 0, n);
-    return t->grad;
-}
-
-void *tg__gacc_new_raw(tg_tensor *t) {
-    if (t->rank == 0) return t->grad = &t->g0;
-    size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
-    t->grad = tg__arena(t->tape, n, "backward");
-    return t->grad;
-}
-
-typedef struct add_job {
-    int dt;
-    void *dst;
-    const void *src;
-} add_job;
-
-static void add_range(void *ctx, int64_t lo, int64_t hi) {
-    const add_job *j = ctx;
-    if (j->dt == TG_F32) {
-        float *restrict d = (float *)j->dst + lo;
-        const float *restrict s = (const float *)j->src + lo;
-        for (int64_t i = 0; i < hi - lo; i++) d[i] += s[i];
-    } else {
-        double *restrict d = (double *)j->dst + lo;
-        const double *restrict s = (const double *)j->src + lo;
-        for (int64_t i = 0; i < hi - lo; i++) d[i] += s[i];
-    }
-}
-
-void tg__add_into(int dt, void *dst, const void *src, int64_t n) {
-    add_job j = {dt, dst, src};
-    tg__elementwise(n, add_range, &j); /* threads only for large n */
-}
 
 /* Where t sits among the records: slab index and position. */
 static bool locate(const tg_tape *tape, const tg_tensor *t, int *slab, size_t *pos) {
@@ -123,29 +79,6 @@ static bool step(sweep *sw, tg_tensor *r) {
         if (!c || !accumulate(sw, in[i], c)) return false;
     }
     return true;
-}
-
-/* The fast backward of ops that have none: their graph backward, run with
- * recording off (the numeric sweep turns it off), added into raw buffers. */
-bool tg__bw_vjp(tg_tensor *r) {
-    const tg_op_desc *d = &tg__ops[r->op];
-    tg_tensor *in[16];
-    int n = tg__inputs(r, in);
-    tg_tensor *g = tg__wrap(r->tape, r->dtype, r->rank, r->shape, r->grad);
-    if (!g) return false;
-    for (int i = 0; i < n; i++) {
-        if (!(in[i]->flags & TGF_REQ)) continue;
-        tg_tensor *c = d->vjp(r, g, i);
-        void *dst = c ? tg__gacc(in[i]) : NULL;
-        if (!dst) return false;
-        tg__add_into(in[i]->dtype, dst, c->data, tg__numel(in[i]));
-    }
-    return true;
-}
-
-tg_tensor *tg__vjp_none(tg_tensor *out, tg_tensor *g, int i) {
-    (void)g, (void)i;
-    return tg__fail(out->tape, TG_ERR_STATE, tg__ops[out->op].name, "has no inputs to differentiate");
 }
 
 /* A leaf or proxy whose gradient is complete: store it (tg_backward). */

@@ -1,7 +1,7 @@
 /* gradcheck.c - analytic gradients against central differences, in f64.
  * The test suite checks every op with this function; users check their own
  * losses with it. */
-#include "tg_internal.h"
+#include "tg_sweep.h"
 
 #include <math.h>
 #include <stdio.h>

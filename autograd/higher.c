@@ -13,7 +13,7 @@
  *
  * None of this touches the numeric (first-order) sweep in backward.c.
  */
-#include "tg_internal.h"
+#include "tg_sweep.h"
 
 /* ------------------------------------------------------------- checks */
 

@@ -21,7 +21,7 @@
  * Backward side: after each op's backward, the gradients it added to are
  * checked, so the op that made a bad gradient is named as it does so.
  */
-#include "tg_internal.h"
+#include "tg_sweep.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -50,8 +50,12 @@ struct tg_tape_ext {
     char dout[TG_NAME_MAX + 24];
 };
 
-void tg__tape_ext_free(tg_tape *tape); /* called by tg_tape_free */
-void tg__tape_ext_free(tg_tape *tape) {
+/* The core stores names and hooks of parameters in their records, with
+ * its own copies of these types: they must agree. */
+_Static_assert(TG_NAME_MAX == TG__NAME_MAX, "tg_inspect.h and tg_engine.h disagree on names");
+
+/* tg_tape_free calls this through tape->ext_free. */
+static void tape_ext_free(tg_tape *tape) {
     if (!tape || !tape->ext) return;
     tg__free(tape->ext->tab);
     tg__free(tape->ext);
@@ -62,6 +66,7 @@ static struct tg_tape_ext *ext_get(tg_tape *tape, const char *op) {
     if (!tape->ext) {
         tape->ext = tg__calloc(1, sizeof *tape->ext);
         if (!tape->ext) return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory");
+        tape->ext_free = tape_ext_free;
     }
     struct tg_tape_ext *e = tape->ext;
     if (e->gen != tape->gen) { /* a new pass: forget the last one's entries */
@@ -164,12 +169,20 @@ const char *tg_tensor_name(const tg_tensor *t) {
 
 /* ---------------------------------------------------------------- hooks */
 
+/* A parameter with a hook got a proxy on `tape` (the core calls this
+ * through the parameter's hook_proxy): the sweep must run the hook. */
+static void param_hook(tg_tape *tape) {
+    struct tg_tape_ext *e = ext_get(tape, "param");
+    if (e) e->nphooks++;
+}
+
 tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) {
         if (!(t->flags & TGF_REQ)) return NULL; /* a parameter's gradient record */
         t->small.pext->hook = fn;
         t->small.pext->hook_ud = ud;
+        t->small.pext->hook_proxy = param_hook;
         return t;
     }
     tg_tape *tape = t->tape;
@@ -183,7 +196,8 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
     if (p) { /* a proxy: the hook belongs to the parameter */
         p->small.pext->hook = fn;
         p->small.pext->hook_ud = ud;
-        if (fn) tg__inspect_param_hook(tape);
+        p->small.pext->hook_proxy = param_hook;
+        if (fn) param_hook(tape);
         return tape->status == TG_OK || fn == NULL ? t : NULL;
     }
     ient *x = fn ? entry(tape, t, "set_hook") : find(tape, t);
@@ -195,10 +209,6 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
     return t;
 }
 
-void tg__inspect_param_hook(tg_tape *tape) {
-    struct tg_tape_ext *e = ext_get(tape, "param");
-    if (e) e->nphooks++;
-}
 
 /* -------------------------------------------------------------- writing */
 

@@ -8,12 +8,12 @@
  * `vjp` there means "none: run the graph backward without recording".
  * The graph backward builds the gradient from ops, so create-graph sweeps
  * and higher derivatives work for every op.
- * inputs: 0 for leaves, 1 or 2, or -1 when they are listed in aux.
+ * inputs: 1 or 2, or -1 when they are listed in aux. The two ops the core
+ * makes itself (leaves and parameter proxies, 0 inputs) are not listed:
+ * they are TG_OP_LEAF and TG_OP_PROXY of autograd/core/tg_engine.h, and
+ * ops/ops_table.c gives them their row.
  * No include guard: included once per use, each time with its own TG_OP.
  */
-/* autograd/tensor.c: leaves */
-TG_OP(LEAF,      "leaf",        0, vjp,      none)
-TG_OP(PROXY,     "param",       0, vjp,      none)
 /* ops/arith.c: binary with broadcasting, and scalar forms */
 TG_OP(ADD,       "add",         2, binary,   add)
 TG_OP(SUB,       "sub",         2, binary,   sub)

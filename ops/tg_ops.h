@@ -11,7 +11,7 @@
 #ifndef TG_OPS_H
 #define TG_OPS_H
 
-#include "tg_autograd.h"
+#include "tg_core.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
  * long KC (512) measured best: fewer read-modify-write passes over C.
  * The AVX-512 sizes are by the same rule, untuned (no such CPU to hand).
  */
-#include "tg_internal.h"
+#include "tg_engine.h"
 #include "tg_kernels.h"
 
 #include <stdatomic.h>

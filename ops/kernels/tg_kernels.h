@@ -1,4 +1,4 @@
-/* tg_kernels.h - raw loops the ops call: GEMM, threads. Internal.
+/* tg_kernels.h - raw loops the ops call: GEMM. Internal.
  *
  * GEMM follows the BLIS/GotoBLAS scheme: op(B) is packed in KC x NC blocks
  * (NR-wide micro-panels), op(A) in MC x KC blocks (MR-tall micro-panels),
@@ -76,20 +76,7 @@ void tg__ukr_avx512_f64(int64_t kc, const double *a, const double *b, double *c,
                         int64_t ldc, double alpha, double beta, int mr, int nr);
 #endif
 
-/* --------------------------------------------------------------- threads */
-
-/* A 64-byte aligned scratch buffer of at least `bytes`, owned by the
- * calling thread and reused by its later calls (grown only when a bigger
- * one is asked for, so a steady loop does not allocate). Freed when the
- * thread exits, or for the thread that unloads the library, at
- * tg__pool_shutdown. NULL if out of memory. The contents are not kept
- * across calls. */
-void *tg__thread_scratch(size_t bytes);
-
-/* Joins the pool's workers and frees the pool and the calling thread's
- * scratch. Runs by itself at exit (a destructor); safe to call twice, and
- * the pool restarts lazily if the library is used again. */
-void tg__pool_shutdown(void);
+/* ----------------------------------------------------------------- dtype */
 
 /* The GEMM of a tensor dtype (TG_F32 or TG_F64), alpha = 1: what the ops
  * call, so the dtype dispatch is written once. */

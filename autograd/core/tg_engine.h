@@ -1,4 +1,7 @@
-/* tg_internal.h - what autograd/ and ops/ share and users never see.
+/* tg_engine.h - the core's internals: the record, the tape and its arenas,
+ * errors, operand checks, gradient buffers, loops over shapes, threads.
+ * Every layer above (ops/kernels/, ops/, autograd/) builds on it; users
+ * never see it, and nn/ never includes it.
  *
  * A tensor record is exactly 64 bytes and lives in a slot of the tape's
  * record arena (tape.c). Records are laid out in creation order, so the
@@ -9,12 +12,10 @@
  * Variable-size things (shapes of rank >= 2, data, gradients, op extras)
  * live in the tape's data arena.
  */
-#ifndef TG_INTERNAL_H
-#define TG_INTERNAL_H
+#ifndef TG_ENGINE_H
+#define TG_ENGINE_H
 
-#include "tg_autograd.h"
-#include "tg_ops.h"
-#include "tg_inspect.h" /* names and hooks in tg_param_ext (inspect) */
+#include "tg_core.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -23,13 +24,9 @@
 
 /* ------------------------------------------------------------ op table */
 
-/* The op list: one line per op, declared once (see ops/tg_oplist.h). */
-enum tg_op {
-#define TG_OP(id, name, nin, bw, vjp) TG_OP_##id,
-#include "tg_oplist.h"
-#undef TG_OP
-    TG_OP_COUNT
-};
+/* The core knows two ops, the ones it makes itself; ops/tg_oplist.h lists
+ * every other op, numbered from TG_OP_FIRST (ops/tg_internal.h). */
+enum { TG_OP_LEAF = 0, TG_OP_PROXY = 1, TG_OP_FIRST = 2 };
 
 /* Fast numeric backward: reads out's complete gradient (a raw buffer) and
  * adds into its inputs' gradient buffers (tg__gacc). Returns false on
@@ -49,13 +46,10 @@ typedef struct tg_op_desc {
     tg_vjp_fn vjp;
 } tg_op_desc;
 
-extern const tg_op_desc tg__ops[TG_OP_COUNT];
-
-#define TG_OP(id, name, nin, bw, vjp)                                          \
-    bool tg__bw_##bw(tg_tensor *out);                                          \
-    tg_tensor *tg__vjp_##vjp(tg_tensor *out, tg_tensor *g, int i);
-#include "tg_oplist.h"
-#undef TG_OP
+/* One descriptor per op, indexed by the record's `op`. The core reads an
+ * op's name (for errors) and input count; the table itself is built by
+ * the layer that defines the ops (ops/ops_table.c), as a vtable would be. */
+extern const tg_op_desc tg__ops[];
 
 /* -------------------------------------------------------------- tensor */
 
@@ -103,6 +97,9 @@ typedef struct tg_auxin {
     tg_tensor *in[];
 } tg_auxin;
 
+/* The longest tensor name, with its NUL (TG_NAME_MAX of tg_inspect.h). */
+#define TG__NAME_MAX 40
+
 /* What a parameter carries besides its record. */
 typedef struct tg_param_ext {
     void *gstore;             /* persistent gradient buffer */
@@ -114,9 +111,13 @@ typedef struct tg_param_ext {
     int32_t live;             /* proxies on tapes not yet reset or freed */
     bool dying;               /* tg_param_free came while live > 0 */
     int64_t shape[TG_MAX_RANK];
-    /* inspect (autograd/inspect.c): the name, and the gradient hook */
-    char name[TG_NAME_MAX];
-    tg_grad_hook hook;
+    /* inspect (autograd/inspect.c): the name, and the gradient hook (a
+     * tg_grad_hook of tg_inspect.h, which checks that the types agree) */
+    char name[TG__NAME_MAX];
+    tg_tensor *(*hook)(tg_tensor *t, tg_tensor *grad, void *ud);
+    /* set with the hook by inspect: tells a tape that a parameter with a
+     * hook has a proxy on it (the sweep must then run the hook) */
+    void (*hook_proxy)(tg_tape *tape);
     void *hook_ud;
 } tg_param_ext;
 
@@ -158,7 +159,10 @@ struct tg_tape {
     int sweeps;               /* sweeps since reset */
     tg_status status;
     char err[320];
-    struct tg_tape_ext *ext;  /* names, hooks, ... (NULL until used) */
+    /* names, hooks, trace, anomaly (autograd/inspect*.c): opaque to the
+     * core, NULL until used; whoever makes it sets ext_free */
+    struct tg_tape_ext *ext;
+    void (*ext_free)(tg_tape *tape);
     tg_tensor **proxies;      /* parameter proxies of this pass */
     int nproxy, capproxy;
 };
@@ -351,18 +355,20 @@ static inline void tg__strides(int rank, const int64_t *shape, int64_t *st) {
 /* dst[n] += src[n] (same dtype). */
 void tg__add_into(int dt, void *dst, const void *src, int64_t n);
 
-/* Adds src (shape sshape, rank srank) into dst (shape dshape), summing over
- * the axes where dst is broadcast (dst's shape broadcasts to src's). */
-void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const void *src,
-                     int srank, const int64_t *sshape);
+/* A 64-byte aligned scratch buffer of at least `bytes`, owned by the
+ * calling thread and reused by its later calls (grown only when a bigger
+ * one is asked for, so a steady loop does not allocate). Freed when the
+ * thread exits, or for the thread that unloads the library, at
+ * tg__pool_shutdown. NULL if out of memory. The contents are not kept
+ * across calls. (threadpool.c) */
+void *tg__thread_scratch(size_t bytes);
 
-/* Graph helpers used by the vjps (all ops, so they record). */
-tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like); /* tg_sum_to like's shape */
-/* A non-differentiable 0/1 mask of the same shape as a: sign(a) when
- * kind == 0, (a > 0) when kind == 1, (a == 0) when kind == 2. */
-tg_tensor *tg__mask(tg_tensor *a, int kind);
+/* Joins the pool's workers and frees the pool and the calling thread's
+ * scratch. Runs by itself at exit (a destructor); safe to call twice, and
+ * the pool restarts lazily if the library is used again. */
+void tg__pool_shutdown(void);
 
-/* Threads (kernels/pool.c). fn(ctx, lo, hi) over [0, n) in pieces of at
+/* Threads (threadpool.c). fn(ctx, lo, hi) over [0, n) in pieces of at
  * least `grain`; runs inline when one piece (or one thread) suffices.
  * tg_parallel_for (public, tg_autograd.h) is the same call. */
 void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
@@ -377,20 +383,4 @@ static inline void tg__elementwise(int64_t n, tg_range_fn fn, void *ctx) {
         tg__parallel_for(n, TG_GRAIN, fn, ctx);
 }
 
-/* ----------------------------------------------- inspect (inspect.c) */
-/* The sweep calls these only while tape->ext is set, so a tape without
- * names, hooks, trace or anomaly mode pays one branch per sweep.
- * begin: at the start of a sweep from `out` (anomaly: checks the forward
- * outputs); returns whether each record must be inspected. pre: before a
- * record passes its complete gradient on (hooks, trace); post: after
- * (anomaly check of the gradients it gave). false = error recorded. */
-bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
-bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
-bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
-/* A parameter that has a hook got its proxy on `tape` (tg_param_on). */
-void tg__inspect_param_hook(tg_tape *tape);
-/* Test only (tests/test_inspect.c): a*a with a deliberately wrong fast
- * backward, so the test can show that tg_gradcheck catches it. */
-tg_tensor *tg__test_bad(tg_tensor *a);
-
-#endif /* TG_INTERNAL_H */
+#endif /* TG_ENGINE_H */

@@ -1,6 +1,6 @@
 /* rng.c - xoshiro256** seeded with splitmix64 (Blackman & Vigna): the same
  * seed gives the same numbers on every machine. */
-#include "tg_internal.h"
+#include "tg_engine.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /* error.c - the sticky error model: the tape keeps the first error. */
-#include "tg_internal.h"
+#include "tg_engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>

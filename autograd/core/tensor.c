@@ -1,6 +1,6 @@
 /* tensor.c - making tensors, reading them back, parameters, and the
  * operand checks every op starts with. */
-#include "tg_internal.h"
+#include "tg_engine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -510,6 +510,6 @@ tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p) {
     x->pserial = tape->serial;
     x->pgen = tape->gen;
     x->proxy = t;
-    if (x->hook) tg__inspect_param_hook(tape); /* inspect: the sweep must run it */
+    if (x->hook) x->hook_proxy(tape); /* inspect: the sweep must run it */
     return t;
 }

@@ -17,12 +17,16 @@
  *     #0 x (leaf)   #1 y (leaf)   #2 mul(#0,#1)   #3 sin(#0)   #4 add(#2,#3)
  * and backward walks it from #4 down to #0 once.
  *
- * Parts: tg_autograd.h (tensors, tape, backward, errors), tg_ops.h (the
- * differentiable ops), tg_nn.h (layers, losses, optimizers, data).
+ * Parts, bottom to top: tg_core.h (tensors, tape, parameters, errors,
+ * allocator, threads), tg_ops.h (the differentiable ops), tg_autograd.h
+ * (backward, gradients, gradcheck, higher order), tg_inspect.h (printing,
+ * DOT, trace, anomaly mode, hooks), tg_nn.h (layers, losses, optimizers,
+ * data).
  */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
 
+#include "tg_core.h"
 #include "tg_autograd.h"
 #include "tg_inspect.h"
 #include "tg_ops.h"

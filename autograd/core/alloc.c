@@ -1,5 +1,5 @@
 /* alloc.c - the one allocator every allocation in the library goes through. */
-#include "tg_internal.h"
+#include "tg_engine.h"
 
 #include <stdlib.h>
 

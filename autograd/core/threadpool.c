@@ -1,4 +1,4 @@
-/* pool.c - the thread pool behind tg__parallel_for, and per-thread scratch.
+/* threadpool.c - the thread pool behind tg__parallel_for, and per-thread scratch.
  *
  * Workers (tg_get_num_threads() - 1 of them) start on the first parallel
  * call. Between jobs a worker spins briefly on the job counter and then
@@ -20,8 +20,7 @@
  * With TG_HAVE_OPENMP, tg__parallel_for is an OpenMP loop instead (libgomp
  * keeps its threads to the end, so their scratch is still reachable then).
  */
-#include "tg_internal.h"
-#include "tg_kernels.h"
+#include "tg_engine.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -7,7 +7,7 @@
  * on a steady loop allocates nothing.
  */
 #define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (glibc hides it under strict POSIX) */
-#include "tg_internal.h"
+#include "tg_engine.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,8 +60,6 @@ tg_tape *tg_tape_new(void) {
     return t;
 }
 
-void tg__tape_ext_free(tg_tape *tape); /* names and hooks (autograd/inspect) */
-
 void tg_tape_free(tg_tape *tape) {
     if (!tape) return;
     tg__drop_proxies(tape); /* reads proxy records: before the slabs go */
@@ -71,7 +69,7 @@ void tg_tape_free(tg_tape *tape) {
     for (int i = 0; i < tape->nchunk; i++) tg__free(tape->chunks[i].raw);
     tg__free(tape->slabs);
     tg__free(tape->chunks);
-    tg__tape_ext_free(tape);
+    if (tape->ext_free) tape->ext_free(tape); /* names, hooks (autograd/inspect) */
     tg__free(tape->proxies);
     tg__free(tape);
 }

@@ -1,0 +1,252 @@
+/* tg_core.h - the core of tapegrad: tensors, the tape, parameters, errors,
+ * the allocator, threads and random numbers.
+ *
+ * Part of tapegrad; include <tapegrad.h> rather than this file.
+ *
+ * The model in five lines:
+ *   - A tg_tape owns every tensor an op creates, in an arena. tg_tape_reset
+ *     frees a whole forward pass in O(1) and keeps the memory for the next.
+ *   - Ops append nodes in execution order, so backward is one reverse loop
+ *     (tg_autograd.h).
+ *   - Parameters (tg_param_new) live outside any tape and keep their grads.
+ *   - Errors are sticky: a failing op returns NULL and the tape keeps the
+ *     first error; later ops given NULL return NULL. Check once, at the end.
+ *   - f32 and f64 tensors, rank 0..8, contiguous row-major. 0-d = scalar.
+ */
+#ifndef TG_CORE_H
+#define TG_CORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(TG_BUILDING_SHARED)
+#define TG_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define TG_API __attribute__((visibility("default")))
+#else
+#define TG_API
+#endif
+
+/* ---------------------------------------------------------------- types */
+
+typedef struct tg_tape tg_tape;     /* opaque: an arena of tensors */
+typedef struct tg_tensor tg_tensor; /* opaque: a tensor on a tape, or a parameter */
+
+/* Element types. TG_I64 holds indices and labels (argmax, gather, class
+ * labels); it is never differentiated and arithmetic ops reject it. */
+typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1, TG_I64 = 2 } tg_dtype;
+
+#define TG_MAX_RANK 8
+
+/* Status codes. tg_status_name() turns one into a word. */
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_NULL,    /* a NULL pointer where a tensor or buffer was needed */
+    TG_ERR_SHAPE,   /* shapes that do not fit the op */
+    TG_ERR_DTYPE,   /* mixed or unsupported element types */
+    TG_ERR_TAPE,    /* tensors from two different tapes */
+    TG_ERR_STALE,   /* a tensor from before a tg_tape_reset */
+    TG_ERR_NOMEM,   /* an allocation failed */
+    TG_ERR_ARG,     /* a bad argument: axis, rank, index, option */
+    TG_ERR_STATE,   /* the call is not valid now (e.g. backward twice) */
+    TG_ERR_IO,      /* reading or writing a file failed */
+    TG_ERR_FORMAT,  /* a file is corrupt or not of the expected format */
+    TG_ERR_NUMERIC, /* NaN or Inf caught (anomaly mode) */
+    TG_ERR_OVERFLOW /* a size that does not fit in int64 / size_t */
+} tg_status;
+
+/* The word for a status ("ok", "shape", "out of memory", ...). Never NULL. */
+TG_API const char *tg_status_name(tg_status s);
+
+/* ----------------------------------------------------------- allocation */
+
+/* A malloc/realloc/free triple with a user pointer, used for every
+ * allocation the library makes. Set it before creating any tape or
+ * parameter (it is read at each allocation, so changing it while objects
+ * live means they are freed by the allocator current at free time).
+ * tg_set_allocator(NULL) restores the C library's malloc. */
+typedef struct tg_allocator {
+    void *(*malloc)(size_t size, void *ud);
+    void *(*realloc)(void *ptr, size_t size, void *ud);
+    void (*free)(void *ptr, void *ud);
+    void *ud;
+} tg_allocator;
+
+TG_API void tg_set_allocator(const tg_allocator *a);
+
+/* Allocates / frees through the current allocator (for code built on
+ * tapegrad, e.g. nn/, that needs heap memory outside a tape). tg_malloc(0)
+ * returns a unique pointer; NULL means out of memory. tg_free(NULL) is a
+ * no-op. Free with tg_free what tg_malloc returned. */
+TG_API void *tg_malloc(size_t size);
+TG_API void tg_free(void *p);
+
+/* -------------------------------------------------------------- threads */
+
+/* Threads used by large kernels (GEMM, big elementwise ops, reductions,
+ * conv). Default: the TG_NUM_THREADS environment variable, else the number
+ * of online CPUs. Small ops always run on the calling thread. n <= 0 means
+ * the default. Call it between passes, not while another thread runs ops. */
+TG_API void tg_set_num_threads(int n);
+TG_API int tg_get_num_threads(void);
+
+/* Runs fn(ctx, lo, hi) over pieces covering [0, n) on tapegrad's threads
+ * (the caller's thread takes a piece too) and returns when all are done.
+ * Pieces have at least `grain` items, so a small n runs inline on the
+ * calling thread with no wake-up; so does a call made from inside another
+ * tg_parallel_for, or while another thread holds the pool. For libraries
+ * built on tapegrad (nn/'s optimizers use it): fn must not record ops. */
+typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
+TG_API void tg_parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ rng */
+
+/* xoshiro256** seeded through splitmix64: the same seed gives the same
+ * bits on every machine. Uniform doubles use the top 53 bits; normals use
+ * the Box-Muller transform (libm's log, sqrt, cos). */
+typedef struct tg_rng { uint64_t s[4]; } tg_rng;
+
+TG_API void tg_rng_seed(tg_rng *r, uint64_t seed);
+TG_API uint64_t tg_rng_next(tg_rng *r);     /* 64 random bits */
+TG_API double tg_rng_uniform(tg_rng *r);    /* in [0, 1) */
+TG_API double tg_rng_normal(tg_rng *r);     /* mean 0, std 1 */
+
+/* ----------------------------------------------------------------- tape */
+
+/* A new empty tape, recording on. NULL if out of memory.
+ * The environment variable TG_ABORT_ON_ERROR=1 turns on abort-on-error
+ * for every new tape (see tg_tape_set_abort_on_error). */
+TG_API tg_tape *tg_tape_new(void);
+
+/* Frees the tape and every tensor on it. NULL is allowed. */
+TG_API void tg_tape_free(tg_tape *tape);
+
+/* Forgets every tensor on the tape in O(1) and clears its error; keeps the
+ * memory so that a steady loop allocates nothing. Tensors from before the
+ * reset become stale: passing one to an op is a TG_ERR_STALE error. */
+TG_API void tg_tape_reset(tg_tape *tape);
+
+/* True when no error has been recorded since creation or the last reset. */
+TG_API bool tg_tape_ok(const tg_tape *tape);
+
+/* The first error's status (TG_OK if none; TG_ERR_NULL for a NULL tape). */
+TG_API tg_status tg_tape_status(const tg_tape *tape);
+
+/* The first error as a sentence, e.g.
+ * "matmul: inner dimensions differ: [3,4] @ [5,2]". "" when ok. */
+TG_API const char *tg_tape_error(const tg_tape *tape);
+
+/* Records an error on the tape (kept only if it is the first). For code
+ * built on tapegrad (nn/, user ops) that wants the same sticky model. */
+TG_API void tg_tape_fail(tg_tape *tape, tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* When on, the first error is printed to stderr and the process aborts,
+ * so a debugger stops at the failing op. Off by default. */
+TG_API void tg_tape_set_abort_on_error(tg_tape *tape, bool on);
+
+/* Recording switch (no-grad mode). While off, ops compute values but record
+ * nothing, and their results do not require grad. Returns the previous
+ * setting so that code can restore it. */
+TG_API bool tg_tape_set_grad_enabled(tg_tape *tape, bool on);
+TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
+
+/* Bytes of tape memory in use by the current pass (tensor records and data),
+ * and the number of tensors recorded since the last reset. */
+TG_API size_t tg_tape_bytes(const tg_tape *tape);
+TG_API size_t tg_tape_count(const tg_tape *tape);
+
+/* ---------------------------------------------------- tensors on a tape */
+
+/* A 0-d f64 tensor holding v; tg_scalar_as chooses the dtype. */
+TG_API tg_tensor *tg_scalar(tg_tape *tape, double v);
+TG_API tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v);
+
+/* A tensor of the given shape. `data` (may be NULL for zeros) is copied and
+ * must hold numel elements of type dt. */
+TG_API tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank,
+                                const int64_t *shape, const void *data);
+TG_API tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape);
+TG_API tg_tensor *tg_ones(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape);
+TG_API tg_tensor *tg_full(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
+                          double v);
+TG_API tg_tensor *tg_zeros_like(const tg_tensor *t);
+TG_API tg_tensor *tg_ones_like(const tg_tensor *t);
+
+/* Seeded random tensors: uniform in [lo, hi), normal(mean, std). */
+TG_API tg_tensor *tg_rand_uniform(tg_tape *tape, tg_dtype dt, int rank,
+                                  const int64_t *shape, tg_rng *rng, double lo, double hi);
+TG_API tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank,
+                                 const int64_t *shape, tg_rng *rng, double mean, double std);
+
+/* Shape convenience: tg_zeros(tape, TG_F32, TG_SHAPE(2, 3)). */
+#define TG_SHAPE(...)                                                          \
+    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),          \
+        (const int64_t[]) { __VA_ARGS__ }
+
+/* Marks a leaf tensor as a variable to differentiate against and returns
+ * it, so that `x = tg_requires_grad(tg_scalar(tape, 1.5))` reads well.
+ * Only leaves (tensors not produced by an op) can be marked. */
+TG_API tg_tensor *tg_requires_grad(tg_tensor *t);
+TG_API bool tg_tensor_requires_grad(const tg_tensor *t);
+
+/* Detaches: a new leaf sharing t's values, with no history. */
+TG_API tg_tensor *tg_detach(tg_tensor *t);
+
+/* ------------------------------------------------------------- queries */
+
+TG_API tg_tape *tg_tensor_tape(const tg_tensor *t);  /* NULL for parameters */
+TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t);
+TG_API int tg_tensor_rank(const tg_tensor *t);
+/* Size of one axis; negative axes count from the end. -1 if out of range. */
+TG_API int64_t tg_tensor_dim(const tg_tensor *t, int axis);
+/* The shape array (rank entries; NULL for rank 0 or a bad tensor). */
+TG_API const int64_t *tg_tensor_shape(const tg_tensor *t);
+TG_API int64_t tg_tensor_numel(const tg_tensor *t);
+/* Writes "[2,3]" into buf (always terminated); returns buf. */
+TG_API char *tg_tensor_shape_str(const tg_tensor *t, char *buf, size_t n);
+
+/* Pointers to the data (NULL if t is NULL, stale, or of another dtype).
+ * Tensors on a tape are read-only in spirit: writing changes values that
+ * the backward sweep may use. Parameters are meant to be written. */
+TG_API float *tg_tensor_f32(const tg_tensor *t);
+TG_API double *tg_tensor_f64(const tg_tensor *t);
+TG_API int64_t *tg_tensor_i64(const tg_tensor *t);
+TG_API void *tg_tensor_data(const tg_tensor *t);
+
+/* The value of a one-element tensor as a double. NaN (and an error on the
+ * tape) if t is NULL, stale or has more than one element. */
+TG_API double tg_item(const tg_tensor *t);
+/* Element i (flat, row-major index) as a double; NaN if out of range. */
+TG_API double tg_tensor_get(const tg_tensor *t, int64_t i);
+
+/* ------------------------------------------------------------ parameters */
+
+/* A persistent tensor outside any tape, zero-filled, with a zeroed gradient
+ * buffer of the same shape. It can be used as an operand on any tape (the
+ * op takes its tape from the other operands, or use tg_param_on), and
+ * backward accumulates into its gradient. Free with tg_param_free.
+ * A parameter must not be used on tapes in two threads at once. */
+TG_API tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape);
+/* Freeing a parameter that a tape still holds (used there since the
+ * tape's last reset) is deferred until every such tape is reset or freed,
+ * so a pending backward stays valid; don't pass p to anything afterwards. */
+TG_API void tg_param_free(tg_tensor *p); /* NULL is allowed */
+TG_API bool tg_tensor_is_param(const tg_tensor *t);
+
+/* The parameter as a tensor on `tape` (made once per tape pass, then
+ * reused). Needed only when an expression has no tape tensor to take the
+ * tape from, e.g. tg_mul(tg_param_on(tape, w), tg_param_on(tape, w)). */
+TG_API tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TG_CORE_H */

@@ -1,0 +1,27 @@
+/* tg_sweep.h - what the tools above the ops share: the reverse sweep
+ * (backward.c), higher order (higher.c), gradcheck.c and inspection.
+ * Internal; sits on the ops (ops/tg_internal.h) and the core.
+ */
+#ifndef TG_SWEEP_H
+#define TG_SWEEP_H
+
+#include "tg_internal.h"
+#include "tg_autograd.h"
+#include "tg_inspect.h"
+
+/* ------------------------------------------------ inspect hooks (inspect) */
+/* The sweep calls these only while tape->ext is set, so a tape without
+ * names, hooks, trace or anomaly mode pays one branch per sweep.
+ * begin: at the start of a sweep from `out` (anomaly: checks the forward
+ * outputs); returns whether each record must be inspected. pre: before a
+ * record passes its complete gradient on (hooks, trace); post: after
+ * (anomaly check of the gradients it gave). false = error recorded. */
+bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
+bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
+bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
+
+/* Test only (tests/test_inspect.c): a*a with a deliberately wrong fast
+ * backward, so the test can show that tg_gradcheck catches it. */
+tg_tensor *tg__test_bad(tg_tensor *a);
+
+#endif /* TG_SWEEP_H */
