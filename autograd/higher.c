@@ -53,8 +53,8 @@ static bool matches(const char *op, tg_tape *tape, const tg_tensor *t, const cha
     }
     if (t->dtype != like->dtype) {
         tg__fail(tape, TG_ERR_DTYPE, op, "%s is %s but %s is %s (use tg_cast)", tname,
-                 t->dtype == TG_F32 ? "f32" : t->dtype == TG_F64 ? "f64" : "i64", lname,
-                 like->dtype == TG_F32 ? "f32" : "f64");
+                 tg_dtype_name((tg_dtype)t->dtype), lname,
+                 tg_dtype_name((tg_dtype)like->dtype));
         return false;
     }
     return true;

@@ -75,7 +75,6 @@ static bool is_float(const tg_tensor *t) {
     return tg_tensor_dtype(t) == TG_F32 || tg_tensor_dtype(t) == TG_F64;
 }
 
-static const char *dtname(tg_dtype d) { return d == TG_F32 ? "f32" : d == TG_F64 ? "f64" : "i64"; }
 
 /* Checks a (float) input and its target: present, fresh, float, same
  * dtype, and the same shape when same_shape. Returns the tape or NULL. */
@@ -96,7 +95,7 @@ static tg_tape *check_pair(const char *op, tg_tensor *x, tg_tensor *y, bool same
     }
     if (!is_float(x) || tg_tensor_dtype(x) != tg_tensor_dtype(y)) {
         tg_tape_fail(tape, TG_ERR_DTYPE, "%s: input is %s and target is %s (both must be the "
-                     "same float dtype)", op, dtname(tg_tensor_dtype(x)), dtname(tg_tensor_dtype(y)));
+                     "same float dtype)", op, tg_dtype_name(tg_tensor_dtype(x)), tg_dtype_name(tg_tensor_dtype(y)));
         return NULL;
     }
     if (same_shape) {
@@ -268,7 +267,7 @@ tg_tensor *tg_bce_with_logits_loss(tg_tensor *input, tg_tensor *target, tg_tenso
         if (tg_tensor_numel(pos_weight) < 0 || tg_tensor_dtype(pos_weight) != tg_tensor_dtype(input)) {
             tg_tape_fail(tape, tg_tensor_numel(pos_weight) < 0 ? TG_ERR_STALE : TG_ERR_DTYPE,
                          "%s: pos_weight must be a live tensor of the input's dtype (%s)", op,
-                         dtname(tg_tensor_dtype(input)));
+                         tg_dtype_name(tg_tensor_dtype(input)));
             return NULL;
         }
         if (!broadcasts_to(pos_weight, input)) {
@@ -334,12 +333,12 @@ static tg_tape *check_cls(const char *op, tg_tensor *x, tg_tensor *labels, bool 
     char a[96], b[96];
     if (!is_float(x)) {
         tg_tape_fail(tape, TG_ERR_DTYPE, "%s: input must be f32 or f64, got %s", op,
-                     dtname(tg_tensor_dtype(x)));
+                     tg_dtype_name(tg_tensor_dtype(x)));
         return NULL;
     }
     if (tg_tensor_dtype(labels) != TG_I64) {
         tg_tape_fail(tape, TG_ERR_DTYPE, "%s: labels must be i64 class indices, got %s labels %s",
-                     op, dtname(tg_tensor_dtype(labels)), tg_tensor_shape_str(labels, a, sizeof a));
+                     op, tg_dtype_name(tg_tensor_dtype(labels)), tg_tensor_shape_str(labels, a, sizeof a));
         return NULL;
     }
     int rank = tg_tensor_rank(x);
@@ -405,8 +404,8 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
             tg_tensor_dim(weight, 0) != c.C) {
             tg_tape_fail(tape, TG_ERR_SHAPE, "%s: weight %s %s does not fit input %s %s (it must "
                          "be [%lld], one weight per class, of the input's dtype)", op,
-                         dtname(tg_tensor_dtype(weight)), tg_tensor_shape_str(weight, a, sizeof a),
-                         dtname(tg_tensor_dtype(x)), tg_tensor_shape_str(x, b, sizeof b),
+                         tg_dtype_name(tg_tensor_dtype(weight)), tg_tensor_shape_str(weight, a, sizeof a),
+                         tg_dtype_name(tg_tensor_dtype(x)), tg_tensor_shape_str(x, b, sizeof b),
                          (long long)c.C);
             return NULL;
         }

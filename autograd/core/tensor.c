@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
-static const char *dtype_name(int dt) {
+const char *tg_dtype_name(tg_dtype dt) {
     return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : dt == TG_I64 ? "i64" : "?";
 }
 
@@ -147,13 +147,13 @@ tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
                 if (n == 1 || !tg__is_float(in[i]->dtype))
                     return tg__fail(tape, TG_ERR_DTYPE, op,
                                     "operand %d is %s %s; this op needs f32 or f64", i + 1,
-                                    dtype_name(in[i]->dtype),
+                                    tg_dtype_name((tg_dtype)in[i]->dtype),
                                     tg__shape_str(b0, sizeof b0, in[i]->rank, in[i]->shape));
                 return tg__fail(tape, TG_ERR_DTYPE, op,
                                 "dtypes differ: %s %s and %s %s (use tg_cast)",
-                                dtype_name(in[0]->dtype),
+                                tg_dtype_name((tg_dtype)in[0]->dtype),
                                 tg__shape_str(b0, sizeof b0, in[0]->rank, in[0]->shape),
-                                dtype_name(in[i]->dtype),
+                                tg_dtype_name((tg_dtype)in[i]->dtype),
                                 tg__shape_str(b1, sizeof b1, in[i]->rank, in[i]->shape));
             }
         }

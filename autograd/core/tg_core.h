@@ -42,6 +42,10 @@ typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1, TG_I64 = 2 } tg_dtype;
 
 #define TG_MAX_RANK 8
 
+/* The short name of a dtype: "f32", "f64", "i64" ("?" for any other
+ * value). Never NULL. */
+TG_API const char *tg_dtype_name(tg_dtype dt);
+
 /* Status codes. tg_status_name() turns one into a word. */
 typedef enum tg_status {
     TG_OK = 0,
