@@ -135,7 +135,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                         tg__shape_str(b0, sizeof b0, out->rank, out->shape)),
                tape->status;
     }
-    /* inspect (inspect.c): hooks, trace, anomaly; checks the forward first */
+    /* inspect (inspect_sweep.c): hooks, trace, anomaly; checks the forward first */
     bool insp = tape->ext && tg__inspect_begin(tape, out);
     if (tape->status != TG_OK) return tape->status; /* never sweep a broken pass */
     int slab;
@@ -191,7 +191,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                 ok = step(&sw, r);
             if (!ok) goto done;
         })
-    } else if (ok) { /* the same loop, inspected (inspect.c): hooks and trace
+    } else if (ok) { /* the same loop, inspected (inspect_sweep.c): hooks and trace
                       * before a record passes its gradient on, anomaly after */
         FOR_RECORDS_DOWN(tape, slab, pos, r, {
             if (!(r->flags & TGF_REQ) || !r->grad) continue;

@@ -9,7 +9,7 @@
 #include "tg_autograd.h"
 #include "tg_inspect.h"
 
-/* ------------------------------------------------ inspect hooks (inspect) */
+/* ------------------------------------------ inspect hooks (inspect_sweep.c) */
 /* The sweep calls these only while tape->ext is set, so a tape without
  * names, hooks, trace or anomaly mode pays one branch per sweep.
  * begin: at the start of a sweep from `out` (anomaly: checks the forward
@@ -20,7 +20,7 @@ bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
 bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
 bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
 
-/* Test only (tests/test_inspect.c): a*a with a deliberately wrong fast
+/* Test only (tests/test_inspect.c; test_bad.c): a*a with a deliberately wrong fast
  * backward, so the test can show that tg_gradcheck catches it. */
 tg_tensor *tg__test_bad(tg_tensor *a);
 
