@@ -215,7 +215,7 @@ static tg_status print_tape(const tg_tape *tape, sink *s) {
         char b[LHS_MAX], sh[160];
         tg__lhs_text(tape, r, idx, b, sizeof b);
         tg__put(s, "%-*s  %-*s  %s  ", wl, b, ws,
-                tg__shape_str(sh, sizeof sh, r->rank, r->shape), dtype_name(r->dtype));
+                tg__shape_str(sh, sizeof sh, r->rank, r->shape), tg_dtype_name((tg_dtype)r->dtype));
         tg__put_values(s, r->dtype, r->rank, r->shape, r->data);
         const void *g = shown_grad(r);
         if (g) {
@@ -301,7 +301,7 @@ static tg_status dot_tape(const tg_tape *tape, const tg_tensor *only, sink *s) {
         if (nm) tg__put(&ls, "%s (#%zu)", nm, idx);
         else tg__put(&ls, "#%zu", idx);
         tg__put(&ls, "\\n%s %s\\n", tg__shape_str(sh, sizeof sh, r->rank, r->shape),
-                dtype_name(r->dtype));
+                tg_dtype_name((tg_dtype)r->dtype));
         tg__put_values(&ls, r->dtype, r->rank, r->shape, r->data);
         const void *g = shown_grad(r);
         if (g) {

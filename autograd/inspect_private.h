@@ -88,11 +88,6 @@ static inline double elem(int dt, const void *d, int64_t i) {
     default: return (double)((const int64_t *)d)[i];
     }
 }
-
-static inline const char *dtype_name(int dt) {
-    return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : dt == TG_I64 ? "i64" : "?";
-}
-
 /* The index of record t on the current pass, or -1. */
 int64_t tg__rec_index(const tg_tape *tape, const tg_tensor *t);
 /* "x" or "#3" (how the trace names a value). */

@@ -168,8 +168,8 @@ static bool run_hook(tg_tape *tape, tg_tensor *r, tg_tensor *user, tg_grad_hook 
             tg__fail(tape, TG_ERR_SHAPE, "backward",
                      "the gradient hook of %s returned a %s %s tensor (or one not on this "
                      "pass) for a %s %s gradient",
-                     tg__label(tape, r, lb, sizeof lb), dtype_name(res->dtype),
-                     tg__shape_str(b0, sizeof b0, res->rank, res->shape), dtype_name(r->dtype),
+                     tg__label(tape, r, lb, sizeof lb), tg_dtype_name((tg_dtype)res->dtype),
+                     tg__shape_str(b0, sizeof b0, res->rank, res->shape), tg_dtype_name((tg_dtype)r->dtype),
                      tg__shape_str(b1, sizeof b1, r->rank, r->shape));
             return false;
         }
