@@ -88,6 +88,7 @@ static inline double elem(int dt, const void *d, int64_t i) {
     default: return (double)((const int64_t *)d)[i];
     }
 }
+
 /* The index of record t on the current pass, or -1. */
 int64_t tg__rec_index(const tg_tape *tape, const tg_tensor *t);
 /* "x" or "#3" (how the trace names a value). */
