@@ -160,15 +160,9 @@ tg_tensor *tg__record_slow(tg_tape *tape) {
 }
 
 void *tg__arena_slow(tg_tape *tape, size_t n, const char *op) {
-    size_t align = n >= 64 ? 64 : 16;
     while (tape->dcur < tape->nchunk) {
-        tg_dchunk *c = &tape->chunks[tape->dcur];
-        size_t at = (c->used + align - 1) & ~(align - 1);
-        if (at <= c->cap && n <= c->cap - at) {
-            c->used = at + n;
-            tape->dbytes += n;
-            return c->mem + at;
-        }
+        void *p = tg__arena_take(tape, n);
+        if (p) return p;
         if (tape->dcur + 1 == tape->nchunk) break;
         tape->dcur++;
     }

@@ -196,18 +196,19 @@ static inline tg_tensor *tg__record(tg_tape *tape) {
  * scalar's gradient: scalar code makes millions), else 16. NULL = OOM
  * (recorded on the tape with `op` in the message). */
 void *tg__arena_slow(tg_tape *tape, size_t n, const char *op);
-static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
+/* n bytes from the tape's current chunk, or NULL if they do not fit. */
+static inline void *tg__arena_take(tg_tape *tape, size_t n) {
     size_t align = n >= 64 ? 64 : n <= 8 ? 8 : 16;
-    if (tape->dcur < tape->nchunk) {
-        tg_dchunk *c = &tape->chunks[tape->dcur];
-        size_t at = (c->used + align - 1) & ~(align - 1);
-        if (at <= c->cap && n <= c->cap - at) {
-            c->used = at + n;
-            tape->dbytes += n;
-            return c->mem + at;
-        }
-    }
-    return tg__arena_slow(tape, n, op);
+    tg_dchunk *c = &tape->chunks[tape->dcur];
+    size_t at = (c->used + align - 1) & ~(align - 1);
+    if (at > c->cap || n > c->cap - at) return NULL;
+    c->used = at + n;
+    tape->dbytes += n;
+    return c->mem + at;
+}
+static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
+    void *p = tape->dcur < tape->nchunk ? tg__arena_take(tape, n) : NULL;
+    return p ? p : tg__arena_slow(tape, n, op);
 }
 
 /* --------------------------------------------------------------- errors */
