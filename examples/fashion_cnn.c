@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "fashion.h"
 
 typedef struct cnn {
     tg_params *ps;
@@ -30,7 +31,8 @@ typedef struct cnn {
 } cnn;
 
 /* x [n, 784] -> logits [n, 10]. */
-static tg_tensor *cnn_forward(cnn *m, tg_tensor *x) {
+static tg_tensor *cnn_forward(void *model, tg_tensor *x) {
+    cnn *m = model;
     const tg_pool_opts pool = {.kernel = {2, 2}};
     int64_t n = tg_tensor_dim(x, 0);
     x = tg_reshape(x, TG_SHAPE(n, 1, 28, 28));                               /* [n, 1, 28, 28]  */
@@ -39,24 +41,6 @@ static tg_tensor *cnn_forward(cnn *m, tg_tensor *x) {
     x = tg_flatten(x, 1, -1);                                                /* [n, 1568]       */
     x = tg_relu(tg_linear_forward(m->fc1, x));                               /* [n, 128]        */
     return tg_linear_forward(m->fc2, x);                                     /* [n, 10]         */
-}
-
-/* Fraction of d classified correctly, in batches, without recording. */
-static double evaluate(tg_tape *tape, cnn *m, const tg_dataset *d) {
-    bool was = tg_tape_set_grad_enabled(tape, false);
-    tg_batcher b;
-    if (tg_batcher_init(&b, d, 500, false, 0, NULL, 0) != TG_OK) return 0;
-    int64_t correct = 0, n;
-    const int64_t *idx;
-    while ((n = tg_batcher_next(&b, &idx)) > 0) {
-        tg_tensor *x = tg_dataset_batch_x(tape, d, n, idx, TG_F32, true);
-        const int64_t *p = tg_tensor_i64(tg_argmax(cnn_forward(m, x), 1, false));
-        for (int64_t i = 0; p && i < n; i++) correct += p[i] == d->y[idx[i]];
-        tg_tape_reset(tape);
-    }
-    tg_batcher_free(&b);
-    tg_tape_set_grad_enabled(tape, was);
-    return d->n ? (double)correct / (double)d->n : 0;
 }
 
 int main(int argc, char **argv) {
@@ -78,28 +62,15 @@ int main(int argc, char **argv) {
     EX_PARSE(argc, argv, "A small CNN on Fashion-MNIST.", flags);
     if (threads > 0) tg_set_num_threads((int)threads);
 
-    char err[512];
+    /* The data, standardized as in fashion_mnist (fashion.h). */
     tg_dataset train, test;
-    tg_status s = tg_mnist_load_dir(data, true, &train, err, sizeof err);
-    if (s == TG_OK) s = tg_mnist_load_dir(data, false, &test, err, sizeof err);
-    if (s != TG_OK) {
-        fprintf(stderr, "fashion_cnn: %s\n", err);
-        return s == TG_ERR_IO ? 77 : 1;
-    }
+    int st = ex_fashion_load("fashion_cnn", data, limit, test_limit, &train, &test);
+    if (st) return st;
     if (train.dim != 784 || test.dim != 784) {
         fprintf(stderr, "fashion_cnn: expected 28x28 images\n");
         return 1;
     }
-    if (limit > 0 && limit < train.n) train.n = limit;
-    if (test_limit > 0 && test_limit < test.n) test.n = test_limit;
-    /* Pixels to [0, 1], then standardized with the training set's mean and
-     * standard deviation (as fashion_mnist). */
-    double mean, sd;
-    tg_dataset_scale(&train, 0, 255);
-    tg_dataset_scale(&test, 0, 255);
-    tg_dataset_stats(&train, false, &mean, &sd);
-    tg_dataset_standardize(&train, false, &mean, &sd);
-    tg_dataset_standardize(&test, false, &mean, &sd);
+    char err[512] = "";
 
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
@@ -130,8 +101,8 @@ int main(int argc, char **argv) {
 
     FILE *log = ex_csv_open(csv);
     tg_tape *tape = tg_tape_new();
-    double first = 0, recent[10] = {0}, acc = 0, t0 = ex_now();
-    long step = 0;
+    ex_losses losses = {0};
+    double acc = 0, t0 = ex_now();
     for (long epoch = 1; epoch <= epochs; epoch++) {
         ex_progress bar;
         ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b));
@@ -154,38 +125,23 @@ int main(int argc, char **argv) {
             double l = tg_item(loss);
             tg_tape_reset(tape);
 
-            if (step == 0) first = l;
-            recent[step % 10] = l;
-            step++;
-            ex_csv_row(log, step, epoch, l);
+            ex_losses_add(&losses, l);
+            ex_csv_row(log, losses.steps, epoch, l);
             sum += l;
             nb++;
             seen += (long)n;
             ex_progress_draw(&bar, nb, sum / (double)nb, seen);
         }
-        acc = evaluate(tape, &m, &test);
+        acc = ex_accuracy(tape, cnn_forward, &m, &test, 500);
         printf("epoch %ld/%ld: train loss %.4f, test accuracy %.4f, %.1f s\n", epoch, epochs,
                sum / (double)nb, acc, ex_now() - t0);
     }
-    double last = 0;
-    int k = step < 10 ? (int)step : 10;
-    for (int i = 0; i < k; i++) last += recent[i] / k;
     printf("trained in %.1f s\n", ex_now() - t0);
     if (log) fclose(log);
 
-    if (save) {
-        int np = tg_params_count(m.ps);
-        const char *names[16];
-        tg_tensor *ts[16];
-        for (int i = 0; i < np && i < 16; i++) names[i] = tg_params_name(m.ps, i), ts[i] = tg_params_at(m.ps, i);
-        if (tg_checkpoint_save(save, np, names, ts, 0, NULL, err, sizeof err) != TG_OK) {
-            fprintf(stderr, "fashion_cnn: %s\n", err);
-            return 1;
-        }
-        printf("saved %d tensors to %s\n", np, save);
-    }
+    if (save && ex_save_params("fashion_cnn", save, m.ps)) return 1;
 
-    int bad = ex_loss_report(first, last);
+    int bad = ex_loss_report(losses.first, ex_losses_last(&losses));
     printf("test_accuracy: %.4f\n", acc);
     tg_tape_free(tape);
     tg_batcher_free(&b);

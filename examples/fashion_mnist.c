@@ -28,26 +28,10 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "fashion.h"
 
-/* Fraction of d classified correctly, in batches of 1000 taken in order,
- * without recording (no gradients are needed to evaluate). */
-static double evaluate(tg_tape *tape, tg_sequential *net, const tg_dataset *d) {
-    bool was = tg_tape_set_grad_enabled(tape, false);
-    tg_batcher b;
-    if (tg_batcher_init(&b, d, 1000, false, 0, NULL, 0) != TG_OK) return 0;
-    int64_t correct = 0, n;
-    const int64_t *idx;
-    while ((n = tg_batcher_next(&b, &idx)) > 0) {
-        tg_tensor *x = tg_dataset_batch_x(tape, d, n, idx, TG_F32, true);
-        tg_tensor *pred = tg_argmax(tg_sequential_forward(net, x), 1, false); /* [n] i64 */
-        const int64_t *p = tg_tensor_i64(pred);
-        for (int64_t i = 0; p && i < n; i++) correct += p[i] == d->y[idx[i]];
-        tg_tape_reset(tape);
-    }
-    tg_batcher_free(&b);
-    tg_tape_set_grad_enabled(tape, was);
-    return d->n ? (double)correct / (double)d->n : 0;
-}
+/* The model's forward pass, as ex_accuracy calls it. */
+static tg_tensor *forward(void *net, tg_tensor *x) { return tg_sequential_forward(net, x); }
 
 int main(int argc, char **argv) {
     const char *data = "/usr/share/datasets/fashion-mnist", *save = NULL, *csv = NULL;
@@ -69,27 +53,12 @@ int main(int argc, char **argv) {
     EX_PARSE(argc, argv, "A 784-100-10 MLP on Fashion-MNIST.", flags);
     if (threads > 0) tg_set_num_threads((int)threads);
 
-    /* The data: float pixels 0..255 scaled to [0, 1], labels 0..9. */
-    char err[512];
+    /* The data: pixels scaled to [0, 1] and standardized, labels 0..9
+     * (fashion.h). --limit and --test-limit keep the first images only. */
     tg_dataset train, test;
-    tg_status s = tg_mnist_load_dir(data, true, &train, err, sizeof err);
-    if (s == TG_OK) s = tg_mnist_load_dir(data, false, &test, err, sizeof err);
-    if (s != TG_OK) {
-        fprintf(stderr, "fashion_mnist: %s\n", err);
-        return s == TG_ERR_IO ? 77 : 1;
-    }
-    /* --limit and --test-limit keep the first images only (for quick runs). */
-    if (limit > 0 && limit < train.n) train.n = limit;
-    if (test_limit > 0 && test_limit < test.n) test.n = test_limit;
-    /* Pixels 0..255 to [0, 1], then standardized with the training set's
-     * mean and standard deviation (about 0.29 and 0.35): inputs centred on
-     * 0 with unit spread make the first steps better conditioned. */
-    double mean, sd;
-    tg_dataset_scale(&train, 0, 255);
-    tg_dataset_scale(&test, 0, 255);
-    tg_dataset_stats(&train, false, &mean, &sd);
-    tg_dataset_standardize(&train, false, &mean, &sd);
-    tg_dataset_standardize(&test, false, &mean, &sd);
+    int st = ex_fashion_load("fashion_mnist", data, limit, test_limit, &train, &test);
+    if (st) return st;
+    char err[512] = "";
 
     /* The model and its optimizer. */
     tg_rng rng;
@@ -117,8 +86,8 @@ int main(int argc, char **argv) {
 
     FILE *log = ex_csv_open(csv);
     tg_tape *tape = tg_tape_new();
-    double first = 0, recent[10] = {0}, acc = 0, t0 = ex_now();
-    long step = 0;
+    ex_losses losses = {0};
+    double acc = 0, t0 = ex_now();
     for (long epoch = 1; epoch <= epochs; epoch++) {
         ex_progress bar;
         ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b));
@@ -142,38 +111,23 @@ int main(int argc, char **argv) {
             double l = tg_item(loss);
             tg_tape_reset(tape);
 
-            if (step == 0) first = l;
-            recent[step % 10] = l;
-            step++;
-            ex_csv_row(log, step, epoch, l);
+            ex_losses_add(&losses, l);
+            ex_csv_row(log, losses.steps, epoch, l);
             sum += l;
             nb++;
             seen += (long)n;
             ex_progress_draw(&bar, nb, sum / (double)nb, seen);
         }
-        acc = evaluate(tape, net, &test);
+        acc = ex_accuracy(tape, forward, net, &test, 1000);
         printf("epoch %ld/%ld: train loss %.4f, test accuracy %.4f, %.1f s\n", epoch, epochs,
                sum / (double)nb, acc, ex_now() - t0);
     }
-    double last = 0;
-    int k = step < 10 ? (int)step : 10;
-    for (int i = 0; i < k; i++) last += recent[i] / k;
     printf("trained in %.1f s\n", ex_now() - t0);
     if (log) fclose(log);
 
-    if (save) {
-        int np = tg_params_count(ps);
-        const char *names[16];
-        tg_tensor *ts[16];
-        for (int i = 0; i < np && i < 16; i++) names[i] = tg_params_name(ps, i), ts[i] = tg_params_at(ps, i);
-        if (tg_checkpoint_save(save, np, names, ts, 0, NULL, err, sizeof err) != TG_OK) {
-            fprintf(stderr, "fashion_mnist: %s\n", err);
-            return 1;
-        }
-        printf("saved %d tensors to %s\n", np, save);
-    }
+    if (save && ex_save_params("fashion_mnist", save, ps)) return 1;
 
-    int bad = ex_loss_report(first, last);
+    int bad = ex_loss_report(losses.first, ex_losses_last(&losses));
     printf("test_accuracy: %.4f\n", acc);
     tg_tape_free(tape);
     tg_batcher_free(&b);
