@@ -1,0 +1,513 @@
+/* norm.c - layer_norm and batch_norm: normalizations with an optional
+ * affine weight and bias.
+ *
+ *   op           out                                    d/da
+ *   layer_norm   (a - mean) / sqrt(var + eps) * w + b   fused (see below)
+ *                over each row of the last naxes axes
+ *   batch_norm   the same per channel over [N, C, ...]  fused (see below)
+ *
+ * Both are fused kernels (one record each, inputs a, then w and b when
+ * given, listed in aux with the op's statistics after them); layer_norm
+ * rows split over threads when large. Their vjps are built from ops, so
+ * create-graph sweeps and second derivatives work.
+ */
+#include "tg_internal.h"
+#include "op_common.h"
+#include "rowkern.h"
+
+#include <math.h>
+
+NO_TRAP_BEGIN
+DEF_ROW_DOT(float, f32)
+DEF_ROW_DOT(double, f64)
+NO_TRAP_END
+
+/* t has the shape `want` (rank r)? */
+static bool has_shape(const tg_tensor *t, int r, const int64_t *want) {
+    if (t->rank != r) return false;
+    for (int d = 0; d < r; d++)
+        if (t->shape[d] != want[d]) return false;
+    return true;
+}
+
+/* Checks a and the weight and bias when given (either may be NULL), in
+ * the order the record lists them: in[0..*n) = a, then weight, then bias.
+ * *a, *weight and *bias become the checked tensors. */
+static tg_tape *norm_inputs(const char *op, tg_tensor **a, tg_tensor **weight, tg_tensor **bias,
+                            tg_tensor *in[3], int *n) {
+    int k = 0;
+    in[k++] = *a;
+    if (*weight) in[k++] = *weight;
+    if (*bias) in[k++] = *bias;
+    tg_tape *tape = tg__check(op, k, in, true);
+    if (!tape) return NULL;
+    *a = in[0];
+    k = 1;
+    if (*weight) *weight = in[k++];
+    if (*bias) *bias = in[k++];
+    *n = k;
+    return tape;
+}
+
+/* The inputs of a norm record (w and b NULL where not given) and their
+ * gradient buffers (NULL where none is needed); false on OOM (recorded). */
+static bool norm_grads(const tg_auxin *ax, bool hw, bool hb, tg_tensor **a, tg_tensor **w,
+                       tg_tensor **b, void **ga, void **gw, void **gb) {
+    *a = ax->in[0], *w = hw ? ax->in[1] : NULL, *b = hb ? ax->in[1 + hw] : NULL;
+    *ga = tg__gacc(*a), *gw = *w ? tg__gacc(*w) : NULL, *gb = *b ? tg__gacc(*b) : NULL;
+    return !((((*a)->flags & TGF_REQ) && !*ga) || (*w && ((*w)->flags & TGF_REQ) && !*gw) ||
+             (*b && ((*b)->flags & TGF_REQ) && !*gb));
+}
+
+/* ------------------------------------------------------------ layer_norm */
+
+/*   layer_norm   y = xhat * w + b,  xhat = (a - mean) * rstd,
+ *                rstd = 1 / sqrt(var + eps) per row of the last axes
+ *   d a = rstd * (h - mean(h) - xhat * mean(h * xhat)),  h = g * w
+ *   d w = sum over rows of g * xhat,  d b = sum over rows of g
+ * A fused record (inputs a, then w and b when given); the forward keeps
+ * each row's mean and rstd for the fast backward. */
+typedef struct ln_ext {
+    int naxes;
+    bool hw, hb;
+    double eps;
+    int64_t D, rows;
+    void *stats; /* [rows] means then [rows] rstds, in a's dtype */
+} ln_ext;
+
+typedef struct ln_job {
+    int dt;
+    int64_t D, rows;
+    const void *x, *w, *b;
+    void *y, *stats;
+    const void *g;
+    void *ga, *gw, *gb;
+    double eps;
+} ln_job;
+
+#define DEF_LN(T, SUF, SQRTF)                                                  \
+    static T sqdev_##SUF(const T *x, T mu, int64_t n) {                        \
+        T s[8] = {0};                                                          \
+        int64_t k = 0;                                                         \
+        for (; k + 8 <= n; k += 8)                                             \
+            for (int l = 0; l < 8; l++) s[l] += (x[k + l] - mu) * (x[k + l] - mu); \
+        for (; k < n; k++) s[0] += (x[k] - mu) * (x[k] - mu);                  \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+    }                                                                          \
+    CLONES static void ln_fwd_##SUF(const ln_job *j, int64_t lo, int64_t hi) { \
+        int64_t D = j->D;                                                      \
+        T *mean = j->stats, *rstd = (T *)j->stats + j->rows;                   \
+        const T *w = j->w, *b = j->b;                                          \
+        for (int64_t r = lo; r < hi; r++) {                                    \
+            const T *restrict x = (const T *)j->x + r * D;                     \
+            T *restrict y = (T *)j->y + r * D;                                 \
+            T mu = dot_##SUF(x, NULL, D) / (T)D;                               \
+            T rs = (T)1 / SQRTF(sqdev_##SUF(x, mu, D) / (T)D + (T)j->eps);     \
+            mean[r] = mu, rstd[r] = rs;                                        \
+            if (w && b)                                                        \
+                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs * w[k] + b[k]; \
+            else if (w)                                                        \
+                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs * w[k]; \
+            else if (b)                                                        \
+                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs + b[k]; \
+            else                                                               \
+                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs;       \
+        }                                                                      \
+    }                                                                          \
+    /* d a for rows lo..hi (rows are independent) */                          \
+    CLONES static void ln_bw_##SUF(const ln_job *j, int64_t lo, int64_t hi) {  \
+        int64_t D = j->D;                                                      \
+        const T *mean = j->stats, *rstd = (const T *)j->stats + j->rows;       \
+        const T *w = j->w;                                                     \
+        for (int64_t r = lo; r < hi; r++) {                                    \
+            const T *restrict x = (const T *)j->x + r * D;                     \
+            const T *restrict g = (const T *)j->g + r * D;                     \
+            T *restrict ga = (T *)j->ga + r * D;                               \
+            T mu = mean[r], rs = rstd[r], s1[8] = {0}, s2[8] = {0};            \
+            int64_t k = 0;                                                     \
+            for (; k + 8 <= D; k += 8)                                         \
+                for (int l = 0; l < 8; l++) {                                  \
+                    T h = w ? g[k + l] * w[k + l] : g[k + l];                  \
+                    s1[l] += h;                                                \
+                    s2[l] += h * (x[k + l] - mu);                              \
+                }                                                              \
+            for (; k < D; k++) {                                               \
+                T h = w ? g[k] * w[k] : g[k];                                  \
+                s1[0] += h;                                                    \
+                s2[0] += h * (x[k] - mu);                                      \
+            }                                                                  \
+            for (int l = 1; l < 8; l++) s1[0] += s1[l], s2[0] += s2[l];        \
+            T m1 = s1[0] / (T)D, m2 = s2[0] * rs / (T)D; /* mean(h), mean(h xhat) */ \
+            if (w)                                                             \
+                for (k = 0; k < D; k++)                                        \
+                    ga[k] += rs * (g[k] * w[k] - m1 - (x[k] - mu) * rs * m2);  \
+            else                                                               \
+                for (k = 0; k < D; k++)                                        \
+                    ga[k] += rs * (g[k] - m1 - (x[k] - mu) * rs * m2);         \
+        }                                                                      \
+    }                                                                          \
+    /* d w and d b: sums over all rows */                                     \
+    static void ln_bw_wb_##SUF(const ln_job *j, int64_t rows) {                \
+        int64_t D = j->D;                                                      \
+        const T *mean = j->stats, *rstd = (const T *)j->stats + j->rows;       \
+        T *restrict gw = j->gw, *restrict gb = j->gb;                          \
+        for (int64_t r = 0; r < rows; r++) {                                   \
+            const T *restrict x = (const T *)j->x + r * D;                     \
+            const T *restrict g = (const T *)j->g + r * D;                     \
+            T mu = mean[r], rs = rstd[r];                                      \
+            if (gw)                                                            \
+                for (int64_t k = 0; k < D; k++) gw[k] += g[k] * (x[k] - mu) * rs; \
+            if (gb)                                                            \
+                for (int64_t k = 0; k < D; k++) gb[k] += g[k];                 \
+        }                                                                      \
+    }
+DEF_LN(float, f32, sqrtf)
+DEF_LN(double, f64, sqrt)
+
+DEF_ROW_RANGE(ln_fwd, ln_job)
+DEF_ROW_RANGE(ln_bw, ln_job)
+
+tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *bias,
+                         double eps) {
+    tg_tensor *in[3];
+    int n;
+    tg_tape *tape = norm_inputs("layer_norm", &a, &weight, &bias, in, &n);
+    if (!tape) return NULL;
+    char b0[160], b1[160], b2[160];
+    if (naxes < 1 || naxes > a->rank)
+        return tg__fail(tape, TG_ERR_ARG, "layer_norm",
+                        "cannot normalize over the last %d axes of %s", naxes,
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    const int64_t *ns = a->shape + (a->rank - naxes);
+    const tg_tensor *bad = weight && !has_shape(weight, naxes, ns) ? weight
+                           : bias && !has_shape(bias, naxes, ns) ? bias : NULL;
+    if (bad)
+        return tg__fail(tape, TG_ERR_SHAPE, "layer_norm",
+                        "%s %s does not match the normalized shape %s of input %s",
+                        bad == weight ? "weight" : "bias",
+                        tg__shape_str(b1, sizeof b1, bad->rank, bad->shape),
+                        tg__shape_str(b2, sizeof b2, naxes, ns),
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    int64_t D = 1;
+    for (int k = 0; k < naxes; k++) D *= ns[k];
+    int64_t rows = D ? tg__numel(a) / D : 0;
+    /* aux: the inputs (tg_auxin), then ln_ext with the per-row statistics */
+    size_t es = tg__esize(a->dtype);
+    tg_auxin *ax = tg__aux_new(tape, n, in, sizeof(ln_ext) + 2 * (size_t)rows * es, "layer_norm");
+    if (!ax) return NULL;
+    ln_ext *e = tg__aux_ext(ax);
+    e->naxes = naxes, e->hw = weight != NULL, e->hb = bias != NULL, e->eps = eps;
+    e->D = D, e->rows = rows;
+    e->stats = e + 1;
+    tg_tensor *out = tg__out(tape, TG_OP_LAYER_NORM, a->dtype, a->rank, a->shape, NULL, NULL, NULL);
+    if (!out) return NULL;
+    out->u.aux = ax;
+    tg__set_req(out, n, ax->in);
+    ln_job j = {a->dtype, D, rows, a->data, weight ? weight->data : NULL,
+                bias ? bias->data : NULL, out->data, e->stats, NULL, NULL, NULL, NULL, eps};
+    if (rows) tg__parallel_for(rows, row_grain(D), ln_fwd_range, &j);
+    return out;
+}
+
+bool tg__bw_layer_norm(tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    const ln_ext *e = tg__aux_ext(ax);
+    tg_tensor *a, *w, *b;
+    void *ga, *gw, *gb;
+    if (!norm_grads(ax, e->hw, e->hb, &a, &w, &b, &ga, &gw, &gb)) return false;
+    if (!e->rows) return true;
+    ln_job j = {o->dtype, e->D, e->rows, a->data, w ? w->data : NULL, NULL, NULL, e->stats,
+                o->grad, ga, gw, gb, e->eps};
+    if (ga) tg__parallel_for(e->rows, row_grain(e->D), ln_bw_range, &j);
+    if (gw || gb) { /* sums over rows: one thread, row after row */
+        if (o->dtype == TG_F32) ln_bw_wb_f32(&j, e->rows);
+        else ln_bw_wb_f64(&j, e->rows);
+    }
+    return true;
+}
+
+/* Graph backward, from ops (so it can be differentiated again):
+ *   xhat = (a - mean) * rstd,  h = g * w (or g)
+ *   d a = rstd * (h - mean(h) - xhat * mean(h * xhat))
+ *   d w = sum over rows of g * xhat,  d b = sum over rows of g */
+tg_tensor *tg__vjp_layer_norm(tg_tensor *o, tg_tensor *g, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const ln_ext *e = tg__aux_ext(ax);
+    tg_tensor *a = ax->in[0], *w = e->hw ? ax->in[1] : NULL;
+    if (e->hb && i == 1 + e->hw) return tg__sum_like(g, ax->in[i]);
+    int axes[TG_MAX_RANK], na = e->naxes;
+    for (int k = 0; k < na; k++) axes[k] = a->rank - na + k;
+    tg_tensor *xc = tg_sub(a, tg_mean_axes(a, na, axes, true));
+    tg_tensor *rstd =
+        tg_pow_scalar(tg_add_scalar(tg_mean_axes(tg_mul(xc, xc), na, axes, true), e->eps), -0.5);
+    tg_tensor *xhat = tg_mul(xc, rstd);
+    if (i == 1) return tg__sum_like(tg_mul(g, xhat), w);
+    tg_tensor *h = w ? tg_mul(g, w) : g;
+    tg_tensor *t = tg_sub(tg_sub(h, tg_mean_axes(h, na, axes, true)),
+                          tg_mul(xhat, tg_mean_axes(tg_mul(h, xhat), na, axes, true)));
+    return tg_mul(rstd, t);
+}
+
+/* ------------------------------------------------------------ batch_norm */
+
+/*   batch_norm  y = xhat * w[c] + b[c], xhat = (a - mean[c]) * rstd[c], over
+ *               [N, C, S...]; training: the batch's mean and biased
+ *               variance, eval: the running statistics (constants)
+ *   d a  training: rstd * (h - mean(h) - xhat * mean(h * xhat)), h = g w[c]
+ *        eval:     g * w[c] * rstd[c]
+ *   d w = sum of g * xhat,  d b = sum of g   (over every axis but 1)
+ * A fused record (inputs a, then w and b when given); it keeps the
+ * per-channel mean and rstd (in f64) for the backward. */
+typedef struct bn_ext {
+    bool training, hw, hb;
+    double eps;
+    int64_t N, C, S;     /* a viewed as [N, C, S] */
+    double *mean, *rstd; /* [C] each */
+} bn_ext;
+
+typedef struct bn_job {
+    const bn_ext *e;
+    const void *x, *w, *b;
+    void *y;
+    const void *g;
+    void *ga, *gw, *gb;
+} bn_job;
+
+#define DEF_BN(T, SUF)                                                         \
+    /* sum of g * (x - m) */                                                   \
+    static T dotc_##SUF(const T *g, const T *x, T m, int64_t n) {              \
+        T s[8] = {0};                                                          \
+        int64_t k = 0;                                                         \
+        for (; k + 8 <= n; k += 8)                                             \
+            for (int l = 0; l < 8; l++) s[l] += g[k + l] * (x[k + l] - m);     \
+        for (; k < n; k++) s[0] += g[k] * (x[k] - m);                          \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+    }                                                                          \
+    /* the batch statistics: two passes per channel, rows summed in f64 */    \
+    static void bn_stats_##SUF(const bn_job *j) {                              \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        double cnt = (double)(N * S);                                          \
+        for (int64_t c = 0; c < C; c++) {                                      \
+            double s = 0, q = 0;                                               \
+            for (int64_t nn = 0; nn < N; nn++)                                 \
+                s += dot_##SUF((const T *)j->x + (nn * C + c) * S, NULL, S);   \
+            double mu = s / cnt;                                               \
+            for (int64_t nn = 0; nn < N; nn++)                                 \
+                q += sqdev_##SUF((const T *)j->x + (nn * C + c) * S, (T)mu, S); \
+            e->mean[c] = mu;                                                   \
+            e->rstd[c] = 1 / sqrt(q / cnt + e->eps);                           \
+        }                                                                      \
+    }                                                                          \
+    CLONES static void bn_fwd_##SUF(const bn_job *j) {                         \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        const T *w = j->w, *b = j->b;                                          \
+        for (int64_t nn = 0; nn < N; nn++)                                     \
+            for (int64_t c = 0; c < C; c++) {                                  \
+                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
+                T *restrict y = (T *)j->y + (nn * C + c) * S;                  \
+                T sc = (T)e->rstd[c] * (w ? w[c] : (T)1);                      \
+                T m = (T)e->mean[c], sh = b ? b[c] : (T)0;                     \
+                for (int64_t k = 0; k < S; k++) y[k] = (x[k] - m) * sc + sh;   \
+            }                                                                  \
+    }                                                                          \
+    CLONES static void bn_bw_##SUF(const bn_job *j) {                          \
+        const bn_ext *e = j->e;                                                \
+        int64_t N = e->N, C = e->C, S = e->S;                                  \
+        const T *w = j->w;                                                     \
+        T *gw = j->gw, *gb = j->gb;                                            \
+        double cnt = (double)(N * S);                                          \
+        for (int64_t c = 0; c < C; c++) {                                      \
+            T m = (T)e->mean[c], r = (T)e->rstd[c], wc = w ? w[c] : (T)1;      \
+            double sg = 0, sgx = 0; /* sum g, sum g (x - m) */                 \
+            if (gb || gw || (j->ga && e->training))                            \
+                for (int64_t nn = 0; nn < N; nn++) {                           \
+                    const T *x = (const T *)j->x + (nn * C + c) * S;           \
+                    const T *g = (const T *)j->g + (nn * C + c) * S;           \
+                    sg += dot_##SUF(g, NULL, S);                               \
+                    sgx += dotc_##SUF(g, x, m, S);                             \
+                }                                                              \
+            if (gb) gb[c] += (T)sg;                                            \
+            if (gw) gw[c] += (T)(sgx * r);                                     \
+            if (!j->ga) continue;                                              \
+            T m1 = e->training ? (T)(sg * wc / cnt) : 0;                       \
+            T m2 = e->training ? (T)(sgx * r * wc / cnt) : 0;                  \
+            for (int64_t nn = 0; nn < N; nn++) {                               \
+                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
+                const T *restrict g = (const T *)j->g + (nn * C + c) * S;      \
+                T *restrict ga = (T *)j->ga + (nn * C + c) * S;                \
+                T gr = wc * r;                                                 \
+                if (e->training)                                               \
+                    for (int64_t k = 0; k < S; k++)                            \
+                        ga[k] += r * (g[k] * wc - m1 - (x[k] - m) * r * m2);   \
+                else                                                           \
+                    for (int64_t k = 0; k < S; k++) ga[k] += g[k] * gr;        \
+            }                                                                  \
+        }                                                                      \
+    }
+DEF_BN(float, f32)
+DEF_BN(double, f64)
+
+/* A running statistic: NULL, or a parameter / tape tensor of shape [C]
+ * and a's dtype. */
+static bool check_stat(tg_tape *tape, const tg_tensor *s, const char *what, const tg_tensor *a) {
+    if (!s) return true;
+    char b0[160], b1[160];
+    if (!(s->flags & TGF_PARAM) && (s->tape != tape || s->gen != tape->gen))
+        return tg__fail(tape, TG_ERR_STALE, "batch_norm",
+                        "%s is stale or from another tape (input %s)", what,
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape)),
+               false;
+    if (s->rank != 1 || s->shape[0] != a->shape[1] || s->dtype != a->dtype)
+        return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
+                        "%s is %s %s; input %s %s needs [%lld] of the same dtype", what,
+                        tg__dtype_name(s->dtype), tg__shape_str(b1, sizeof b1, s->rank, s->shape),
+                        tg__dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                        (long long)a->shape[1]),
+               false;
+    return true;
+}
+
+tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
+                         tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                         double momentum, double eps) {
+    tg_tensor *in[3];
+    int n;
+    tg_tape *tape = norm_inputs("batch_norm", &a, &weight, &bias, in, &n);
+    if (!tape) return NULL;
+    char b0[160], b1[160];
+    if (a->rank < 2)
+        return tg__fail(tape, TG_ERR_SHAPE, "batch_norm", "input %s is not [N, C, ...]",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    int64_t C = a->shape[1];
+    const tg_tensor *bad = weight && !has_shape(weight, 1, &C) ? weight
+                           : bias && !has_shape(bias, 1, &C) ? bias : NULL;
+    if (bad)
+        return tg__fail(tape, TG_ERR_SHAPE, "batch_norm", "%s %s does not match [%lld] of input %s",
+                        bad == weight ? "weight" : "bias",
+                        tg__shape_str(b1, sizeof b1, bad->rank, bad->shape), (long long)C,
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    if (!check_stat(tape, running_mean, "running_mean", a) ||
+        !check_stat(tape, running_var, "running_var", a))
+        return NULL;
+    if (!training && (!running_mean || !running_var))
+        return tg__fail(tape, TG_ERR_NULL, "batch_norm",
+                        "eval mode needs running_mean and running_var (input %s)",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    int64_t count = a->shape[0]; /* values per channel: N * S */
+    for (int d = 2; d < a->rank; d++) count *= a->shape[d];
+    if (training && count <= 1)
+        return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
+                        "training needs more than 1 value per channel, input is %s",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    size_t stats = 2 * (size_t)(C ? C : 1) * sizeof(double);
+    tg_auxin *ax = tg__aux_new(tape, n, in, sizeof(bn_ext) + stats, "batch_norm");
+    if (!ax) return NULL;
+    bn_ext *e = tg__aux_ext(ax);
+    e->training = training, e->hw = weight != NULL, e->hb = bias != NULL, e->eps = eps;
+    e->N = a->shape[0], e->C = C, e->S = 1;
+    for (int d = 2; d < a->rank; d++) e->S *= a->shape[d];
+    e->mean = (double *)(e + 1);
+    e->rstd = e->mean + C;
+    tg_tensor *out = tg__out(tape, TG_OP_BATCH_NORM, a->dtype, a->rank, a->shape, NULL, NULL, NULL);
+    if (!out) return NULL;
+    out->u.aux = ax;
+    tg__set_req(out, n, ax->in);
+    bn_job j = {e, a->data, weight ? weight->data : NULL, bias ? bias->data : NULL, out->data,
+                NULL, NULL, NULL, NULL};
+    if (training) {
+        if (a->dtype == TG_F32) bn_stats_f32(&j);
+        else bn_stats_f64(&j);
+        /* running = (1 - m) running + m batch, with the unbiased variance */
+        double unb = (double)count / (double)(count - 1);
+        for (int64_t c = 0; c < C; c++) {
+            double mu = e->mean[c], r = e->rstd[c], v = (1 / (r * r) - eps) * unb;
+            if (running_mean) {
+                if (a->dtype == TG_F32) {
+                    float *rm = running_mean->data;
+                    rm[c] = (float)((1 - momentum) * rm[c] + momentum * mu);
+                } else {
+                    double *rm = running_mean->data;
+                    rm[c] = (1 - momentum) * rm[c] + momentum * mu;
+                }
+            }
+            if (running_var) {
+                if (a->dtype == TG_F32) {
+                    float *rv = running_var->data;
+                    rv[c] = (float)((1 - momentum) * rv[c] + momentum * v);
+                } else {
+                    double *rv = running_var->data;
+                    rv[c] = (1 - momentum) * rv[c] + momentum * v;
+                }
+            }
+        }
+    } else {
+        for (int64_t c = 0; c < C; c++) {
+            double m = a->dtype == TG_F32 ? ((const float *)running_mean->data)[c]
+                                          : ((const double *)running_mean->data)[c];
+            double v = a->dtype == TG_F32 ? ((const float *)running_var->data)[c]
+                                          : ((const double *)running_var->data)[c];
+            e->mean[c] = m, e->rstd[c] = 1 / sqrt(v + eps);
+        }
+    }
+    if (a->dtype == TG_F32) bn_fwd_f32(&j);
+    else bn_fwd_f64(&j);
+    return out;
+}
+
+bool tg__bw_batch_norm(tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    const bn_ext *e = tg__aux_ext(ax);
+    tg_tensor *a, *w, *b;
+    void *ga, *gw, *gb;
+    if (!norm_grads(ax, e->hw, e->hb, &a, &w, &b, &ga, &gw, &gb)) return false;
+    bn_job j = {e, a->data, w ? w->data : NULL, NULL, NULL, o->grad, ga, gw, gb};
+    if (o->dtype == TG_F32) bn_bw_f32(&j);
+    else bn_bw_f64(&j);
+    return true;
+}
+
+/* Graph backward, from ops. Training (batch statistics, which depend on a):
+ *   d a = rstd * (h - mean(h) - xhat * mean(h * xhat)),  h = g * w
+ * eval (running statistics are constants): d a = g * w * rstd.
+ * Both: d w = sum of g * xhat, d b = sum of g, over every axis but 1. */
+tg_tensor *tg__vjp_batch_norm(tg_tensor *o, tg_tensor *g, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const bn_ext *e = tg__aux_ext(ax);
+    tg_tensor *a = ax->in[0], *w = e->hw ? ax->in[1] : NULL;
+    int axes[TG_MAX_RANK], nax = 0;
+    int64_t cshape[TG_MAX_RANK];
+    for (int d = 0; d < a->rank; d++) {
+        cshape[d] = d == 1 ? e->C : 1;
+        if (d != 1) axes[nax++] = d;
+    }
+    if (e->hb && i == 1 + e->hw) return tg_sum_axes(g, nax, axes, false);
+    tg_tensor *xhat, *rstd;
+    if (e->training) {
+        tg_tensor *xc = tg_sub(a, tg_mean_axes(a, nax, axes, true));
+        tg_tensor *var = tg_mean_axes(tg_mul(xc, xc), nax, axes, true);
+        rstd = tg_pow_scalar(tg_add_scalar(var, e->eps), -0.5);
+        xhat = tg_mul(xc, rstd);
+    } else {
+        tg_tensor *m = tg__wrap(o->tape, a->dtype, a->rank, cshape, NULL);
+        rstd = tg__wrap(o->tape, a->dtype, a->rank, cshape, NULL);
+        if (!m || !rstd) return NULL;
+        for (int64_t c = 0; c < e->C; c++) {
+            if (a->dtype == TG_F32) {
+                ((float *)m->data)[c] = (float)e->mean[c];
+                ((float *)rstd->data)[c] = (float)e->rstd[c];
+            } else {
+                ((double *)m->data)[c] = e->mean[c];
+                ((double *)rstd->data)[c] = e->rstd[c];
+            }
+        }
+        xhat = i == 1 ? tg_mul(tg_sub(a, m), rstd) : NULL;
+    }
+    if (i == 1) return tg_sum_axes(tg_mul(g, xhat), nax, axes, false);
+    tg_tensor *h = w ? tg_mul(g, tg_reshape(w, a->rank, cshape)) : g;
+    if (!e->training) return tg_mul(h, rstd);
+    tg_tensor *t = tg_sub(tg_sub(h, tg_mean_axes(h, nax, axes, true)),
+                          tg_mul(xhat, tg_mean_axes(tg_mul(h, xhat), nax, axes, true)));
+    return tg_mul(rstd, t);
+}

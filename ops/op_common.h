@@ -1,0 +1,74 @@
+/* op_common.h - what several op families share (ops/ only, users never see
+ * it): how a record packs an op's arguments besides in0 and u, and small
+ * helpers for sizes and messages.
+ *
+ * The record (tg_internal.h) has spare room for an op's own arguments:
+ *   flags bits 4..7   the op's own bits (bits 0..3 are TGF_*). Ops that
+ *                     keep an axis use bits 4..6 (below); matmul keeps its
+ *                     transposes in bits 4 and 5 (linalg.c).
+ *   u.i               a small integer: see the family (reduce.h: axes mask
+ *                     and keepdim; shape.c: transpose's and permute's axes;
+ *                     softmax.c: the axis)
+ *   u.aux             an arena block: a tg_auxin listing the inputs, then
+ *                     the op's own struct (below)
+ */
+#ifndef TG_OP_COMMON_H
+#define TG_OP_COMMON_H
+
+#include "tg_internal.h"
+
+/* ------------------------------------------------ an axis in flags 4..6 */
+
+/* index_select, index_add, gather, scatter_add (index.c), concat, slice
+ * and slice_backward (slice.c) keep their axis (0..7) in flags bits 4..6. */
+enum { TG_FLAG_AXIS_SHIFT = 4, TG_FLAG_AXIS_MASK = 7 };
+
+static inline void tg__flag_axis_set(tg_tensor *t, int axis) {
+    t->flags |= (uint8_t)(axis << TG_FLAG_AXIS_SHIFT);
+}
+
+static inline int tg__flag_axis(const tg_tensor *t) {
+    return (t->flags >> TG_FLAG_AXIS_SHIFT) & TG_FLAG_AXIS_MASK;
+}
+
+/* ------------------------------------------ inputs, then extras, in aux */
+
+/* Bytes of a tg_auxin listing n inputs, rounded up to 8 so that the op's
+ * own struct can follow it in the same block. */
+static inline size_t tg__auxin_size(int n) {
+    return (sizeof(tg_auxin) + (size_t)n * sizeof(tg_tensor *) + 7) & ~(size_t)7;
+}
+
+/* A new aux block: the tg_auxin of in[0..n), then ext_size bytes for the
+ * op (uninitialised; at tg__aux_ext). NULL on OOM (recorded). */
+static inline tg_auxin *tg__aux_new(tg_tape *tape, int n, tg_tensor *const *in, size_t ext_size,
+                                    const char *op) {
+    tg_auxin *ax = tg__arena(tape, tg__auxin_size(n) + ext_size, op);
+    if (!ax) return NULL;
+    ax->n = n;
+    for (int i = 0; i < n; i++) ax->in[i] = in[i];
+    return ax;
+}
+
+/* The op's struct after the inputs of a block made by tg__aux_new. */
+static inline void *tg__aux_ext(const tg_auxin *ax) {
+    return (char *)ax + tg__auxin_size(ax->n);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* "f32", "f64", "i64" for messages. */
+static inline const char *tg__dtype_name(int dt) {
+    return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : dt == TG_I64 ? "i64" : "?";
+}
+
+/* Sizes around `axis` of t: outer = product of the axes before, inner =
+ * product of those after (1 and 1 at rank 0). */
+static inline void tg__around(const tg_tensor *t, int axis, int64_t *outer, int64_t *inner) {
+    int64_t o = 1, i = 1;
+    for (int d = 0; d < axis; d++) o *= t->shape[d];
+    for (int d = axis + 1; d < t->rank; d++) i *= t->shape[d];
+    *outer = o, *inner = i;
+}
+
+#endif /* TG_OP_COMMON_H */

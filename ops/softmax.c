@@ -1,0 +1,424 @@
+/* softmax.c - softmax, log_softmax, softmax_cross_entropy: the rows of
+ * e^(a - max) and what is built on them.
+ *
+ *   op           out (along axis, per row r)           d/da
+ *   softmax      s = e^(a - m) / sum e^(a - m)         s * (g - sum(g * s))
+ *   log_softmax  l = a - m - log sum e^(a - m)         g - e^l * sum(g)
+ *                (m = the row max: no overflow at +-1000, no NaN; l is
+ *                 computed as (a - m) - log sum, exact for large logits)
+ *   softmax_cross_entropy   per row n of a [N, C], label y:
+ *                (1-eps)(lse - a_y) + eps/C sum_c (lse - a_c),
+ *                lse = m + log sum e^(a - m)           g (softmax(a) - (1-eps)
+ *                (0 where y == ignore_index)           onehot(y) - eps/C);
+ *                                                      labels: none
+ *
+ * All three are fused kernels (one record each; rows split over threads
+ * when large); their vjps are built from ops (the softmax ones reuse the
+ * output record), so create-graph sweeps and second derivatives work.
+ * The softmax axis lives in u.i (softmax_axis below).
+ */
+#include "tg_internal.h"
+#include "op_common.h"
+#include "rowkern.h"
+
+#include <math.h>
+
+/* ------------------------------------------------ softmax, log_softmax */
+
+/* Rows of a [outer, L, inner] tensor. inner == 1 (softmax over the last
+ * axis, the common case) walks contiguous rows; otherwise the kernels walk
+ * the inner axis in blocks of BLK columns with the row statistics on the
+ * stack. Every loop is written so that the compiler vectorizes it: sums
+ * and maxima over a row use 8 lanes (rowkern.h), and f32 uses exp_f32
+ * below instead of libm's scalar expf. */
+#define BLK 64
+
+NO_TRAP_BEGIN
+/* e^x in f32 without libm, branch-free so that loops over it vectorize:
+ * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-5
+ * polynomial (about 1 ulp), 2^n put together in the exponent bits.
+ * Below -87 (where e^x is a denormal) it returns 0; NaN stays NaN. */
+static inline float exp_f32(float x) {
+    /* NaN takes the -87 side here (so the float-to-int below stays defined;
+     * found by fuzz_ops) and is put back at the end */
+    float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
+    float t = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest */
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float z = r * r;
+    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    float y = p * s;
+    y = x < -87.0f ? 0.0f : y;
+    y = x > 88.0f ? (float)INFINITY : y;
+    return x != x ? x : y;
+}
+
+typedef struct sm_job {
+    int dt;
+    bool log;
+    int64_t L, inner;
+    const void *a, *y, *g; /* forward: a -> y; backward: y, g -> ga */
+    void *out;
+} sm_job;
+
+#define DEF_SOFTMAX(T, SUF, EXPF, LOGF)                                        \
+    CLONES static void sm_fwd_##SUF(const sm_job *j, int64_t lo, int64_t hi) { \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict x = (const T *)j->a + ob * L * inner;            \
+            T *restrict y = (T *)j->out + ob * L * inner;                      \
+            if (inner == 1) {                                                  \
+                T m = max_##SUF(x, L);                                         \
+                for (int64_t k = 0; k < L; k++) y[k] = EXPF(x[k] - m);         \
+                T s = dot_##SUF(y, NULL, L);                                   \
+                if (j->log) { /* (x - m) - log s: exact near +-1000 */         \
+                    T ls = LOGF(s);                                            \
+                    for (int64_t k = 0; k < L; k++) y[k] = (x[k] - m) - ls;    \
+                } else {                                                       \
+                    T r = 1 / s;                                               \
+                    for (int64_t k = 0; k < L; k++) y[k] *= r;                 \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
+                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
+                T m[BLK], s[BLK];                                              \
+                for (int64_t i = 0; i < w; i++) m[i] = x[i0 + i], s[i] = 0;    \
+                for (int64_t k = 1; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    for (int64_t i = 0; i < w; i++) m[i] = xr[i] > m[i] ? xr[i] : m[i]; \
+                }                                                              \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    T *yr = y + k * inner + i0;                                \
+                    for (int64_t i = 0; i < w; i++) yr[i] = EXPF(xr[i] - m[i]); \
+                    for (int64_t i = 0; i < w; i++) s[i] += yr[i];             \
+                }                                                              \
+                for (int64_t i = 0; i < w; i++) s[i] = j->log ? LOGF(s[i]) : 1 / s[i]; \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    T *yr = y + k * inner + i0;                                \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) yr[i] = (xr[i] - m[i]) - s[i]; \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) yr[i] *= s[i];         \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    /* softmax: ga += y (g - sum g y); log_softmax: ga += g - e^y sum g */     \
+    CLONES static void sm_bw_##SUF(const sm_job *j, int64_t lo, int64_t hi) { \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict y = (const T *)j->y + ob * L * inner;            \
+            const T *restrict g = (const T *)j->g + ob * L * inner;            \
+            T *restrict ga = (T *)j->out + ob * L * inner;                     \
+            if (inner == 1) {                                                  \
+                if (j->log) {                                                  \
+                    T s = dot_##SUF(g, NULL, L);                               \
+                    for (int64_t k = 0; k < L; k++) ga[k] += g[k] - EXPF(y[k]) * s; \
+                } else {                                                       \
+                    T s = dot_##SUF(g, y, L);                                  \
+                    for (int64_t k = 0; k < L; k++) ga[k] += y[k] * (g[k] - s); \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
+                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
+                T s[BLK];                                                      \
+                for (int64_t i = 0; i < w; i++) s[i] = 0;                      \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) s[i] += gr[i];         \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) s[i] += gr[i] * yr[i]; \
+                }                                                              \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
+                    T *dr = ga + k * inner + i0;                               \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) dr[i] += gr[i] - EXPF(yr[i]) * s[i]; \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) dr[i] += yr[i] * (gr[i] - s[i]); \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }
+DEF_ROW_MAX(float, f32)
+DEF_ROW_DOT(float, f32)
+DEF_SOFTMAX(float, f32, exp_f32, logf)
+DEF_ROW_MAX(double, f64)
+DEF_ROW_DOT(double, f64)
+DEF_SOFTMAX(double, f64, exp, log)
+NO_TRAP_END
+
+DEF_ROW_RANGE(sm_fwd, sm_job)
+DEF_ROW_RANGE(sm_bw, sm_job)
+
+/* A softmax record keeps its axis (normalized, 0 at rank 0) in u.i. */
+static int softmax_axis(const tg_tensor *o) { return (int)o->u.i; }
+
+/* The record's rows along its axis, as [outer, L, inner]. */
+static void sm_rows(const tg_tensor *o, int64_t *outer, int64_t *L, int64_t *inner) {
+    int ax = softmax_axis(o);
+    *L = o->rank ? o->shape[ax] : 1;
+    tg__around(o, ax, outer, inner);
+}
+
+static tg_tensor *softmax_op(int op, tg_tensor *a, int axis) {
+    const char *name = tg__ops[op].name;
+    tg_tensor *in[1] = {a};
+    tg_tape *tape = tg__check(name, 1, in, true);
+    if (!tape) return NULL;
+    a = in[0];
+    int ax = a->rank == 0 && axis == -1 ? 0 : tg__axis(axis, a->rank); /* 0-d: 0 or -1 */
+    if (ax < 0) {
+        char b[160];
+        return tg__fail(tape, TG_ERR_ARG, name, "axis %d is out of range for shape %s", axis,
+                        tg__shape_str(b, sizeof b, a->rank, a->shape));
+    }
+    tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
+    if (!out) return NULL;
+    out->u.i = ax; /* the axis: softmax_axis */
+    int64_t outer, L, inner;
+    sm_rows(out, &outer, &L, &inner);
+    if (L == 0 || inner == 0 || outer == 0) return out;
+    sm_job j = {a->dtype, op == TG_OP_LOG_SOFTMAX, L, inner, a->data, NULL, NULL, out->data};
+    tg__parallel_for(outer, row_grain(L * inner), sm_fwd_range, &j);
+    return out;
+}
+
+static bool softmax_bw(tg_tensor *o) {
+    tg_tensor *a = o->in0;
+    void *ga = tg__gacc(a);
+    if (!ga) return false;
+    int64_t outer, L, inner;
+    sm_rows(o, &outer, &L, &inner);
+    if (L == 0 || inner == 0 || outer == 0) return true;
+    sm_job j = {o->dtype, o->op == TG_OP_LOG_SOFTMAX, L, inner, NULL, o->data, o->grad, ga};
+    tg__parallel_for(outer, row_grain(L * inner), sm_bw_range, &j);
+    return true;
+}
+
+tg_tensor *tg_softmax(tg_tensor *a, int axis) { return softmax_op(TG_OP_SOFTMAX, a, axis); }
+tg_tensor *tg_log_softmax(tg_tensor *a, int axis) { return softmax_op(TG_OP_LOG_SOFTMAX, a, axis); }
+
+bool tg__bw_softmax(tg_tensor *o) { return softmax_bw(o); }
+bool tg__bw_log_softmax(tg_tensor *o) { return softmax_bw(o); }
+
+/* A rank-0 tensor has one element on its only "axis": sums over it are
+ * the identity. */
+static tg_tensor *row_sum(tg_tensor *t, const tg_tensor *o) {
+    return o->rank ? tg_sum_axis(t, softmax_axis(o), true) : t;
+}
+
+tg_tensor *tg__vjp_softmax(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_mul(o, tg_sub(g, row_sum(tg_mul(g, o), o)));
+}
+
+tg_tensor *tg__vjp_log_softmax(tg_tensor *o, tg_tensor *g, int i) {
+    (void)i;
+    return tg_sub(g, tg_mul(tg_exp(o), row_sum(g, o)));
+}
+
+/* ------------------------------------------------- softmax_cross_entropy */
+
+/*   softmax_cross_entropy  logits x [N, C], labels y [N] (i64), per row n:
+ *     lse_n  = m_n + log sum_c e^(x_nc - m_n)          (m_n the row max)
+ *     loss_n = (1 - eps) (lse_n - x_ny) + eps/C sum_c (lse_n - x_nc)
+ *              0 where y_n == ignore_index
+ *   d x_nc = g_n (softmax(x)_nc - (1 - eps) [c == y_n] - eps/C)
+ *            0 on ignored rows
+ *   d y    = none (class indices)
+ * A fused record (inputs logits, labels in aux): one record and one read
+ * of each row instead of the ~8 records of the composed loss. The forward
+ * keeps each row's max and log sum e^(x - m), so the fast backward is one
+ * pass per row; the graph backward is g (softmax(x) - q) from ops, with
+ * the smoothed one-hot target q a constant, so second derivatives work.
+ * [C] logits with a 0-d label are one row and give a 0-d loss. */
+typedef struct ce_ext {
+    int64_t ignore;
+    double eps;
+    int64_t N, C;
+    void *stats; /* [N] row maxima then [N] log sums, in the logits' dtype */
+} ce_ext;
+
+typedef struct ce_job {
+    int dt;
+    const ce_ext *e;
+    const int64_t *y; /* [N] */
+    const void *x;    /* [N, C] */
+    void *loss;       /* forward: [N] */
+    const void *g;    /* backward: [N] */
+    void *gx;         /* backward: [N, C] */
+    bool fresh;       /* gx is uninitialised: write, do not add */
+} ce_job;
+
+NO_TRAP_BEGIN
+#define DEF_CE(T, SUF, EXPF, LOGF)                                             \
+    CLONES static void ce_fwd_##SUF(const ce_job *j, int64_t lo, int64_t hi) { \
+        const ce_ext *e = j->e;                                                \
+        int64_t C = e->C;                                                      \
+        T *mx = e->stats, *ls = (T *)e->stats + e->N, *loss = j->loss;         \
+        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
+        for (int64_t n = lo; n < hi; n++) {                                    \
+            int64_t y = j->y[n];                                               \
+            if (y == e->ignore) {                                              \
+                loss[n] = 0, mx[n] = 0, ls[n] = 0;                             \
+                continue;                                                      \
+            }                                                                  \
+            const T *restrict x = (const T *)j->x + n * C;                     \
+            T m = max_##SUF(x, C);                                             \
+            m = isfinite(m) ? m : 0; /* inf / NaN rows propagate */            \
+            T s[8] = {0}, z[8] = {0}; /* sum e^(x - m), sum (x - m) */         \
+            int64_t k = 0;                                                     \
+            for (; k + 8 <= C; k += 8)                                         \
+                for (int l = 0; l < 8; l++) {                                  \
+                    T d = x[k + l] - m;                                        \
+                    s[l] += EXPF(d);                                           \
+                    z[l] += d;                                                 \
+                }                                                              \
+            for (; k < C; k++) {                                               \
+                T d = x[k] - m;                                                \
+                s[0] += EXPF(d);                                               \
+                z[0] += d;                                                     \
+            }                                                                  \
+            T S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+            T Z = ((z[0] + z[1]) + (z[2] + z[3])) + ((z[4] + z[5]) + (z[6] + z[7])); \
+            T l = LOGF(S), nly = l - (x[y] - m); /* lse - x_y, exact near +-1000 */ \
+            mx[n] = m, ls[n] = l;                                              \
+            loss[n] = e->eps > 0 ? a * nly + b * ((T)C * l - Z) : nly;         \
+        }                                                                      \
+    }                                                                          \
+    /* gx += g (e^(x - m - log s) - eps/C), then gx_y -= g (1 - eps) */        \
+    CLONES static void ce_bw_##SUF(const ce_job *j, int64_t lo, int64_t hi) {  \
+        const ce_ext *e = j->e;                                                \
+        int64_t C = e->C;                                                      \
+        const T *mx = e->stats, *ls = (const T *)e->stats + e->N;              \
+        const T *g = j->g;                                                     \
+        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
+        for (int64_t n = lo; n < hi; n++) {                                    \
+            T *restrict gx = (T *)j->gx + n * C;                               \
+            int64_t y = j->y[n];                                               \
+            if (y == e->ignore) {                                              \
+                if (j->fresh) memset(gx, 0, (size_t)C * sizeof(T));            \
+                continue;                                                      \
+            }                                                                  \
+            const T *restrict x = (const T *)j->x + n * C;                     \
+            T gn = g[n], m = mx[n], l = ls[n], gb = gn * b;                    \
+            if (j->fresh)                                                      \
+                for (int64_t k = 0; k < C; k++) gx[k] = gn * EXPF((x[k] - m) - l) - gb; \
+            else                                                               \
+                for (int64_t k = 0; k < C; k++) gx[k] += gn * EXPF((x[k] - m) - l) - gb; \
+            gx[y] -= gn * a;                                                   \
+        }                                                                      \
+    }
+DEF_CE(float, f32, exp_f32, logf)
+DEF_CE(double, f64, exp, log)
+NO_TRAP_END
+
+DEF_ROW_RANGE(ce_fwd, ce_job)
+DEF_ROW_RANGE(ce_bw, ce_job)
+
+tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
+                                    double label_smoothing) {
+    const char *name = "softmax_cross_entropy";
+    tg_tensor *in[2] = {logits, labels};
+    tg_tape *tape = tg__check(name, 2, in, false);
+    if (!tape) return NULL;
+    logits = in[0], labels = in[1];
+    char b0[160], b1[160];
+#define XS tg__shape_str(b0, sizeof b0, logits->rank, logits->shape)
+#define YS tg__shape_str(b1, sizeof b1, labels->rank, labels->shape)
+    if (!tg__is_float(logits->dtype))
+        return tg__fail(tape, TG_ERR_DTYPE, name, "logits are %s %s; this op needs f32 or f64",
+                        tg__dtype_name(logits->dtype), XS);
+    if (labels->dtype != TG_I64)
+        return tg__fail(tape, TG_ERR_DTYPE, name,
+                        "labels are %s %s; they must be i64 class indices (logits %s %s)",
+                        tg__dtype_name(labels->dtype), YS, tg__dtype_name(logits->dtype), XS);
+    if (logits->rank != 1 && logits->rank != 2)
+        return tg__fail(tape, TG_ERR_SHAPE, name, "logits %s must be [N, C] or [C] (labels %s)",
+                        XS, YS);
+    int64_t N = logits->rank == 2 ? logits->shape[0] : 1, C = logits->shape[logits->rank - 1];
+    if (labels->rank != logits->rank - 1 || (labels->rank == 1 && labels->shape[0] != N))
+        return tg__fail(tape, TG_ERR_SHAPE, name, "labels %s do not fit logits %s (want %s)", YS,
+                        XS, logits->rank == 2 ? "one label per row, [N]" : "a 0-d label");
+    if (!(label_smoothing >= 0 && label_smoothing <= 1))
+        return tg__fail(tape, TG_ERR_ARG, name, "label_smoothing = %g is outside [0, 1] (logits %s)",
+                        label_smoothing, XS);
+    const int64_t *y = labels->data;
+    for (int64_t n = 0; n < N; n++)
+        if ((y[n] < 0 || y[n] >= C) && y[n] != ignore_index)
+            return tg__fail(tape, TG_ERR_ARG, name,
+                            "label %lld in row %lld is outside [0, %lld) and is not ignore_index "
+                            "%lld (logits %s)",
+                            (long long)y[n], (long long)n, (long long)C, (long long)ignore_index, XS);
+#undef XS
+#undef YS
+    /* aux: the inputs (tg_auxin), then ce_ext with the per-row statistics */
+    size_t es = tg__esize(logits->dtype);
+    tg_auxin *ax = tg__aux_new(tape, 2, in, sizeof(ce_ext) + 2 * (size_t)N * es, name);
+    if (!ax) return NULL;
+    ce_ext *e = tg__aux_ext(ax);
+    e->ignore = ignore_index, e->eps = label_smoothing, e->N = N, e->C = C;
+    e->stats = e + 1;
+    tg_tensor *out = tg__out(tape, TG_OP_SOFTMAX_CE, logits->dtype, labels->rank, labels->shape,
+                             NULL, NULL, NULL);
+    if (!out) return NULL;
+    out->u.aux = ax;
+    tg__set_req(out, 2, ax->in);
+    ce_job j = {logits->dtype, e, y, logits->data, out->data, NULL, NULL, false};
+    if (N) tg__parallel_for(N, row_grain(C), ce_fwd_range, &j);
+    return out;
+}
+
+bool tg__bw_softmax_ce(tg_tensor *o) {
+    const tg_auxin *ax = o->u.aux;
+    const ce_ext *e = tg__aux_ext(ax);
+    tg_tensor *x = ax->in[0];
+    bool fresh;
+    void *gx = tg__gacc_w(x, &fresh);
+    if (!gx) return false;
+    if (!e->N || !e->C) return true;
+    ce_job j = {o->dtype, e, ax->in[1]->data, x->data, NULL, o->grad, gx, fresh};
+    tg__parallel_for(e->N, row_grain(e->C), ce_bw_range, &j);
+    return true;
+}
+
+/* Graph backward, from ops: d x = (g v) (softmax(x) - q), with the
+ * constants v = [y != ignore_index] per row and q = (1 - eps) onehot(y) +
+ * eps/C on kept rows (0 on ignored ones). */
+tg_tensor *tg__vjp_softmax_ce(tg_tensor *o, tg_tensor *g, int i) {
+    const tg_auxin *ax = o->u.aux;
+    const ce_ext *e = tg__aux_ext(ax);
+    tg_tensor *x = ax->in[0];
+    const int64_t *y = ax->in[1]->data;
+    if (i != 0)
+        return tg__fail(o->tape, TG_ERR_ARG, "softmax_cross_entropy",
+                        "labels are class indices and have no gradient");
+    tg_tensor *q = tg__wrap(o->tape, x->dtype, x->rank, x->shape, NULL);
+    tg_tensor *v = tg__wrap(o->tape, x->dtype, o->rank, o->shape, NULL);
+    if (!q || !v) return NULL;
+    double b = e->C ? e->eps / (double)e->C : 0;
+    for (int64_t n = 0; n < e->N; n++) {
+        bool kept = y[n] != e->ignore;
+        for (int64_t c = 0; c < e->C; c++) {
+            double qc = kept ? b + (c == y[n] ? 1 - e->eps : 0) : 0;
+            if (x->dtype == TG_F32) ((float *)q->data)[n * e->C + c] = (float)qc;
+            else ((double *)q->data)[n * e->C + c] = qc;
+        }
+        if (x->dtype == TG_F32) ((float *)v->data)[n] = kept;
+        else ((double *)v->data)[n] = kept;
+    }
+    tg_tensor *gv = tg_mul(g, v);
+    if (x->rank == 2) gv = tg_reshape(gv, 2, (int64_t[]){e->N, 1});
+    return tg_mul(gv, tg_sub(tg_softmax(x, -1), q));
+}
