@@ -14,23 +14,11 @@
  * every order of derivative is available. Indices may be negative (from
  * the end, as the header says for index_select; gather and embedding
  * follow the same rule); anything outside [-L, L) is an error.
- * The axis of index_select and gather lives in flags bits 4..6.
+ * The axis of index_select, index_add, gather and scatter_add lives in
+ * flags bits 4..6 (tg__flag_axis, op_common.h).
  */
 #include "tg_internal.h"
-
-#define AXIS_FLAGS(ax) ((uint8_t)((ax) << 4))
-#define FLAGS_AXIS(t) (((t)->flags >> 4) & 7)
-
-static const char *dt_name(int dt) {
-    return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : "i64";
-}
-
-static void around(const tg_tensor *t, int axis, int64_t *outer, int64_t *inner) {
-    int64_t o = 1, i = 1;
-    for (int d = 0; d < axis; d++) o *= t->shape[d];
-    for (int d = axis + 1; d < t->rank; d++) i *= t->shape[d];
-    *outer = o, *inner = i;
-}
+#include "op_common.h"
 
 /* Checks that idx is an i64 tensor whose values lie in [-L, L). */
 static bool check_index(tg_tape *tape, const char *op, const tg_tensor *a, const tg_tensor *idx,
@@ -38,7 +26,8 @@ static bool check_index(tg_tape *tape, const char *op, const tg_tensor *a, const
     char b0[160], b1[160];
     if (idx->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, op, "index must be i64, got %s %s",
-                        dt_name(idx->dtype), tg__shape_str(b0, sizeof b0, idx->rank, idx->shape)),
+                        tg__dtype_name(idx->dtype),
+                        tg__shape_str(b0, sizeof b0, idx->rank, idx->shape)),
                false;
     const int64_t *x = idx->data;
     int64_t n = tg__numel(idx);
@@ -94,9 +83,9 @@ tg_tensor *tg_index_select(tg_tensor *a, int axis, tg_tensor *index) {
     for (int d = 0; d < a->rank; d++) shape[d] = d == ax ? M : a->shape[d];
     tg_tensor *out = tg__out(tape, TG_OP_INDEX_SELECT, a->dtype, a->rank, shape, a, index, NULL);
     if (!out) return NULL;
-    out->flags |= AXIS_FLAGS(ax);
+    tg__flag_axis_set(out, ax);
     int64_t outer, inner;
-    around(a, ax, &outer, &inner);
+    tg__around(a, ax, &outer, &inner);
     select_move(a->dtype, outer, a->shape[ax], M, inner, index->data, a->data, out->data, false);
     return out;
 }
@@ -105,9 +94,9 @@ bool tg__bw_index_select(tg_tensor *o) {
     tg_tensor *a = o->in0;
     void *ga = tg__gacc(a);
     if (!ga) return false;
-    int ax = FLAGS_AXIS(o);
+    int ax = tg__flag_axis(o);
     int64_t outer, inner;
-    around(a, ax, &outer, &inner);
+    tg__around(a, ax, &outer, &inner);
     select_move(o->dtype, outer, a->shape[ax], o->shape[ax], inner, o->u.in1->data, ga, o->grad,
                 true);
     return true;
@@ -120,14 +109,14 @@ tg_tensor *tg__vjp_index_select(tg_tensor *o, tg_tensor *g, int i) {
     tg_tape *tape = tg__check("index_select", 2, in, false);
     if (!tape) return NULL;
     g = in[0];
-    int ax = FLAGS_AXIS(o);
+    int ax = tg__flag_axis(o);
     tg_tensor *a = o->in0;
     tg_tensor *out = tg__out(tape, TG_OP_INDEX_ADD, g->dtype, a->rank, a->shape, g, in[1], NULL);
     if (!out) return NULL;
-    out->flags |= AXIS_FLAGS(ax);
+    tg__flag_axis_set(out, ax);
     memset(out->data, 0, (size_t)tg__numel(out) * tg__esize(g->dtype));
     int64_t outer, inner;
-    around(a, ax, &outer, &inner);
+    tg__around(a, ax, &outer, &inner);
     select_move(g->dtype, outer, a->shape[ax], g->shape[ax], inner, in[1]->data, out->data,
                 g->data, true);
     return out;
@@ -135,7 +124,7 @@ tg_tensor *tg__vjp_index_select(tg_tensor *o, tg_tensor *g, int i) {
 
 tg_tensor *tg__vjp_index_add(tg_tensor *o, tg_tensor *g, int i) {
     (void)i;
-    return tg_index_select(g, FLAGS_AXIS(o), o->u.in1);
+    return tg_index_select(g, tg__flag_axis(o), o->u.in1);
 }
 
 /* ---------------------------------------------------------------- gather */
@@ -191,7 +180,7 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     if (!tg__is_float(a->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, "gather", "input is %s %s; this op needs f32 or f64",
-                        dt_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+                        tg__dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     bool fits = index->rank == a->rank;
     for (int d = 0; fits && d < a->rank; d++) fits = d == ax || index->shape[d] <= a->shape[d];
     if (!fits)
@@ -204,7 +193,7 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
     tg_tensor *out =
         tg__out(tape, TG_OP_GATHER, a->dtype, index->rank, index->shape, a, index, NULL);
     if (!out) return NULL;
-    out->flags |= AXIS_FLAGS(ax);
+    tg__flag_axis_set(out, ax);
     gather_move(a->dtype, a->rank, a->shape, index->shape, ax, index->data, a->data, out->data, 0);
     return out;
 }
@@ -213,8 +202,8 @@ bool tg__bw_gather(tg_tensor *o) {
     tg_tensor *a = o->in0;
     void *ga = tg__gacc(a);
     if (!ga) return false;
-    gather_move(o->dtype, a->rank, a->shape, o->shape, FLAGS_AXIS(o), o->u.in1->data, ga, o->grad,
-                1);
+    gather_move(o->dtype, a->rank, a->shape, o->shape, tg__flag_axis(o), o->u.in1->data, ga,
+                o->grad, 1);
     return true;
 }
 
@@ -226,10 +215,10 @@ tg_tensor *tg__vjp_gather(tg_tensor *o, tg_tensor *g, int i) {
     if (!tape) return NULL;
     g = in[0];
     tg_tensor *a = o->in0;
-    int ax = FLAGS_AXIS(o);
+    int ax = tg__flag_axis(o);
     tg_tensor *out = tg__out(tape, TG_OP_SCATTER_ADD, g->dtype, a->rank, a->shape, g, in[1], NULL);
     if (!out) return NULL;
-    out->flags |= AXIS_FLAGS(ax);
+    tg__flag_axis_set(out, ax);
     memset(out->data, 0, (size_t)tg__numel(out) * tg__esize(g->dtype));
     gather_move(g->dtype, a->rank, a->shape, g->shape, ax, in[1]->data, out->data, g->data, 1);
     return out;
@@ -237,7 +226,7 @@ tg_tensor *tg__vjp_gather(tg_tensor *o, tg_tensor *g, int i) {
 
 tg_tensor *tg__vjp_scatter_add(tg_tensor *o, tg_tensor *g, int i) {
     (void)i;
-    return tg_gather(g, FLAGS_AXIS(o), o->u.in1);
+    return tg_gather(g, tg__flag_axis(o), o->u.in1);
 }
 
 /* ------------------------------------------------------------- embedding */
@@ -273,7 +262,7 @@ tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value) {
     char b0[160], b1[160];
     if (!tg__is_float(a->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, "masked_fill",
-                        "input is %s %s; this op needs f32 or f64", dt_name(a->dtype),
+                        "input is %s %s; this op needs f32 or f64", tg__dtype_name(a->dtype),
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     bool fits = mask->rank <= a->rank;
     for (int d = 0; fits && d < mask->rank; d++) {
@@ -345,7 +334,7 @@ tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
     char b[160];
     if (labels->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "one_hot", "labels must be i64, got %s %s",
-                        dt_name(labels->dtype),
+                        tg__dtype_name(labels->dtype),
                         tg__shape_str(b, sizeof b, labels->rank, labels->shape));
     if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "one_hot", "unknown dtype %d", (int)dt);
