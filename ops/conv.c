@@ -31,6 +31,7 @@
  * run on that chunk's thread.
  */
 #include "tg_internal.h"
+#include "op_common.h"
 #include "tg_kernels.h"
 
 /* The shapes and options of one convolution, kept with each of the three
@@ -45,8 +46,8 @@ typedef struct conv_geom {
 /* Below this many multiply-adds the batch is not split over threads. */
 #define CONV_PAR_MIN 1000000.0
 
-/* conv_geom sits after a tg_auxin with room for 3 inputs. */
-#define GEOM_OFF ((sizeof(tg_auxin) + 3 * sizeof(tg_tensor *) + 15) & ~(size_t)15)
+/* conv_geom sits after a tg_auxin with room for 3 inputs, bias or not. */
+#define GEOM_OFF tg__auxin_size(3)
 static const conv_geom *geom_of(const tg_tensor *o) {
     return (const conv_geom *)((const char *)o->u.aux + GEOM_OFF);
 }

@@ -21,9 +21,13 @@
  * transpose flags and beta 1 into existing gradient buffers.
  */
 #include "tg_internal.h"
+#include "op_common.h"
 #include "tg_kernels.h"
 
 #include <math.h>
+
+/* A matmul record keeps its transposes in flags bits 4 and 5. */
+enum { MM_TRANS_A = 16, MM_TRANS_B = 32 };
 
 /* Matrix sizes and per-batch offsets (in elements) of out, a and b. */
 typedef struct mm {
@@ -44,7 +48,7 @@ static int64_t batch_offset(const mm *m, int k, int64_t b) {
 }
 
 static void mm_setup(mm *m, const tg_tensor *o, const tg_tensor *a, const tg_tensor *b) {
-    bool ta = o->flags & 16, tb = o->flags & 32;
+    bool ta = o->flags & MM_TRANS_A, tb = o->flags & MM_TRANS_B;
     m->M = ta ? a->shape[a->rank - 1] : a->shape[a->rank - 2];
     m->K = ta ? a->shape[a->rank - 2] : a->shape[a->rank - 1];
     m->N = tb ? b->shape[b->rank - 2] : b->shape[b->rank - 1];
@@ -90,7 +94,7 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
     shape[r] = M, shape[r + 1] = N;
     tg_tensor *out = tg__out(tape, TG_OP_MATMUL, a->dtype, r + 2, shape, a, b, NULL);
     if (!out) return NULL;
-    out->flags |= (trans_a ? 16 : 0) | (trans_b ? 32 : 0);
+    out->flags |= (trans_a ? MM_TRANS_A : 0) | (trans_b ? MM_TRANS_B : 0);
     mm m;
     mm_setup(&m, out, a, b);
     size_t es = tg__esize(a->dtype);
@@ -106,7 +110,7 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
 
 bool tg__bw_matmul(tg_tensor *o) {
     tg_tensor *a = o->in0, *b = o->u.in1;
-    bool ta = o->flags & 16, tb = o->flags & 32;
+    bool ta = o->flags & MM_TRANS_A, tb = o->flags & MM_TRANS_B;
     bool fa, fb; /* fresh buffers: the GEMM writes them (beta 0), no zeroing */
     void *ga = tg__gacc_w(a, &fa), *gb = tg__gacc_w(b, &fb);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
@@ -144,7 +148,7 @@ bool tg__bw_matmul(tg_tensor *o) {
 
 tg_tensor *tg__vjp_matmul(tg_tensor *o, tg_tensor *g, int i) {
     tg_tensor *a = o->in0, *b = o->u.in1;
-    bool ta = o->flags & 16, tb = o->flags & 32;
+    bool ta = o->flags & MM_TRANS_A, tb = o->flags & MM_TRANS_B;
     if (i == 0)
         return tg__sum_like(ta ? tg_matmul_t(b, g, tb, true) : tg_matmul_t(g, b, false, !tb), a);
     return tg__sum_like(tb ? tg_matmul_t(g, a, true, ta) : tg_matmul_t(a, g, !ta, false), b);
@@ -187,7 +191,7 @@ typedef struct lin_ext {
     void *pre;         /* [M, N] z, gelu only (else NULL) */
 } lin_ext;
 
-#define LIN_HEAD ((sizeof(tg_auxin) + 3 * sizeof(tg_tensor *) + 15) & ~(size_t)15)
+#define LIN_HEAD tg__auxin_size(3) /* room for 3 inputs, bias or not */
 static lin_ext *lin_ext_of(const tg_tensor *o) { return (lin_ext *)((char *)o->u.aux + LIN_HEAD); }
 
 static const double LIN_SQRT1_2 = 0.70710678118654752440;     /* 1/sqrt(2) */
