@@ -26,7 +26,7 @@ static bool check_index(tg_tape *tape, const char *op, const tg_tensor *a, const
     char b0[160], b1[160];
     if (idx->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, op, "index must be i64, got %s %s",
-                        tg__dtype_name(idx->dtype),
+                        tg_dtype_name(idx->dtype),
                         tg__shape_str(b0, sizeof b0, idx->rank, idx->shape)),
                false;
     const int64_t *x = idx->data;
@@ -180,7 +180,7 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     if (!tg__is_float(a->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, "gather", "input is %s %s; this op needs f32 or f64",
-                        tg__dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+                        tg_dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     bool fits = index->rank == a->rank;
     for (int d = 0; fits && d < a->rank; d++) fits = d == ax || index->shape[d] <= a->shape[d];
     if (!fits)
@@ -262,7 +262,7 @@ tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value) {
     char b0[160], b1[160];
     if (!tg__is_float(a->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, "masked_fill",
-                        "input is %s %s; this op needs f32 or f64", tg__dtype_name(a->dtype),
+                        "input is %s %s; this op needs f32 or f64", tg_dtype_name(a->dtype),
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
     bool fits = mask->rank <= a->rank;
     for (int d = 0; fits && d < mask->rank; d++) {
@@ -334,7 +334,7 @@ tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
     char b[160];
     if (labels->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "one_hot", "labels must be i64, got %s %s",
-                        tg__dtype_name(labels->dtype),
+                        tg_dtype_name(labels->dtype),
                         tg__shape_str(b, sizeof b, labels->rank, labels->shape));
     if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "one_hot", "unknown dtype %d", (int)dt);

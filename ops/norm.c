@@ -362,8 +362,8 @@ static bool check_stat(tg_tape *tape, const tg_tensor *s, const char *what, cons
     if (s->rank != 1 || s->shape[0] != a->shape[1] || s->dtype != a->dtype)
         return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
                         "%s is %s %s; input %s %s needs [%lld] of the same dtype", what,
-                        tg__dtype_name(s->dtype), tg__shape_str(b1, sizeof b1, s->rank, s->shape),
-                        tg__dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                        tg_dtype_name(s->dtype), tg__shape_str(b1, sizeof b1, s->rank, s->shape),
+                        tg_dtype_name(a->dtype), tg__shape_str(b0, sizeof b0, a->rank, a->shape),
                         (long long)a->shape[1]),
                false;
     return true;

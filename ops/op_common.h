@@ -1,8 +1,8 @@
 /* op_common.h - what several op families share (ops/ only, users never see
- * it): how a record packs an op's arguments besides in0 and u, and small
- * helpers for sizes and messages.
+ * it): how a record packs an op's arguments besides in0 and u, and a
+ * helper for the sizes around an axis.
  *
- * The record (tg_internal.h) has spare room for an op's own arguments:
+ * The record (tg_engine.h) has spare room for an op's own arguments:
  *   flags bits 4..7   the op's own bits (bits 0..3 are TGF_*). Ops that
  *                     keep an axis use bits 4..6 (below); matmul keeps its
  *                     transposes in bits 4 and 5 (linalg.c).
@@ -56,11 +56,6 @@ static inline void *tg__aux_ext(const tg_auxin *ax) {
 }
 
 /* ------------------------------------------------------------- helpers */
-
-/* "f32", "f64", "i64" for messages. */
-static inline const char *tg__dtype_name(int dt) {
-    return dt == TG_F32 ? "f32" : dt == TG_F64 ? "f64" : dt == TG_I64 ? "i64" : "?";
-}
 
 /* Sizes around `axis` of t: outer = product of the axes before, inner =
  * product of those after (1 and 1 at rank 0). */

@@ -104,9 +104,9 @@ tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis) {
         if (t->dtype != a->dtype)
             return tg__fail(tape, TG_ERR_DTYPE, "concat",
                             "dtypes differ: %s %s (tensor 1) and %s %s (tensor %d)",
-                            tg__dtype_name(a->dtype),
+                            tg_dtype_name(a->dtype),
                             tg__shape_str(b0, sizeof b0, a->rank, a->shape),
-                            tg__dtype_name(t->dtype),
+                            tg_dtype_name(t->dtype),
                             tg__shape_str(b1, sizeof b1, t->rank, t->shape), i + 1);
     }
     /* more than 16 inputs: concatenate groups of 16, then the groups */

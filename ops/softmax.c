@@ -339,11 +339,11 @@ tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels, int64_
 #define YS tg__shape_str(b1, sizeof b1, labels->rank, labels->shape)
     if (!tg__is_float(logits->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, name, "logits are %s %s; this op needs f32 or f64",
-                        tg__dtype_name(logits->dtype), XS);
+                        tg_dtype_name(logits->dtype), XS);
     if (labels->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, name,
                         "labels are %s %s; they must be i64 class indices (logits %s %s)",
-                        tg__dtype_name(labels->dtype), YS, tg__dtype_name(logits->dtype), XS);
+                        tg_dtype_name(labels->dtype), YS, tg_dtype_name(logits->dtype), XS);
     if (logits->rank != 1 && logits->rank != 2)
         return tg__fail(tape, TG_ERR_SHAPE, name, "logits %s must be [N, C] or [C] (labels %s)",
                         XS, YS);
