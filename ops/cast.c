@@ -7,12 +7,11 @@
  * require grad); a cast to a's own dtype returns a.
  */
 #include "tg_internal.h"
+#include "op_common.h"
 
 tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("cast", 1, in, false);
+    tg_tape *tape = tg__check1("cast", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "cast", "unknown dtype %d", (int)dt);
     if (a->dtype == dt) return a;

@@ -9,12 +9,11 @@
  * (or with p == 0) it returns a itself.
  */
 #include "tg_internal.h"
+#include "op_common.h"
 
 tg_tensor *tg_dropout(tg_tensor *a, double p, bool training, tg_rng *rng) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("dropout", 1, in, true);
+    tg_tape *tape = tg__check1("dropout", &a, true);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     if (!(p >= 0 && p <= 1))
         return tg__fail(tape, TG_ERR_ARG, "dropout", "p = %g is outside [0, 1] (input %s)", p,

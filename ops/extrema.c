@@ -10,9 +10,14 @@
  * (reduce.h).
  */
 #include "tg_internal.h"
+#include "op_common.h"
 #include "reduce.h"
 
 #include <math.h>
+
+/* e^x in each float type, for loops written once over T. */
+static inline float exp_float(float x) { return expf(x); }
+static inline double exp_double(double x) { return exp(x); }
 
 /* No reduction over an empty axis where the result would be undefined. */
 static bool red_nonempty(tg_tape *tape, const char *op, const tg_tensor *a, int64_t mask) {
@@ -46,10 +51,7 @@ static tg_tensor *amaxmin(int op, tg_tensor *a, int naxes, const int *axes, bool
         else                                                                   \
             RED_WALK(T, a, kshape, if (x < d[oi] || x != x) d[oi] = x;);         \
     } while (0)
-    if (a->dtype == TG_F32)
-        AMAX_FWD(float);
-    else
-        AMAX_FWD(double);
+    TG_FLOAT_CASES(a->dtype, AMAX_FWD);
 #undef AMAX_FWD
     return out;
 }
@@ -68,10 +70,7 @@ static double *amax_weights(tg_tensor *o, const int64_t *kshape) {
         RED_WALK(T, a, kshape, cnt[oi] += x == z[oi];);                          \
         RED_WALK(T, a, kshape, w[k] = x == z[oi] ? 1 / cnt[oi] : 0;);            \
     } while (0)
-    if (a->dtype == TG_F32)
-        AMAX_W(float);
-    else
-        AMAX_W(double);
+    TG_FLOAT_CASES(a->dtype, AMAX_W);
 #undef AMAX_W
     return w;
 }
@@ -123,10 +122,8 @@ tg_tensor *tg_amin(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
 
 static tg_tensor *argmaxmin(int op, tg_tensor *a, int axis, bool keepdim) {
     const char *name = tg__ops[op].name;
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check(name, 1, in, false);
+    tg_tape *tape = tg__check1(name, &a, false);
     if (!tape) return NULL;
-    a = in[0];
     int64_t mask, kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
     int orank;
     if (!tg__red_axes(tape, name, a, 1, &axis, keepdim, &mask, kshape, &orank, oshape) ||
@@ -192,19 +189,16 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
     double *acc = mx + m;
     for (int64_t i = 0; i < m; i++) mx[i] = -INFINITY, acc[i] = 0;
     /* m = max (0 where infinite, as PyTorch), out = m + ln sum e^(a - m) */
-#define LSE(T, EXPF)                                                           \
+#define LSE(T)                                                                 \
     do {                                                                       \
-        RED_WALK(T, a, kshape, if (x > mx[oi] || x != x) mx[oi] = x;);           \
+        RED_WALK(T, a, kshape, if (x > mx[oi] || x != x) mx[oi] = x;);         \
         for (int64_t i = 0; i < m; i++)                                        \
             if (isinf(mx[i])) mx[i] = 0;                                       \
-        RED_WALK(T, a, kshape, acc[oi] += EXPF(x - (T)mx[oi]););                 \
+        RED_WALK(T, a, kshape, acc[oi] += exp_##T(x - (T)mx[oi]););            \
         T *d = out->data;                                                      \
         for (int64_t i = 0; i < m; i++) d[i] = (T)(log(acc[i]) + mx[i]);       \
     } while (0)
-    if (a->dtype == TG_F32)
-        LSE(float, expf);
-    else
-        LSE(double, exp);
+    TG_FLOAT_CASES(a->dtype, LSE);
 #undef LSE
     return out;
 }
@@ -216,16 +210,13 @@ bool tg__bw_logsumexp(tg_tensor *o) {
     int64_t kshape[TG_MAX_RANK];
     kept_shape(o, kshape);
     /* softmax: e^(a - out); a row of -inf has none (PyTorch gives NaN) */
-#define LSE_BW(T, EXPF)                                                        \
+#define LSE_BW(T)                                                              \
     do {                                                                       \
         const T *z = o->data, *g = o->grad;                                    \
         T *d = ga;                                                             \
-        RED_WALK(T, a, kshape, if (z[oi] != -INFINITY) d[k] += g[oi] * EXPF(x - z[oi]););  \
+        RED_WALK(T, a, kshape, if (z[oi] != -INFINITY) d[k] += g[oi] * exp_##T(x - z[oi]);); \
     } while (0)
-    if (o->dtype == TG_F32)
-        LSE_BW(float, expf);
-    else
-        LSE_BW(double, exp);
+    TG_FLOAT_CASES(o->dtype, LSE_BW);
 #undef LSE_BW
     return true;
 }

@@ -327,10 +327,8 @@ tg_tensor *tg__vjp_masked_fill(tg_tensor *o, tg_tensor *g, int i) {
 /* --------------------------------------------------------------- one_hot */
 
 tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
-    tg_tensor *in[1] = {labels};
-    tg_tape *tape = tg__check("one_hot", 1, in, false);
+    tg_tape *tape = tg__check1("one_hot", &labels, false);
     if (!tape) return NULL;
-    labels = in[0];
     char b[160];
     if (labels->dtype != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "one_hot", "labels must be i64, got %s %s",

@@ -1,6 +1,7 @@
 /* op_common.h - what several op families share (ops/ only, users never see
- * it): how a record packs an op's arguments besides in0 and u, and a
- * helper for the sizes around an axis.
+ * it): how a record packs an op's arguments besides in0 and u, and small
+ * helpers (the f32 and f64 cases of a loop, the check of one input, the
+ * sizes around an axis).
  *
  * The record (tg_engine.h) has spare room for an op's own arguments:
  *   flags bits 4..7   the op's own bits (bits 0..3 are TGF_*). Ops that
@@ -56,6 +57,23 @@ static inline void *tg__aux_ext(const tg_auxin *ax) {
 }
 
 /* ------------------------------------------------------------- helpers */
+
+/* M(T) with T the C type of the float dtype dt (float or double): the f32
+ * and f64 loops of an op written once, as a macro of T. */
+#define TG_FLOAT_CASES(dt, M)                                                  \
+    do {                                                                       \
+        if ((dt) == TG_F32) M(float);                                          \
+        else M(double);                                                        \
+    } while (0)
+
+/* tg__check for an op of one input: *a becomes the checked input (a
+ * parameter becomes its proxy). Returns the tape or NULL. */
+static inline tg_tape *tg__check1(const char *op, tg_tensor **a, bool need_float) {
+    tg_tensor *in[1] = {*a};
+    tg_tape *tape = tg__check(op, 1, in, need_float);
+    if (tape) *a = in[0];
+    return tape;
+}
 
 /* Sizes around `axis` of t: outer = product of the axes before, inner =
  * product of those after (1 and 1 at rank 0). */

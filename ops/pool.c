@@ -18,6 +18,7 @@
  * and create-graph works. The second derivative of max pooling is zero.
  */
 #include "tg_internal.h"
+#include "op_common.h"
 
 #include <math.h>
 
@@ -284,10 +285,8 @@ static tg_tensor *pool_record(tg_tape *tape, int op, tg_tensor *a, const pool_ge
 
 /* Checks that a (an internal op's operand) has the shape the geometry says. */
 static tg_tape *pool_operand(int op, tg_tensor **a, const pool_geom *g, bool is_x) {
-    tg_tensor *in[1] = {*a};
-    tg_tape *tape = tg__check(tg__ops[op].name, 1, in, true);
+    tg_tape *tape = tg__check1(tg__ops[op].name, a, true);
     if (!tape) return NULL;
-    *a = in[0];
     const int64_t *s = is_x ? g->xshape : g->yshape;
     bool ok = (*a)->rank == g->rank;
     for (int d = 0; ok && d < g->rank; d++) ok = (*a)->shape[d] == s[d];
@@ -302,10 +301,8 @@ static tg_tape *pool_operand(int op, tg_tensor **a, const pool_geom *g, bool is_
 }
 
 tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {
-    tg_tensor *in[1] = {x};
-    tg_tape *tape = tg__check("max_pool2d", 1, in, true);
+    tg_tape *tape = tg__check1("max_pool2d", &x, true);
     if (!tape) return NULL;
-    x = in[0];
     pool_geom g;
     if (!pool_setup(tape, "max_pool2d", x, o, &g)) return NULL;
     g.idx = tg__arena(tape, (size_t)(g.planes * g.OH * g.OW) * sizeof(int32_t), "max_pool2d");
@@ -371,12 +368,11 @@ static tg_tensor *avg_make(int op, tg_tensor *a, const pool_geom *g) {
 }
 
 tg_tensor *tg_avg_pool2d(tg_tensor *x, const tg_pool_opts *o) {
-    tg_tensor *in[1] = {x};
-    tg_tape *tape = tg__check("avg_pool2d", 1, in, true);
+    tg_tape *tape = tg__check1("avg_pool2d", &x, true);
     if (!tape) return NULL;
     pool_geom g;
-    if (!pool_setup(tape, "avg_pool2d", in[0], o, &g)) return NULL;
-    return avg_make(TG_OP_AVGPOOL2D, in[0], &g);
+    if (!pool_setup(tape, "avg_pool2d", x, o, &g)) return NULL;
+    return avg_make(TG_OP_AVGPOOL2D, x, &g);
 }
 
 bool tg__bw_avgpool2d(tg_tensor *o) {

@@ -9,6 +9,7 @@
  * (red_code, reduce.h).
  */
 #include "tg_internal.h"
+#include "op_common.h"
 #include "reduce.h"
 
 #include <math.h>
@@ -50,10 +51,8 @@ void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const 
 /* The sum record; `op` names the public function in errors (sum, mean). */
 static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *axes,
                            bool keepdim) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check(op, 1, in, true);
+    tg_tape *tape = tg__check1(op, &a, true);
     if (!tape) return NULL;
-    a = in[0];
     if (naxes < 0 || (naxes > 0 && !axes))
         return tg__fail(tape, TG_ERR_ARG, op, "bad axis list (%d axes)", naxes);
     int64_t mask = 0;
@@ -100,24 +99,20 @@ bool tg__bw_sum(tg_tensor *o) {
     tg_rows it;
     tg__rows_init(&it, a->rank, a->shape, 2, st);
     if (it.n == 0) return true;
+#define SUM_BW(T)                                                              \
+    do {                                                                       \
+        T *d = (T *)ga + it.off[0];                                            \
+        const T *g = (const T *)o->grad + it.off[1];                           \
+        if (w)                                                                 \
+            for (int64_t i = 0; i < n; i++) d[i] = g[i * ig];                  \
+        else                                                                   \
+            for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];                 \
+    } while (0)
     do {
         int64_t n = it.n, ig = it.inner[1];
-        if (o->dtype == TG_F32) {
-            float *d = (float *)ga + it.off[0];
-            const float *g = (const float *)o->grad + it.off[1];
-            if (w)
-                for (int64_t i = 0; i < n; i++) d[i] = g[i * ig];
-            else
-                for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
-        } else {
-            double *d = (double *)ga + it.off[0];
-            const double *g = (const double *)o->grad + it.off[1];
-            if (w)
-                for (int64_t i = 0; i < n; i++) d[i] = g[i * ig];
-            else
-                for (int64_t i = 0; i < n; i++) d[i] += g[i * ig];
-        }
+        TG_FLOAT_CASES(o->dtype, SUM_BW);
     } while (tg__rows_next(&it));
+#undef SUM_BW
     return true;
 }
 
@@ -213,11 +208,9 @@ bool tg__red_axes(tg_tape *tape, const char *op, const tg_tensor *a, int naxes, 
  * resolved input. */
 tg_tape *tg__red_check(const char *op, tg_tensor **a, int naxes, const int *axes, bool keepdim,
                        int64_t *mask, int64_t *kshape, int *orank, int64_t *oshape) {
-    tg_tensor *in[1] = {*a};
-    tg_tape *tape = tg__check(op, 1, in, true);
+    tg_tape *tape = tg__check1(op, a, true);
     if (!tape) return NULL;
-    *a = in[0];
-    if (!tg__red_axes(tape, op, in[0], naxes, axes, keepdim, mask, kshape, orank, oshape))
+    if (!tg__red_axes(tape, op, *a, naxes, axes, keepdim, mask, kshape, orank, oshape))
         return NULL;
     return tape;
 }
@@ -243,10 +236,8 @@ static int64_t red_count(const tg_tensor *a, int64_t mask) {
 /* The internal safe square root of std and norm: the gradient is zero
  * where the result is zero (PyTorch's std and norm), never NaN. */
 static tg_tensor *safe_sqrt(tg_tensor *a) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("safe_sqrt", 1, in, true);
+    tg_tape *tape = tg__check1("safe_sqrt", &a, true);
     if (!tape) return NULL;
-    a = in[0];
     tg_tensor *out = tg__out(tape, TG_OP_SAFE_SQRT, a->dtype, a->rank, a->shape, a, NULL, NULL);
     if (!out) return NULL;
     int64_t n = tg__numel(a);
@@ -365,10 +356,7 @@ bool tg__bw_prod(tg_tensor *o) {
                 d[k] += g[oi] * (T)pnz[oi];                                      \
         });                                                                    \
     } while (0)
-    if (o->dtype == TG_F32)
-        PROD_BW(float);
-    else
-        PROD_BW(double);
+    TG_FLOAT_CASES(o->dtype, PROD_BW);
 #undef PROD_BW
     return true;
 }
@@ -401,10 +389,7 @@ tg_tensor *tg__vjp_prod(tg_tensor *o, tg_tensor *g, int i) {
             p1[k] = others == 1;                                               \
         });                                                                    \
     } while (0)
-    if (a->dtype == TG_F32)
-        PROD_MASKS(float);
-    else
-        PROD_MASKS(double);
+    TG_FLOAT_CASES(a->dtype, PROD_MASKS);
 #undef PROD_MASKS
     tg_tensor *a1 = tg_add(tg_mul(a, nzm), z);           /* zeros -> 1, derivative 0 there */
     tg_tensor *p1 = tg_prod(a1, nax, ax, true);          /* product of the nonzeros */

@@ -14,14 +14,13 @@
  *   permute     out axis d = a axis perm[d]          permute(g, inverse perm)
  */
 #include "tg_internal.h"
+#include "op_common.h"
 
 /* --------------------------------------------------------------- reshape */
 
 tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("reshape", 1, in, false);
+    tg_tape *tape = tg__check1("reshape", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     if (rank < 0 || rank > TG_MAX_RANK || (rank && !shape))
         return tg__fail(tape, TG_ERR_ARG, "reshape", "bad target rank %d", rank);
     int64_t s[TG_MAX_RANK], known = 1;
@@ -97,10 +96,8 @@ static int64_t transpose_code(int i, int j) { return (int64_t)i | (int64_t)j << 
 static int transpose_axis(const tg_tensor *o, int k) { return (int)(o->u.i >> (8 * k) & 255); }
 
 tg_tensor *tg_transpose(tg_tensor *a, int axis0, int axis1) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("transpose", 1, in, false);
+    tg_tape *tape = tg__check1("transpose", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     int i = tg__axis(axis0, a->rank), j = tg__axis(axis1, a->rank);
     if (i < 0 || j < 0 || a->rank == 0) {
         char b[160];
@@ -127,10 +124,8 @@ tg_tensor *tg__vjp_transpose(tg_tensor *o, tg_tensor *g, int i) {
 /* ---------------------------------------------------------------- expand */
 
 tg_tensor *tg_expand(tg_tensor *a, int rank, const int64_t *shape) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("expand", 1, in, false);
+    tg_tape *tape = tg__check1("expand", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b0[160], b1[160];
     if (rank < a->rank || rank > TG_MAX_RANK || (rank && !shape))
         return tg__fail(tape, TG_ERR_SHAPE, "expand", "cannot expand %s to rank %d",
@@ -181,10 +176,8 @@ tg_tensor *tg__vjp_expand(tg_tensor *o, tg_tensor *g, int i) {
 /* ---------------------------------------------------------------- sum_to */
 
 tg_tensor *tg_sum_to(tg_tensor *a, int rank, const int64_t *shape) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("sum_to", 1, in, true);
+    tg_tape *tape = tg__check1("sum_to", &a, true);
     if (!tape) return NULL;
-    a = in[0];
     char b0[160], b1[160];
     bool fits = rank <= a->rank && rank >= 0 && (rank == 0 || shape);
     int axes[TG_MAX_RANK], n = 0;
@@ -216,10 +209,8 @@ tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like) {
 enum { PERM_BITS = 3, PERM_MASK = 7 };
 
 tg_tensor *tg_permute(tg_tensor *a, int rank, const int *perm) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("permute", 1, in, false);
+    tg_tape *tape = tg__check1("permute", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     if (rank != a->rank || (rank && !perm))
         return tg__fail(tape, TG_ERR_ARG, "permute", "%d axes given for shape %s", rank,
@@ -254,10 +245,8 @@ tg_tensor *tg__vjp_permute(tg_tensor *o, tg_tensor *g, int i) {
 /* ------------------------------------------- squeeze, unsqueeze, flatten */
 
 tg_tensor *tg_squeeze(tg_tensor *a, int axis) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("squeeze", 1, in, false);
+    tg_tape *tape = tg__check1("squeeze", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     int ax = tg__axis(axis, a->rank);
     char b[160];
     if (ax < 0 || a->rank == 0 || a->shape[ax] != 1)
@@ -271,10 +260,8 @@ tg_tensor *tg_squeeze(tg_tensor *a, int axis) {
 }
 
 tg_tensor *tg_unsqueeze(tg_tensor *a, int axis) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("unsqueeze", 1, in, false);
+    tg_tape *tape = tg__check1("unsqueeze", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     int ax = axis < 0 ? axis + a->rank + 1 : axis;
     char b[160];
     if (ax < 0 || ax > a->rank || a->rank >= TG_MAX_RANK)
@@ -286,10 +273,8 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int axis) {
 }
 
 tg_tensor *tg_flatten(tg_tensor *a, int start, int end) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("flatten", 1, in, false);
+    tg_tape *tape = tg__check1("flatten", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     if (a->rank == 0 && (start == 0 || start == -1) && (end == 0 || end == -1))
         return tg_reshape(a, 1, (int64_t[]){1}); /* as torch.flatten */
@@ -307,10 +292,8 @@ tg_tensor *tg_flatten(tg_tensor *a, int start, int end) {
 }
 
 tg_tensor *tg_broadcast_to(tg_tensor *a, int rank, const int64_t *shape) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("broadcast_to", 1, in, false);
+    tg_tape *tape = tg__check1("broadcast_to", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     bool fits = rank >= a->rank && rank <= TG_MAX_RANK && (rank == 0 || shape);
     for (int d = 0; fits && d < a->rank; d++) {
         int64_t want = shape[rank - a->rank + d];

@@ -233,10 +233,8 @@ static tg_tensor *slice_rec(tg_tape *tape, int op, tg_tensor *a, int axis, int64
 }
 
 tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("slice", 1, in, false);
+    tg_tape *tape = tg__check1("slice", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     int ax = tg__axis(axis, a->rank);
     if (ax < 0 || a->rank == 0)
@@ -284,10 +282,9 @@ tg_tensor *tg__vjp_slice(tg_tensor *o, tg_tensor *g, int i) {
     (void)i;
     const slice_args *sa = o->u.aux;
     int axis = tg__flag_axis(o);
-    tg_tensor *in[1] = {g};
-    tg_tape *tape = tg__check("slice", 1, in, false);
+    tg_tape *tape = tg__check1("slice", &g, false);
     if (!tape) return NULL;
-    return slice_rec(tape, TG_OP_SLICE_BW, in[0], axis, sa->start, sa->step, o->in0->shape[axis]);
+    return slice_rec(tape, TG_OP_SLICE_BW, g, axis, sa->start, sa->step, o->in0->shape[axis]);
 }
 
 tg_tensor *tg__vjp_slice_bw(tg_tensor *o, tg_tensor *g, int i) {
@@ -301,10 +298,8 @@ tg_tensor *tg__vjp_slice_bw(tg_tensor *o, tg_tensor *g, int i) {
 /* ----------------------------------------------------------- split, chunk */
 
 int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tensor **outs) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("split", 1, in, false);
+    tg_tape *tape = tg__check1("split", &a, false);
     if (!tape) return -1;
-    a = in[0];
     char b[160];
     int ax = tg__axis(axis, a->rank);
     if (ax < 0 || a->rank == 0)
@@ -334,10 +329,8 @@ int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tensor **ou
 }
 
 int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("chunk", 1, in, false);
+    tg_tape *tape = tg__check1("chunk", &a, false);
     if (!tape) return -1;
-    a = in[0];
     char b[160];
     int ax = tg__axis(axis, a->rank);
     if (ax < 0 || a->rank == 0 || n <= 0 || !outs)
@@ -428,10 +421,8 @@ static tg_tensor *pad_rec(tg_tape *tape, tg_tensor *a, const int64_t *pads, doub
 }
 
 tg_tensor *tg_pad(tg_tensor *a, int npairs, const int64_t *pads, double value) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("pad", 1, in, false);
+    tg_tape *tape = tg__check1("pad", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     if (npairs < 0 || npairs > a->rank || (npairs && !pads))
         return tg__fail(tape, TG_ERR_ARG, "pad", "%d (before, after) pairs for shape %s", npairs,
@@ -458,9 +449,8 @@ tg_tensor *tg__vjp_pad(tg_tensor *o, tg_tensor *g, int i) {
     const int64_t *pp = o->u.aux;
     int64_t neg[2 * TG_MAX_RANK];
     for (int k = 0; k < 2 * o->rank; k++) neg[k] = -pp[k];
-    tg_tensor *in[1] = {g};
-    tg_tape *tape = tg__check("pad", 1, in, false);
-    return tape ? pad_rec(tape, in[0], neg, 0.0) : NULL;
+    tg_tape *tape = tg__check1("pad", &g, false);
+    return tape ? pad_rec(tape, g, neg, 0.0) : NULL;
 }
 
 /* ---------------------------------------------------------------- repeat */
@@ -508,10 +498,8 @@ static void pad_shape(const tg_tensor *s, int r, int64_t *shape) {
 }
 
 tg_tensor *tg_repeat(tg_tensor *a, int rank, const int64_t *repeats) {
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check("repeat", 1, in, false);
+    tg_tape *tape = tg__check1("repeat", &a, false);
     if (!tape) return NULL;
-    a = in[0];
     char b[160];
     if (rank < a->rank || rank > TG_MAX_RANK || (rank && !repeats))
         return tg__fail(tape, TG_ERR_ARG, "repeat",
@@ -543,10 +531,8 @@ bool tg__bw_repeat(tg_tensor *o) {
 
 /* repeat_backward: g (the tiled shape) summed down to the tile `like`. */
 static tg_tensor *repeat_sum(tg_tensor *g, const tg_tensor *like) {
-    tg_tensor *in[1] = {g};
-    tg_tape *tape = tg__check("repeat", 1, in, true);
+    tg_tape *tape = tg__check1("repeat", &g, true);
     if (!tape) return NULL;
-    g = in[0];
     tg_tensor *out = tg__out(tape, TG_OP_REPEAT_SUM, g->dtype, like->rank, like->shape, g, NULL,
                              NULL);
     if (!out) return NULL;

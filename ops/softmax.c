@@ -173,10 +173,8 @@ static void sm_rows(const tg_tensor *o, int64_t *outer, int64_t *L, int64_t *inn
 
 static tg_tensor *softmax_op(int op, tg_tensor *a, int axis) {
     const char *name = tg__ops[op].name;
-    tg_tensor *in[1] = {a};
-    tg_tape *tape = tg__check(name, 1, in, true);
+    tg_tape *tape = tg__check1(name, &a, true);
     if (!tape) return NULL;
-    a = in[0];
     int ax = a->rank == 0 && axis == -1 ? 0 : tg__axis(axis, a->rank); /* 0-d: 0 or -1 */
     if (ax < 0) {
         char b[160];
