@@ -10,8 +10,9 @@
  *   u.i               a small integer: see the family (reduce.h: axes mask
  *                     and keepdim; shape.c: transpose's and permute's axes;
  *                     softmax.c: the axis)
- *   u.aux             an arena block: a tg_auxin listing the inputs, then
- *                     the op's own struct (below)
+ *   u.aux             the op's extras in the arena; an op that lists its
+ *                     inputs there (a tg_auxin) keeps its own struct after
+ *                     them (tg__aux_new, below)
  */
 #ifndef TG_OP_COMMON_H
 #define TG_OP_COMMON_H
