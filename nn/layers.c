@@ -1,5 +1,5 @@
-/* layers.c - the layers that wrap the nn ops (ops/nnfunc.c, ops/conv.c,
- * ops/index.c): Dropout, Conv2d, Embedding, LayerNorm, BatchNorm. Each is
+/* layers.c - the layers that wrap the nn ops (ops/dropout.c, ops/conv.c,
+ * ops/index.c, ops/norm.c): Dropout, Conv2d, Embedding, LayerNorm, BatchNorm. Each is
  * a struct starting with a tg_layer, owned by its tg_params, with
  * PyTorch's default initialization. */
 #include <math.h>

@@ -81,7 +81,7 @@ for dt, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
     w.case(f"bce/edge/{tag}", lambda p, y: F.binary_cross_entropy(p, y, reduction="none"),
            T([0.0, 1.0, 0.0, 1.0, 0.5, 1e-30]), T([0.0, 1.0, 1.0, 0.0, 0.3, 1.0]), grad=False)
 
-# The fused op tg_softmax_cross_entropy (ops/nnfunc.c) is
+# The fused op tg_softmax_cross_entropy (ops/softmax.c) is
 # F.cross_entropy(..., reduction="none"): per-row losses of [N, C] logits
 # (or [C] with a 0-d label), with ignore_index and label_smoothing. Cases
 # sce/<variant>/<dtype>, from their own generator so the cases above keep
