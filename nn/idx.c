@@ -1,5 +1,6 @@
 /* idx.c - IDX files (the MNIST format, tg_data.h): reading, plain or
- * gzip'd, writing, and the MNIST-style image and label pairs.
+ * gzip'd, writing (atomically, through tg__io_write_atomic), and the
+ * MNIST-style image and label pairs.
  *
  * Files are untrusted: every size from a header is checked for overflow
  * and against TG_DATA_MAX_BYTES, and the payload is read into a buffer
@@ -233,6 +234,38 @@ static bool idx_put(unsigned char *p, int type, double v) {
     return true;
 }
 
+/* A whole IDX file in memory, and whether to gzip it on the way out. */
+typedef struct idx_file {
+    const unsigned char *buf;
+    size_t n;
+    bool gz;
+} idx_file;
+
+/* tg__io_write_atomic's callback. gzdopen gets a duplicate of fd, since
+ * gzclose closes it and the atomic writer still fsyncs fd. */
+static bool put_idx(int fd, void *ctx) {
+    const idx_file *f = ctx;
+#ifdef TG_HAVE_ZLIB
+    if (f->gz) {
+        int fd2 = dup(fd);
+        gzFile gz = fd2 < 0 ? NULL : gzdopen(fd2, "wb");
+        if (!gz) {
+            if (fd2 >= 0) close(fd2);
+            return false;
+        }
+        bool ok = true;
+        for (size_t done = 0; ok && done < f->n;) {
+            unsigned want = f->n - done > (1u << 30) ? (1u << 30) : (unsigned)(f->n - done);
+            ok = gzwrite(gz, f->buf + done, want) == (int)want;
+            done += want;
+        }
+        bool closed = gzclose(gz) == Z_OK;
+        return ok && closed;
+    }
+#endif
+    return tg__io_write_all(fd, f->buf, f->n);
+}
+
 tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shape,
                        const double *values, char *err, size_t errlen) {
     if (!path || (rank > 0 && !shape))
@@ -269,46 +302,21 @@ tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shap
                                "idx_write: %s: value %g at %lld does not fit %s", path, values[i],
                                (long long)i, idx_type_name(type));
         }
-    tg_status s = TG_OK;
-    if (ends_with(path, ".gz")) {
-#ifdef TG_HAVE_ZLIB
-        gzFile gz = gzopen(path, "wb");
-        if (!gz) {
-            s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: cannot create: %s", path,
-                            strerror(errno));
-        } else {
-            size_t done = 0;
-            while (done < total && s == TG_OK) {
-                unsigned want = total - done > (1u << 30) ? (1u << 30) : (unsigned)(total - done);
-                if (gzwrite(gz, buf + done, want) != (int)want)
-                    s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: write error", path);
-                done += want;
-            }
-            if (gzclose(gz) != Z_OK && s == TG_OK)
-                s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: write error on close",
-                                path);
-        }
-#else
-        s = tg__io_fail(err, errlen, TG_ERR_ARG,
-                        "idx_write: %s: cannot write gzip: built without zlib", path);
-#endif
-    } else {
-        FILE *f = fopen(path, "wb");
-        if (!f) {
-            s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: cannot create: %s", path,
-                            strerror(errno));
-        } else {
-            if (fwrite(buf, 1, total, f) != total)
-                s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: write error: %s", path,
-                                strerror(errno));
-            if (fclose(f) != 0 && s == TG_OK)
-                s = tg__io_fail(err, errlen, TG_ERR_IO, "idx_write: %s: write error on close",
-                                path);
-        }
+    bool gz = ends_with(path, ".gz");
+#ifndef TG_HAVE_ZLIB
+    if (gz) {
+        tg_free(buf);
+        return tg__io_fail(err, errlen, TG_ERR_ARG,
+                           "idx_write: %s: cannot write gzip: built without zlib", path);
     }
+#endif
+    idx_file f = {buf, total, gz};
+    char why[160];
+    tg_status s = tg__io_write_atomic(path, put_idx, &f, why, sizeof why);
     tg_free(buf);
-    if (s == TG_OK) tg__io_seterr(err, errlen, "%s", "");
-    return s;
+    if (s != TG_OK) return tg__io_fail(err, errlen, s, "idx_write: %s: %s", path, why);
+    tg__io_seterr(err, errlen, "%s", "");
+    return TG_OK;
 }
 
 /* ----------------------------------------------------------------- MNIST */
