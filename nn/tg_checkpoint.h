@@ -44,6 +44,7 @@
  * temporary file "<path>.tmp<pid>.<n>" behind, at most one per killed
  * process. Nothing ever reads it; it is safe to delete (tests/
  * test_atomic_save.c checks all this with SIGKILL at random moments).
+ * tg_idx_write (tg_data.h) writes through the same code (nn/io_util.c).
  */
 #ifndef TG_CHECKPOINT_H
 #define TG_CHECKPOINT_H

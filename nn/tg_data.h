@@ -118,8 +118,13 @@ TG_API void tg_idx_free(tg_idx *m);
 /* Writes an IDX file of the given type and shape from numel doubles in
  * `values` (converted to the type: integer types must hold integer values
  * in range, else TG_ERR_ARG). A path ending in ".gz" is gzip-compressed
- * (TG_ERR_ARG without zlib). Returns TG_OK, TG_ERR_ARG, TG_ERR_IO,
- * TG_ERR_NOMEM or TG_ERR_NULL. */
+ * (TG_ERR_ARG without zlib). The write is atomic, as tg_checkpoint_save's
+ * (the same code, nn/io_util.c): the file is written to a new temporary
+ * file "<path>.tmp<pid>.<n>" next to it, fsync'ed and renamed over path,
+ * then the directory is fsync'ed. On any failure path is left as it was
+ * and the temporary file is removed; only a process killed mid-write can
+ * leave one behind (never read; safe to delete). Returns TG_OK,
+ * TG_ERR_ARG, TG_ERR_IO, TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shape,
                               const double *values, char *err, size_t errlen);
 

@@ -1,13 +1,16 @@
-/* test_data.c - the data readers (nn/data.c): IDX and CSV round trips on
- * tiny files, every corrupt case, normalization, batching, batch tensors,
- * and the real Fashion-MNIST headers and counts when the data set is
- * installed.
+/* test_data.c - the data readers (nn/idx.c, nn/csv.c, nn/dataset.c): IDX
+ * and CSV round trips on tiny files, every corrupt case, atomic IDX
+ * writes, normalization, batching, batch tensors, and the real
+ * Fashion-MNIST headers and counts when the data set is installed.
  *
  * Usage: test_data <tests/data dir> [<fashion-mnist dir>]
  * The committed files in tests/data come from tests/data/make_data.py
  * (Python's struct and gzip: a second, independent writer). */
 #include "tg_test.h"
 
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static const char *ddir = "tests/data";
@@ -226,6 +229,63 @@ static void test_idx_roundtrip(void) {
           "test dir: %s", err);
     tg_dataset_free(&tr);
     tg_dataset_free(&te);
+}
+
+/* The temporary files the atomic writer left in tmpdir ("<name>.tmp<pid>.<n>"). */
+static int temporaries(void) {
+    int n = 0;
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".tmp")) n++, fprintf(stderr, "left behind: %s\n", e->d_name);
+    if (d) closedir(d);
+    return n;
+}
+
+/* tg_idx_write is atomic (nn/io_util.c): a write that fails half way (the
+ * file size limit makes write() fail with EFBIG after 1024 bytes) leaves
+ * the old file as it was and no temporary file; a missing directory
+ * leaves nothing; good writes leave no temporary file. A plain
+ * fopen/fwrite writer fails the first check: it truncates the old file. */
+static void test_idx_atomic(void) {
+    char err[256];
+    double v[4096];
+    for (int i = 0; i < 4096; i++) v[i] = (double)((uint32_t)(i * 2654435761u) >> 24); /* no gzip gain */
+    for (int gz = 0; gz <= (has_zlib() ? 1 : 0); gz++) {
+        const char *name = gz ? "atomic.idx.gz" : "atomic.idx";
+        tg_status s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4}, (double[]){1, 2, 3, 4},
+                                   err, sizeof err);
+        CHECK(s == TG_OK, "%s: the first write: %s", name, err);
+        struct rlimit old, lim;
+        CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0, "getrlimit");
+        lim = old;
+        lim.rlim_cur = 1024;
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        bool limited = setrlimit(RLIMIT_FSIZE, &lim) == 0;
+        CHECK(limited, "setrlimit(RLIMIT_FSIZE)");
+        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v, err, sizeof err);
+        if (limited) setrlimit(RLIMIT_FSIZE, &old);
+        signal(SIGXFSZ, prev);
+        CHECK(s == TG_ERR_IO && strstr(err, name) && strstr(err, "cannot write"),
+              "%s: a write past the size limit: %s (%s)", name, err, tg_status_name(s));
+        tg_idx m;
+        s = tg_idx_read(tpath(name), &m, err, sizeof err);
+        CHECK(s == TG_OK && m.numel == 4 && tg_idx_get(&m, 0) == 1 && tg_idx_get(&m, 3) == 4,
+              "%s: the old file must be intact after a failed write: %s", name, err);
+        tg_idx_free(&m);
+        /* and a good write replaces it */
+        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v, err, sizeof err);
+        s = s ? s : tg_idx_read(tpath(name), &m, err, sizeof err);
+        CHECK(s == TG_OK && m.numel == 4096 && tg_idx_get(&m, 4095) == v[4095],
+              "%s: the second write: %s", name, err);
+        tg_idx_free(&m);
+    }
+    tg_status s = tg_idx_write(tpath("nodir/x.idx"), TG_IDX_U8, 1, (int64_t[]){1}, (double[]){0}, err,
+                               sizeof err);
+    CHECK(s == TG_ERR_IO && strstr(err, "nodir/x.idx") && strstr(err, "cannot create"),
+          "a missing directory: %s", err);
+    CHECK(access(tpath("nodir"), F_OK) != 0, "a failed write made the directory");
+    CHECK(temporaries() == 0, "temporary files left behind by tg_idx_write");
 }
 
 /* ------------------------------------------------------------------ CSV */
@@ -523,6 +583,7 @@ int main(int argc, char **argv) {
     test_idx_committed();
     test_idx_corrupt();
     test_idx_roundtrip();
+    test_idx_atomic();
     test_csv();
     test_normalize();
     test_batches();
@@ -533,8 +594,8 @@ int main(int argc, char **argv) {
                            "rt5.idx.gz", "x.idx", "train-images-idx3-ubyte.gz",
                            "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte",
                            "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                           "t10k-labels-idx1-ubyte"};
+                           "t10k-labels-idx1-ubyte", "atomic.idx", "atomic.idx.gz"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tpath(names[i]));
-    rmdir(tmpdir);
+    CHECK(rmdir(tmpdir) == 0, "%s holds files nobody wrote", tmpdir);
     return TEST_DONE("data");
 }
