@@ -26,9 +26,9 @@ typedef struct ref_case {
 /* The builder the test supplies for a case name (NULL if unknown). */
 typedef tg_tensor *(*ref_fn)(tg_tape *tape, tg_tensor *const *in);
 
-static int64_t ref_numel(int rank, const int64_t *shape) {
+static int64_t ref_numel(int rank, const int64_t *dims) {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
+    for (int i = 0; i < rank; i++) n *= dims[i];
     return n;
 }
 

@@ -2,15 +2,8 @@
  * dropout, layer_norm, batch_norm: central differences in f64 (both
  * backward paths, second derivatives), stability at +-1000, dropout
  * statistics, running statistics, and bad inputs. */
-#include "tg_test.h"
+#include "gradharness.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP(NAME, EXPR)                                                         \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
 OP(f_sm_last, tg_softmax(x[0], -1))
 OP(f_sm_0, tg_softmax(x[0], 0))
 OP(f_sm_mid, tg_softmax(x[0], 1))
@@ -39,31 +32,10 @@ static tg_tensor *f_bn_eval(tg_tape *t, tg_tensor *const *x, void *ud) {
     return tg_batch_norm(x[0], x[1], x[2], rm, rv, false, 0.1, 1e-5);
 }
 
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-#define S4(a, b, c, d) {4, {a, b, c, d}}
-
-static bool check(const char *name, op_fn f, void *ud, int n, const shape *shapes, double lo,
+/* inputs drawn uniformly from [lo, hi] */
+static void check(const char *name, op_fn f, void *ud, int n, const shape *shapes, double lo,
                   double hi, bool second) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 13);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
-    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, ud, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
-    tg_tape_free(tape);
-    return ok;
+    gc_check(name, f, ud, n, shapes, 13, lo, hi, NULL, second);
 }
 
 static void test_gradients(void) {
