@@ -571,18 +571,9 @@ static tg_tensor *v_mat(tg_tensor *x, tg_tensor *const *c) {
 /* Builders per case: the inputs are x, then (hvp, jvp, vjp) the direction,
  * then the constants. */
 #define SCALAR_REFS(N)                                                         \
-    static tg_tensor *r_grad2_##N(tg_tape *t, tg_tensor *const *in) {          \
-        (void)t;                                                               \
-        return tg_vjp(s_##N(in[0], in + 1), in[0], NULL, TG_CREATE_GRAPH);     \
-    }                                                                          \
-    static tg_tensor *r_hess_##N(tg_tape *t, tg_tensor *const *in) {           \
-        (void)t;                                                               \
-        return tg_hessian(s_##N(in[0], in + 1), in[0], TG_CREATE_GRAPH);      \
-    }                                                                          \
-    static tg_tensor *r_hvp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_hvp(s_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }
+    OP(r_grad2_##N, tg_vjp(s_##N(x[0], x + 1), x[0], NULL, TG_CREATE_GRAPH))   \
+    OP(r_hess_##N, tg_hessian(s_##N(x[0], x + 1), x[0], TG_CREATE_GRAPH))      \
+    OP(r_hvp_##N, tg_hvp(s_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))
 SCALAR_REFS(poly)
 SCALAR_REFS(trig)
 SCALAR_REFS(lse)
@@ -590,18 +581,9 @@ SCALAR_REFS(ratio)
 SCALAR_REFS(mlp)
 SCALAR_REFS(rosen)
 #define VECTOR_REFS(N)                                                         \
-    static tg_tensor *r_jac_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_jacobian(v_##N(in[0], in + 1), in[0], TG_CREATE_GRAPH);     \
-    }                                                                          \
-    static tg_tensor *r_jvp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_jvp(v_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }                                                                          \
-    static tg_tensor *r_vjp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_vjp(v_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }
+    OP(r_jac_##N, tg_jacobian(v_##N(x[0], x + 1), x[0], TG_CREATE_GRAPH))      \
+    OP(r_jvp_##N, tg_jvp(v_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))     \
+    OP(r_vjp_##N, tg_vjp(v_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))
 VECTOR_REFS(mlp)
 VECTOR_REFS(mix)
 VECTOR_REFS(mat)
