@@ -205,7 +205,7 @@ static void against_naive(const char *name, geo g, tg_dtype dt, int threads) {
             for (int64_t i = 0; i < n; i++) t[i] = tg_tensor_get(outs[k], i);
             double e = max_rel(t, refs[k], n);
             CHECK(e <= tol, "%s (%s, %d threads): %s differs from the naive loops by %.3g",
-                  name, dt == TG_F64 ? "f64" : "f32", threads, what[k], e);
+                  name, tg_dtype_name(dt), threads, what[k], e);
         }
     }
     tg_tape_free(tape);
