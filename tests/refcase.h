@@ -23,12 +23,9 @@ typedef struct ref_case {
     int64_t onumel;
 } ref_case;
 
-/* The builder the test supplies for a case name (NULL if unknown). */
-typedef tg_tensor *(*ref_fn)(tg_tape *tape, tg_tensor *const *in);
-
-static int64_t ref_numel(int rank, const int64_t *shape) {
+static int64_t ref_numel(int rank, const int64_t *dims) {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
+    for (int i = 0; i < rank; i++) n *= dims[i];
     return n;
 }
 
@@ -84,9 +81,9 @@ static int ref_next(FILE *f, ref_case *c) {
     return -1;
 }
 
-/* Builds the case's inputs, runs fn, compares the output and gradients
- * with relative tolerance tol. */
-static void ref_check(const ref_case *c, ref_fn fn, double tol) {
+/* Builds the case's inputs, runs fn (with ud NULL), compares the output and
+ * gradients with relative tolerance tol. */
+static void ref_check(const ref_case *c, op_fn fn, double tol) {
     tg_tape *tape = tg_tape_new();
     tg_tensor *in[REF_MAXIN];
     for (int i = 0; i < c->nin; i++) {
@@ -99,7 +96,7 @@ static void ref_check(const ref_case *c, ref_fn fn, double tol) {
         }
         in[i] = c->req[i] ? tg_requires_grad(t) : t;
     }
-    tg_tensor *out = fn(tape, in);
+    tg_tensor *out = fn(tape, in, NULL);
     CHECK(out != NULL, "%s: no output: %s", c->name, tg_tape_error(tape));
     if (!out) {
         tg_tape_free(tape);
@@ -150,7 +147,7 @@ static void ref_check(const ref_case *c, ref_fn fn, double tol) {
 
 typedef struct ref_entry {
     const char *prefix; /* a case named "<prefix>" or "<prefix>/<anything>" */
-    ref_fn fn;
+    op_fn fn;           /* its builder, made with OP (tg_test.h) or by hand */
 } ref_entry;
 
 /* Runs every case in the file against the table; an unknown case or an
@@ -162,7 +159,7 @@ static void ref_run_file(const char *path, const ref_entry *table, double tol32,
     ref_case c;
     int r, count = 0;
     while ((r = ref_next(f, &c)) == 1) {
-        ref_fn fn = NULL;
+        op_fn fn = NULL;
         for (const ref_entry *e = table; e->prefix; e++) {
             size_t n = strlen(e->prefix);
             if (!strncmp(c.name, e->prefix, n) && (c.name[n] == 0 || c.name[n] == '/')) {

@@ -13,25 +13,10 @@
 #include "tg_internal.h"
 #include "tg_kernels.h"
 
-#include <math.h>
+#include "tg_test.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-        }                                                                                \
-    } while (0)
 
 static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static double urand(void) { /* in [-1, 1) */
@@ -300,9 +285,9 @@ int main(void) {
             printf("gemm: %s not supported here, skipped\n", tg__gemm_level_name(level));
             continue;
         }
-        int before = failed;
+        int before = tg_test_fail;
         test_level(level, quick);
-        printf("gemm: %s %s\n", tg__gemm_level_name(level), failed == before ? "ok" : "FAILED");
+        printf("gemm: %s %s\n", tg__gemm_level_name(level), tg_test_fail == before ? "ok" : "FAILED");
     }
     tg_set_num_threads(1); /* the unthreaded driver over blocks */
     {
@@ -316,6 +301,5 @@ int main(void) {
     test_pool();
     test_concurrent();
     test_steady();
-    printf("gemm: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return TEST_DONE("gemm");
 }

@@ -3,16 +3,7 @@
  * derivatives on some cases; against a naive direct convolution; the
  * threaded path against one thread; the max-pool tie, -inf padding and
  * NaN rules; and bad inputs, whose errors name the op and the shapes. */
-#include "tg_test.h"
-
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-
-#define S1(a) {1, {a}}
-#define S3(a, b, c) {3, {a, b, c}}
-#define S4(a, b, c, d) {4, {a, b, c, d}}
+#include "gradharness.h"
 
 /* What a case computes: conv2d/conv1d with options and optional bias, a
  * pooling, or a small network. */
@@ -48,11 +39,8 @@ static bool quick;
 
 static void check(const char *name, spec s, int n, const shape *shapes, int second) {
     tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 11);
     tg_tensor *in[4] = {NULL, NULL, NULL, NULL};
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, -1, 1);
+    gc_inputs(tape, 11, n, shapes, -1, 1, NULL, in);
     tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 5, true, second == 2 || (second && !quick)};
     tg_gradcheck_report rep;
     s.nin = n;
@@ -217,7 +205,7 @@ static void against_naive(const char *name, geo g, tg_dtype dt, int threads) {
             for (int64_t i = 0; i < n; i++) t[i] = tg_tensor_get(outs[k], i);
             double e = max_rel(t, refs[k], n);
             CHECK(e <= tol, "%s (%s, %d threads): %s differs from the naive loops by %.3g",
-                  name, dt == TG_F64 ? "f64" : "f32", threads, what[k], e);
+                  name, tg_dtype_name(dt), threads, what[k], e);
         }
     }
     tg_tape_free(tape);

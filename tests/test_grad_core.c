@@ -1,93 +1,62 @@
 /* test_grad_core.c - every core op against central differences in f64,
  * through both backward paths (fast and create-graph), on several shapes
  * with broadcasting, size-1 and size-0 axes, and at and beside the kinks. */
-#include "tg_test.h"
+#include "gradharness.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP1(NAME, EXPR)                                                        \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
-OP1(f_add, tg_add(x[0], x[1]))
-OP1(f_sub, tg_sub(x[0], x[1]))
-OP1(f_mul, tg_mul(x[0], x[1]))
+OP(f_add, tg_add(x[0], x[1]))
+OP(f_sub, tg_sub(x[0], x[1]))
+OP(f_mul, tg_mul(x[0], x[1]))
 /* one tensor times itself (a one-pass backward), and used again beside it */
-OP1(f_square_self, tg_mul(x[0], x[0]))
-OP1(f_square_more, tg_add(tg_mul(x[0], x[0]), tg_mul_scalar(x[0], 3.0)))
+OP(f_square_self, tg_mul(x[0], x[0]))
+OP(f_square_more, tg_add(tg_mul(x[0], x[0]), tg_mul_scalar(x[0], 3.0)))
 /* slices that are views (one contiguous block) and copies (strided) */
-OP1(f_slice_view, tg_mul(tg_slice(x[0], 0, 1, 5, 1), tg_slice(x[0], 0, 0, 4, 1)))
-OP1(f_slice_rows, tg_mul(tg_slice(x[0], 0, 1, 3, 1), tg_slice(x[0], 0, 0, 2, 1)))
-OP1(f_div, tg_div(x[0], x[1]))
-OP1(f_pow, tg_pow(x[0], x[1]))
-OP1(f_adds, tg_add_scalar(x[0], 1.5))
-OP1(f_subs, tg_sub_scalar(x[0], 1.5))
-OP1(f_rsubs, tg_rsub_scalar(x[0], 1.5))
-OP1(f_muls, tg_mul_scalar(x[0], -2.5))
-OP1(f_divs, tg_div_scalar(x[0], 3.0))
-OP1(f_rdivs, tg_rdiv_scalar(x[0], 2.0))
-OP1(f_pows, tg_pow_scalar(x[0], 3.0))
-OP1(f_pows2, tg_pow_scalar(x[0], 2.0))
-OP1(f_powsh, tg_pow_scalar(x[0], -0.5))
-OP1(f_neg, tg_neg(x[0]))
-OP1(f_exp, tg_exp(x[0]))
-OP1(f_log, tg_log(x[0]))
-OP1(f_sqrt, tg_sqrt(x[0]))
-OP1(f_sin, tg_sin(x[0]))
-OP1(f_cos, tg_cos(x[0]))
-OP1(f_tan, tg_tan(x[0]))
-OP1(f_tanh, tg_tanh(x[0]))
-OP1(f_sigmoid, tg_sigmoid(x[0]))
-OP1(f_relu, tg_relu(x[0]))
-OP1(f_abs, tg_abs(x[0]))
-OP1(f_sum, tg_sum(x[0]))
-OP1(f_mean, tg_mean(x[0]))
-OP1(f_sum0, tg_sum_axis(x[0], 0, false))
-OP1(f_sumlast_keep, tg_sum_axis(x[0], -1, true))
-OP1(f_mean1, tg_mean_axis(x[0], 1, false))
-OP1(f_sum02, tg_sum_axes(x[0], 2, (int[]){0, 2}, false))
-OP1(f_matmul, tg_matmul(x[0], x[1]))
-OP1(f_mm_tn, tg_matmul_t(x[0], x[1], true, false))
-OP1(f_mm_nt, tg_matmul_t(x[0], x[1], false, true))
-OP1(f_mm_tt, tg_matmul_t(x[0], x[1], true, true))
-OP1(f_reshape, tg_reshape(x[0], TG_SHAPE(-1, 2)))
-OP1(f_transpose, tg_transpose(x[0], 0, -1))
-OP1(f_expand, tg_expand(x[0], TG_SHAPE(2, 3, 4)))
-OP1(f_sum_to, tg_sum_to(x[0], TG_SHAPE(3, 1)))
-OP1(f_cast, tg_cast(tg_mul(tg_cast(x[0], TG_F32), tg_cast(x[0], TG_F32)), TG_F64))
+OP(f_slice_view, tg_mul(tg_slice(x[0], 0, 1, 5, 1), tg_slice(x[0], 0, 0, 4, 1)))
+OP(f_slice_rows, tg_mul(tg_slice(x[0], 0, 1, 3, 1), tg_slice(x[0], 0, 0, 2, 1)))
+OP(f_div, tg_div(x[0], x[1]))
+OP(f_pow, tg_pow(x[0], x[1]))
+OP(f_adds, tg_add_scalar(x[0], 1.5))
+OP(f_subs, tg_sub_scalar(x[0], 1.5))
+OP(f_rsubs, tg_rsub_scalar(x[0], 1.5))
+OP(f_muls, tg_mul_scalar(x[0], -2.5))
+OP(f_divs, tg_div_scalar(x[0], 3.0))
+OP(f_rdivs, tg_rdiv_scalar(x[0], 2.0))
+OP(f_pows, tg_pow_scalar(x[0], 3.0))
+OP(f_pows2, tg_pow_scalar(x[0], 2.0))
+OP(f_powsh, tg_pow_scalar(x[0], -0.5))
+OP(f_neg, tg_neg(x[0]))
+OP(f_exp, tg_exp(x[0]))
+OP(f_log, tg_log(x[0]))
+OP(f_sqrt, tg_sqrt(x[0]))
+OP(f_sin, tg_sin(x[0]))
+OP(f_cos, tg_cos(x[0]))
+OP(f_tan, tg_tan(x[0]))
+OP(f_tanh, tg_tanh(x[0]))
+OP(f_sigmoid, tg_sigmoid(x[0]))
+OP(f_relu, tg_relu(x[0]))
+OP(f_abs, tg_abs(x[0]))
+OP(f_sum, tg_sum(x[0]))
+OP(f_mean, tg_mean(x[0]))
+OP(f_sum0, tg_sum_axis(x[0], 0, false))
+OP(f_sumlast_keep, tg_sum_axis(x[0], -1, true))
+OP(f_mean1, tg_mean_axis(x[0], 1, false))
+OP(f_sum02, tg_sum_axes(x[0], 2, (int[]){0, 2}, false))
+OP(f_matmul, tg_matmul(x[0], x[1]))
+OP(f_mm_tn, tg_matmul_t(x[0], x[1], true, false))
+OP(f_mm_nt, tg_matmul_t(x[0], x[1], false, true))
+OP(f_mm_tt, tg_matmul_t(x[0], x[1], true, true))
+OP(f_reshape, tg_reshape(x[0], TG_SHAPE(-1, 2)))
+OP(f_transpose, tg_transpose(x[0], 0, -1))
+OP(f_expand, tg_expand(x[0], TG_SHAPE(2, 3, 4)))
+OP(f_sum_to, tg_sum_to(x[0], TG_SHAPE(3, 1)))
+OP(f_cast, tg_cast(tg_mul(tg_cast(x[0], TG_F32), tg_cast(x[0], TG_F32)), TG_F64))
 /* composites: chains that reuse a value (accumulation) */
-OP1(f_reuse, tg_add(tg_mul(x[0], x[0]), tg_sin(tg_mul(x[0], x[1]))))
-OP1(f_mlp, tg_mean(tg_tanh(tg_add(tg_matmul(x[0], x[1]), x[2]))))
-
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-
-static double eps = 1e-6;
+OP(f_reuse, tg_add(tg_mul(x[0], x[0]), tg_sin(tg_mul(x[0], x[1]))))
+OP(f_mlp, tg_mean(tg_tanh(tg_add(tg_matmul(x[0], x[1]), x[2]))))
 
 /* inputs drawn uniformly from [lo, hi] */
-static int check(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi,
-                 bool second) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 7);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
-    tg_gradcheck_opts o = {eps, 1e-6, 1e-4, 99, true, second};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, NULL, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
-    tg_tape_free(tape);
-    return ok;
+static void check(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi,
+                  bool second) {
+    gc_check(name, f, NULL, n, shapes, 7, lo, hi, NULL, second);
 }
 
 int main(void) {
@@ -187,9 +156,9 @@ int main(void) {
     check("expand from scalar", f_expand, 1, &(shape)S0, -1, 1, false);
     check("sum_to", f_sum_to, 1, &(shape)S3(2, 3, 4), -1, 1, false);
     /* through f32: a step of 1e-2 (exact for this quadratic) outweighs f32 rounding */
-    eps = 1e-2;
+    gc_step = 1e-2;
     check("cast round trip", f_cast, 1, &(shape)S1(3), 0.5, 1.0, false);
-    eps = 1e-6;
+    gc_step = 1e-6;
 
     /* composites */
     check("reuse", f_reuse, 2, (shape[]){S1(3), S1(3)}, -1, 1, true);

@@ -3,91 +3,62 @@
  * paths (fast and create-graph), on several shapes with broadcasting,
  * negative axes, size-1 and size-0 axes; second derivatives on some; the
  * kinks at and beside (PyTorch's conventions); and bad inputs. */
-#include "tg_test.h"
+#include "gradharness.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP1(NAME, EXPR)                                                        \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
-OP1(f_log1p, tg_log1p(x[0]))
-OP1(f_expm1, tg_expm1(x[0]))
-OP1(f_erf, tg_erf(x[0]))
-OP1(f_square, tg_square(x[0]))
-OP1(f_recip, tg_reciprocal(x[0]))
-OP1(f_rsqrt, tg_rsqrt(x[0]))
-OP1(f_softplus, tg_softplus(x[0], 1.0, 20.0))
-OP1(f_softplus2, tg_softplus(x[0], 2.0, 1.0))
-OP1(f_softplus_neg, tg_softplus(x[0], -1.5, 20.0))
-OP1(f_gelu, tg_gelu(x[0], false))
-OP1(f_gelu_tanh, tg_gelu(x[0], true))
-OP1(f_leaky, tg_leaky_relu(x[0], 0.1))
-OP1(f_elu, tg_elu(x[0], 1.5))
-OP1(f_silu, tg_silu(x[0]))
-OP1(f_clamp, tg_clamp(x[0], -0.5, 0.7))
-OP1(f_clamp_lo, tg_clamp(x[0], 0.2, INFINITY))
-OP1(f_clamp_hi, tg_clamp(x[0], -INFINITY, 0.3))
-OP1(f_sign, tg_mul(tg_sign(x[0]), x[0]))
-OP1(f_max, tg_maximum(x[0], x[1]))
-OP1(f_min, tg_minimum(x[0], x[1]))
-OP1(f_where, tg_where(x[0], x[1], x[2]))
-OP1(f_clamp_t, tg_clamp_t(x[0], x[1], x[2]))
-OP1(f_clamp_t_lo, tg_clamp_t(x[0], x[1], NULL))
-OP1(f_clamp_t_hi, tg_clamp_t(x[0], NULL, x[1]))
+OP(f_log1p, tg_log1p(x[0]))
+OP(f_expm1, tg_expm1(x[0]))
+OP(f_erf, tg_erf(x[0]))
+OP(f_square, tg_square(x[0]))
+OP(f_recip, tg_reciprocal(x[0]))
+OP(f_rsqrt, tg_rsqrt(x[0]))
+OP(f_softplus, tg_softplus(x[0], 1.0, 20.0))
+OP(f_softplus2, tg_softplus(x[0], 2.0, 1.0))
+OP(f_softplus_neg, tg_softplus(x[0], -1.5, 20.0))
+OP(f_gelu, tg_gelu(x[0], false))
+OP(f_gelu_tanh, tg_gelu(x[0], true))
+OP(f_leaky, tg_leaky_relu(x[0], 0.1))
+OP(f_elu, tg_elu(x[0], 1.5))
+OP(f_silu, tg_silu(x[0]))
+OP(f_clamp, tg_clamp(x[0], -0.5, 0.7))
+OP(f_clamp_lo, tg_clamp(x[0], 0.2, INFINITY))
+OP(f_clamp_hi, tg_clamp(x[0], -INFINITY, 0.3))
+OP(f_sign, tg_mul(tg_sign(x[0]), x[0]))
+OP(f_max, tg_maximum(x[0], x[1]))
+OP(f_min, tg_minimum(x[0], x[1]))
+OP(f_where, tg_where(x[0], x[1], x[2]))
+OP(f_clamp_t, tg_clamp_t(x[0], x[1], x[2]))
+OP(f_clamp_t_lo, tg_clamp_t(x[0], x[1], NULL))
+OP(f_clamp_t_hi, tg_clamp_t(x[0], NULL, x[1]))
 /* reductions */
-OP1(f_var_all, tg_var(x[0], 0, NULL, 1, false))
-OP1(f_var1, tg_var(x[0], 1, (int[]){1}, 1, false))
-OP1(f_var_0m1k, tg_var(x[0], 2, (int[]){0, -1}, 0, true))
-OP1(f_std_all, tg_std(x[0], 0, NULL, 1, false))
-OP1(f_std1, tg_std(x[0], 1, (int[]){-1}, 0, true))
-OP1(f_prod_all, tg_prod(x[0], 0, NULL, false))
-OP1(f_prod1, tg_prod(x[0], 1, (int[]){1}, false))
-OP1(f_prod_02k, tg_prod(x[0], 2, (int[]){0, 2}, true))
-OP1(f_amax_all, tg_amax(x[0], 0, NULL, false))
-OP1(f_amax1, tg_amax(x[0], 1, (int[]){1}, false))
-OP1(f_amin_02k, tg_amin(x[0], 2, (int[]){0, -1}, true))
-OP1(f_lse_all, tg_logsumexp(x[0], 0, NULL, false))
-OP1(f_lse1, tg_logsumexp(x[0], 1, (int[]){-1}, false))
-OP1(f_lse_1k, tg_logsumexp(x[0], 1, (int[]){1}, true))
-OP1(f_norm1, tg_norm(x[0], 1, 1, (int[]){-1}, false))
-OP1(f_norm2, tg_norm(x[0], 2, 0, NULL, false))
-OP1(f_norm2_0k, tg_norm(x[0], 2, 1, (int[]){0}, true))
+OP(f_var_all, tg_var(x[0], 0, NULL, 1, false))
+OP(f_var1, tg_var(x[0], 1, (int[]){1}, 1, false))
+OP(f_var_0m1k, tg_var(x[0], 2, (int[]){0, -1}, 0, true))
+OP(f_std_all, tg_std(x[0], 0, NULL, 1, false))
+OP(f_std1, tg_std(x[0], 1, (int[]){-1}, 0, true))
+OP(f_prod_all, tg_prod(x[0], 0, NULL, false))
+OP(f_prod1, tg_prod(x[0], 1, (int[]){1}, false))
+OP(f_prod_02k, tg_prod(x[0], 2, (int[]){0, 2}, true))
+OP(f_amax_all, tg_amax(x[0], 0, NULL, false))
+OP(f_amax1, tg_amax(x[0], 1, (int[]){1}, false))
+OP(f_amin_02k, tg_amin(x[0], 2, (int[]){0, -1}, true))
+OP(f_lse_all, tg_logsumexp(x[0], 0, NULL, false))
+OP(f_lse1, tg_logsumexp(x[0], 1, (int[]){-1}, false))
+OP(f_lse_1k, tg_logsumexp(x[0], 1, (int[]){1}, true))
+OP(f_norm1, tg_norm(x[0], 1, 1, (int[]){-1}, false))
+OP(f_norm2, tg_norm(x[0], 2, 0, NULL, false))
+OP(f_norm2_0k, tg_norm(x[0], 2, 1, (int[]){0}, true))
 /* composites: the ops chained, a value reused */
-OP1(f_chain, tg_sum(tg_mul(tg_gelu(x[0], false), tg_silu(tg_maximum(x[0], x[1])))))
-
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-
-static bool check_in(const char *name, op_fn f, int n, tg_tensor *const *in, bool second) {
-    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, NULL, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
-    return ok;
-}
+OP(f_chain, tg_sum(tg_mul(tg_gelu(x[0], false), tg_silu(tg_maximum(x[0], x[1])))))
 
 /* inputs drawn uniformly from [lo, hi] */
-static bool check(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi,
+static void check(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi,
                   bool second) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 7);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
-    bool ok = check_in(name, f, n, in, second);
-    tg_tape_free(tape);
-    return ok;
+    gc_check(name, f, NULL, n, shapes, 7, lo, hi, NULL, second);
+}
+
+/* the given inputs */
+static void check_in(const char *name, op_fn f, int n, tg_tensor *const *in, bool second) {
+    gc_check_in(name, f, NULL, n, in, second);
 }
 
 static tg_tensor *vec(tg_tape *t, int n, const double *v) {

@@ -2,15 +2,8 @@
  * dropout, layer_norm, batch_norm: central differences in f64 (both
  * backward paths, second derivatives), stability at +-1000, dropout
  * statistics, running statistics, and bad inputs. */
-#include "tg_test.h"
+#include "gradharness.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP(NAME, EXPR)                                                         \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
 OP(f_sm_last, tg_softmax(x[0], -1))
 OP(f_sm_0, tg_softmax(x[0], 0))
 OP(f_sm_mid, tg_softmax(x[0], 1))
@@ -39,31 +32,10 @@ static tg_tensor *f_bn_eval(tg_tape *t, tg_tensor *const *x, void *ud) {
     return tg_batch_norm(x[0], x[1], x[2], rm, rv, false, 0.1, 1e-5);
 }
 
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-#define S4(a, b, c, d) {4, {a, b, c, d}}
-
-static bool check(const char *name, op_fn f, void *ud, int n, const shape *shapes, double lo,
+/* inputs drawn uniformly from [lo, hi] */
+static void check(const char *name, op_fn f, void *ud, int n, const shape *shapes, double lo,
                   double hi, bool second) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 13);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
-    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, ud, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
-    tg_tape_free(tape);
-    return ok;
+    gc_check(name, f, ud, n, shapes, 13, lo, hi, NULL, second);
 }
 
 static void test_gradients(void) {
@@ -185,7 +157,7 @@ static void test_sce_values(void) {
         tg_tensor *l = tg_softmax_cross_entropy(x, y, -100, 0.0);
         CHECK_OK(t);
         CHECK(l && tg_tensor_get(l, 0) == 2000 && tg_tensor_get(l, 1) == 0,
-              "%s at +-1000: %.17g %.17g", k ? "f32" : "f64", tg_tensor_get(l, 0),
+              "%s at +-1000: %.17g %.17g", tg_dtype_name(dt), tg_tensor_get(l, 0),
               tg_tensor_get(l, 1));
         CHECK_NEAR(tg_tensor_get(l, 2), log(3.0), k ? 1e-6 : 1e-15);
         tg_tensor *ls = tg_softmax_cross_entropy(x, y, -100, 0.3);
@@ -199,7 +171,7 @@ static void test_sce_values(void) {
             worst = fmax(worst, fabs(tg_tensor_get(g, i) - want[i]));
             worst = fmax(worst, fabs(tg_tensor_get(g, i) - (tg_tensor_get(sm, i) - (i == 1 || i == 5 || i == 6))));
         }
-        CHECK(g && worst < (k ? 1e-6 : 1e-15), "%s gradient at +-1000 off by %g", k ? "f32" : "f64",
+        CHECK(g && worst < (k ? 1e-6 : 1e-15), "%s gradient at +-1000 off by %g", tg_dtype_name(dt),
               worst);
         tg_tape_reset(t);
     }

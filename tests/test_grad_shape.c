@@ -2,15 +2,8 @@
  * through both backward paths (and second derivatives where the backward
  * is itself an op with a backward: slice, pad, repeat, index_select,
  * gather), forward values by hand, and bad inputs. */
-#include "tg_test.h"
+#include "gradharness.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP(NAME, EXPR)                                                         \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
 /* squared so that second derivatives of linear ops are exercised */
 #define SQ(e) tg_mul(e, e)
 OP(f_permute, SQ(tg_permute(x[0], 3, (int[]){2, 0, 1})))
@@ -66,35 +59,10 @@ static tg_tensor *f_concat_many(tg_tape *t, tg_tensor *const *x, void *ud) {
     return SQ(tg_concat(20, p, 0));
 }
 
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-
 /* Float inputs uniform in [-1, 1]; i64 inputs given by idx (rank-1 or 2). */
-static bool check(const char *name, op_fn f, int n, const shape *shapes, const int64_t *idx,
+static void check(const char *name, op_fn f, int n, const shape *shapes, const int64_t *idx,
                   bool second) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 11);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++) {
-        if (idx && i == n - 1)
-            in[i] = tg_tensor_new(tape, TG_I64, shapes[i].rank, shapes[i].d, idx);
-        else
-            in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, -1, 1);
-    }
-    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 99, true, second};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, NULL, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "%s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b), rep.msg);
-    tg_tape_free(tape);
-    return ok;
+    gc_check(name, f, NULL, n, shapes, 11, -1, 1, idx, second);
 }
 
 static void test_gradients(void) {

@@ -9,99 +9,70 @@
  *      made by tests/ref_higher.py)
  *   5. errors, and memory: a steady create-graph loop allocates nothing
  */
+#include "gradharness.h"
 #include "refcase.h"
 
-typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *const *, void *);
-
-#define OP1(NAME, EXPR)                                                        \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
-        (void)t, (void)ud;                                                     \
-        return EXPR;                                                           \
-    }
 /* A nonlinear wrapper for linear ops, whose own second derivative is zero:
  * L(x) * sin(L(x)) sends the second sweep through L's graph backward, and
  * through the graph backward of that. */
 static tg_tensor *nl(tg_tensor *l) { return tg_mul(l, tg_sin(l)); }
 
-OP1(f_add, tg_add(x[0], x[1]))
-OP1(f_sub, tg_sub(x[0], x[1]))
-OP1(f_mul, tg_mul(x[0], x[1]))
-OP1(f_div, tg_div(x[0], x[1]))
-OP1(f_pow, tg_pow(x[0], x[1]))
-OP1(f_add_nl, nl(tg_add(x[0], x[1])))
-OP1(f_sub_nl, nl(tg_sub(x[0], x[1])))
-OP1(f_adds, nl(tg_add_scalar(x[0], 1.5)))
-OP1(f_subs, nl(tg_sub_scalar(x[0], 1.5)))
-OP1(f_rsubs, nl(tg_rsub_scalar(x[0], 1.5)))
-OP1(f_muls, nl(tg_mul_scalar(x[0], -2.5)))
-OP1(f_divs, nl(tg_div_scalar(x[0], 3.0)))
-OP1(f_rdivs, tg_rdiv_scalar(x[0], 2.0))
-OP1(f_pows3, tg_pow_scalar(x[0], 3.0))
-OP1(f_pows2, tg_pow_scalar(x[0], 2.0))
-OP1(f_powsh, tg_pow_scalar(x[0], -0.5))
-OP1(f_pows1, nl(tg_pow_scalar(x[0], 1.0)))
-OP1(f_pows0, tg_add(tg_pow_scalar(x[0], 0.0), nl(x[0])))
-OP1(f_neg, nl(tg_neg(x[0])))
-OP1(f_exp, tg_exp(x[0]))
-OP1(f_log, tg_log(x[0]))
-OP1(f_sqrt, tg_sqrt(x[0]))
-OP1(f_sin, tg_sin(x[0]))
-OP1(f_cos, tg_cos(x[0]))
-OP1(f_tan, tg_tan(x[0]))
-OP1(f_tanh, tg_tanh(x[0]))
-OP1(f_sigmoid, tg_sigmoid(x[0]))
-OP1(f_relu, nl(tg_relu(x[0])))
-OP1(f_abs, nl(tg_abs(x[0])))
-OP1(f_relu_lin, tg_relu(x[0]))
-OP1(f_sum, nl(tg_sum(x[0])))
-OP1(f_mean, nl(tg_mean(x[0])))
-OP1(f_sum0, nl(tg_sum_axis(x[0], 0, false)))
-OP1(f_sumlast_keep, nl(tg_sum_axis(x[0], -1, true)))
-OP1(f_mean1, nl(tg_mean_axis(x[0], 1, false)))
-OP1(f_sum02, nl(tg_sum_axes(x[0], 2, (int[]){0, -1}, false)))
-OP1(f_meanaxes, nl(tg_mean_axes(x[0], 2, (int[]){-1, 0}, true)))
-OP1(f_matmul, tg_matmul(x[0], x[1]))
-OP1(f_mm_tn, tg_matmul_t(x[0], x[1], true, false))
-OP1(f_mm_nt, tg_matmul_t(x[0], x[1], false, true))
-OP1(f_mm_tt, tg_matmul_t(x[0], x[1], true, true))
-OP1(f_mm_self, tg_matmul_t(x[0], x[0], false, true)) /* x x^T: a square */
-OP1(f_reshape, nl(tg_reshape(x[0], TG_SHAPE(-1, 2))))
-OP1(f_transpose, nl(tg_transpose(x[0], 0, -1)))
-OP1(f_expand, nl(tg_expand(x[0], TG_SHAPE(2, 3, 2))))
-OP1(f_sum_to, nl(tg_sum_to(x[0], TG_SHAPE(3, 1))))
-OP1(f_cast, tg_cast(tg_mul(tg_cast(x[0], TG_F32), tg_cast(x[1], TG_F32)), TG_F64))
+OP(f_add, tg_add(x[0], x[1]))
+OP(f_sub, tg_sub(x[0], x[1]))
+OP(f_mul, tg_mul(x[0], x[1]))
+OP(f_div, tg_div(x[0], x[1]))
+OP(f_pow, tg_pow(x[0], x[1]))
+OP(f_add_nl, nl(tg_add(x[0], x[1])))
+OP(f_sub_nl, nl(tg_sub(x[0], x[1])))
+OP(f_adds, nl(tg_add_scalar(x[0], 1.5)))
+OP(f_subs, nl(tg_sub_scalar(x[0], 1.5)))
+OP(f_rsubs, nl(tg_rsub_scalar(x[0], 1.5)))
+OP(f_muls, nl(tg_mul_scalar(x[0], -2.5)))
+OP(f_divs, nl(tg_div_scalar(x[0], 3.0)))
+OP(f_rdivs, tg_rdiv_scalar(x[0], 2.0))
+OP(f_pows3, tg_pow_scalar(x[0], 3.0))
+OP(f_pows2, tg_pow_scalar(x[0], 2.0))
+OP(f_powsh, tg_pow_scalar(x[0], -0.5))
+OP(f_pows1, nl(tg_pow_scalar(x[0], 1.0)))
+OP(f_pows0, tg_add(tg_pow_scalar(x[0], 0.0), nl(x[0])))
+OP(f_neg, nl(tg_neg(x[0])))
+OP(f_exp, tg_exp(x[0]))
+OP(f_log, tg_log(x[0]))
+OP(f_sqrt, tg_sqrt(x[0]))
+OP(f_sin, tg_sin(x[0]))
+OP(f_cos, tg_cos(x[0]))
+OP(f_tan, tg_tan(x[0]))
+OP(f_tanh, tg_tanh(x[0]))
+OP(f_sigmoid, tg_sigmoid(x[0]))
+OP(f_relu, nl(tg_relu(x[0])))
+OP(f_abs, nl(tg_abs(x[0])))
+OP(f_relu_lin, tg_relu(x[0]))
+OP(f_sum, nl(tg_sum(x[0])))
+OP(f_mean, nl(tg_mean(x[0])))
+OP(f_sum0, nl(tg_sum_axis(x[0], 0, false)))
+OP(f_sumlast_keep, nl(tg_sum_axis(x[0], -1, true)))
+OP(f_mean1, nl(tg_mean_axis(x[0], 1, false)))
+OP(f_sum02, nl(tg_sum_axes(x[0], 2, (int[]){0, -1}, false)))
+OP(f_meanaxes, nl(tg_mean_axes(x[0], 2, (int[]){-1, 0}, true)))
+OP(f_matmul, tg_matmul(x[0], x[1]))
+OP(f_mm_tn, tg_matmul_t(x[0], x[1], true, false))
+OP(f_mm_nt, tg_matmul_t(x[0], x[1], false, true))
+OP(f_mm_tt, tg_matmul_t(x[0], x[1], true, true))
+OP(f_mm_self, tg_matmul_t(x[0], x[0], false, true)) /* x x^T: a square */
+OP(f_reshape, nl(tg_reshape(x[0], TG_SHAPE(-1, 2))))
+OP(f_transpose, nl(tg_transpose(x[0], 0, -1)))
+OP(f_expand, nl(tg_expand(x[0], TG_SHAPE(2, 3, 2))))
+OP(f_sum_to, nl(tg_sum_to(x[0], TG_SHAPE(3, 1))))
+OP(f_cast, tg_cast(tg_mul(tg_cast(x[0], TG_F32), tg_cast(x[1], TG_F32)), TG_F64))
 /* composites that reuse values (accumulated graph gradients) */
-OP1(f_reuse, tg_add(tg_mul(x[0], x[0]), tg_sin(tg_mul(x[0], x[1]))))
-OP1(f_mlp, tg_mean(tg_tanh(tg_add(tg_matmul(x[0], x[1]), x[2]))))
-
-typedef struct shape {
-    int rank;
-    int64_t d[4];
-} shape;
-
-#define S0 {0, {0}}
-#define S1(a) {1, {a}}
-#define S2(a, b) {2, {a, b}}
-#define S3(a, b, c) {3, {a, b, c}}
-
-static double eps = 1e-6;
+OP(f_reuse, tg_add(tg_mul(x[0], x[0]), tg_sin(tg_mul(x[0], x[1]))))
+OP(f_mlp, tg_mean(tg_tanh(tg_add(tg_matmul(x[0], x[1]), x[2]))))
 
 /* Second-order gradient check, inputs uniform in [lo, hi]. */
-static bool check2(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi) {
-    tg_tape *tape = tg_tape_new();
-    tg_rng rng;
-    tg_rng_seed(&rng, 11);
-    tg_tensor *in[4];
-    for (int i = 0; i < n; i++)
-        in[i] = tg_rand_uniform(tape, TG_F64, shapes[i].rank, shapes[i].d, &rng, lo, hi);
-    tg_gradcheck_opts o = {eps, 1e-6, 1e-4, 99, true, true};
-    tg_gradcheck_report rep;
-    bool ok = tg_gradcheck(f, NULL, n, in, &o, &rep);
-    char b[64];
-    CHECK(ok, "second order, %s on %s...: %s", name, tg_tensor_shape_str(in[0], b, sizeof b),
-          rep.msg);
-    tg_tape_free(tape);
-    return ok;
+static void check2(const char *name, op_fn f, int n, const shape *shapes, double lo, double hi) {
+    char what[128];
+    snprintf(what, sizeof what, "second order, %s", name);
+    gc_check(what, f, NULL, n, shapes, 11, lo, hi, NULL, true);
 }
 
 static void test_ops_second_order(void) {
@@ -167,9 +138,9 @@ static void test_ops_second_order(void) {
     check2("sum_to", f_sum_to, 1, &(shape)S3(2, 3, 2), -1, 1);
     /* through f32: x*y is bilinear, so central differences with a dyadic
      * step are exact and the f32 rounding of the step does not enter */
-    eps = 1.0 / 64;
+    gc_step = 1.0 / 64;
     check2("cast round trip", f_cast, 2, (shape[]){S1(3), S1(3)}, 0.5, 1.0);
-    eps = 1e-6;
+    gc_step = 1e-6;
 
     check2("reuse", f_reuse, 2, (shape[]){S1(3), S1(3)}, -1, 1);
     check2("mlp", f_mlp, 3, (shape[]){S2(2, 3), S2(3, 2), S1(2)}, -1, 1);
@@ -600,18 +571,9 @@ static tg_tensor *v_mat(tg_tensor *x, tg_tensor *const *c) {
 /* Builders per case: the inputs are x, then (hvp, jvp, vjp) the direction,
  * then the constants. */
 #define SCALAR_REFS(N)                                                         \
-    static tg_tensor *r_grad2_##N(tg_tape *t, tg_tensor *const *in) {          \
-        (void)t;                                                               \
-        return tg_vjp(s_##N(in[0], in + 1), in[0], NULL, TG_CREATE_GRAPH);     \
-    }                                                                          \
-    static tg_tensor *r_hess_##N(tg_tape *t, tg_tensor *const *in) {           \
-        (void)t;                                                               \
-        return tg_hessian(s_##N(in[0], in + 1), in[0], TG_CREATE_GRAPH);      \
-    }                                                                          \
-    static tg_tensor *r_hvp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_hvp(s_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }
+    OP(r_grad2_##N, tg_vjp(s_##N(x[0], x + 1), x[0], NULL, TG_CREATE_GRAPH))   \
+    OP(r_hess_##N, tg_hessian(s_##N(x[0], x + 1), x[0], TG_CREATE_GRAPH))      \
+    OP(r_hvp_##N, tg_hvp(s_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))
 SCALAR_REFS(poly)
 SCALAR_REFS(trig)
 SCALAR_REFS(lse)
@@ -619,18 +581,9 @@ SCALAR_REFS(ratio)
 SCALAR_REFS(mlp)
 SCALAR_REFS(rosen)
 #define VECTOR_REFS(N)                                                         \
-    static tg_tensor *r_jac_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_jacobian(v_##N(in[0], in + 1), in[0], TG_CREATE_GRAPH);     \
-    }                                                                          \
-    static tg_tensor *r_jvp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_jvp(v_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }                                                                          \
-    static tg_tensor *r_vjp_##N(tg_tape *t, tg_tensor *const *in) {            \
-        (void)t;                                                               \
-        return tg_vjp(v_##N(in[0], in + 2), in[0], in[1], TG_CREATE_GRAPH);   \
-    }
+    OP(r_jac_##N, tg_jacobian(v_##N(x[0], x + 1), x[0], TG_CREATE_GRAPH))      \
+    OP(r_jvp_##N, tg_jvp(v_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))     \
+    OP(r_vjp_##N, tg_vjp(v_##N(x[0], x + 2), x[0], x[1], TG_CREATE_GRAPH))
 VECTOR_REFS(mlp)
 VECTOR_REFS(mix)
 VECTOR_REFS(mat)

@@ -2,40 +2,35 @@
  * PyTorch (tests/ref/conv.txt, made by tests/ref_conv.py). */
 #include "refcase.h"
 
-#define B(NAME, EXPR)                                                          \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x) {                  \
-        (void)t;                                                               \
-        return EXPR;                                                           \
-    }
 #define CO(...) (&(tg_conv_opts){__VA_ARGS__})
 #define PO(...) (&(tg_pool_opts){__VA_ARGS__})
 
-B(r_basic, tg_conv2d(x[0], x[1], x[2], NULL))
-B(r_s2p1, tg_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1})))
-B(r_dil, tg_conv2d(x[0], x[1], x[2], CO(.dilation = {2, 2}, .padding = {2, 1})))
-B(r_groups, tg_conv2d(x[0], x[1], x[2], CO(.groups = 2)))
-B(r_nobias, tg_conv2d(x[0], x[1], NULL, NULL))
-B(r_odd, tg_conv2d(x[0], x[1], x[2],
-                   CO(.stride = {2, 3}, .padding = {1, 2}, .dilation = {1, 2})))
-B(r_1x1, tg_conv2d(x[0], x[1], x[2], NULL))
-B(r_depthwise, tg_conv2d(x[0], x[1], NULL, CO(.groups = 3, .padding = {1, 1})))
-B(r_big, tg_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1})))
-B(r_c1_basic, tg_conv1d(x[0], x[1], x[2], NULL))
-B(r_c1_sdp, tg_conv1d(x[0], x[1], x[2], CO(.stride = {2}, .padding = {1}, .dilation = {2})))
-B(r_c1_groups, tg_conv1d(x[0], x[1], NULL, CO(.groups = 2)))
-B(r_mp_k2, tg_max_pool2d(x[0], PO(.kernel = {2, 2})))
-B(r_mp_k3s2p1, tg_max_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1})))
-B(r_mp_rect, tg_max_pool2d(x[0], PO(.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 0})))
-B(r_mp_3d, tg_max_pool2d(x[0], PO(.kernel = {2, 2}, .stride = {1, 1})))
-B(r_ap_k2, tg_avg_pool2d(x[0], PO(.kernel = {2, 2})))
-B(r_ap_k3s2p1, tg_avg_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1})))
-B(r_ap_ex, tg_avg_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
-                                  .exclude_pad = true)))
-B(r_ap_rect, tg_avg_pool2d(x[0], PO(.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1})))
-B(r_ap_3d, tg_avg_pool2d(x[0], PO(.kernel = {2, 2}, .stride = {1, 1})))
-B(r_lenet, tg_conv2d(tg_max_pool2d(tg_relu(tg_conv2d(x[0], x[1], x[2], NULL)),
-                                   PO(.kernel = {2, 2})),
-                     x[3], x[4], NULL))
+OP(r_basic, tg_conv2d(x[0], x[1], x[2], NULL))
+OP(r_s2p1, tg_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1})))
+OP(r_dil, tg_conv2d(x[0], x[1], x[2], CO(.dilation = {2, 2}, .padding = {2, 1})))
+OP(r_groups, tg_conv2d(x[0], x[1], x[2], CO(.groups = 2)))
+OP(r_nobias, tg_conv2d(x[0], x[1], NULL, NULL))
+OP(r_odd, tg_conv2d(x[0], x[1], x[2],
+                    CO(.stride = {2, 3}, .padding = {1, 2}, .dilation = {1, 2})))
+OP(r_1x1, tg_conv2d(x[0], x[1], x[2], NULL))
+OP(r_depthwise, tg_conv2d(x[0], x[1], NULL, CO(.groups = 3, .padding = {1, 1})))
+OP(r_big, tg_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1})))
+OP(r_c1_basic, tg_conv1d(x[0], x[1], x[2], NULL))
+OP(r_c1_sdp, tg_conv1d(x[0], x[1], x[2], CO(.stride = {2}, .padding = {1}, .dilation = {2})))
+OP(r_c1_groups, tg_conv1d(x[0], x[1], NULL, CO(.groups = 2)))
+OP(r_mp_k2, tg_max_pool2d(x[0], PO(.kernel = {2, 2})))
+OP(r_mp_k3s2p1, tg_max_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1})))
+OP(r_mp_rect, tg_max_pool2d(x[0], PO(.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 0})))
+OP(r_mp_3d, tg_max_pool2d(x[0], PO(.kernel = {2, 2}, .stride = {1, 1})))
+OP(r_ap_k2, tg_avg_pool2d(x[0], PO(.kernel = {2, 2})))
+OP(r_ap_k3s2p1, tg_avg_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1})))
+OP(r_ap_ex, tg_avg_pool2d(x[0], PO(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                                   .exclude_pad = true)))
+OP(r_ap_rect, tg_avg_pool2d(x[0], PO(.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1})))
+OP(r_ap_3d, tg_avg_pool2d(x[0], PO(.kernel = {2, 2}, .stride = {1, 1})))
+OP(r_lenet, tg_conv2d(tg_max_pool2d(tg_relu(tg_conv2d(x[0], x[1], x[2], NULL)),
+                                    PO(.kernel = {2, 2})),
+                      x[3], x[4], NULL))
 
 static const ref_entry table[] = {
     {"conv2d_basic", r_basic}, {"conv2d_s2p1", r_s2p1}, {"conv2d_dil", r_dil},

@@ -3,54 +3,51 @@
  * tests/ref_shape.py). */
 #include "refcase.h"
 
-#define B(NAME, EXPR)                                                          \
-    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x) {                  \
-        (void)t;                                                               \
-        return EXPR;                                                           \
-    }
-B(r_permute, tg_permute(x[0], 3, (int[]){2, 0, 1}))
-B(r_squeeze, tg_squeeze(x[0], 1))
-B(r_squeeze_neg, tg_squeeze(x[0], -1))
-B(r_unsqueeze, tg_unsqueeze(x[0], -1))
-B(r_flatten, tg_flatten(x[0], 1, 2))
-B(r_broadcast_to, tg_broadcast_to(x[0], TG_SHAPE(2, 3, 4)))
-B(r_concat_last, tg_concat(3, x, -1))
-B(r_concat0, tg_concat(2, x, 0))
-B(r_stack1, tg_stack(3, x, 1))
-B(r_slice_step, tg_slice(x[0], 0, 1, 8, 3))
-B(r_slice_neg, tg_slice(x[0], 1, -4, INT64_MAX, 1))
-B(r_slice_clamp, tg_slice(x[0], -1, -100, 2, 1))
-B(r_pad1, tg_pad(x[0], 1, (int64_t[]){1, 2}, 0.5))
-B(r_pad2, tg_pad(x[0], 2, (int64_t[]){1, 2, 0, 1}, 0.0))
-B(r_pad_neg, tg_pad(x[0], 2, (int64_t[]){-1, 1, 1, -1}, 0.0))
-B(r_repeat, tg_repeat(x[0], TG_SHAPE(2, 1, 3)))
-B(r_repeat1, tg_repeat(x[0], TG_SHAPE(2, 2)))
-B(r_isel0, tg_index_select(x[0], 0, x[1]))
-B(r_isel_last, tg_index_select(x[0], -1, x[1]))
-B(r_gather1, tg_gather(x[0], 1, x[1]))
-B(r_gather0, tg_gather(x[0], 0, x[1]))
-B(r_embedding, tg_embedding(x[0], x[1]))
-B(r_masked_fill, tg_masked_fill(x[0], x[1], -1.5))
-B(r_masked_softmax, tg_softmax(tg_masked_fill(x[0], x[1], -INFINITY), -1))
-B(r_one_hot, tg_one_hot(x[0], 4, TG_I64))
-B(r_softmax_last, tg_softmax(x[0], -1))
-B(r_softmax_mid, tg_softmax(x[0], 1))
-B(r_log_softmax_last, tg_log_softmax(x[0], -1))
-B(r_log_softmax_mid, tg_log_softmax(x[0], 1))
-B(r_layer_norm_wb, tg_layer_norm(x[0], 1, x[1], x[2], 1e-5))
-B(r_layer_norm2, tg_layer_norm(x[0], 2, NULL, NULL, 1e-5))
-B(r_bn_train, tg_batch_norm(x[0], x[1], x[2], NULL, NULL, true, 0.1, 1e-5))
-B(r_bn_eval, tg_batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.1, 1e-5))
+OP(r_permute, tg_permute(x[0], 3, (int[]){2, 0, 1}))
+OP(r_squeeze, tg_squeeze(x[0], 1))
+OP(r_squeeze_neg, tg_squeeze(x[0], -1))
+OP(r_unsqueeze, tg_unsqueeze(x[0], -1))
+OP(r_flatten, tg_flatten(x[0], 1, 2))
+OP(r_broadcast_to, tg_broadcast_to(x[0], TG_SHAPE(2, 3, 4)))
+OP(r_concat_last, tg_concat(3, x, -1))
+OP(r_concat0, tg_concat(2, x, 0))
+OP(r_stack1, tg_stack(3, x, 1))
+OP(r_slice_step, tg_slice(x[0], 0, 1, 8, 3))
+OP(r_slice_neg, tg_slice(x[0], 1, -4, INT64_MAX, 1))
+OP(r_slice_clamp, tg_slice(x[0], -1, -100, 2, 1))
+OP(r_pad1, tg_pad(x[0], 1, (int64_t[]){1, 2}, 0.5))
+OP(r_pad2, tg_pad(x[0], 2, (int64_t[]){1, 2, 0, 1}, 0.0))
+OP(r_pad_neg, tg_pad(x[0], 2, (int64_t[]){-1, 1, 1, -1}, 0.0))
+OP(r_repeat, tg_repeat(x[0], TG_SHAPE(2, 1, 3)))
+OP(r_repeat1, tg_repeat(x[0], TG_SHAPE(2, 2)))
+OP(r_isel0, tg_index_select(x[0], 0, x[1]))
+OP(r_isel_last, tg_index_select(x[0], -1, x[1]))
+OP(r_gather1, tg_gather(x[0], 1, x[1]))
+OP(r_gather0, tg_gather(x[0], 0, x[1]))
+OP(r_embedding, tg_embedding(x[0], x[1]))
+OP(r_masked_fill, tg_masked_fill(x[0], x[1], -1.5))
+OP(r_masked_softmax, tg_softmax(tg_masked_fill(x[0], x[1], -INFINITY), -1))
+OP(r_one_hot, tg_one_hot(x[0], 4, TG_I64))
+OP(r_softmax_last, tg_softmax(x[0], -1))
+OP(r_softmax_mid, tg_softmax(x[0], 1))
+OP(r_log_softmax_last, tg_log_softmax(x[0], -1))
+OP(r_log_softmax_mid, tg_log_softmax(x[0], 1))
+OP(r_layer_norm_wb, tg_layer_norm(x[0], 1, x[1], x[2], 1e-5))
+OP(r_layer_norm2, tg_layer_norm(x[0], 2, NULL, NULL, 1e-5))
+OP(r_bn_train, tg_batch_norm(x[0], x[1], x[2], NULL, NULL, true, 0.1, 1e-5))
+OP(r_bn_eval, tg_batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.1, 1e-5))
 
 /* weighted pieces put back together, as the script does */
-static tg_tensor *r_split(tg_tape *t, tg_tensor *const *x) {
+static tg_tensor *r_split(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)ud;
     tg_tensor *p[2];
     if (tg_split(x[0], 0, 2, (int64_t[]){2, 3}, p) != 2) return NULL;
     for (int k = 0; k < 2; k++) p[k] = tg_mul(p[k], tg_scalar_as(t, tg_tensor_dtype(x[0]), k + 1));
     return tg_concat(2, p, 0);
 }
 
-static tg_tensor *r_chunk(tg_tape *t, tg_tensor *const *x) {
+static tg_tensor *r_chunk(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)ud;
     tg_tensor *p[3];
     int n = tg_chunk(x[0], 0, 3, p);
     if (n != 3) return NULL;
@@ -60,7 +57,8 @@ static tg_tensor *r_chunk(tg_tape *t, tg_tensor *const *x) {
 
 /* The running statistics after one training step, as [mean..., var...];
  * the inputs are copied so that they stay as the file has them. */
-static tg_tensor *r_bn_stats(tg_tape *t, tg_tensor *const *x) {
+static tg_tensor *r_bn_stats(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)ud;
     tg_dtype dt = tg_tensor_dtype(x[0]);
     tg_tensor *rm = tg_tensor_new(t, dt, 1, tg_tensor_shape(x[1]), tg_tensor_data(x[1]));
     tg_tensor *rv = tg_tensor_new(t, dt, 1, tg_tensor_shape(x[2]), tg_tensor_data(x[2]));

@@ -3,6 +3,8 @@
  *   CHECK(cond, fmt, ...)   counts a pass or prints the failure
  *   CHECK_NEAR(a, b, tol)   |a - b| <= tol * (1 + |b|)
  *   TEST_DONE(area)         prints "<area>: N passed, M failed", returns 1 on failure
+ *   OP(name, expr)          a function of inputs x[] returning expr, for
+ *                           tg_gradcheck and the reference cases (refcase.h)
  */
 #ifndef TG_TEST_H
 #define TG_TEST_H
@@ -53,5 +55,15 @@ static int tg_test_pass, tg_test_fail;
 #define TEST_DONE(area)                                                        \
     (printf("%s: %d passed, %d failed\n", (area), tg_test_pass, tg_test_fail), \
      tg_test_fail ? 1 : 0)
+
+/* What tg_gradcheck and the reference cases run: a function of the inputs
+ * x[] on tape t. OP(f_add, tg_add(x[0], x[1])) defines one. */
+typedef tg_gradcheck_fn op_fn;
+
+#define OP(NAME, EXPR)                                                         \
+    static tg_tensor *NAME(tg_tape *t, tg_tensor *const *x, void *ud) {       \
+        (void)t, (void)ud;                                                     \
+        return EXPR;                                                           \
+    }
 
 #endif
