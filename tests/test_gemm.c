@@ -1,6 +1,7 @@
 /* test_gemm.c - the GEMM kernels and the thread pool (ops/kernels/).
  *
- * Every dispatch level this CPU runs (forced one by one), both dtypes, all
+ * Every SIMD level this CPU runs (forced one by one; TG_SIMD=<level> tests
+ * that level alone, or skips with 77 where it is missing), both dtypes, all
  * four transpose combinations, odd sizes (0, 1, 7, 33, 257 and shapes that
  * cross the cache blocks), padded leading dimensions, and alpha/beta cases
  * including beta = 0 over a NaN-filled C, checked against a naive
@@ -108,11 +109,10 @@ out:
 }
 
 static void test_level(int level, bool quick) {
-    tg__gemm_force(level);
-    int got = tg__gemm_level();
-    CHECK(got == level, "forcing %s gave %s", tg__gemm_level_name(level),
-          tg__gemm_level_name(got));
-    const char *ln = tg__gemm_level_name(got);
+    tg__simd_force(level);
+    tg_simd got = tg_simd_level();
+    CHECK((int)got == level, "forcing %s gave %s", tg_simd_name(level), tg_simd_name(got));
+    const char *ln = tg_simd_name(got);
 
     static const shape small[] = {
         {1, 1, 1},   {7, 7, 7},    {33, 33, 33}, {1, 7, 33},   {7, 33, 1},   {33, 1, 7},
@@ -278,16 +278,26 @@ static void test_steady(void) {
 int main(void) {
     const char *q = getenv("TG_TEST_QUICK");
     bool quick = q && *q && *q != '0';
-    int best = tg__gemm_level();
+    /* TG_SIMD=<level> (the gemm_<level> tests): that level alone, or skip
+     * (77) where the CPU or the build lacks it; unset: every level here */
+    const char *want = getenv("TG_SIMD");
+    if (want && !*want) want = NULL;
+    tg_simd best = tg_simd_level();
+    if (want && strcmp(want, tg_simd_name(best))) {
+        printf("gemm: %s not supported here (%s is the best), skipped\n", want,
+               tg_simd_name(best));
+        return 77;
+    }
     tg_set_num_threads(2);
-    for (int level = TG_SIMD_PORTABLE; level <= TG_SIMD_AVX512; level++) {
-        if (!tg__gemm_supported(level)) {
-            printf("gemm: %s not supported here, skipped\n", tg__gemm_level_name(level));
+    int first = want ? (int)best : TG_SIMD_PORTABLE, last = want ? (int)best : TG_SIMD_AVX512;
+    for (int level = first; level <= last; level++) {
+        if (!tg__simd_supported(level)) {
+            printf("gemm: %s not supported here, skipped\n", tg_simd_name(level));
             continue;
         }
         int before = tg_test_fail;
         test_level(level, quick);
-        printf("gemm: %s %s\n", tg__gemm_level_name(level), tg_test_fail == before ? "ok" : "FAILED");
+        printf("gemm: %s %s\n", tg_simd_name(level), tg_test_fail == before ? "ok" : "FAILED");
     }
     tg_set_num_threads(1); /* the unthreaded driver over blocks */
     {
@@ -296,8 +306,8 @@ int main(void) {
         for (int t = 0; t < 4; t++)
             CHECK(run_case(t & 1, t & 1, t >> 1, s, 1, 0.5, 0, 2), "one thread, t=%d", t);
     }
-    tg__gemm_force(TG_SIMD_AUTO);
-    CHECK(tg__gemm_level() == best, "TG_SIMD_AUTO restores %s", tg__gemm_level_name(best));
+    tg__simd_force(TG_SIMD_AUTO);
+    CHECK(tg_simd_level() == best, "TG_SIMD_AUTO restores %s", tg_simd_name(best));
     test_pool();
     test_concurrent();
     test_steady();

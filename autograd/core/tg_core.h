@@ -1,5 +1,5 @@
 /* tg_core.h - the core of tapegrad: tensors, the tape, parameters, errors,
- * the allocator, threads and random numbers.
+ * the allocator, threads, the SIMD level and random numbers.
  *
  * Part of tapegrad; include <tapegrad.h> rather than this file.
  *
@@ -106,6 +106,26 @@ TG_API int tg_get_num_threads(void);
  * built on tapegrad (nn/'s optimizers use it): fn must not record ops. */
 typedef void (*tg_range_fn)(void *ctx, int64_t lo, int64_t hi);
 TG_API void tg_parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx);
+
+/* ----------------------------------------------------------------- simd */
+
+/* The instruction sets the kernels with SIMD variants (GEMM, the
+ * optimizers' update loops) are built for, each level a superset of the
+ * one before. One build runs on any x86-64 and picks a level at run time. */
+typedef enum tg_simd {
+    TG_SIMD_PORTABLE = 0, /* plain C for the compiler's baseline (SSE2 on x86-64) */
+    TG_SIMD_AVX2 = 1,     /* AVX2 + FMA */
+    TG_SIMD_AVX512 = 2    /* AVX-512F (+ AVX2, FMA) */
+} tg_simd;
+
+/* The level every kernel runs at: the best this CPU runs and this build
+ * has, capped by the environment variable TG_SIMD (portable, avx2 or
+ * avx512), read once, at the first call. The same for the whole process;
+ * safe to call from any thread. */
+TG_API tg_simd tg_simd_level(void);
+
+/* "portable", "avx2" or "avx512": the TG_SIMD word for a level. Never NULL. */
+TG_API const char *tg_simd_name(tg_simd level);
 
 /* ------------------------------------------------------------------ rng */
 

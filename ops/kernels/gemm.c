@@ -2,9 +2,8 @@
  *
  * The driver (gemm_driver.h) is the same for every ISA; what changes is the
  * micro-kernel and the block sizes, kept together in one `gemm_arch` per
- * level and dtype below. The level is picked once from the CPU
- * (__builtin_cpu_supports, which also checks that the OS saves the wide
- * registers), capped by TG_SIMD, and can be forced by tg__gemm_force.
+ * SIMD level and dtype below; each call takes the one of the library's
+ * level (tg_simd_level: the CPU's best the build has, capped by TG_SIMD).
  *
  * Block sizes: MC x KC of packed A sits in about half of L2 (512 KiB on the
  * Zen machine tuned on, 1-2 MiB on AVX-512 parts), the kc x NR micro-panel
@@ -15,11 +14,7 @@
 #include "tg_engine.h"
 #include "tg_kernels.h"
 
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <pthread.h>
 
 /* Up to this many multiply-adds, unpacked loops beat packing. */
 #define TG_GEMM_DIRECT_MAX 4096.0
@@ -111,78 +106,30 @@ static void transpose_pack_f64(const double *restrict src, int64_t ld, int R, in
 
 /* ------------------------------------------------------------- the levels */
 
+/* Indexed by tg_simd; a level the compiler does not build has no entry,
+ * and tg_simd_level() never returns it. */
 static const gemm_arch_f32 arch_f32[3] = {
-    {4, 8, 128, 256, 4096, ukr_portable_f32},
-#if defined(TG_GEMM_X86)
-    {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 144, 512, 4096, tg__ukr_avx2_f32},
-    {TG_AVX512_F32_MR, TG_AVX512_F32_NR, 384, 192, 4096, tg__ukr_avx512_f32},
+    [TG_SIMD_PORTABLE] = {4, 8, 128, 256, 4096, ukr_portable_f32},
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 144, 512, 4096, tg__ukr_avx2_f32},
+#endif
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = {TG_AVX512_F32_MR, TG_AVX512_F32_NR, 384, 192, 4096, tg__ukr_avx512_f32},
 #endif
 };
 
 static const gemm_arch_f64 arch_f64[3] = {
-    {4, 4, 128, 256, 4096, ukr_portable_f64},
-#if defined(TG_GEMM_X86)
-    {TG_AVX2_F64_MR, TG_AVX2_F64_NR, 120, 256, 4096, tg__ukr_avx2_f64},
-    {TG_AVX512_F64_MR, TG_AVX512_F64_NR, 192, 192, 4096, tg__ukr_avx512_f64},
+    [TG_SIMD_PORTABLE] = {4, 4, 128, 256, 4096, ukr_portable_f64},
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = {TG_AVX2_F64_MR, TG_AVX2_F64_NR, 120, 256, 4096, tg__ukr_avx2_f64},
+#endif
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = {TG_AVX512_F64_MR, TG_AVX512_F64_NR, 192, 192, 4096, tg__ukr_avx512_f64},
 #endif
 };
 
-static int best_level;             /* what the CPU runs, capped by TG_SIMD */
-static atomic_int cur_level = -1;  /* -1 until detected */
-
-bool tg__gemm_supported(int level) {
-    if (level == TG_SIMD_PORTABLE) return true;
-#if defined(TG_GEMM_X86)
-    __builtin_cpu_init();
-    if (level == TG_SIMD_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (level == TG_SIMD_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-#endif
-    return false;
-}
-
-const char *tg__gemm_level_name(int level) {
-    switch (level) {
-    case TG_SIMD_AVX2: return "avx2";
-    case TG_SIMD_AVX512: return "avx512";
-    default: return "portable";
-    }
-}
-
-/* The best supported level <= level. */
-static int clamp_level(int level) {
-    if (level > TG_SIMD_AVX512) level = TG_SIMD_AVX512;
-    while (level > TG_SIMD_PORTABLE && !tg__gemm_supported(level)) level--;
-    return level < TG_SIMD_PORTABLE ? TG_SIMD_PORTABLE : level;
-}
-
-static void detect_level(void) {
-    int cap = TG_SIMD_AVX512;
-    const char *env = getenv("TG_SIMD");
-    if (env) {
-        if (!strcmp(env, "portable")) cap = TG_SIMD_PORTABLE;
-        else if (!strcmp(env, "avx2")) cap = TG_SIMD_AVX2;
-        /* "avx512" or anything else: no cap */
-    }
-    best_level = clamp_level(cap);
-    atomic_store(&cur_level, best_level);
-}
-
-static pthread_once_t level_once = PTHREAD_ONCE_INIT;
-#define ENSURE_LEVEL() pthread_once(&level_once, detect_level)
-
-int tg__gemm_level(void) {
-    int l = atomic_load_explicit(&cur_level, memory_order_relaxed);
-    if (l >= 0) return l;
-    ENSURE_LEVEL();
-    return atomic_load(&cur_level);
-}
-
-void tg__gemm_force(int level) {
-    ENSURE_LEVEL();
-    atomic_store(&cur_level, level < 0 ? best_level : clamp_level(level));
-}
+/* The level of this call: the library's one. */
+static inline int tg__gemm_level(void) { return (int)tg_simd_level(); }
 
 /* ------------------------------------------------------------ entry points */
 

@@ -1,8 +1,8 @@
 /* gemm_avx2.c - GEMM micro-kernels for AVX2 + FMA (built with -mavx2 -mfma).
- * Only called after gemm.c has checked the CPU (tg__gemm_level). */
+ * Built only where the compiler takes those flags (ops/kernels/meson.build);
+ * called only at that SIMD level (tg_simd_level), which checks the CPU. */
 #include "tg_kernels.h"
 
-#if defined(TG_GEMM_X86)
 #include <immintrin.h>
 
 /* f32: 6 x 16 tile, 12 of the 16 ymm registers hold it */
@@ -43,5 +43,3 @@
 #define MR TG_AVX2_F64_MR
 #define KNAME tg__ukr_avx2_f64
 #include "gemm_ukernel.h"
-
-#endif

@@ -1,8 +1,8 @@
 /* gemm_avx512.c - GEMM micro-kernels for AVX-512F + FMA (built with -mavx512f -mfma).
- * Only called after gemm.c has checked the CPU (tg__gemm_level). */
+ * Built only where the compiler takes those flags (ops/kernels/meson.build);
+ * called only at that SIMD level (tg_simd_level), which checks the CPU. */
 #include "tg_kernels.h"
 
-#if defined(TG_GEMM_X86)
 #include <immintrin.h>
 
 /* f32: 12 x 32 tile, 24 of the 32 zmm registers hold it */
@@ -43,5 +43,3 @@
 #define MR TG_AVX512_F64_MR
 #define KNAME tg__ukr_avx512_f64
 #include "gemm_ukernel.h"
-
-#endif

@@ -5,12 +5,13 @@
  * and a SIMD micro-kernel computes one MR x NR tile of C from a micro-panel
  * of each, with the tile held in registers for the whole KC loop.
  *
- * The micro-kernel is picked at run time (gemm.c, tg__gemm_level):
+ * The micro-kernel is the one of the library's SIMD level (tg_simd_level,
+ * autograd/core/simd.c), at each call:
  *   TG_SIMD_AVX512  gemm_avx512.c, built with -mavx512f -mfma
  *   TG_SIMD_AVX2    gemm_avx2.c,   built with -mavx2 -mfma
  *   TG_SIMD_PORTABLE plain C in gemm.c (every architecture)
  * so one build runs on any x86-64. TG_SIMD=portable|avx2|avx512 in the
- * environment caps the choice; tg__gemm_force overrides it (tests).
+ * environment caps the level; tg__simd_force overrides it (tests).
  */
 #ifndef TG_KERNELS_H
 #define TG_KERNELS_H
@@ -29,20 +30,6 @@ void tg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                   const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                   double *C, int64_t ldc);
-
-/* ------------------------------------------------------------ dispatch */
-
-enum { TG_SIMD_AUTO = -1, TG_SIMD_PORTABLE = 0, TG_SIMD_AVX2 = 1, TG_SIMD_AVX512 = 2 };
-
-/* Forces the micro-kernel family: the best supported level <= `level`
- * (TG_SIMD_AUTO: back to the CPU's best, capped by TG_SIMD). Not for use
- * while another thread runs a GEMM. */
-void tg__gemm_force(int level);
-/* The level GEMM uses now, and whether this CPU can run `level`. */
-int tg__gemm_level(void);
-bool tg__gemm_supported(int level);
-/* "portable", "avx2", "avx512". */
-const char *tg__gemm_level_name(int level);
 
 /* -------------------------------------------------------- micro-kernels */
 
@@ -64,12 +51,14 @@ typedef void (*tg_ukr_f64)(int64_t kc, const double *a, const double *b, double 
 #define TG_AVX512_F64_MR 12
 #define TG_AVX512_F64_NR 16
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TG_GEMM_X86 1
+/* Built only where the compiler takes the level's flags (TG_HAVE_*). */
+#if defined(TG_HAVE_AVX2)
 void tg__ukr_avx2_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                       float alpha, float beta, int mr, int nr);
 void tg__ukr_avx2_f64(int64_t kc, const double *a, const double *b, double *c, int64_t ldc,
                       double alpha, double beta, int mr, int nr);
+#endif
+#if defined(TG_HAVE_AVX512)
 void tg__ukr_avx512_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                         float alpha, float beta, int mr, int nr);
 void tg__ukr_avx512_f64(int64_t kc, const double *a, const double *b, double *c,
