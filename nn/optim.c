@@ -1,7 +1,8 @@
 /* optim.c - SGD, Adam, AdamW, RMSprop, Adagrad; gradient clipping.
  *
  * Each optimizer is one record (optim_private.h) and one fused loop per
- * parameter (optim_kern.h, instantiated for f32 and f64). The state
+ * parameter (optim_kern.h, instantiated for f32 and f64 at each SIMD level
+ * by optim_simd.h; the step runs the level of tg_simd_level()). The state
  * tensors live in a tg_params of their own, made on the first step, so a
  * checkpoint saves them like any other named tensor and a steady training
  * loop allocates nothing. */
@@ -10,99 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optim_private.h"
-
-#define real float
-#define KN(x) x##_f32
-#define SQRT sqrtf
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-#define real double
-#define KN(x) x##_f64
-#define SQRT sqrt
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-
-/* The same loops compiled for AVX2 + FMA (twice the lanes of the baseline
- * SSE2), picked at run time, so one build runs everywhere. */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
-#define OPT_AVX2 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define real float
-#define KN(x) x##_f32_avx2
-#define SQRT sqrtf
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-#define real double
-#define KN(x) x##_f64_avx2
-#define SQRT sqrt
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-#pragma GCC pop_options
-/* And for AVX-512 (twice the lanes again: the square root and the division
- * of Adam and RMSprop are what these loops wait on). */
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#define real float
-#define KN(x) x##_f32_avx512
-#define SQRT sqrtf
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-#define real double
-#define KN(x) x##_f64_avx512
-#define SQRT sqrt
-#include "optim_kern.h"
-#undef real
-#undef KN
-#undef SQRT
-#pragma GCC pop_options
-/* 0 baseline, 1 AVX2 + FMA, 2 AVX-512F; capped by TG_SIMD (portable, avx2)
- * as the GEMM is, so that the tests can run every variant. */
-static int simd_level(void) {
-    static int v = -1;
-    if (v < 0) {
-        __builtin_cpu_init();
-        bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        int l = avx2 && __builtin_cpu_supports("avx512f") ? 2 : avx2;
-        const char *cap = getenv("TG_SIMD");
-        if (cap && !strcmp(cap, "portable")) l = 0;
-        else if (cap && !strcmp(cap, "avx2") && l > 1) l = 1;
-        v = l;
-    }
-    return v;
-}
-/* the kernel for this CPU */
-#define K(fn) (simd == 2 ? fn##_avx512 : simd == 1 ? fn##_avx2 : fn)
-#else
-#define K(fn) fn
-#endif
-
-/* The update loops run with subnormals flushed to zero (x86: MXCSR's FTZ
- * and DAZ, restored afterwards). A moment estimate of a parameter whose
- * gradient is rarely non-zero (a border pixel's weight) decays by beta1 per
- * step into the subnormal range within an epoch, and each subnormal
- * operation then costs on the order of a hundred cycles: with Adam on
- * Fashion-MNIST that made the optimizer a fifth of the training time. What
- * is flushed is below 1.2e-38 (f32) or 2.2e-308 (f64) in absolute value. */
-#if defined(__SSE2__)
-#include <xmmintrin.h>
-#define FLUSH_BEGIN() unsigned csr_ = _mm_getcsr(); _mm_setcsr(csr_ | 0x8040)
-#define FLUSH_END() _mm_setcsr(csr_)
-#else
-#define FLUSH_BEGIN() (void)0
-#define FLUSH_END() (void)0
-#endif
+#include "optim_simd.h"
 
 /* bad: NULL, or the sentence saying which hyperparameter is wrong (left in
  * tg_params_error(ps), as PyTorch's "Invalid learning rate: -0.1"). */
@@ -279,68 +188,17 @@ tg_params *tg_optim_state(tg_optim *opt) {
 }
 
 
-/* One parameter's update over elements [lo, hi): every loop is elementwise,
- * so a slice of each buffer is a smaller instance of the same update. */
-typedef struct step_job {
-    const tg_optim *opt;
-    tg_tensor *p, *g, **s;
-    double step;
-#ifdef OPT_AVX2
-    int simd;
+/* The update of each SIMD level (optim_simd.h), indexed by tg_simd; a level
+ * the compiler does not build has none, and tg_simd_level() never says it. */
+static const tg_range_fn update_at[3] = {
+    [TG_SIMD_PORTABLE] = tg__optim_update_portable,
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = tg__optim_update_avx2,
 #endif
-} step_job;
-
-#define SL(t, T) ((t) ? (T *)tg_tensor_data(t) + lo : NULL) /* a slice of t, or NULL */
-
-static void step_range(void *ctx, int64_t lo, int64_t hi) {
-    const step_job *j = ctx;
-    const tg_optim *opt = j->opt;
-    tg_tensor *p = j->p, *g = j->g, **s = j->s;
-    const int64_t n = hi - lo;
-    const double step = j->step;
-    const bool f32 = tg_tensor_dtype(p) == TG_F32;
-#ifdef OPT_AVX2
-    const int simd = j->simd;
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = tg__optim_update_avx512,
 #endif
-    FLUSH_BEGIN(); /* per thread: MXCSR is a thread's own */
-    switch (opt->kind) {
-    case OPT_SGD:
-        if (f32)
-            K(sgd_f32)(SL(p, float), SL(g, const float), SL(s[0], float), n, &opt->o.sgd, opt->lr,
-                       step == 1);
-        else
-            K(sgd_f64)(SL(p, double), SL(g, const double), SL(s[0], double), n, &opt->o.sgd,
-                       opt->lr, step == 1);
-        break;
-    case OPT_ADAM:
-    case OPT_ADAMW:
-        if (f32)
-            K(adam_f32)(SL(p, float), SL(g, const float), SL(s[0], float), SL(s[1], float),
-                        SL(s[2], float), n, &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
-        else
-            K(adam_f64)(SL(p, double), SL(g, const double), SL(s[0], double), SL(s[1], double),
-                        SL(s[2], double), n, &opt->o.adam, opt->kind == OPT_ADAMW, opt->lr, step);
-        break;
-    case OPT_RMSPROP:
-        if (f32)
-            K(rmsprop_f32)(SL(p, float), SL(g, const float), SL(s[0], float), SL(s[1], float),
-                           SL(s[2], float), n, &opt->o.rms, opt->lr);
-        else
-            K(rmsprop_f64)(SL(p, double), SL(g, const double), SL(s[0], double),
-                           SL(s[1], double), SL(s[2], double), n, &opt->o.rms, opt->lr);
-        break;
-    case OPT_ADAGRAD:
-        if (f32)
-            K(adagrad_f32)(SL(p, float), SL(g, const float), SL(s[0], float), n, &opt->o.ada,
-                           opt->lr, step);
-        else
-            K(adagrad_f64)(SL(p, double), SL(g, const double), SL(s[0], double), n, &opt->o.ada,
-                           opt->lr, step);
-        break;
-    }
-    FLUSH_END();
-}
-#undef SL
+};
 
 /* Below this many elements a parameter's update runs on the calling thread
  * (waking a thread costs a few microseconds; 64k floats of Adam state take
@@ -353,15 +211,12 @@ tg_status tg_optim_step(tg_optim *opt) {
     tg_status st = tg__optim_prepare(opt);
     if (st != TG_OK) return st;
     double step = ++*opt->step;
+    tg_range_fn update = update_at[tg_simd_level()];
     for (int j = 0; j < opt->np; j++) {
         tg_tensor *p = opt->p[j], *g = tg_tensor_grad(p);
         if (!g) continue;
-        step_job job = {opt, p, g, opt->s + j * OPT_SLOTS, step
-#ifdef OPT_AVX2
-                        , simd_level()
-#endif
-        };
-        tg_parallel_for(tg_tensor_numel(p), STEP_GRAIN, step_range, &job);
+        step_job job = {opt, p, g, opt->s + j * OPT_SLOTS, step};
+        tg_parallel_for(tg_tensor_numel(p), STEP_GRAIN, update, &job);
     }
     return TG_OK;
 }

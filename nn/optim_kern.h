@@ -1,6 +1,7 @@
 /* optim_kern.h - the fused update loops, one pass over each parameter.
- * Included twice by nn/optim.c, with `real` = float and double and KN(x)
- * naming the variant. Arithmetic follows PyTorch's single-tensor code
+ * Included twice by optim_simd.h (once per SIMD level's file), with `real`
+ * = float and double, KN(x) naming the variant and SQRT its square root.
+ * Arithmetic follows PyTorch's single-tensor code
  * (torch/optim/sgd.py, adam.py, ...) operation by operation. g is the gradient, p the
  * parameter; the other buffers are the optimizer's state. */
 
