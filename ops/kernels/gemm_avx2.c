@@ -18,17 +18,6 @@
 #define MR TG_AVX2_F32_MR
 #define KNAME tg__ukr_avx2_f32
 #include "gemm_ukernel.h"
-#undef T
-#undef VEC
-#undef VL
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VMUL
-#undef VFMA
-#undef MR
-#undef KNAME
 
 /* f64: 6 x 8 tile */
 #define T double

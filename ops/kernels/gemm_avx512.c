@@ -18,17 +18,6 @@
 #define MR TG_AVX512_F32_MR
 #define KNAME tg__ukr_avx512_f32
 #include "gemm_ukernel.h"
-#undef T
-#undef VEC
-#undef VL
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VMUL
-#undef VFMA
-#undef MR
-#undef KNAME
 
 /* f64: 12 x 16 tile */
 #define T double

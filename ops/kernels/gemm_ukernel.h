@@ -6,6 +6,8 @@
  *   VLOAD(p) VSTORE(p, v) VSET1(x) VZERO() VMUL(a, b) VFMA(a, b, c) = a*b + c
  *   MR                rows of the register tile
  *   KNAME             the function's name
+ * and #undef's them at its end, so that a file can include it again with
+ * the next set.
  * The tile is MR x NR with NR = 2 * VL: per step p of the K loop, two
  * vectors of the B micro-panel are loaded and each of the MR elements of
  * the A micro-panel is broadcast and multiplied into its row, so the
@@ -100,3 +102,15 @@ void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
 #undef CATK
 #undef CATK_
 #undef NR
+
+#undef T
+#undef VEC
+#undef VL
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VZERO
+#undef VMUL
+#undef VFMA
+#undef MR
+#undef KNAME
