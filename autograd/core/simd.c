@@ -68,12 +68,14 @@ static void detect_level(void) {
 
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 
-tg_simd tg_simd_level(void) {
+int tg__simd_level(void) {
     int l = atomic_load_explicit(&cur_level, memory_order_relaxed);
-    if (l >= 0) return (tg_simd)l;
+    if (l >= 0) return l;
     pthread_once(&level_once, detect_level);
-    return (tg_simd)atomic_load(&cur_level);
+    return atomic_load(&cur_level);
 }
+
+tg_simd tg_simd_level(void) { return (tg_simd)tg__simd_level(); }
 
 void tg__simd_force(int level) {
     pthread_once(&level_once, detect_level);

@@ -385,14 +385,16 @@ static inline void tg__elementwise(int64_t n, tg_range_fn fn, void *ctx) {
         tg__parallel_for(n, TG_GRAIN, fn, ctx);
 }
 
-/* The SIMD level (simd.c; tg_simd_level in tg_core.h reads it). A kernel
- * with SIMD variants has one file per level, compiled with the level's
- * flags only where TG_HAVE_AVX2 / TG_HAVE_AVX512 says the compiler builds
- * it, and calls the variant of tg_simd_level() (never a level not built).
- * tg__simd_force sets the best supported level <= `level` (TG_SIMD_AUTO:
- * back to the detected one), for tests; not while another thread runs
- * kernels. tg__simd_supported: this CPU runs `level` and the build has it. */
+/* The SIMD level (simd.c). A kernel with SIMD variants has one file per
+ * level, compiled with the level's flags only where TG_HAVE_AVX2 /
+ * TG_HAVE_AVX512 says the compiler builds it, and calls the variant of
+ * tg__simd_level(): tg_simd_level() (tg_core.h) as a direct call inside the
+ * shared library, never a level not built. tg__simd_force sets the best
+ * supported level <= `level` (TG_SIMD_AUTO: back to the detected one), for
+ * tests; not while another thread runs kernels. tg__simd_supported: this
+ * CPU runs `level` and the build has it. */
 enum { TG_SIMD_AUTO = -1 };
+int tg__simd_level(void);
 void tg__simd_force(int level);
 bool tg__simd_supported(int level);
 

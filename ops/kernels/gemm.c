@@ -3,7 +3,7 @@
  * The driver (gemm_driver.h) is the same for every ISA; what changes is the
  * micro-kernel and the block sizes, kept together in one `gemm_arch` per
  * SIMD level and dtype below; each call takes the one of the library's
- * level (tg_simd_level: the CPU's best the build has, capped by TG_SIMD).
+ * level (tg__simd_level: the CPU's best the build has, capped by TG_SIMD).
  *
  * Block sizes: MC x KC of packed A sits in about half of L2 (512 KiB on the
  * Zen machine tuned on, 1-2 MiB on AVX-512 parts), the kc x NR micro-panel
@@ -107,7 +107,7 @@ static void transpose_pack_f64(const double *restrict src, int64_t ld, int R, in
 /* ------------------------------------------------------------- the levels */
 
 /* Indexed by tg_simd; a level the compiler does not build has no entry,
- * and tg_simd_level() never returns it. */
+ * and tg__simd_level() never returns it. */
 static const gemm_arch_f32 arch_f32[3] = {
     [TG_SIMD_PORTABLE] = {4, 8, 128, 256, 4096, ukr_portable_f32},
 #if defined(TG_HAVE_AVX2)
@@ -129,7 +129,7 @@ static const gemm_arch_f64 arch_f64[3] = {
 };
 
 /* The level of this call: the library's one. */
-static inline int tg__gemm_level(void) { return (int)tg_simd_level(); }
+static inline int tg__gemm_level(void) { return tg__simd_level(); }
 
 /* ------------------------------------------------------------ entry points */
 

@@ -1,6 +1,6 @@
 /* gemm_avx2.c - GEMM micro-kernels for AVX2 + FMA (built with -mavx2 -mfma).
  * Built only where the compiler takes those flags (ops/kernels/meson.build);
- * called only at that SIMD level (tg_simd_level), which checks the CPU. */
+ * called only at that SIMD level (tg__simd_level), which checks the CPU. */
 #include "tg_kernels.h"
 
 #include <immintrin.h>

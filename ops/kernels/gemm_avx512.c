@@ -1,6 +1,6 @@
 /* gemm_avx512.c - GEMM micro-kernels for AVX-512F + FMA (built with -mavx512f -mfma).
  * Built only where the compiler takes those flags (ops/kernels/meson.build);
- * called only at that SIMD level (tg_simd_level), which checks the CPU. */
+ * called only at that SIMD level (tg__simd_level), which checks the CPU. */
 #include "tg_kernels.h"
 
 #include <immintrin.h>

@@ -5,7 +5,7 @@
  * and a SIMD micro-kernel computes one MR x NR tile of C from a micro-panel
  * of each, with the tile held in registers for the whole KC loop.
  *
- * The micro-kernel is the one of the library's SIMD level (tg_simd_level,
+ * The micro-kernel is the one of the library's SIMD level (tg__simd_level,
  * autograd/core/simd.c), at each call:
  *   TG_SIMD_AVX512  gemm_avx512.c, built with -mavx512f -mfma
  *   TG_SIMD_AVX2    gemm_avx2.c,   built with -mavx2 -mfma
