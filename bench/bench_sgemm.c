@@ -12,6 +12,12 @@
  * which halves it on AVX-512 machines) or another thread count, the program
  * fixes the environment and executes itself again, so both libraries get
  * their best kernels and the comparison is fair.
+ *
+ * In a -Dblas=enabled build (bench/meson.build defines TG_BENCH_BLAS),
+ * tapegrad's GEMM is OpenBLAS itself, set to one thread and run on
+ * tapegrad's two (ops/kernels/gemm.c): the program then sets OpenBLAS's
+ * thread count before each side's batch, 1 for tapegrad and 2 for the peer,
+ * and the ratio measures that threading against OpenBLAS's own.
  */
 #include <tapegrad.h>
 
@@ -56,6 +62,9 @@ static void run_ob(int n, const float *A, const float *B, float *C) {
 /* Seconds per call: the mean over a batch lasting at least `budget`. */
 static double time_batch(void (*f)(int, const float *, const float *, float *), int n,
                          const float *A, const float *B, float *C, double budget) {
+#if defined(TG_BENCH_BLAS)
+    openblas_set_num_threads(f == run_ob ? THREADS : 1);
+#endif
     int calls = 0;
     double t0 = now(), t;
     do {
@@ -80,6 +89,11 @@ int main(int argc, char **argv) {
     }
     openblas_set_num_threads(THREADS);
     fprintf(stderr, "# openblas kernels: %s\n", openblas_get_corename());
+#if defined(TG_BENCH_BLAS)
+    fprintf(stderr, "# tapegrad's GEMM: OpenBLAS on tapegrad's threads (-Dblas=enabled)\n");
+#else
+    fprintf(stderr, "# tapegrad's GEMM: its own kernels\n");
+#endif
     tg_set_num_threads(THREADS);
     tape = tg_tape_new();
     if (!tape) return 1;

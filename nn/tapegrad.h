@@ -21,12 +21,13 @@
  * allocator, threads), tg_ops.h (the differentiable ops), tg_autograd.h
  * (backward, gradients, gradcheck, higher order), tg_inspect.h (printing,
  * DOT, trace, anomaly mode, hooks), tg_nn.h (layers, losses, optimizers,
- * data).
+ * data); tg_version.h (the version, TG_VERSION_* and tg_version()).
  */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
 
 #include "tg_core.h"
+#include "tg_version.h"
 #include "tg_autograd.h"
 #include "tg_inspect.h"
 #include "tg_ops.h"

@@ -129,20 +129,116 @@ static const gemm_arch_f64 arch_f64[3] = {
 };
 
 /* The level of this call: the library's one. */
-static inline int tg__gemm_level(void) { return tg__simd_level(); }
 
 /* ------------------------------------------------------------ entry points */
+
+#if defined(TG_HAVE_CBLAS)
+/* -Dblas=enabled: GEMMs go to the system CBLAS (row-major, the same
+ * transposes, alpha, beta and leading dimensions), but for what the kernels
+ * above do better or must do themselves. Measured against OpenBLAS 0.3.21
+ * (one thread): up to TG_GEMM_BLAS_MIN multiply-adds the call costs more
+ * than the work, and with M or N == 1 the kernels' GEMV is 2-4x faster than
+ * its sgemm. alpha == 0 or K == 0 (A and B are not read) and sizes past an
+ * int stay here too.
+ *
+ * Threads stay tapegrad's: OpenBLAS is set to one thread, and a large GEMM
+ * is cut into bands of rows (or columns) of C on tg__parallel_for, as the
+ * kernels above do. Left to its own threads, OpenBLAS called from inside a
+ * parallel op (conv's pieces) runs threads on threads and spins: twice the
+ * CPU time for the Fashion-MNIST CNN.
+ *
+ * When beta == 0 the BLAS standard only says C "need not be set", and an
+ * implementation may still compute 0 * C; tg__gemm promises that NaN in C
+ * is overwritten, so each band of C is zeroed first. */
+#include <cblas.h>
+#include <limits.h>
+
+#define TG_GEMM_BLAS_MIN 200.0
+#define BLAS_BAND 16 /* bands of C are multiples of this many rows or columns */
+
+typedef struct blas_job {
+    bool f64, ta, tb, split_m;
+    int64_t M, N, K, lda, ldb, ldc;
+    double alpha, beta;
+    const char *A, *B;
+    char *C;
+} blas_job;
+
+/* Bands [lo, hi) of C: rows if split_m, else columns. */
+static void blas_piece(void *ctx, int64_t lo, int64_t hi) {
+    const blas_job *j = ctx;
+    size_t es = j->f64 ? sizeof(double) : sizeof(float);
+    int64_t M = j->M, N = j->N, n = j->split_m ? M : N;
+    lo *= BLAS_BAND;
+    hi = hi * BLAS_BAND < n ? hi * BLAS_BAND : n;
+    const char *A = j->A, *B = j->B;
+    char *C = j->C;
+    if (j->split_m) {
+        A += (size_t)(j->ta ? lo : lo * j->lda) * es;
+        C += (size_t)(lo * j->ldc) * es;
+        M = hi - lo;
+    } else {
+        B += (size_t)(j->tb ? lo * j->ldb : lo) * es;
+        C += (size_t)lo * es;
+        N = hi - lo;
+    }
+    if (j->beta == 0)
+        for (int64_t i = 0; i < M; i++) memset(C + (size_t)(i * j->ldc) * es, 0, (size_t)N * es);
+    enum CBLAS_TRANSPOSE opa = j->ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE opb = j->tb ? CblasTrans : CblasNoTrans;
+    if (j->f64)
+        cblas_dgemm(CblasRowMajor, opa, opb, (int)M, (int)N, (int)j->K, j->alpha,
+                    (const double *)A, (int)j->lda, (const double *)B, (int)j->ldb, j->beta,
+                    (double *)C, (int)j->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, opa, opb, (int)M, (int)N, (int)j->K, (float)j->alpha,
+                    (const float *)A, (int)j->lda, (const float *)B, (int)j->ldb,
+                    (float)j->beta, (float *)C, (int)j->ldc);
+}
+
+#if defined(TG_HAVE_OPENBLAS)
+static void blas_one_thread(void) { openblas_set_num_threads(1); }
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+#endif
+
+static bool gemm_blas(bool f64, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                      double alpha, const void *A, int64_t lda, const void *B, int64_t ldb,
+                      double beta, void *C, int64_t ldc) {
+    double work = (double)M * (double)N * (double)K;
+    if (M <= 1 || N <= 1 || K <= 0 || alpha == 0 || work <= TG_GEMM_BLAS_MIN)
+        return false;
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX || lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
+        return false; /* cblas takes int and checks the leading dimensions */
+#if defined(TG_HAVE_OPENBLAS)
+    pthread_once(&blas_once, blas_one_thread);
+#endif
+    blas_job j = {f64, ta, tb, M >= N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    int64_t bands = ((j.split_m ? M : N) + BLAS_BAND - 1) / BLAS_BAND;
+    if (work < TG_GEMM_THREAD_MIN)
+        blas_piece(&j, 0, bands);
+    else
+        tg__parallel_for(bands, 1, blas_piece, &j);
+    return true;
+}
+#endif
 
 void tg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                   float *C, int64_t ldc) {
-    gemm_f32(&arch_f32[tg__gemm_level()], ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+#if defined(TG_HAVE_CBLAS)
+    if (gemm_blas(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+#endif
+    gemm_f32(&arch_f32[tg__simd_level()], ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
              ldc);
 }
 
 void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                   const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                   double *C, int64_t ldc) {
-    gemm_f64(&arch_f64[tg__gemm_level()], ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+#if defined(TG_HAVE_CBLAS)
+    if (gemm_blas(true, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+#endif
+    gemm_f64(&arch_f64[tg__simd_level()], ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
              ldc);
 }
