@@ -128,8 +128,6 @@ static const gemm_arch_f64 arch_f64[3] = {
 #endif
 };
 
-/* The level of this call: the library's one. */
-
 /* ------------------------------------------------------------ entry points */
 
 #if defined(TG_HAVE_CBLAS)
