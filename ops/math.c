@@ -1,4 +1,4 @@
-/* math.c - more elementwise functions, clamps, max/min, where, sign and
+/* math.c - more elementwise functions, clamp, max/min, sign and
  * comparisons. Forward and backward of each op side by side:
  *
  *   op          out                             d/da (times the incoming g)
@@ -23,8 +23,6 @@
  *   op              d/da                         d/db (d/dlo, d/dhi)
  *   maximum(a, b)   a > b: 1, a == b: 1/2        a < b: 1, a == b: 1/2   (NaN: both 1)
  *   minimum(a, b)   a < b: 1, a == b: 1/2        a > b: 1, a == b: 1/2
- *   where(c, a, b)  c != 0                       c == 0          (c: none)
- *   clamp_t(a,l,h)  l <= a <= h                  l: a < l and l < h;  h: a > h or h < l
  *   eq ne lt le gt ge: 0/1 in a's dtype; their outputs never require grad.
  *
  * Broadcast inputs receive their gradient summed over the broadcast axes.
@@ -34,7 +32,6 @@
 #include "tg_internal.h"
 
 #include <math.h>
-#include <stdio.h>
 
 static const double SQRT1_2 = 0.70710678118654752440;     /* 1/sqrt(2) */
 static const double TWO_SQRTPI = 1.12837916709551257390;  /* 2/sqrt(pi) */
@@ -405,40 +402,6 @@ tg_tensor *tg__vjp_sign(tg_tensor *o, tg_tensor *g, int i) {
     return tg_zeros_like(o->in0);
 }
 
-/* ============================================================ broadcasting */
-
-/* Broadcast shape of n operands (NULL entries skipped); false and an error
- * naming every shape if they do not fit. */
-static bool bcast_n(const char *op, tg_tape *tape, int n, tg_tensor *const *t, int *rank,
-                    int64_t *shape) {
-    int r = 0;
-    for (int k = 0; k < n; k++)
-        if (t[k] && t[k]->rank > r) r = t[k]->rank;
-    for (int d = 0; d < r; d++) shape[d] = 1;
-    for (int k = 0; k < n; k++) {
-        if (!t[k]) continue;
-        for (int d = 0; d < t[k]->rank; d++) {
-            int64_t *s = &shape[r - t[k]->rank + d], v = t[k]->shape[d];
-            if (*s == 1) {
-                *s = v;
-            } else if (v != 1 && v != *s) {
-                char buf[3][160], all[500];
-                int len = 0;
-                for (int j = 0, m = 0; j < n; j++) {
-                    if (!t[j]) continue;
-                    len += snprintf(all + len, sizeof all - (size_t)len, "%s%s", m++ ? " and " : "",
-                                    tg__shape_str(buf[j % 3], sizeof buf[0], t[j]->rank, t[j]->shape));
-                    if (len >= (int)sizeof all) len = (int)sizeof all - 1;
-                }
-                tg__fail(tape, TG_ERR_SHAPE, op, "shapes do not broadcast: %s", all);
-                return false;
-            }
-        }
-    }
-    *rank = r;
-    return true;
-}
-
 /* Visits every element of a broadcast space with up to three operands
  * (strides st[0..2]): the body (the last argument) sees k, the flat index in the space, and p0,
  * p1, p2, the operands' flat indices. */
@@ -636,203 +599,4 @@ tg_tensor *tg__vjp_nograd(tg_tensor *out, tg_tensor *g, int i) {
     tg_tensor *in[16];
     int n = tg__inputs(out, in);
     return i < n ? tg_zeros_like(in[i]) : NULL;
-}
-
-/* ================================================================= where */
-
-/* aux: tg_auxin {3, cond, a, b}. */
-tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
-    tg_tensor *in[3] = {cond, a, b};
-    tg_tape *tape = tg__check("where", 3, in, false);
-    if (!tape) return NULL;
-    char b0[160], b1[160];
-    for (int k = 1; k < 3; k++)
-        if (in[k]->dtype != in[1]->dtype || !tg__is_float(in[k]->dtype))
-            return tg__fail(tape, TG_ERR_DTYPE, "where",
-                            "a and b must share one float dtype: %s %s and %s %s (use tg_cast)",
-                            dt_name(in[1]->dtype),
-                            tg__shape_str(b0, sizeof b0, in[1]->rank, in[1]->shape),
-                            dt_name(in[2]->dtype),
-                            tg__shape_str(b1, sizeof b1, in[2]->rank, in[2]->shape));
-    int rank;
-    int64_t shape[TG_MAX_RANK];
-    if (!bcast_n("where", tape, 3, in, &rank, shape)) return NULL;
-    tg_auxin *ax = tg__arena(tape, sizeof(tg_auxin) + 3 * sizeof(tg_tensor *), "where");
-    if (!ax) return NULL;
-    ax->n = 3;
-    for (int k = 0; k < 3; k++) ax->in[k] = in[k];
-    tg_tensor *out = tg__out(tape, TG_OP_WHERE, in[1]->dtype, rank, shape, NULL, NULL, NULL);
-    if (!out) return NULL;
-    out->u.aux = ax;
-    tg__set_req(out, 2, &in[1]); /* cond is not differentiated */
-    int64_t st[3][TG_MAX_RANK];
-    strides3(out, in, st);
-    const void *c = in[0]->data, *x = in[1]->data, *y = in[2]->data;
-    int cdt = in[0]->dtype;
-    if (out->dtype == TG_F32) {
-        float *o = out->data;
-        WALK3(rank, shape, st, { o[k] = getd(c, cdt, p0) != 0 ? ((const float *)x)[p1] : ((const float *)y)[p2]; });
-    } else {
-        double *o = out->data;
-        WALK3(rank, shape, st, { o[k] = getd(c, cdt, p0) != 0 ? ((const double *)x)[p1] : ((const double *)y)[p2]; });
-    }
-    return out;
-}
-
-bool tg__bw_where(tg_tensor *out) {
-    tg_auxin *ax = out->u.aux;
-    tg_tensor *c = ax->in[0];
-    if (c->flags & TGF_REQ) tg__gacc(c); /* a zero gradient */
-    int64_t st[3][TG_MAX_RANK];
-    strides3(out, ax->in, st);
-    for (int i = 1; i < 3; i++) {
-        tg_tensor *t = ax->in[i];
-        if (!(t->flags & TGF_REQ)) continue;
-        void *gt = tg__gacc(t);
-        if (!gt) return false;
-        bool want = i == 1;
-        int pi = i; /* which operand index holds t's offsets */
-        if (out->dtype == TG_F32) {
-            const float *g = out->grad;
-            float *d = gt;
-            WALK3(out->rank, out->shape, st, {
-                if ((getd(c->data, c->dtype, p0) != 0) == want) d[pi == 1 ? p1 : p2] += g[k];
-            });
-        } else {
-            const double *g = out->grad;
-            double *d = gt;
-            WALK3(out->rank, out->shape, st, {
-                if ((getd(c->data, c->dtype, p0) != 0) == want) d[pi == 1 ? p1 : p2] += g[k];
-            });
-        }
-    }
-    return true;
-}
-
-/* The 0/1 mask of cond (broadcast to out), or of !cond. */
-static tg_tensor *where_mask(tg_tensor *o, tg_tensor *c, bool want) {
-    tg_tensor *m = const_like(o->tape, o->dtype, o->rank, o->shape);
-    if (!m) return NULL;
-    int64_t st[3][TG_MAX_RANK];
-    strides3(o, (tg_tensor *[]){c, NULL, NULL}, st);
-    WALK3(o->rank, o->shape, st, { setd(m->data, m->dtype, k, (getd(c->data, c->dtype, p0) != 0) == want); });
-    return m;
-}
-
-tg_tensor *tg__vjp_where(tg_tensor *o, tg_tensor *g, int i) {
-    tg_auxin *ax = o->u.aux;
-    if (i == 0) return tg_zeros_like(ax->in[0]);
-    return tg__sum_like(tg_mul(g, where_mask(o, ax->in[0], i == 1)), ax->in[i]);
-}
-
-/* ============================================================== clamp_t */
-
-/* aux: tg_auxin {n, a, [lo], [hi]}; flags & 16: lo given, & 32: hi given.
- * The predicates (PyTorch's clamp backward), per element of the output:
- *   a:  (no lo or a >= lo) and (no hi or a <= hi)
- *   lo: a < lo and (no hi or lo < hi)
- *   hi: a > hi or (lo given and hi < lo) */
-static bool clamp_pred(int which, double x, double l, double h, bool hl, bool hh) {
-    switch (which) {
-    case 0: return (!hl || x >= l) && (!hh || x <= h);
-    case 1: return x < l && (!hh || l < h);
-    default: return x > h || (hl && h < l);
-    }
-}
-
-/* The three operands (a, lo, hi; NULL where absent) of a clamp_t record. */
-static void clamp_ops(const tg_tensor *o, tg_tensor **t) {
-    const tg_auxin *ax = o->u.aux;
-    int k = 0;
-    t[0] = ax->in[k++];
-    t[1] = (o->flags & 16) ? ax->in[k++] : NULL;
-    t[2] = (o->flags & 32) ? ax->in[k++] : NULL;
-}
-
-tg_tensor *tg_clamp_t(tg_tensor *a, tg_tensor *lo, tg_tensor *hi) {
-    tg_tensor *in[3];
-    int n = 0;
-    in[n++] = a;
-    if (lo) in[n++] = lo;
-    if (hi) in[n++] = hi;
-    tg_tape *tape = tg__check("clamp_t", n, in, true);
-    if (!tape) return NULL;
-    /* a NULL bound after an earlier failure is that failure, not "no bound" */
-    if ((!lo || !hi) && !tg_tape_ok(tape)) return NULL;
-    tg_tensor *t[3] = {in[0], lo ? in[1] : NULL, hi ? in[n - 1] : NULL};
-    int rank;
-    int64_t shape[TG_MAX_RANK];
-    if (!bcast_n("clamp_t", tape, 3, t, &rank, shape)) return NULL;
-    tg_auxin *ax = tg__arena(tape, sizeof(tg_auxin) + (size_t)n * sizeof(tg_tensor *), "clamp_t");
-    if (!ax) return NULL;
-    ax->n = n;
-    for (int k = 0; k < n; k++) ax->in[k] = in[k];
-    tg_tensor *out = tg__out(tape, TG_OP_CLAMP_T, in[0]->dtype, rank, shape, NULL, NULL, NULL);
-    if (!out) return NULL;
-    out->u.aux = ax;
-    out->flags |= (uint8_t)((lo ? 16 : 0) | (hi ? 32 : 0));
-    tg__set_req(out, n, in);
-    int64_t st[3][TG_MAX_RANK];
-    strides3(out, t, st);
-#define CLAMP_FWD(T)                                                           \
-    do {                                                                       \
-        const T *x = t[0]->data, *l = lo ? t[1]->data : NULL, *h = hi ? t[2]->data : NULL; \
-        T *o = out->data;                                                      \
-        WALK3(rank, shape, st, {                                               \
-            T v = x[p0];                                                       \
-            if (l && v < l[p1]) v = l[p1];                                     \
-            if (h && v > h[p2]) v = h[p2];                                     \
-            o[k] = v;                                                          \
-        });                                                                    \
-    } while (0)
-    if (out->dtype == TG_F32)
-        CLAMP_FWD(float);
-    else
-        CLAMP_FWD(double);
-#undef CLAMP_FWD
-    return out;
-}
-
-bool tg__bw_clamp_t(tg_tensor *out) {
-    tg_tensor *t[3];
-    clamp_ops(out, t);
-    bool hl = t[1] != NULL, hh = t[2] != NULL;
-    int64_t st[3][TG_MAX_RANK];
-    strides3(out, t, st);
-    int dt = out->dtype;
-    for (int w = 0; w < 3; w++) {
-        if (!t[w] || !(t[w]->flags & TGF_REQ)) continue;
-        void *d = tg__gacc(t[w]);
-        if (!d) return false;
-        WALK3(out->rank, out->shape, st, {
-            double x = getd(t[0]->data, dt, p0);
-            double l = hl ? getd(t[1]->data, dt, p1) : 0, h = hh ? getd(t[2]->data, dt, p2) : 0;
-            if (clamp_pred(w, x, l, h, hl, hh)) {
-                int64_t p = w == 0 ? p0 : w == 1 ? p1 : p2;
-                if (dt == TG_F32)
-                    ((float *)d)[p] += ((const float *)out->grad)[k];
-                else
-                    ((double *)d)[p] += ((const double *)out->grad)[k];
-            }
-        });
-    }
-    return true;
-}
-
-tg_tensor *tg__vjp_clamp_t(tg_tensor *o, tg_tensor *g, int i) {
-    tg_tensor *t[3];
-    clamp_ops(o, t);
-    bool hl = t[1] != NULL, hh = t[2] != NULL;
-    int w = i == 0 ? 0 : (i == 1 && hl) ? 1 : 2; /* aux index -> a, lo, hi */
-    tg_tensor *m = const_like(o->tape, o->dtype, o->rank, o->shape);
-    if (!m) return NULL;
-    int64_t st[3][TG_MAX_RANK];
-    strides3(o, t, st);
-    int dt = o->dtype;
-    WALK3(o->rank, o->shape, st, {
-        double x = getd(t[0]->data, dt, p0);
-        double l = hl ? getd(t[1]->data, dt, p1) : 0, h = hh ? getd(t[2]->data, dt, p2) : 0;
-        setd(m->data, dt, k, clamp_pred(w, x, l, h, hl, hh));
-    });
-    return tg__sum_like(tg_mul(g, m), t[w]);
 }
