@@ -3,7 +3,8 @@
  *   TG_OP(ID, "name", inputs, fast backward, graph backward)
  *
  * names the functions tg__bw_<fast> and tg__vjp_<graph>, defined beside the
- * op's forward in its family file (ops/arith.c, ops/unary.c, ...).
+ * op's forward in its family file (ops/arith.c, ops/unary.c, ...). The
+ * elementwise ops are rows of tg_ewlist.h, with their derivatives.
  * The fast backward works on raw buffers and serves first-order sweeps;
  * `vjp` there means "none: run the graph backward without recording".
  * The graph backward builds the gradient from ops, so create-graph sweeps
@@ -14,30 +15,19 @@
  * ops/ops_table.c gives them their row.
  * No include guard: included once per use, each time with its own TG_OP.
  */
-/* ops/arith.c: binary with broadcasting, and scalar forms */
-TG_OP(ADD,       "add",         2, binary,   add)
-TG_OP(SUB,       "sub",         2, binary,   sub)
-TG_OP(MUL,       "mul",         2, binary,   mul)
-TG_OP(DIV,       "div",         2, binary,   div)
-TG_OP(POW,       "pow",         2, binary,   pow)
-TG_OP(ADDC,      "add_scalar",  1, scalar,   addc)
-TG_OP(RSUBC,     "rsub_scalar", 1, scalar,   rsubc)
-TG_OP(MULC,      "mul_scalar",  1, scalar,   mulc)
-TG_OP(DIVC,      "div_scalar",  1, scalar,   divc)
-TG_OP(RDIVC,     "rdiv_scalar", 1, scalar,   rdivc)
-TG_OP(POWC,      "pow_scalar",  1, scalar,   powc)
-/* ops/unary.c */
-TG_OP(NEG,       "neg",         1, unary,    neg)
-TG_OP(EXP,       "exp",         1, unary,    exp)
-TG_OP(LOG,       "log",         1, unary,    log)
-TG_OP(SQRT,      "sqrt",        1, unary,    sqrt)
-TG_OP(SIN,       "sin",         1, unary,    sin)
-TG_OP(COS,       "cos",         1, unary,    cos)
-TG_OP(TAN,       "tan",         1, unary,    tan)
-TG_OP(TANH,      "tanh",        1, unary,    tanh)
-TG_OP(SIGMOID,   "sigmoid",     1, unary,    sigmoid)
-TG_OP(RELU,      "relu",        1, unary,    relu)
-TG_OP(ABS,       "abs",         1, unary,    abs)
+/* The elementwise ops: one row each, with their derivatives, in
+ * tg_ewlist.h; ops/arith.c (two tensors, comparisons) and ops/unary.c (one
+ * tensor and up to two constants) expand them */
+#include "tg_ewlist.h"
+#define TG_OPLIST_EW2_(id, name, f, dx, dy, ga, gb) TG_OP(id, name, 2, binary, binary)
+#define TG_OPLIST_EW1_(id, name, np, f, d, g) TG_OP(id, name, 1, unary, unary)
+#define TG_OPLIST_CMP_(id, name, op) TG_OP(id, #name, 2, nograd, nograd)
+TG_BINARY_OPS(TG_OPLIST_EW2_)
+TG_UNARY_OPS(TG_OPLIST_EW1_)
+TG_COMPARE_OPS(TG_OPLIST_CMP_)
+#undef TG_OPLIST_EW2_
+#undef TG_OPLIST_EW1_
+#undef TG_OPLIST_CMP_
 /* ops/reduce.c */
 TG_OP(SUM,       "sum",         1, sum,      sum)
 /* ops/linalg.c */
@@ -49,28 +39,6 @@ TG_OP(TRANSPOSE, "transpose",   1, vjp,      transpose)
 TG_OP(EXPAND,    "expand",      1, expand,   expand)
 TG_OP(CAST,      "cast",        1, vjp,      cast)
 /* ---- the rest of the op set: each family appends its ops below ---- */
-/* ops/math.c */
-TG_OP(LOG1P,      "log1p",       1, math1,    log1p)
-TG_OP(EXPM1,      "expm1",       1, math1,    expm1)
-TG_OP(ERF,        "erf",         1, math1,    erf)
-TG_OP(SQUARE,     "square",      1, math1,    square)
-TG_OP(RECIPROCAL, "reciprocal",  1, math1,    reciprocal)
-TG_OP(RSQRT,      "rsqrt",       1, math1,    rsqrt)
-TG_OP(SOFTPLUS,   "softplus",    1, math1,    softplus)
-TG_OP(GELU,       "gelu",        1, math1,    gelu)
-TG_OP(LEAKY_RELU, "leaky_relu",  1, math1,    leaky_relu)
-TG_OP(ELU,        "elu",         1, math1,    elu)
-TG_OP(SILU,       "silu",        1, math1,    silu)
-TG_OP(CLAMP,      "clamp",       1, math1,    clamp)
-TG_OP(SIGN,       "sign",        1, math1,    sign)
-TG_OP(MAXIMUM,    "maximum",     2, maxmin,   maxmin)
-TG_OP(MINIMUM,    "minimum",     2, maxmin,   maxmin)
-TG_OP(EQ,         "eq",          2, nograd,   nograd)
-TG_OP(NE,         "ne",          2, nograd,   nograd)
-TG_OP(LT,         "lt",          2, nograd,   nograd)
-TG_OP(LE,         "le",          2, nograd,   nograd)
-TG_OP(GT,         "gt",          2, nograd,   nograd)
-TG_OP(GE,         "ge",          2, nograd,   nograd)
 /* ops/select.c */
 TG_OP(WHERE,      "where",      -1, where,    where)
 TG_OP(CLAMP_T,    "clamp_t",    -1, clamp_t,  clamp_t)
