@@ -41,12 +41,11 @@
  *   SIGM(x)        1 / (1 + e^-x), stable on both sides
  *   LOG1PEXP(u)    ln(1 + e^u) = max(u, 0) + ln(1 + e^-|u|): no overflow
  *   CLAMP(x,l,h)   min(max(x, l), h): h wins if l > h; NaN stays NaN
- *   GELU(x, t)     x Phi(x) (erfc keeps precision for x << 0); with t != 0
- *                  the tanh form x (1 + tanh u) / 2, u = k (x + c x^3),
+ *   DGELU(x)       gelu's derivative Phi(x) + x phi(x)
+ *   GELU_TANH(x)   gelu's tanh form x (1 + tanh u) / 2, u = k (x + c x^3),
  *                  computed as x sigmoid(2u): one exp instead of a tanh
- *   DGELU(x, t)    its derivative: Phi(x) + x phi(x); tanh form
- *                  (1 + t)/2 + x (1 - t^2) k (1 + 3c x^2) / 2, with
- *                  s = (1 + t)/2 = sigmoid(2u), 1 - t^2 = 4 s (1 - s)
+ *   DGELU_TANH(x)  its derivative (1 + t)/2 + x (1 - t^2) k (1 + 3c x^2) / 2,
+ *                  with s = (1 + t)/2 = sigmoid(2u), 1 - t^2 = 4 s (1 - s)
  *   MAXW(x, y)     maximum's weight for its first operand (PyTorch): 1/2
  *                  at a tie, 0 where the other is larger, else 1 (so NaN
  *                  sends the gradient to both) */
@@ -59,18 +58,16 @@
         T v = x < lo ? lo : x;                                                 \
         return v > hi ? hi : v;                                                \
     }                                                                          \
-    static inline T tg__gelu_##SUF(T x, T tanh_form) {                         \
-        if (tanh_form != 0)                                                    \
-            return x / (1 + EXP(-(2 * (T)TG_GELU_K * (x + (T)TG_GELU_C * x * x * x)))); \
-        return (T)0.5 * x * ERFC(-x * (T)TG_SQRT1_2);                          \
-    }                                                                          \
-    static inline T tg__dgelu_##SUF(T x, T tanh_form) {                        \
-        if (tanh_form != 0) {                                                  \
-            T x2 = x * x;                                                      \
-            T s = tg__sigm_##SUF(2 * (T)TG_GELU_K * (x + (T)TG_GELU_C * x2 * x)); \
-            return s + 2 * x * s * (1 - s) * (T)TG_GELU_K * (1 + 3 * (T)TG_GELU_C * x2); \
-        }                                                                      \
+    static inline T tg__dgelu_##SUF(T x) {                                     \
         return (T)0.5 * ERFC(-x * (T)TG_SQRT1_2) + x * (T)TG_INV_SQRT2PI * EXP((T)-0.5 * x * x); \
+    }                                                                          \
+    static inline T tg__gelu_tanh_##SUF(T x) {                                 \
+        return x / (1 + EXP(-(2 * (T)TG_GELU_K * (x + (T)TG_GELU_C * x * x * x)))); \
+    }                                                                          \
+    static inline T tg__dgelu_tanh_##SUF(T x) {                                \
+        T x2 = x * x;                                                          \
+        T s = tg__sigm_##SUF(2 * (T)TG_GELU_K * (x + (T)TG_GELU_C * x2 * x));  \
+        return s + 2 * x * s * (1 - s) * (T)TG_GELU_K * (1 + 3 * (T)TG_GELU_C * x2); \
     }                                                                          \
     static inline T tg__maxw_##SUF(T x, T y) { return x == y ? (T)0.5 : x < y ? 0 : 1; }
 TG__EW_FUNCS(float, f32)
@@ -81,8 +78,9 @@ TG__EW_FUNCS(double, f64)
 #define SIGM(x) TG__EWF(sigm, x)(x)
 #define LOG1PEXP(u) TG__EWF(log1pexp, u)(u)
 #define CLAMP(x, l, h) TG__EWF(clamp, x)(x, l, h)
-#define GELU(x, t) TG__EWF(gelu, x)(x, t)
-#define DGELU(x, t) TG__EWF(dgelu, x)(x, t)
+#define DGELU(x) TG__EWF(dgelu, x)(x)
+#define GELU_TANH(x) TG__EWF(gelu_tanh, x)(x)
+#define DGELU_TANH(x) TG__EWF(dgelu_tanh, x)(x)
 #define MAXW(x, y) TG__EWF(maxw, x)(x, y)
 
 /* A unary record's constants, by its row's np: none, c0 in u.c, or c0 and

@@ -26,16 +26,18 @@
  * TG_COMPARE_OPS(X): X(ID, name, operator): x operator y, 0/1 in the
  *   operands' dtype (i64 too); never differentiated (arith.c).
  *
- * The math (EXP, SIGM, GELU, ...) is elementwise.h's. Constants: scalar
- * forms c0 = c; softplus (beta, threshold); gelu 1 for the tanh form;
- * leaky_relu the slope; elu alpha; clamp (lo, hi).
+ * The math (EXP, SIGM, GELU_TANH, ...) is elementwise.h's. Constants:
+ * scalar forms c0 = c; softplus (beta, threshold); leaky_relu the slope;
+ * elu alpha; clamp (lo, hi).
  */
 #ifndef TG_EWLIST_H
 #define TG_EWLIST_H
 
 #define TG_UNARY_OPS(X)                                                                            \
-    /* ID         name           np forward z = f(x)           backward g dz/dx                    \
+    /* ID         name           np forward z = f(x)            backward g dz/dx                   \
        graph backward */                                                                           \
+    /* ID         name           np forward z = f(x)            backward g dz/dx graph backward */ \
+    /* ID         name           np forward z = f(x)           backward g dz/dx graph backward */  \
     /* the scalar forms (arith) */                                                                 \
     X(ADDC,       "add_scalar",  1, x + c0,                    g,                                  \
       g)                                                                                           \
@@ -89,8 +91,12 @@
     X(SOFTPLUS,   "softplus",    2, c0 * x > c1 ? x : LOG1PEXP(c0 * x) / c0,                       \
                                     c0 * x > c1 ? g : g * SIGM(c0 * x),                            \
       tg_mul(g, softplus_grad(o, c0, c1)))                                                         \
-    X(GELU,       "gelu",        1, GELU(x, c0),               g * DGELU(x, c0),                   \
-      tg_mul(g, gelu_grad(a, c0)))                                                                 \
+    /* gelu: x Phi(x) (erfc keeps precision for x << 0) */                                         \
+    X(GELU,       "gelu",        0, (T)0.5 * x * ERFC(-x * (T)TG_SQRT1_2), g * DGELU(x),           \
+      tg_mul(g, gelu_grad(a, false)))                                                              \
+    /* gelu's tanh form (tg_gelu(a, true)), its own row: no test per element */                    \
+    X(GELU_TANH,  "gelu",        0, GELU_TANH(x),              g * DGELU_TANH(x),                  \
+      tg_mul(g, gelu_grad(a, true)))                                                               \
     X(LEAKY_RELU, "leaky_relu",  1, x > 0 ? x : x * c0,        x > 0 ? g : g * c0,                 \
       tg_mul(g, dconst(o)))                                                                        \
     X(ELU,        "elu",         1, x > 0 ? x : c0 * EXPM1(x), x > 0 ? g : g * c0 * EXP(x),        \
@@ -106,6 +112,8 @@
 #define TG_BINARY_OPS(X)                                                                           \
     /* ID       name        forward z = f(x, y)             backward x       backward y            \
        graph backward a, b */                                                                      \
+    /* ID       name        forward z = f(x, y)             backward x       backward y graph backward a, b */ \
+    /* ID       name        forward z = f(x, y)             backward x       backward y graph backward a, b */ \
     X(ADD,      "add",      x + y,                          g,               g,                    \
       g, g)                                                                                        \
     X(SUB,      "sub",      x - y,                          g,               -g,                   \

@@ -172,7 +172,7 @@ tg_tensor *tg_rsqrt(tg_tensor *a) { return unary(TG_OP_RSQRT, a, 0, 0); }
 tg_tensor *tg_silu(tg_tensor *a) { return unary(TG_OP_SILU, a, 0, 0); }
 tg_tensor *tg_sign(tg_tensor *a) { return unary(TG_OP_SIGN, a, 0, 0); }
 tg_tensor *tg_gelu(tg_tensor *a, bool tanh_approx) {
-    return unary(TG_OP_GELU, a, tanh_approx ? 1 : 0, 0);
+    return unary(tanh_approx ? TG_OP_GELU_TANH : TG_OP_GELU, a, 0, 0);
 }
 tg_tensor *tg_leaky_relu(tg_tensor *a, double negative_slope) {
     return unary(TG_OP_LEAKY_RELU, a, negative_slope, 0);
@@ -314,8 +314,8 @@ static tg_tensor *silu_grad(tg_tensor *a) {
     return tg_mul(s, tg_add_scalar(tg_mul(a, tg_rsub_scalar(s, 1.0)), 1.0));
 }
 
-static tg_tensor *gelu_grad(tg_tensor *a, double tanh_form) {
-    if (tanh_form != 0) {
+static tg_tensor *gelu_grad(tg_tensor *a, bool tanh_form) {
+    if (tanh_form) {
         tg_tensor *a2 = tg_square(a);
         tg_tensor *t = tg_tanh(
             tg_mul_scalar(tg_add(a, tg_mul(tg_mul_scalar(a2, TG_GELU_C), a)), TG_GELU_K));
