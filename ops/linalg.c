@@ -199,7 +199,7 @@ static const double LIN_INV_SQRT2PI = 0.39894228040143267794; /* 1/sqrt(2 pi) */
 #define LEAKY_SLOPE 0.01
 
 /* One row segment of n columns: y = act(y + b), pre = y + b (gelu); and
- * h = g * act'(.), db += h. The formulas are those of unary.c / math.c,
+ * h = g * act'(.), db += h. The formulas are those of tg_ewlist.h,
  * so the fused op gives the values of the separate ops. */
 #define DEF_LIN(T, SUF, EXP, TANH, ERFC)                                       \
     static void lin_seg_fwd_##SUF(int act, int64_t n, T *restrict y, const T *restrict b, \

@@ -42,7 +42,7 @@ TG_OP(CAST,      "cast",        1, vjp,      cast)
 /* ops/select.c */
 TG_OP(WHERE,      "where",      -1, where,    where)
 TG_OP(CLAMP_T,    "clamp_t",    -1, clamp_t,  clamp_t)
-/* ops/reduce.c (more reductions) */
+/* ops/reduce.c, ops/extrema.c (more reductions) */
 TG_OP(PROD,       "prod",        1, prod,     prod)
 TG_OP(AMAX,       "amax",        1, amaxmin,  amaxmin)
 TG_OP(AMIN,       "amin",        1, amaxmin,  amaxmin)
@@ -50,7 +50,7 @@ TG_OP(ARGMAX,     "argmax",      1, nograd,   nograd)
 TG_OP(ARGMIN,     "argmin",      1, nograd,   nograd)
 TG_OP(LOGSUMEXP,  "logsumexp",   1, logsumexp, logsumexp)
 TG_OP(SAFE_SQRT,  "safe_sqrt",   1, safe_sqrt, safe_sqrt)
-/* ops/shape.c (more shape ops) */
+/* ops/shape.c, ops/slice.c (more shape ops) */
 TG_OP(PERMUTE,   "permute",     1, vjp,      permute)
 TG_OP(CONCAT,    "concat",     -1, concat,   concat)
 TG_OP(SLICE,     "slice",       1, slice,    slice)
@@ -64,16 +64,18 @@ TG_OP(INDEX_ADD, "index_add",   2, vjp,      index_add)
 TG_OP(GATHER,    "gather",      2, gather,   gather)
 TG_OP(SCATTER_ADD, "scatter_add", 2, vjp,    scatter_add)
 TG_OP(MASKED_FILL, "masked_fill", 2, masked_fill, masked_fill)
-/* ops/nnfunc.c */
+/* ops/softmax.c */
 TG_OP(SOFTMAX,   "softmax",     1, softmax,  softmax)
 TG_OP(LOG_SOFTMAX, "log_softmax", 1, log_softmax, log_softmax)
 TG_OP(SOFTMAX_CE, "softmax_cross_entropy", -1, softmax_ce, softmax_ce)
+/* ops/norm.c */
 TG_OP(LAYER_NORM, "layer_norm", -1, layer_norm, layer_norm)
 TG_OP(BATCH_NORM, "batch_norm", -1, batch_norm, batch_norm)
 /* ops/conv.c */
 TG_OP(CONV2D,    "conv2d",      -1, conv2d,  conv2d)
 TG_OP(CONV2D_DX, "conv2d_input_grad", -1, conv2d_dx, conv2d_dx)
 TG_OP(CONV2D_DW, "conv2d_weight_grad", -1, conv2d_dw, conv2d_dw)
+/* ops/pool.c */
 TG_OP(MAXPOOL2D, "max_pool2d",  1, maxpool2d, maxpool2d)
 TG_OP(MAXPOOL2D_BW, "max_pool2d_backward", 1, maxpool2d_bw, maxpool2d_bw)
 TG_OP(AVGPOOL2D, "avg_pool2d",  1, avgpool2d, avgpool2d)

@@ -107,9 +107,9 @@ TG_API tg_tensor *tg_sum_to(tg_tensor *a, int rank, const int64_t *shape);
 TG_API tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
 
 /* ===================================================================
- * The rest of the op set (ops/math.c, ops/reduce.c, ops/extrema.c,
- * ops/shape.c, ops/slice.c, ops/index.c, ops/softmax.c, ops/norm.c,
- * ops/dropout.c, ops/conv.c, ops/pool.c). Conventions as above; for the
+ * The rest of the op set (ops/unary.c, ops/arith.c, ops/select.c,
+ * ops/reduce.c, ops/extrema.c, ops/shape.c, ops/slice.c, ops/index.c,
+ * ops/softmax.c, ops/norm.c, ops/dropout.c, ops/conv.c, ops/pool.c). Conventions as above; for the
  * multi-axis reductions below, naxes == 0 reduces over every axis.
  * =================================================================== */
 

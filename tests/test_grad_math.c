@@ -1,4 +1,4 @@
-/* test_grad_math.c - the math ops (ops/math.c) and the further reductions
+/* test_grad_math.c - the math ops (ops/tg_ewlist.h, select.c) and the further reductions
  * (ops/reduce.c) against central differences in f64, through both backward
  * paths (fast and create-graph), on several shapes with broadcasting,
  * negative axes, size-1 and size-0 axes; second derivatives on some; the
