@@ -36,9 +36,18 @@
  * checked for overflow and against the bytes actually present before
  * anything is read, so a corrupt file gives an error, not a crash.
  *
- * gzip: with zlib (meson finds it and defines TG_HAVE_ZLIB) .gz files are
- * read transparently; without it, a gzip'd file is a TG_ERR_FORMAT error
- * that says so (decompress it with gunzip first).
+ * gzip: with zlib (meson finds it and defines TG_HAVE_ZLIB) gzip'd files
+ * are read transparently (known by their first two bytes, 1f 8b, whatever
+ * their name); without it, a gzip'd file is a TG_ERR_FORMAT error that
+ * says so (decompress it with gunzip first). A gzip'd file must be one or
+ * more complete gzip members and nothing else: several members (what
+ * `cat a.gz b.gz` makes; RFC 1952 allows it) are read as one stream, their
+ * data joined, as gunzip does; bytes after the last member that do not
+ * start another one (garbage, zero padding) are TG_ERR_FORMAT ("N bytes
+ * after the end of the gzip data (offset M) are not a gzip member"), as
+ * bytes after the data of a plain IDX file are. Corrupt data, a CRC or
+ * length that does not match, and a file that ends inside a member are
+ * TG_ERR_FORMAT too.
  */
 #ifndef TG_DATA_H
 #define TG_DATA_H
@@ -104,7 +113,9 @@ typedef struct tg_idx {
  * two zero bytes, a type code, the rank, rank big-endian uint32 sizes,
  * then the big-endian elements), gzip'd or plain. Checks: the magic, the
  * type code, rank 1..8, the size product against overflow and
- * TG_DATA_MAX_BYTES, a truncated payload, and trailing bytes after it.
+ * TG_DATA_MAX_BYTES, a truncated payload, and trailing bytes after it
+ * (inside the decompressed data, or after the gzip data; see "gzip"
+ * above).
  * Returns TG_OK, TG_ERR_IO (cannot open or read), TG_ERR_FORMAT (corrupt,
  * truncated, too large, gzip without zlib), TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_idx_read(const char *path, tg_idx *out, char *err, size_t errlen);
