@@ -158,19 +158,33 @@ TG_API tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out,
 /* Options for tg_csv_read; zero-initialize ({0}) for the defaults. */
 typedef struct tg_csv_opts {
     char delimiter;  /* field separator; 0 means ',' */
-    int header;      /* 0: auto (a first line with a non-numeric field is a
-                        header), 1: the first line is a header, -1: no header */
+    int header;      /* 0: auto: the first line is a header when none of its
+                        fields is a number, data when all are, and an error
+                        when it has both (a line of numbers only, such as a
+                        header "1,2,3", is data: say 1 for it);
+                        1: the first line is a header, whatever it holds;
+                        -1: no header, the first line is data */
     bool has_label;  /* one column holds integer class labels (>= 0) */
     int label_col;   /* its index; negative counts from the end (-1 = last) */
 } tg_csv_opts;
 
 /* Reads a table of numbers: one sample per line, fields separated by the
  * delimiter, surrounding blanks ignored, blank lines skipped, "\r\n" line
- * ends accepted. Every line must have the same number of fields and every
- * field must be a finite number (strtod syntax); a label field must be a
- * non-negative integer. The features become a [n, fields(-1)] data set.
+ * ends accepted, a UTF-8 byte-order mark at the start of the file
+ * skipped. Every line must have the same number of fields and every data
+ * field must be a finite number; a label field must be a non-negative
+ * integer. A number is a field strtod reads whole in the "C" locale, of
+ * any length: decimal with a '.' (never ','), hexadecimal ("0x10"),
+ * "inf" and "nan" (numbers to the header rule, not finite, so refused as
+ * data). The program's locale plays no part: numbers are read under a
+ * "C" locale installed for the calling thread (newlocale and uselocale,
+ * POSIX 2008) and the caller's is put back before returning. The
+ * features become a [n, fields(-1)] data set.
  * Errors name the file, the line and the field, e.g.
- * "data.csv:7: field 3 is \"abc\", not a number".
+ * "data.csv:7: field 3 is \"abc\", not a finite number", or for a first
+ * line that is neither a header nor data (header 0)
+ * "data.csv:1: field 3 is \"3x\", not a number, but field 1 is a number:
+ * the first line is neither a header ... nor data ...".
  * Returns TG_OK, TG_ERR_IO, TG_ERR_FORMAT, TG_ERR_ARG (bad options),
  * TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out,
