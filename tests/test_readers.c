@@ -128,7 +128,7 @@ static const char *comma_locale(char *gen, size_t n) {
         snprintf(gen, n, "%s/locale", tmpdir);
         char cmd[1200];
         snprintf(cmd, sizeof cmd,
-                 "mkdir -p '%s' && localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1",
+                 "{ mkdir -p '%s' && localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8'; } >/dev/null 2>&1",
                  gen, gen);
         if (system(cmd) == -1) break;
         setenv("LOCPATH", gen, 1);
