@@ -1,43 +1,47 @@
 /* csv.c - tables of numbers from CSV files (tg_data.h), plain or gzip'd:
  * one sample per line, every field a finite number, an optional integer
  * label column. Errors name the file, the line and the field.
+ *
+ * Numbers are read by strtod under a "C" locale made with newlocale and
+ * installed for the calling thread alone with uselocale (POSIX 2008), so
+ * a program that called setlocale with a decimal comma still reads "1.5";
+ * its own locale is back in place when tg_csv_read returns.
  */
 #include "io_util.h"
 
-#include <errno.h>
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-/* One field: [b, e) with blanks trimmed. */
-typedef struct field { const char *b, *e; } field;
+/* One field: [b, e) with blanks trimmed, inside the file's text. */
+typedef struct field { char *b, *e; } field;
 
-/* Parses a field as a finite number. */
+/* Whether the whole field is a number in strtod's syntax (decimal or
+ * hexadecimal, "inf" and "nan" included; any length), its value in *v.
+ * The byte at f.e (a delimiter, a blank, a line end or the terminating
+ * NUL of the text) is replaced by a NUL for strtod and put back. */
 static bool parse_num(field f, double *v) {
     if (f.b == f.e) return false;
-    char tmp[128];
-    size_t len = (size_t)(f.e - f.b);
-    if (len >= sizeof tmp) return false;
-    memcpy(tmp, f.b, len);
-    tmp[len] = 0;
-    char *end;
-    errno = 0;
-    double x = strtod(tmp, &end);
-    if (end != tmp + len || !isfinite(x)) return false;
+    char save = *f.e, *end;
+    *f.e = 0;
+    double x = strtod(f.b, &end);
+    *f.e = save;
+    if (end != f.e) return false;
     *v = x;
     return true;
 }
 
 /* Splits line [p, e) into fields; returns the count (up to max stored). */
-static int64_t split_line(const char *p, const char *e, char delim, field *fs, int64_t max) {
+static int64_t split_line(char *p, char *e, char delim, field *fs, int64_t max) {
     int64_t n = 0;
     for (;;) {
-        const char *q = p;
+        char *q = p;
         while (q < e && *q != delim) q++;
-        const char *b = p, *fe = q;
+        char *b = p, *fe = q;
         while (b < fe && is_blank(*b)) b++;
         while (fe > b && is_blank(fe[-1])) fe--;
         if (n < max) fs[n] = (field){b, fe};
@@ -111,6 +115,13 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
     size_t len = 0;
     tg_status s = slurp(path, &text, &len, err, errlen);
     if (s != TG_OK) return s;
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (!c_locale) {
+        tg_free(text);
+        return tg__io_fail(err, errlen, TG_ERR_NOMEM, "csv_read: %s: cannot make the C locale",
+                           path);
+    }
+    locale_t caller_locale = uselocale(c_locale); /* this thread only; put back below */
 
     field *fs = NULL;           /* the fields of the current line */
     int64_t ncols = -1, lab = -1, nf = 0;
@@ -119,14 +130,16 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
     int64_t rows = 0, maxl = -1, lineno = 0;
     bool header_pending = o.header >= 0;
     char fb[64];
-    const char *p = text, *end = text + len;
+    char *p = text, *end = text + len;
+    /* a UTF-8 byte-order mark is no part of the first field */
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) p += 3;
     while (p < end && s == TG_OK) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
+        char *e = memchr(p, '\n', (size_t)(end - p));
         if (!e) e = end;
         lineno++;
         const char *q = p;
         while (q < e && is_blank(*q)) q++;
-        const char *line = p;
+        char *line = p;
         p = e + 1;
         if (q == e) continue; /* a blank line */
         if (memchr(line, 0, (size_t)(e - line))) {
@@ -163,11 +176,33 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
         }
         split_line(line, e, delim, fs, ncols);
         if (header_pending) {
+            /* header 1: skip the first line; header 0: skip it when no
+             * field is a number, read it when every field is one, and
+             * refuse anything between (never drop a line of data) */
             header_pending = false;
-            bool numeric = true;
-            double v;
-            for (int64_t c = 0; c < ncols && numeric; c++) numeric = parse_num(fs[c], &v);
-            if (o.header == 1 || !numeric) continue; /* a header: skip it */
+            if (o.header == 1) continue;
+            int64_t num = -1, word = -1; /* the first number, the first other field */
+            for (int64_t c = 0; c < ncols; c++) {
+                double v;
+                if (parse_num(fs[c], &v)) {
+                    if (num < 0) num = c;
+                } else if (word < 0) {
+                    word = c;
+                }
+            }
+            if (num < 0) continue; /* a header */
+            if (word >= 0) {
+                field_str(fs[word], fb, sizeof fb);
+                s = tg__io_fail(
+                    err, errlen, TG_ERR_FORMAT,
+                    "%s:%lld: field %lld is %s%s%s, not a number, but field %lld is a number: "
+                    "the first line is neither a header (no field a number) nor data (every "
+                    "field a number); set the header option to 1 if it is a header",
+                    path, (long long)lineno, (long long)word + 1,
+                    fs[word].b == fs[word].e ? "empty" : "\"", fb,
+                    fs[word].b == fs[word].e ? "" : "\"", (long long)num + 1);
+                break;
+            }
         }
         if (!tg__io_grow(&x, &xcap, (size_t)(rows * nf), (size_t)((rows + 1) * nf),
                          sizeof(float)) ||
@@ -179,16 +214,15 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
         float *xr = (float *)x + rows * nf;
         for (int64_t c = 0, j = 0; c < ncols; c++) {
             double v;
-            if (!parse_num(fs[c], &v)) {
+            if (!parse_num(fs[c], &v) || !isfinite(v)) {
                 field_str(fs[c], fb, sizeof fb);
                 if (fs[c].b == fs[c].e)
                     s = tg__io_fail(err, errlen, TG_ERR_FORMAT, "%s:%lld: field %lld is empty",
                                     path, (long long)lineno, (long long)c + 1);
                 else
                     s = tg__io_fail(err, errlen, TG_ERR_FORMAT,
-                                    "%s:%lld: field %lld is \"%s\", not a %snumber", path,
-                                    (long long)lineno, (long long)c + 1, fb,
-                                    fs[c].e - fs[c].b < 128 ? "finite " : "");
+                                    "%s:%lld: field %lld is \"%s\", not a finite number", path,
+                                    (long long)lineno, (long long)c + 1, fb);
                 break;
             }
             if (c == lab) {
@@ -228,6 +262,8 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
             tg__io_seterr(err, errlen, "%s", "");
         }
     }
+    uselocale(caller_locale);
+    freelocale(c_locale);
     tg_free(fs);
     tg_free(x);
     tg_free(y);

@@ -1,5 +1,6 @@
 /* io_util.c - the helpers nn/'s file code shares (see io_util.h): the
- * error sentence, array growth, byte order, the plain-or-gzip reader and
+ * error sentence, array growth, byte order, the plain-or-gzip reader (the
+ * gzip side on zlib's inflate, so that it sees where the gzip data end) and
  * the atomic writer ("<path>.tmp<pid>.<n>" with O_EXCL, fsync, rename over
  * path, fsync the directory).
  */
@@ -7,10 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- errors */
@@ -106,6 +109,22 @@ void tg__io_swap(unsigned char *buf, size_t nbytes, int size) {
 
 /* ------------------------------------------------ reading, plain or gzip */
 
+#ifdef TG_HAVE_ZLIB
+/* Compressed bytes read from the file at a time. */
+#define GZ_IN ((size_t)1 << 16)
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+    (void)opaque;
+    if (size && items > SIZE_MAX / size) return Z_NULL;
+    return tg_malloc((size_t)items * size);
+}
+
+static void z_free(voidpf opaque, voidpf p) {
+    (void)opaque;
+    tg_free(p);
+}
+#endif
+
 tg_status tg__io_open(tg__io_rd *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->path = path;
@@ -117,13 +136,20 @@ tg_status tg__io_open(tg__io_rd *r, const char *path, char *err, size_t errlen) 
     bool gzipped = got == 2 && m[0] == 0x1f && m[1] == 0x8b;
 #ifdef TG_HAVE_ZLIB
     if (gzipped) {
-        fclose(f);
-        r->gz = gzopen(path, "rb");
-        if (!r->gz)
-            return tg__io_fail(err, errlen, TG_ERR_IO, "%s: cannot open: %s", path,
-                               strerror(errno));
-        gzbuffer(r->gz, 1u << 17);
-        return TG_OK;
+        r->in = tg_malloc(GZ_IN);
+        r->z.zalloc = z_alloc;
+        r->z.zfree = z_free;
+        r->z.opaque = Z_NULL;
+        r->z.next_in = r->in;
+        r->z.avail_in = 0;
+        /* 16 + MAX_WBITS: a gzip wrapper (header, CRC-32 and length checked) */
+        if (!r->in || inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
+            tg_free(r->in);
+            fclose(f);
+            memset(r, 0, sizeof *r);
+            return tg__io_fail(err, errlen, TG_ERR_NOMEM, "%s: out of memory", path);
+        }
+        r->gz = true;
     }
 #else
     if (gzipped) {
@@ -140,45 +166,107 @@ tg_status tg__io_open(tg__io_rd *r, const char *path, char *err, size_t errlen) 
 }
 
 #ifdef TG_HAVE_ZLIB
-/* zlib's message without the "path: " it puts in front. */
-static const char *gz_msg(tg__io_rd *r) {
-    int zerr = 0;
-    const char *msg = gzerror(r->gz, &zerr);
-    size_t n = strlen(r->path);
-    if (!msg) return "zlib error";
-    if (!strncmp(msg, r->path, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
-    return msg;
+/* Tops up r->in from the file, keeping the z.avail_in bytes not yet
+ * inflated; false on a read error. */
+static bool gz_fill(tg__io_rd *r, char *err, size_t errlen) {
+    size_t keep = r->z.avail_in;
+    if (keep) memmove(r->in, r->z.next_in, keep);
+    size_t want = GZ_IN - keep;
+    if (want == 0) { /* a full buffer inflate made nothing of */
+        r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt gzip data (no progress)",
+                            r->path);
+        return false;
+    }
+    size_t k = fread(r->in + keep, 1, want, r->f);
+    if (k < want) {
+        if (ferror(r->f)) {
+            r->st = tg__io_fail(err, errlen, TG_ERR_IO, "%s: read error: %s", r->path,
+                                strerror(errno));
+            return false;
+        }
+        r->file_end = true;
+    }
+    r->nread += (int64_t)k;
+    r->z.next_in = r->in;
+    r->z.avail_in = (uInt)(keep + k);
+    return true;
+}
+
+/* After a complete member: the end of the file, another member (its two
+ * magic bytes), or an error for anything else. */
+static bool gz_next_member(tg__io_rd *r, char *err, size_t errlen) {
+    if (r->z.avail_in == 0) {
+        r->data_end = true; /* gz_fill ran: the file has ended */
+        return true;
+    }
+    if (r->z.avail_in >= 2 && r->z.next_in[0] == 0x1f && r->z.next_in[1] == 0x8b) {
+        inflateReset(&r->z);
+        r->member_end = false;
+        return true;
+    }
+    int64_t at = r->nread - (int64_t)r->z.avail_in, trailing = -1;
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_size >= at)
+        trailing = (int64_t)st.st_size - at;
+    char count[32] = "the";
+    if (trailing >= 0) snprintf(count, sizeof count, "%lld", (long long)trailing);
+    r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT,
+                        "%s: %s byte%s after the end of the gzip data (offset %lld) %s not a "
+                        "gzip member (something appended to the file?)",
+                        r->path, count, trailing == 1 ? "" : "s", (long long)at,
+                        trailing == 1 ? "is" : "are");
+    return false;
+}
+
+static int64_t gz_read(tg__io_rd *r, unsigned char *buf, size_t n, char *err, size_t errlen) {
+    size_t done = 0;
+    while (done < n && !r->data_end) {
+        /* a member's magic number is two bytes: have both in view */
+        if (r->z.avail_in < (r->member_end ? 2u : 1u) && !r->file_end) {
+            if (!gz_fill(r, err, errlen)) return -1;
+            continue;
+        }
+        if (r->member_end) {
+            if (!gz_next_member(r, err, errlen)) return -1;
+            continue;
+        }
+        uInt in0 = r->z.avail_in, out0 = n - done > UINT_MAX ? UINT_MAX : (uInt)(n - done);
+        r->z.next_out = buf + done;
+        r->z.avail_out = out0;
+        int ret = inflate(&r->z, Z_NO_FLUSH);
+        done += out0 - r->z.avail_out;
+        if (ret == Z_STREAM_END) {
+            r->member_end = true;
+        } else if (ret == Z_MEM_ERROR) {
+            r->st = tg__io_fail(err, errlen, TG_ERR_NOMEM, "%s: out of memory", r->path);
+            return -1;
+        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt gzip data (%s)", r->path,
+                                r->z.msg ? r->z.msg : "zlib error");
+            return -1;
+        } else if (r->z.avail_in == in0 && r->z.avail_out == out0) {
+            /* no progress: inflate needs more input than is in view */
+            if (r->file_end) {
+                r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT,
+                                    "%s: truncated gzip data: the file ends inside a gzip "
+                                    "member after %lld bytes",
+                                    r->path, (long long)r->nread);
+                return -1;
+            }
+            if (!gz_fill(r, err, errlen)) return -1;
+        }
+    }
+    return (int64_t)done;
 }
 #endif
 
 int64_t tg__io_read(tg__io_rd *r, void *buf, size_t n, char *err, size_t errlen) {
+#ifdef TG_HAVE_ZLIB
+    if (r->gz) return gz_read(r, buf, n, err, errlen);
+#endif
     size_t done = 0;
     while (done < n) {
         size_t want = n - done > (1u << 30) ? (1u << 30) : n - done;
-#ifdef TG_HAVE_ZLIB
-        if (r->gz) {
-            int k = gzread(r->gz, (char *)buf + done, (unsigned)want);
-            if (k < 0) {
-                r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT, "%s: corrupt gzip data (%s)",
-                                    r->path, gz_msg(r));
-                return -1;
-            }
-            if (k == 0) {
-                /* zlib reports a stream cut short only through gzerror. */
-                int zerr = 0;
-                gzerror(r->gz, &zerr);
-                if (zerr != Z_OK) {
-                    r->st = tg__io_fail(err, errlen, TG_ERR_FORMAT,
-                                        "%s: corrupt or truncated gzip data (%s)", r->path,
-                                        gz_msg(r));
-                    return -1;
-                }
-                break;
-            }
-            done += (size_t)k;
-            continue;
-        }
-#endif
         size_t k = fread((char *)buf + done, 1, want, r->f);
         done += k;
         if (k < want) {
@@ -195,8 +283,10 @@ int64_t tg__io_read(tg__io_rd *r, void *buf, size_t n, char *err, size_t errlen)
 
 void tg__io_close(tg__io_rd *r) {
 #ifdef TG_HAVE_ZLIB
-    if (r->gz) gzclose(r->gz);
-    r->gz = NULL;
+    if (r->gz) inflateEnd(&r->z);
+    tg_free(r->in);
+    r->in = NULL;
+    r->gz = false;
 #endif
     if (r->f) fclose(r->f);
     r->f = NULL;

@@ -57,22 +57,37 @@ void tg__io_swap(unsigned char *buf, size_t nbytes, int size);
 
 /* ------------------------------------------------ reading, plain or gzip */
 
-/* A file opened for reading, plain or gzip'd (by its first two bytes). */
+/* A file opened for reading, plain or gzip'd (by its first two bytes).
+ * A gzip'd file is inflated here (zlib's inflate, allocating through
+ * tg_malloc), not through gzread, which ignores bytes after the gzip data:
+ * the file must be one or more whole gzip members (RFC 1952; the members'
+ * data are read as one stream, as gunzip does) and nothing else. */
 typedef struct tg__io_rd {
     const char *path;
     FILE *f;
-    tg_status st; /* why the last tg__io_read failed: TG_ERR_IO or TG_ERR_FORMAT */
+    tg_status st; /* why the last tg__io_read failed: TG_ERR_IO, TG_ERR_FORMAT or TG_ERR_NOMEM */
 #ifdef TG_HAVE_ZLIB
-    gzFile gz;
+    bool gz;          /* gzip'd: inflate what f holds */
+    bool file_end;    /* f has no more bytes */
+    bool member_end;  /* the last member read so far is complete */
+    bool data_end;    /* the file ended right after a complete member */
+    int64_t nread;    /* bytes read from f so far */
+    unsigned char *in; /* bytes read from f, not yet inflated: z.next_in, z.avail_in */
+    z_stream z;
 #endif
 } tg__io_rd;
 
 /* Opens path; errors name the file ("<path>: cannot open: ..."), and a
- * gzip'd file without zlib is TG_ERR_FORMAT. Close with tg__io_close. */
+ * gzip'd file without zlib is TG_ERR_FORMAT. Close with tg__io_close. On
+ * failure nothing is left open. */
 tg_status tg__io_open(tg__io_rd *r, const char *path, char *err, size_t errlen);
 
 /* Reads up to n bytes; returns how many (< n only at the end), or -1 on a
- * read error (message in err, status in r->st). */
+ * read error (message in err, status in r->st). For a gzip'd file the
+ * errors are: corrupt gzip data (zlib's reason), a file that ends inside
+ * a member ("truncated gzip data"), and bytes after the last complete
+ * member that do not start another ("N bytes after the end of the gzip
+ * data (offset M) are not a gzip member"), all TG_ERR_FORMAT. */
 int64_t tg__io_read(tg__io_rd *r, void *buf, size_t n, char *err, size_t errlen);
 
 void tg__io_close(tg__io_rd *r);

@@ -36,9 +36,18 @@
  * checked for overflow and against the bytes actually present before
  * anything is read, so a corrupt file gives an error, not a crash.
  *
- * gzip: with zlib (meson finds it and defines TG_HAVE_ZLIB) .gz files are
- * read transparently; without it, a gzip'd file is a TG_ERR_FORMAT error
- * that says so (decompress it with gunzip first).
+ * gzip: with zlib (meson finds it and defines TG_HAVE_ZLIB) gzip'd files
+ * are read transparently (known by their first two bytes, 1f 8b, whatever
+ * their name); without it, a gzip'd file is a TG_ERR_FORMAT error that
+ * says so (decompress it with gunzip first). A gzip'd file must be one or
+ * more complete gzip members and nothing else: several members (what
+ * `cat a.gz b.gz` makes; RFC 1952 allows it) are read as one stream, their
+ * data joined, as gunzip does; bytes after the last member that do not
+ * start another one (garbage, zero padding) are TG_ERR_FORMAT ("N bytes
+ * after the end of the gzip data (offset M) are not a gzip member"), as
+ * bytes after the data of a plain IDX file are. Corrupt data, a CRC or
+ * length that does not match, and a file that ends inside a member are
+ * TG_ERR_FORMAT too.
  */
 #ifndef TG_DATA_H
 #define TG_DATA_H
@@ -104,7 +113,9 @@ typedef struct tg_idx {
  * two zero bytes, a type code, the rank, rank big-endian uint32 sizes,
  * then the big-endian elements), gzip'd or plain. Checks: the magic, the
  * type code, rank 1..8, the size product against overflow and
- * TG_DATA_MAX_BYTES, a truncated payload, and trailing bytes after it.
+ * TG_DATA_MAX_BYTES, a truncated payload, and trailing bytes after it
+ * (inside the decompressed data, or after the gzip data; see "gzip"
+ * above).
  * Returns TG_OK, TG_ERR_IO (cannot open or read), TG_ERR_FORMAT (corrupt,
  * truncated, too large, gzip without zlib), TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_idx_read(const char *path, tg_idx *out, char *err, size_t errlen);
@@ -147,19 +158,33 @@ TG_API tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out,
 /* Options for tg_csv_read; zero-initialize ({0}) for the defaults. */
 typedef struct tg_csv_opts {
     char delimiter;  /* field separator; 0 means ',' */
-    int header;      /* 0: auto (a first line with a non-numeric field is a
-                        header), 1: the first line is a header, -1: no header */
+    int header;      /* 0: auto: the first line is a header when none of its
+                        fields is a number, data when all are, and an error
+                        when it has both (a line of numbers only, such as a
+                        header "1,2,3", is data: say 1 for it);
+                        1: the first line is a header, whatever it holds;
+                        -1: no header, the first line is data */
     bool has_label;  /* one column holds integer class labels (>= 0) */
     int label_col;   /* its index; negative counts from the end (-1 = last) */
 } tg_csv_opts;
 
 /* Reads a table of numbers: one sample per line, fields separated by the
  * delimiter, surrounding blanks ignored, blank lines skipped, "\r\n" line
- * ends accepted. Every line must have the same number of fields and every
- * field must be a finite number (strtod syntax); a label field must be a
- * non-negative integer. The features become a [n, fields(-1)] data set.
+ * ends accepted, a UTF-8 byte-order mark at the start of the file
+ * skipped. Every line must have the same number of fields and every data
+ * field must be a finite number; a label field must be a non-negative
+ * integer. A number is a field strtod reads whole in the "C" locale, of
+ * any length: decimal with a '.' (never ','), hexadecimal ("0x10"),
+ * "inf" and "nan" (numbers to the header rule, not finite, so refused as
+ * data). The program's locale plays no part: numbers are read under a
+ * "C" locale installed for the calling thread (newlocale and uselocale,
+ * POSIX 2008) and the caller's is put back before returning. The
+ * features become a [n, fields(-1)] data set.
  * Errors name the file, the line and the field, e.g.
- * "data.csv:7: field 3 is \"abc\", not a number".
+ * "data.csv:7: field 3 is \"abc\", not a finite number", or for a first
+ * line that is neither a header nor data (header 0)
+ * "data.csv:1: field 3 is \"3x\", not a number, but field 1 is a number:
+ * the first line is neither a header ... nor data ...".
  * Returns TG_OK, TG_ERR_IO, TG_ERR_FORMAT, TG_ERR_ARG (bad options),
  * TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out,

@@ -75,4 +75,28 @@ put("inf.csv", "1,2\n3,inf\n", "w")
 put("empty.csv", "", "w")
 put("header_only.csv", "a,b\n", "w")
 put_gz("table.csv.gz", b"x1,x2,label\n1.5,-2,0\n3e2, 4 ,2\n\n0.25,0x10,1\n")
+
+# Readers' promises (tests/test_readers.c).
+# A UTF-8 byte-order mark before a numeric first line, and before a header.
+put("bom.csv", b"\xef\xbb\xbf1.5,2\n3,4\n")
+put("bom_header.csv", b"\xef\xbb\xbfa,b\n1,2\n")
+# Numeric fields of 200+ characters, in the first line and a later one.
+long15 = "1.5" + "0" * 200
+long2 = "0" * 150 + "2"
+put("longnum.csv", "%s,%s\n3,%s\n" % (long15, long2, long15), "w")
+# A first line that is neither a header (no numbers) nor data (all numbers).
+put("mixed_first.csv", "1,2,3x\n4,5,6\n", "w")
+# A header with a nameless first column: no field is a number.
+put("nameless_header.csv", ",a,b\n1,2,3\n", "w")
+# gzip: garbage after the stream, several members, a cut second member.
+tiny_head, tiny_data = images[:16], images[16:]
+put("gz_trailing.idx.gz", gzip.compress(images, mtime=0) + b"garbage!")
+put("plain_trailing.idx", images + b"garbage!")
+put("gz_zeros.idx.gz", gzip.compress(images, mtime=0) + b"\0\0\0\0")
+put("gz_members.idx.gz", gzip.compress(tiny_head, mtime=0) + gzip.compress(tiny_data, mtime=0)
+    + gzip.compress(b"", mtime=0))
+put("gz_members_trailing.idx.gz", gzip.compress(tiny_head, mtime=0)
+    + gzip.compress(tiny_data, mtime=0) + b"garbage!")
+put("gz_cut_member.idx.gz", gzip.compress(images, mtime=0) + gzip.compress(b"", mtime=0)[:12])
+put("gz_trailing.csv.gz", gzip.compress(b"1,2\n3,4\n", mtime=0) + b"5,6\n")
 print("wrote", len(os.listdir(here)) - 1, "files in", here)

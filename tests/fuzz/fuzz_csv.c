@@ -5,7 +5,8 @@
  *
  * The first byte picks the options (delimiter, header mode, label column);
  * the rest is the file. A data set that reads is then normalized and
- * batched onto a tape.
+ * batched onto a tape. A UTF-8 byte-order mark in front of a text file
+ * must change nothing: the same status, message and data.
  *
  * libFuzzer:  ./build-fuzz/tests/fuzz/fuzz_csv -max_total_time=60 tests/fuzz/corpus/csv
  * The normal suite replays the committed corpus (tests/fuzz/replay.c). */
@@ -45,6 +46,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     tg_dataset d;
     tg_status st = tg_csv_read(path, &opts, &d, err, sizeof err);
+    /* (not in front of a BOM already, nor of gzip data, whose magic it hides) */
+    if ((size < 4 || memcmp(data + 1, "\xef\xbb\xbf", 3) != 0) &&
+        (size < 3 || memcmp(data + 1, "\x1f\x8b", 2) != 0)) {
+        char bpath[160], berr[512];
+        snprintf(bpath, sizeof bpath, "%s.bom", path);
+        f = fopen(bpath, "wb");
+        bool ok = f && fwrite("\xef\xbb\xbf", 1, 3, f) == 3 &&
+                  fwrite(data + 1, 1, size - 1, f) == size - 1;
+        if (f && fclose(f) != 0) ok = false;
+        tg_dataset b;
+        if (ok) {
+            tg_status sb = tg_csv_read(bpath, &opts, &b, berr, sizeof berr);
+            fail_if(sb != st, "a byte-order mark changed the status", berr);
+            /* the same sentence, but for the file's name */
+            const char *e1 = strstr(err, path), *e2 = strstr(berr, bpath);
+            fail_if(st != TG_OK && st != TG_ERR_ARG && e1 && e2 &&
+                        strcmp(e1 + strlen(path), e2 + strlen(bpath)) != 0,
+                    "a byte-order mark changed the error", berr);
+            bool same = sb == st && (st != TG_OK || (b.n == d.n && b.dim == d.dim &&
+                                                     b.nclasses == d.nclasses));
+            if (same && st == TG_OK) {
+                same = !memcmp(b.x, d.x, sizeof(float) * (size_t)(d.n * d.dim)) &&
+                       (!opts.has_label || !memcmp(b.y, d.y, sizeof(int64_t) * (size_t)d.n));
+            }
+            fail_if(!same, "a byte-order mark changed the data", berr);
+            tg_dataset_free(&b);
+        }
+        unlink(bpath);
+    }
     if (st != TG_OK) {
         fail_if(!err[0], "an error without a message", "");
         fail_if(st != TG_ERR_ARG && strstr(err, path) == NULL, "an error that does not name the file", err);

@@ -8,6 +8,9 @@
  * with 1f 8b); odd, the rest is gzip-compressed first when the library has
  * zlib (so the IDX parser is fuzzed behind the gzip layer too). The file
  * goes through tg_idx_read and, as both images and labels, tg_mnist_load.
+ * In the gzip'd mode the gzip layer must be invisible: the same bytes
+ * written plain read the same (status, shape and elements), and one byte
+ * appended after the gzip data makes the read fail.
  *
  * libFuzzer:  ./build-fuzz/tests/fuzz/fuzz_idx -max_total_time=60 tests/fuzz/corpus/idx
  * The normal suite replays the committed corpus (tests/fuzz/replay.c). */
@@ -86,6 +89,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fail_if(strstr(err, path) == NULL, "an error that does not name the file", err);
         fail_if(m.data || m.numel || m.rank, "output not zeroed on failure", err);
     }
+#ifdef TG_HAVE_ZLIB
+    /* plain bytes that start 1f 8b are gzip themselves: not the same file */
+    if ((data[0] & 1) && !(size >= 3 && data[1] == 0x1f && data[2] == 0x8b)) {
+        char plain[160];
+        snprintf(plain, sizeof plain, "%s.plain", path);
+        if (write_file(plain, data + 1, size - 1, false)) {
+            tg_idx p;
+            tg_status sp = tg_idx_read(plain, &p, err, sizeof err);
+            fail_if(sp != st, "gzip'd and plain bytes read differently", err);
+            if (sp == TG_OK && st == TG_OK) {
+                bool same = p.type == m.type && p.rank == m.rank && p.numel == m.numel &&
+                            !memcmp(p.shape, m.shape, sizeof p.shape);
+                int esize = m.type == TG_IDX_F64 ? 8 : m.type == TG_IDX_I32 || m.type == TG_IDX_F32 ? 4
+                            : m.type == TG_IDX_I16 ? 2 : 1;
+                same = same && (m.numel == 0 || !memcmp(p.data, m.data, (size_t)m.numel * (size_t)esize));
+                fail_if(!same, "gzip'd and plain bytes give different data", "");
+            }
+            tg_idx_free(&p);
+            unlink(plain);
+        }
+        FILE *f = fopen(path, "ab");
+        bool appended = f && fputc('x', f) != EOF;
+        if (f && fclose(f) != 0) appended = false;
+        if (appended) {
+            tg_idx g;
+            tg_status sg = tg_idx_read(path, &g, err, sizeof err);
+            fail_if(sg != TG_ERR_FORMAT, "a byte after the gzip data was accepted", err);
+            fail_if(st == TG_OK && !strstr(err, "not a gzip member"),
+                    "a byte after the gzip data: the wrong reason", err);
+            tg_idx_free(&g);
+        }
+        write_file(path, data + 1, size - 1, true); /* as it was, for tg_mnist_load */
+    }
+#endif
     tg_idx_free(&m);
     tg_idx_free(&m); /* twice is allowed */
 
