@@ -8,19 +8,28 @@
  *
  * Both are fused kernels (one record each, inputs a, then w and b when
  * given, listed in aux with the op's statistics after them); layer_norm
- * rows split over threads when large. Their vjps are built from ops, so
+ * rows split over threads when large; the loops, one variant per SIMD
+ * level, are in norm_simd.h. Their vjps are built from ops, so
  * create-graph sweeps and second derivatives work.
  */
 #include "tg_internal.h"
 #include "op_common.h"
-#include "rowkern.h"
+#include "norm_simd.h"
 
 #include <math.h>
 
-NO_TRAP_BEGIN
-DEF_ROW_DOT(float, f32)
-DEF_ROW_DOT(double, f64)
-NO_TRAP_END
+/* The kernels of each SIMD level (norm_simd.h), indexed by tg_simd; a level
+ * the compiler does not build has none, and tg__simd_level() never says
+ * it. */
+static const norm_kern *const kern_at[3] = {
+    [TG_SIMD_PORTABLE] = &tg__norm_kern_portable,
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = &tg__norm_kern_avx2,
+#endif
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = &tg__norm_kern_avx512,
+#endif
+};
 
 /* t has the shape `want` (rank r)? */
 static bool has_shape(const tg_tensor *t, int r, const int64_t *want) {
@@ -75,98 +84,6 @@ typedef struct ln_ext {
     void *stats; /* [rows] means then [rows] rstds, in a's dtype */
 } ln_ext;
 
-typedef struct ln_job {
-    int dt;
-    int64_t D, rows;
-    const void *x, *w, *b;
-    void *y, *stats;
-    const void *g;
-    void *ga, *gw, *gb;
-    double eps;
-} ln_job;
-
-#define DEF_LN(T, SUF, SQRTF)                                                  \
-    static T sqdev_##SUF(const T *x, T mu, int64_t n) {                        \
-        T s[8] = {0};                                                          \
-        int64_t k = 0;                                                         \
-        for (; k + 8 <= n; k += 8)                                             \
-            for (int l = 0; l < 8; l++) s[l] += (x[k + l] - mu) * (x[k + l] - mu); \
-        for (; k < n; k++) s[0] += (x[k] - mu) * (x[k] - mu);                  \
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
-    }                                                                          \
-    CLONES static void ln_fwd_##SUF(const ln_job *j, int64_t lo, int64_t hi) { \
-        int64_t D = j->D;                                                      \
-        T *mean = j->stats, *rstd = (T *)j->stats + j->rows;                   \
-        const T *w = j->w, *b = j->b;                                          \
-        for (int64_t r = lo; r < hi; r++) {                                    \
-            const T *restrict x = (const T *)j->x + r * D;                     \
-            T *restrict y = (T *)j->y + r * D;                                 \
-            T mu = dot_##SUF(x, NULL, D) / (T)D;                               \
-            T rs = (T)1 / SQRTF(sqdev_##SUF(x, mu, D) / (T)D + (T)j->eps);     \
-            mean[r] = mu, rstd[r] = rs;                                        \
-            if (w && b)                                                        \
-                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs * w[k] + b[k]; \
-            else if (w)                                                        \
-                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs * w[k]; \
-            else if (b)                                                        \
-                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs + b[k]; \
-            else                                                               \
-                for (int64_t k = 0; k < D; k++) y[k] = (x[k] - mu) * rs;       \
-        }                                                                      \
-    }                                                                          \
-    /* d a for rows lo..hi (rows are independent) */                          \
-    CLONES static void ln_bw_##SUF(const ln_job *j, int64_t lo, int64_t hi) {  \
-        int64_t D = j->D;                                                      \
-        const T *mean = j->stats, *rstd = (const T *)j->stats + j->rows;       \
-        const T *w = j->w;                                                     \
-        for (int64_t r = lo; r < hi; r++) {                                    \
-            const T *restrict x = (const T *)j->x + r * D;                     \
-            const T *restrict g = (const T *)j->g + r * D;                     \
-            T *restrict ga = (T *)j->ga + r * D;                               \
-            T mu = mean[r], rs = rstd[r], s1[8] = {0}, s2[8] = {0};            \
-            int64_t k = 0;                                                     \
-            for (; k + 8 <= D; k += 8)                                         \
-                for (int l = 0; l < 8; l++) {                                  \
-                    T h = w ? g[k + l] * w[k + l] : g[k + l];                  \
-                    s1[l] += h;                                                \
-                    s2[l] += h * (x[k + l] - mu);                              \
-                }                                                              \
-            for (; k < D; k++) {                                               \
-                T h = w ? g[k] * w[k] : g[k];                                  \
-                s1[0] += h;                                                    \
-                s2[0] += h * (x[k] - mu);                                      \
-            }                                                                  \
-            for (int l = 1; l < 8; l++) s1[0] += s1[l], s2[0] += s2[l];        \
-            T m1 = s1[0] / (T)D, m2 = s2[0] * rs / (T)D; /* mean(h), mean(h xhat) */ \
-            if (w)                                                             \
-                for (k = 0; k < D; k++)                                        \
-                    ga[k] += rs * (g[k] * w[k] - m1 - (x[k] - mu) * rs * m2);  \
-            else                                                               \
-                for (k = 0; k < D; k++)                                        \
-                    ga[k] += rs * (g[k] - m1 - (x[k] - mu) * rs * m2);         \
-        }                                                                      \
-    }                                                                          \
-    /* d w and d b: sums over all rows */                                     \
-    static void ln_bw_wb_##SUF(const ln_job *j, int64_t rows) {                \
-        int64_t D = j->D;                                                      \
-        const T *mean = j->stats, *rstd = (const T *)j->stats + j->rows;       \
-        T *restrict gw = j->gw, *restrict gb = j->gb;                          \
-        for (int64_t r = 0; r < rows; r++) {                                   \
-            const T *restrict x = (const T *)j->x + r * D;                     \
-            const T *restrict g = (const T *)j->g + r * D;                     \
-            T mu = mean[r], rs = rstd[r];                                      \
-            if (gw)                                                            \
-                for (int64_t k = 0; k < D; k++) gw[k] += g[k] * (x[k] - mu) * rs; \
-            if (gb)                                                            \
-                for (int64_t k = 0; k < D; k++) gb[k] += g[k];                 \
-        }                                                                      \
-    }
-DEF_LN(float, f32, sqrtf)
-DEF_LN(double, f64, sqrt)
-
-DEF_ROW_RANGE(ln_fwd, ln_job)
-DEF_ROW_RANGE(ln_bw, ln_job)
-
 tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *bias,
                          double eps) {
     tg_tensor *in[3];
@@ -205,7 +122,7 @@ tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *
     tg__set_req(out, n, ax->in);
     ln_job j = {a->dtype, D, rows, a->data, weight ? weight->data : NULL,
                 bias ? bias->data : NULL, out->data, e->stats, NULL, NULL, NULL, NULL, eps};
-    if (rows) tg__parallel_for(rows, row_grain(D), ln_fwd_range, &j);
+    if (rows) tg__parallel_for(rows, row_grain(D), kern_at[tg__simd_level()]->ln_fwd, &j);
     return out;
 }
 
@@ -218,11 +135,9 @@ bool tg__bw_layer_norm(tg_tensor *o) {
     if (!e->rows) return true;
     ln_job j = {o->dtype, e->D, e->rows, a->data, w ? w->data : NULL, NULL, NULL, e->stats,
                 o->grad, ga, gw, gb, e->eps};
-    if (ga) tg__parallel_for(e->rows, row_grain(e->D), ln_bw_range, &j);
-    if (gw || gb) { /* sums over rows: one thread, row after row */
-        if (o->dtype == TG_F32) ln_bw_wb_f32(&j, e->rows);
-        else ln_bw_wb_f64(&j, e->rows);
-    }
+    const norm_kern *k = kern_at[tg__simd_level()];
+    if (ga) tg__parallel_for(e->rows, row_grain(e->D), k->ln_bw, &j);
+    if (gw || gb) k->ln_bw_wb(&j); /* sums over rows: one thread, row after row */
     return true;
 }
 
@@ -257,97 +172,8 @@ tg_tensor *tg__vjp_layer_norm(tg_tensor *o, tg_tensor *g, int i) {
  *        eval:     g * w[c] * rstd[c]
  *   d w = sum of g * xhat,  d b = sum of g   (over every axis but 1)
  * A fused record (inputs a, then w and b when given); it keeps the
- * per-channel mean and rstd (in f64) for the backward. */
-typedef struct bn_ext {
-    bool training, hw, hb;
-    double eps;
-    int64_t N, C, S;     /* a viewed as [N, C, S] */
-    double *mean, *rstd; /* [C] each */
-} bn_ext;
-
-typedef struct bn_job {
-    const bn_ext *e;
-    const void *x, *w, *b;
-    void *y;
-    const void *g;
-    void *ga, *gw, *gb;
-} bn_job;
-
-#define DEF_BN(T, SUF)                                                         \
-    /* sum of g * (x - m) */                                                   \
-    static T dotc_##SUF(const T *g, const T *x, T m, int64_t n) {              \
-        T s[8] = {0};                                                          \
-        int64_t k = 0;                                                         \
-        for (; k + 8 <= n; k += 8)                                             \
-            for (int l = 0; l < 8; l++) s[l] += g[k + l] * (x[k + l] - m);     \
-        for (; k < n; k++) s[0] += g[k] * (x[k] - m);                          \
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
-    }                                                                          \
-    /* the batch statistics: two passes per channel, rows summed in f64 */    \
-    static void bn_stats_##SUF(const bn_job *j) {                              \
-        const bn_ext *e = j->e;                                                \
-        int64_t N = e->N, C = e->C, S = e->S;                                  \
-        double cnt = (double)(N * S);                                          \
-        for (int64_t c = 0; c < C; c++) {                                      \
-            double s = 0, q = 0;                                               \
-            for (int64_t nn = 0; nn < N; nn++)                                 \
-                s += dot_##SUF((const T *)j->x + (nn * C + c) * S, NULL, S);   \
-            double mu = s / cnt;                                               \
-            for (int64_t nn = 0; nn < N; nn++)                                 \
-                q += sqdev_##SUF((const T *)j->x + (nn * C + c) * S, (T)mu, S); \
-            e->mean[c] = mu;                                                   \
-            e->rstd[c] = 1 / sqrt(q / cnt + e->eps);                           \
-        }                                                                      \
-    }                                                                          \
-    CLONES static void bn_fwd_##SUF(const bn_job *j) {                         \
-        const bn_ext *e = j->e;                                                \
-        int64_t N = e->N, C = e->C, S = e->S;                                  \
-        const T *w = j->w, *b = j->b;                                          \
-        for (int64_t nn = 0; nn < N; nn++)                                     \
-            for (int64_t c = 0; c < C; c++) {                                  \
-                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
-                T *restrict y = (T *)j->y + (nn * C + c) * S;                  \
-                T sc = (T)e->rstd[c] * (w ? w[c] : (T)1);                      \
-                T m = (T)e->mean[c], sh = b ? b[c] : (T)0;                     \
-                for (int64_t k = 0; k < S; k++) y[k] = (x[k] - m) * sc + sh;   \
-            }                                                                  \
-    }                                                                          \
-    CLONES static void bn_bw_##SUF(const bn_job *j) {                          \
-        const bn_ext *e = j->e;                                                \
-        int64_t N = e->N, C = e->C, S = e->S;                                  \
-        const T *w = j->w;                                                     \
-        T *gw = j->gw, *gb = j->gb;                                            \
-        double cnt = (double)(N * S);                                          \
-        for (int64_t c = 0; c < C; c++) {                                      \
-            T m = (T)e->mean[c], r = (T)e->rstd[c], wc = w ? w[c] : (T)1;      \
-            double sg = 0, sgx = 0; /* sum g, sum g (x - m) */                 \
-            if (gb || gw || (j->ga && e->training))                            \
-                for (int64_t nn = 0; nn < N; nn++) {                           \
-                    const T *x = (const T *)j->x + (nn * C + c) * S;           \
-                    const T *g = (const T *)j->g + (nn * C + c) * S;           \
-                    sg += dot_##SUF(g, NULL, S);                               \
-                    sgx += dotc_##SUF(g, x, m, S);                             \
-                }                                                              \
-            if (gb) gb[c] += (T)sg;                                            \
-            if (gw) gw[c] += (T)(sgx * r);                                     \
-            if (!j->ga) continue;                                              \
-            T m1 = e->training ? (T)(sg * wc / cnt) : 0;                       \
-            T m2 = e->training ? (T)(sgx * r * wc / cnt) : 0;                  \
-            for (int64_t nn = 0; nn < N; nn++) {                               \
-                const T *restrict x = (const T *)j->x + (nn * C + c) * S;      \
-                const T *restrict g = (const T *)j->g + (nn * C + c) * S;      \
-                T *restrict ga = (T *)j->ga + (nn * C + c) * S;                \
-                T gr = wc * r;                                                 \
-                if (e->training)                                               \
-                    for (int64_t k = 0; k < S; k++)                            \
-                        ga[k] += r * (g[k] * wc - m1 - (x[k] - m) * r * m2);   \
-                else                                                           \
-                    for (int64_t k = 0; k < S; k++) ga[k] += g[k] * gr;        \
-            }                                                                  \
-        }                                                                      \
-    }
-DEF_BN(float, f32)
-DEF_BN(double, f64)
+ * per-channel mean and rstd (in f64, bn_ext: norm_simd.h) for the
+ * backward. */
 
 /* A running statistic: NULL, or a parameter / tape tensor of shape [C]
  * and a's dtype. */
@@ -414,11 +240,11 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
     if (!out) return NULL;
     out->u.aux = ax;
     tg__set_req(out, n, ax->in);
-    bn_job j = {e, a->data, weight ? weight->data : NULL, bias ? bias->data : NULL, out->data,
-                NULL, NULL, NULL, NULL};
+    bn_job j = {a->dtype, e, a->data, weight ? weight->data : NULL, bias ? bias->data : NULL,
+                out->data, NULL, NULL, NULL, NULL};
+    const norm_kern *k = kern_at[tg__simd_level()];
     if (training) {
-        if (a->dtype == TG_F32) bn_stats_f32(&j);
-        else bn_stats_f64(&j);
+        k->bn_stats(&j);
         /* running = (1 - m) running + m batch, with the unbiased variance */
         double unb = (double)count / (double)(count - 1);
         for (int64_t c = 0; c < C; c++) {
@@ -451,8 +277,7 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
             e->mean[c] = m, e->rstd[c] = 1 / sqrt(v + eps);
         }
     }
-    if (a->dtype == TG_F32) bn_fwd_f32(&j);
-    else bn_fwd_f64(&j);
+    k->bn_fwd(&j);
     return out;
 }
 
@@ -462,9 +287,8 @@ bool tg__bw_batch_norm(tg_tensor *o) {
     tg_tensor *a, *w, *b;
     void *ga, *gw, *gb;
     if (!norm_grads(ax, e->hw, e->hb, &a, &w, &b, &ga, &gw, &gb)) return false;
-    bn_job j = {e, a->data, w ? w->data : NULL, NULL, NULL, o->grad, ga, gw, gb};
-    if (o->dtype == TG_F32) bn_bw_f32(&j);
-    else bn_bw_f64(&j);
+    bn_job j = {o->dtype, e, a->data, w ? w->data : NULL, NULL, NULL, o->grad, ga, gw, gb};
+    kern_at[tg__simd_level()]->bn_bw(&j);
     return true;
 }
 

@@ -1,7 +1,7 @@
-/* rowkern.h - what the row kernels of softmax.c and norm.c share: sums and
- * maxima over a row in 8 lanes (so that the compiler vectorizes them), the
- * AVX2 clones of the kernels, the dtype dispatch for tg__parallel_for, and
- * the grain of row loops. ops/ only.
+/* rowkern.h - what the row kernels of softmax.c and norm.c (built once per
+ * SIMD level by softmax_simd.h and norm_simd.h) share: sums and maxima over
+ * a row in 8 lanes (so that the compiler vectorizes them), the dtype
+ * dispatch for tg__parallel_for, and the grain of row loops. ops/ only.
  */
 #ifndef TG_ROWKERN_H
 #define TG_ROWKERN_H
@@ -18,14 +18,6 @@
 #else
 #define NO_TRAP_BEGIN
 #define NO_TRAP_END
-#endif
-
-/* One build runs on any x86-64 and uses AVX2 where the CPU has it: GCC
- * compiles a kernel marked CLONES twice and picks one at load time. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
 #endif
 
 /* max_SUF(x, n): the largest of x[0..n), n >= 1. */
@@ -63,6 +55,14 @@
         const JOB *j = ctx;                                                    \
         if (j->dt == TG_F32) NAME##_f32(j, lo, hi);                            \
         else NAME##_f64(j, lo, hi);                                            \
+    }
+
+/* NAME(j): runs NAME_f32 or NAME_f64 on the whole job (a JOB with a dtype
+ * field dt), for kernels that do not split into rows. */
+#define DEF_JOB_FN(NAME, JOB)                                                  \
+    static void NAME(const JOB *j) {                                           \
+        if (j->dt == TG_F32) NAME##_f32(j);                                    \
+        else NAME##_f64(j);                                                    \
     }
 
 /* Rows per piece of a row loop: about 32k elements each, so that small

@@ -13,153 +13,31 @@
  *                                                      labels: none
  *
  * All three are fused kernels (one record each; rows split over threads
- * when large); their vjps are built from ops (the softmax ones reuse the
+ * when large; the row loops, one variant per SIMD level, in
+ * softmax_simd.h); their vjps are built from ops (the softmax ones reuse the
  * output record), so create-graph sweeps and second derivatives work.
  * The softmax axis lives in u.i (softmax_axis below).
  */
 #include "tg_internal.h"
 #include "op_common.h"
-#include "rowkern.h"
+#include "softmax_simd.h"
 
 #include <math.h>
 
+/* The row kernels of each SIMD level (softmax_simd.h), indexed by tg_simd;
+ * a level the compiler does not build has none, and tg__simd_level()
+ * never says it. */
+static const softmax_kern *const kern_at[3] = {
+    [TG_SIMD_PORTABLE] = &tg__softmax_kern_portable,
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = &tg__softmax_kern_avx2,
+#endif
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = &tg__softmax_kern_avx512,
+#endif
+};
+
 /* ------------------------------------------------ softmax, log_softmax */
-
-/* Rows of a [outer, L, inner] tensor. inner == 1 (softmax over the last
- * axis, the common case) walks contiguous rows; otherwise the kernels walk
- * the inner axis in blocks of BLK columns with the row statistics on the
- * stack. Every loop is written so that the compiler vectorizes it: sums
- * and maxima over a row use 8 lanes (rowkern.h), and f32 uses exp_f32
- * below instead of libm's scalar expf. */
-#define BLK 64
-
-NO_TRAP_BEGIN
-/* e^x in f32 without libm, branch-free so that loops over it vectorize:
- * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-5
- * polynomial (about 1 ulp), 2^n put together in the exponent bits.
- * Below -87 (where e^x is a denormal) it returns 0; NaN stays NaN. */
-static inline float exp_f32(float x) {
-    /* NaN takes the -87 side here (so the float-to-int below stays defined;
-     * found by fuzz_ops) and is put back at the end */
-    float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
-    float t = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest */
-    float n = t - 12582912.0f;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    float y = p * s;
-    y = x < -87.0f ? 0.0f : y;
-    y = x > 88.0f ? (float)INFINITY : y;
-    return x != x ? x : y;
-}
-
-typedef struct sm_job {
-    int dt;
-    bool log;
-    int64_t L, inner;
-    const void *a, *y, *g; /* forward: a -> y; backward: y, g -> ga */
-    void *out;
-} sm_job;
-
-#define DEF_SOFTMAX(T, SUF, EXPF, LOGF)                                        \
-    CLONES static void sm_fwd_##SUF(const sm_job *j, int64_t lo, int64_t hi) { \
-        int64_t L = j->L, inner = j->inner;                                    \
-        for (int64_t ob = lo; ob < hi; ob++) {                                 \
-            const T *restrict x = (const T *)j->a + ob * L * inner;            \
-            T *restrict y = (T *)j->out + ob * L * inner;                      \
-            if (inner == 1) {                                                  \
-                T m = max_##SUF(x, L);                                         \
-                for (int64_t k = 0; k < L; k++) y[k] = EXPF(x[k] - m);         \
-                T s = dot_##SUF(y, NULL, L);                                   \
-                if (j->log) { /* (x - m) - log s: exact near +-1000 */         \
-                    T ls = LOGF(s);                                            \
-                    for (int64_t k = 0; k < L; k++) y[k] = (x[k] - m) - ls;    \
-                } else {                                                       \
-                    T r = 1 / s;                                               \
-                    for (int64_t k = 0; k < L; k++) y[k] *= r;                 \
-                }                                                              \
-                continue;                                                      \
-            }                                                                  \
-            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
-                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
-                T m[BLK], s[BLK];                                              \
-                for (int64_t i = 0; i < w; i++) m[i] = x[i0 + i], s[i] = 0;    \
-                for (int64_t k = 1; k < L; k++) {                              \
-                    const T *xr = x + k * inner + i0;                          \
-                    for (int64_t i = 0; i < w; i++) m[i] = xr[i] > m[i] ? xr[i] : m[i]; \
-                }                                                              \
-                for (int64_t k = 0; k < L; k++) {                              \
-                    const T *xr = x + k * inner + i0;                          \
-                    T *yr = y + k * inner + i0;                                \
-                    for (int64_t i = 0; i < w; i++) yr[i] = EXPF(xr[i] - m[i]); \
-                    for (int64_t i = 0; i < w; i++) s[i] += yr[i];             \
-                }                                                              \
-                for (int64_t i = 0; i < w; i++) s[i] = j->log ? LOGF(s[i]) : 1 / s[i]; \
-                for (int64_t k = 0; k < L; k++) {                              \
-                    const T *xr = x + k * inner + i0;                          \
-                    T *yr = y + k * inner + i0;                                \
-                    if (j->log)                                                \
-                        for (int64_t i = 0; i < w; i++) yr[i] = (xr[i] - m[i]) - s[i]; \
-                    else                                                       \
-                        for (int64_t i = 0; i < w; i++) yr[i] *= s[i];         \
-                }                                                              \
-            }                                                                  \
-        }                                                                      \
-    }                                                                          \
-    /* softmax: ga += y (g - sum g y); log_softmax: ga += g - e^y sum g */     \
-    CLONES static void sm_bw_##SUF(const sm_job *j, int64_t lo, int64_t hi) { \
-        int64_t L = j->L, inner = j->inner;                                    \
-        for (int64_t ob = lo; ob < hi; ob++) {                                 \
-            const T *restrict y = (const T *)j->y + ob * L * inner;            \
-            const T *restrict g = (const T *)j->g + ob * L * inner;            \
-            T *restrict ga = (T *)j->out + ob * L * inner;                     \
-            if (inner == 1) {                                                  \
-                if (j->log) {                                                  \
-                    T s = dot_##SUF(g, NULL, L);                               \
-                    for (int64_t k = 0; k < L; k++) ga[k] += g[k] - EXPF(y[k]) * s; \
-                } else {                                                       \
-                    T s = dot_##SUF(g, y, L);                                  \
-                    for (int64_t k = 0; k < L; k++) ga[k] += y[k] * (g[k] - s); \
-                }                                                              \
-                continue;                                                      \
-            }                                                                  \
-            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
-                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
-                T s[BLK];                                                      \
-                for (int64_t i = 0; i < w; i++) s[i] = 0;                      \
-                for (int64_t k = 0; k < L; k++) {                              \
-                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
-                    if (j->log)                                                \
-                        for (int64_t i = 0; i < w; i++) s[i] += gr[i];         \
-                    else                                                       \
-                        for (int64_t i = 0; i < w; i++) s[i] += gr[i] * yr[i]; \
-                }                                                              \
-                for (int64_t k = 0; k < L; k++) {                              \
-                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
-                    T *dr = ga + k * inner + i0;                               \
-                    if (j->log)                                                \
-                        for (int64_t i = 0; i < w; i++) dr[i] += gr[i] - EXPF(yr[i]) * s[i]; \
-                    else                                                       \
-                        for (int64_t i = 0; i < w; i++) dr[i] += yr[i] * (gr[i] - s[i]); \
-                }                                                              \
-            }                                                                  \
-        }                                                                      \
-    }
-DEF_ROW_MAX(float, f32)
-DEF_ROW_DOT(float, f32)
-DEF_SOFTMAX(float, f32, exp_f32, logf)
-DEF_ROW_MAX(double, f64)
-DEF_ROW_DOT(double, f64)
-DEF_SOFTMAX(double, f64, exp, log)
-NO_TRAP_END
-
-DEF_ROW_RANGE(sm_fwd, sm_job)
-DEF_ROW_RANGE(sm_bw, sm_job)
 
 /* A softmax record keeps its axis (normalized, 0 at rank 0) in u.i. */
 static int softmax_axis(const tg_tensor *o) { return (int)o->u.i; }
@@ -188,7 +66,7 @@ static tg_tensor *softmax_op(int op, tg_tensor *a, int axis) {
     sm_rows(out, &outer, &L, &inner);
     if (L == 0 || inner == 0 || outer == 0) return out;
     sm_job j = {a->dtype, op == TG_OP_LOG_SOFTMAX, L, inner, a->data, NULL, NULL, out->data};
-    tg__parallel_for(outer, row_grain(L * inner), sm_fwd_range, &j);
+    tg__parallel_for(outer, row_grain(L * inner), kern_at[tg__simd_level()]->sm_fwd, &j);
     return out;
 }
 
@@ -200,7 +78,7 @@ static bool softmax_bw(tg_tensor *o) {
     sm_rows(o, &outer, &L, &inner);
     if (L == 0 || inner == 0 || outer == 0) return true;
     sm_job j = {o->dtype, o->op == TG_OP_LOG_SOFTMAX, L, inner, NULL, o->data, o->grad, ga};
-    tg__parallel_for(outer, row_grain(L * inner), sm_bw_range, &j);
+    tg__parallel_for(outer, row_grain(L * inner), kern_at[tg__simd_level()]->sm_bw, &j);
     return true;
 }
 
@@ -241,90 +119,6 @@ tg_tensor *tg__vjp_log_softmax(tg_tensor *o, tg_tensor *g, int i) {
  * pass per row; the graph backward is g (softmax(x) - q) from ops, with
  * the smoothed one-hot target q a constant, so second derivatives work.
  * [C] logits with a 0-d label are one row and give a 0-d loss. */
-typedef struct ce_ext {
-    int64_t ignore;
-    double eps;
-    int64_t N, C;
-    void *stats; /* [N] row maxima then [N] log sums, in the logits' dtype */
-} ce_ext;
-
-typedef struct ce_job {
-    int dt;
-    const ce_ext *e;
-    const int64_t *y; /* [N] */
-    const void *x;    /* [N, C] */
-    void *loss;       /* forward: [N] */
-    const void *g;    /* backward: [N] */
-    void *gx;         /* backward: [N, C] */
-    bool fresh;       /* gx is uninitialised: write, do not add */
-} ce_job;
-
-NO_TRAP_BEGIN
-#define DEF_CE(T, SUF, EXPF, LOGF)                                             \
-    CLONES static void ce_fwd_##SUF(const ce_job *j, int64_t lo, int64_t hi) { \
-        const ce_ext *e = j->e;                                                \
-        int64_t C = e->C;                                                      \
-        T *mx = e->stats, *ls = (T *)e->stats + e->N, *loss = j->loss;         \
-        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
-        for (int64_t n = lo; n < hi; n++) {                                    \
-            int64_t y = j->y[n];                                               \
-            if (y == e->ignore) {                                              \
-                loss[n] = 0, mx[n] = 0, ls[n] = 0;                             \
-                continue;                                                      \
-            }                                                                  \
-            const T *restrict x = (const T *)j->x + n * C;                     \
-            T m = max_##SUF(x, C);                                             \
-            m = isfinite(m) ? m : 0; /* inf / NaN rows propagate */            \
-            T s[8] = {0}, z[8] = {0}; /* sum e^(x - m), sum (x - m) */         \
-            int64_t k = 0;                                                     \
-            for (; k + 8 <= C; k += 8)                                         \
-                for (int l = 0; l < 8; l++) {                                  \
-                    T d = x[k + l] - m;                                        \
-                    s[l] += EXPF(d);                                           \
-                    z[l] += d;                                                 \
-                }                                                              \
-            for (; k < C; k++) {                                               \
-                T d = x[k] - m;                                                \
-                s[0] += EXPF(d);                                               \
-                z[0] += d;                                                     \
-            }                                                                  \
-            T S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
-            T Z = ((z[0] + z[1]) + (z[2] + z[3])) + ((z[4] + z[5]) + (z[6] + z[7])); \
-            T l = LOGF(S), nly = l - (x[y] - m); /* lse - x_y, exact near +-1000 */ \
-            mx[n] = m, ls[n] = l;                                              \
-            loss[n] = e->eps > 0 ? a * nly + b * ((T)C * l - Z) : nly;         \
-        }                                                                      \
-    }                                                                          \
-    /* gx += g (e^(x - m - log s) - eps/C), then gx_y -= g (1 - eps) */        \
-    CLONES static void ce_bw_##SUF(const ce_job *j, int64_t lo, int64_t hi) {  \
-        const ce_ext *e = j->e;                                                \
-        int64_t C = e->C;                                                      \
-        const T *mx = e->stats, *ls = (const T *)e->stats + e->N;              \
-        const T *g = j->g;                                                     \
-        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
-        for (int64_t n = lo; n < hi; n++) {                                    \
-            T *restrict gx = (T *)j->gx + n * C;                               \
-            int64_t y = j->y[n];                                               \
-            if (y == e->ignore) {                                              \
-                if (j->fresh) memset(gx, 0, (size_t)C * sizeof(T));            \
-                continue;                                                      \
-            }                                                                  \
-            const T *restrict x = (const T *)j->x + n * C;                     \
-            T gn = g[n], m = mx[n], l = ls[n], gb = gn * b;                    \
-            if (j->fresh)                                                      \
-                for (int64_t k = 0; k < C; k++) gx[k] = gn * EXPF((x[k] - m) - l) - gb; \
-            else                                                               \
-                for (int64_t k = 0; k < C; k++) gx[k] += gn * EXPF((x[k] - m) - l) - gb; \
-            gx[y] -= gn * a;                                                   \
-        }                                                                      \
-    }
-DEF_CE(float, f32, exp_f32, logf)
-DEF_CE(double, f64, exp, log)
-NO_TRAP_END
-
-DEF_ROW_RANGE(ce_fwd, ce_job)
-DEF_ROW_RANGE(ce_bw, ce_job)
-
 tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
                                     double label_smoothing) {
     const char *name = "softmax_cross_entropy";
@@ -374,7 +168,7 @@ tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels, int64_
     out->u.aux = ax;
     tg__set_req(out, 2, ax->in);
     ce_job j = {logits->dtype, e, y, logits->data, out->data, NULL, NULL, false};
-    if (N) tg__parallel_for(N, row_grain(C), ce_fwd_range, &j);
+    if (N) tg__parallel_for(N, row_grain(C), kern_at[tg__simd_level()]->ce_fwd, &j);
     return out;
 }
 
@@ -387,7 +181,7 @@ bool tg__bw_softmax_ce(tg_tensor *o) {
     if (!gx) return false;
     if (!e->N || !e->C) return true;
     ce_job j = {o->dtype, e, ax->in[1]->data, x->data, NULL, o->grad, gx, fresh};
-    tg__parallel_for(e->N, row_grain(e->C), ce_bw_range, &j);
+    tg__parallel_for(e->N, row_grain(e->C), kern_at[tg__simd_level()]->ce_bw, &j);
     return true;
 }
 

@@ -280,14 +280,10 @@ int main(void) {
     bool quick = q && *q && *q != '0';
     /* TG_SIMD=<level> (the gemm_<level> tests): that level alone, or skip
      * (77) where the CPU or the build lacks it; unset: every level here */
+    SKIP_UNLESS_SIMD("gemm");
     const char *want = getenv("TG_SIMD");
     if (want && !*want) want = NULL;
     tg_simd best = tg_simd_level();
-    if (want && strcmp(want, tg_simd_name(best))) {
-        printf("gemm: %s not supported here (%s is the best), skipped\n", want,
-               tg_simd_name(best));
-        return 77;
-    }
     tg_set_num_threads(2);
     int first = want ? (int)best : TG_SIMD_PORTABLE, last = want ? (int)best : TG_SIMD_AVX512;
     for (int level = first; level <= last; level++) {

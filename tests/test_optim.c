@@ -570,13 +570,7 @@ static void test_parallel_for(void) {
 }
 
 int main(int argc, char **argv) {
-    /* TG_SIMD=<level> (the optim_<level> tests): skip (77) where this CPU or
-     * build lacks that level, rather than test a lower one again */
-    const char *want = getenv("TG_SIMD");
-    if (want && *want && strcmp(want, tg_simd_name(tg_simd_level()))) {
-        printf("optim: %s not supported here, skipped\n", want);
-        return 77;
-    }
+    SKIP_UNLESS_SIMD("optim"); /* the optim_<level> tests */
     tg_allocator al = {count_malloc, count_realloc, count_free, NULL};
     tg_set_allocator(&al);
     if (argc < 3) {

@@ -3,6 +3,8 @@
  *   CHECK(cond, fmt, ...)   counts a pass or prints the failure
  *   CHECK_NEAR(a, b, tol)   |a - b| <= tol * (1 + |b|)
  *   TEST_DONE(area)         prints "<area>: N passed, M failed", returns 1 on failure
+ *   SKIP_UNLESS_SIMD(area)  returns 77 (skipped) where TG_SIMD names a level
+ *                           this CPU or build lacks
  *   OP(name, expr)          a function of inputs x[] returning expr, for
  *                           tg_gradcheck and the reference cases (refcase.h)
  */
@@ -55,6 +57,19 @@ static int tg_test_pass, tg_test_fail;
 #define TEST_DONE(area)                                                        \
     (printf("%s: %d passed, %d failed\n", (area), tg_test_pass, tg_test_fail), \
      tg_test_fail ? 1 : 0)
+
+/* TG_SIMD=<level> (the <test>_<level> runs of tests/meson.build): returns
+ * 77 (skipped) from the calling function (main) where this CPU or build
+ * lacks that level, rather than test a lower one again. */
+#define SKIP_UNLESS_SIMD(area)                                                 \
+    do {                                                                       \
+        const char *want_ = getenv("TG_SIMD");                                 \
+        if (want_ && *want_ && strcmp(want_, tg_simd_name(tg_simd_level()))) { \
+            printf("%s: %s not supported here (%s is the best), skipped\n",    \
+                   (area), want_, tg_simd_name(tg_simd_level()));              \
+            return 77;                                                         \
+        }                                                                      \
+    } while (0)
 
 /* What tg_gradcheck and the reference cases run: a function of the inputs
  * x[] on tape t. OP(f_add, tg_add(x[0], x[1])) defines one. */

@@ -1,0 +1,262 @@
+/* softmax_simd.h - the row kernels of softmax.c, one variant per SIMD
+ * level.
+ *
+ * softmax.c includes this file for the interface: the jobs, and each
+ * level's table of kernels (tg_range_fn over rows, for tg__parallel_for),
+ * of which it calls the one of tg__simd_level(). ops/softmax_portable.c,
+ * softmax_avx2.c and softmax_avx512.c define SOFTMAX_KERN (the name of
+ * their level's table) and include it for the implementation: exp_f32,
+ * the kernels for f32 and f64, and the table. ops/meson.build compiles
+ * each of those files with its level's flags, only where the compiler
+ * builds that level (TG_HAVE_AVX2, TG_HAVE_AVX512).
+ */
+#ifndef TG_SOFTMAX_SIMD_H
+#define TG_SOFTMAX_SIMD_H
+
+#include "rowkern.h"
+
+/* softmax, log_softmax: rows [lo, hi) of a [outer, L, inner] tensor */
+typedef struct sm_job {
+    int dt;
+    bool log;
+    int64_t L, inner;
+    const void *a, *y, *g; /* forward: a -> y; backward: y, g -> ga */
+    void *out;
+} sm_job;
+
+/* softmax_cross_entropy: rows [lo, hi) of [N, C] logits */
+typedef struct ce_ext {
+    int64_t ignore;
+    double eps;
+    int64_t N, C;
+    void *stats; /* [N] row maxima then [N] log sums, in the logits' dtype */
+} ce_ext;
+
+typedef struct ce_job {
+    int dt;
+    const ce_ext *e;
+    const int64_t *y; /* [N] */
+    const void *x;    /* [N, C] */
+    void *loss;       /* forward: [N] */
+    const void *g;    /* backward: [N] */
+    void *gx;         /* backward: [N, C] */
+    bool fresh;       /* gx is uninitialised: write, do not add */
+} ce_job;
+
+typedef struct softmax_kern {
+    tg_range_fn sm_fwd, sm_bw; /* ctx: an sm_job */
+    tg_range_fn ce_fwd, ce_bw; /* ctx: a ce_job */
+} softmax_kern;
+
+extern const softmax_kern tg__softmax_kern_portable;
+#if defined(TG_HAVE_AVX2)
+extern const softmax_kern tg__softmax_kern_avx2;
+#endif
+#if defined(TG_HAVE_AVX512)
+extern const softmax_kern tg__softmax_kern_avx512;
+#endif
+
+#endif /* TG_SOFTMAX_SIMD_H */
+
+/* ---------------------------------------------- one level's implementation */
+#if defined(SOFTMAX_KERN)
+
+#include <math.h>
+
+/* Rows of a [outer, L, inner] tensor. inner == 1 (softmax over the last
+ * axis, the common case) walks contiguous rows; otherwise the kernels walk
+ * the inner axis in blocks of BLK columns with the row statistics on the
+ * stack. Every loop is written so that the compiler vectorizes it: sums
+ * and maxima over a row use 8 lanes (rowkern.h), and f32 uses exp_f32
+ * below instead of libm's scalar expf. */
+#define BLK 64
+
+NO_TRAP_BEGIN
+/* e^x in f32 without libm, branch-free so that loops over it vectorize:
+ * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-5
+ * polynomial (about 1 ulp), 2^n put together in the exponent bits.
+ * Below -87 (where e^x is a denormal) it returns 0; NaN stays NaN. */
+static inline float exp_f32(float x) {
+    /* NaN takes the -87 side here (so the float-to-int below stays defined;
+     * found by fuzz_ops) and is put back at the end */
+    float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
+    float t = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest */
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float z = r * r;
+    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    float y = p * s;
+    y = x < -87.0f ? 0.0f : y;
+    y = x > 88.0f ? (float)INFINITY : y;
+    return x != x ? x : y;
+}
+
+#define DEF_SOFTMAX(T, SUF, EXPF, LOGF)                                        \
+    static void sm_fwd_##SUF(const sm_job *j, int64_t lo, int64_t hi) {        \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict x = (const T *)j->a + ob * L * inner;            \
+            T *restrict y = (T *)j->out + ob * L * inner;                      \
+            if (inner == 1) {                                                  \
+                T m = max_##SUF(x, L);                                         \
+                for (int64_t k = 0; k < L; k++) y[k] = EXPF(x[k] - m);         \
+                T s = dot_##SUF(y, NULL, L);                                   \
+                if (j->log) { /* (x - m) - log s: exact near +-1000 */         \
+                    T ls = LOGF(s);                                            \
+                    for (int64_t k = 0; k < L; k++) y[k] = (x[k] - m) - ls;    \
+                } else {                                                       \
+                    T r = 1 / s;                                               \
+                    for (int64_t k = 0; k < L; k++) y[k] *= r;                 \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
+                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
+                T m[BLK], s[BLK];                                              \
+                for (int64_t i = 0; i < w; i++) m[i] = x[i0 + i], s[i] = 0;    \
+                for (int64_t k = 1; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    for (int64_t i = 0; i < w; i++) m[i] = xr[i] > m[i] ? xr[i] : m[i]; \
+                }                                                              \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    T *yr = y + k * inner + i0;                                \
+                    for (int64_t i = 0; i < w; i++) yr[i] = EXPF(xr[i] - m[i]); \
+                    for (int64_t i = 0; i < w; i++) s[i] += yr[i];             \
+                }                                                              \
+                for (int64_t i = 0; i < w; i++) s[i] = j->log ? LOGF(s[i]) : 1 / s[i]; \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    T *yr = y + k * inner + i0;                                \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) yr[i] = (xr[i] - m[i]) - s[i]; \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) yr[i] *= s[i];         \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    /* softmax: ga += y (g - sum g y); log_softmax: ga += g - e^y sum g */     \
+    static void sm_bw_##SUF(const sm_job *j, int64_t lo, int64_t hi) {         \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict y = (const T *)j->y + ob * L * inner;            \
+            const T *restrict g = (const T *)j->g + ob * L * inner;            \
+            T *restrict ga = (T *)j->out + ob * L * inner;                     \
+            if (inner == 1) {                                                  \
+                if (j->log) {                                                  \
+                    T s = dot_##SUF(g, NULL, L);                               \
+                    for (int64_t k = 0; k < L; k++) ga[k] += g[k] - EXPF(y[k]) * s; \
+                } else {                                                       \
+                    T s = dot_##SUF(g, y, L);                                  \
+                    for (int64_t k = 0; k < L; k++) ga[k] += y[k] * (g[k] - s); \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
+                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
+                T s[BLK];                                                      \
+                for (int64_t i = 0; i < w; i++) s[i] = 0;                      \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) s[i] += gr[i];         \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) s[i] += gr[i] * yr[i]; \
+                }                                                              \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *yr = y + k * inner + i0, *gr = g + k * inner + i0; \
+                    T *dr = ga + k * inner + i0;                               \
+                    if (j->log)                                                \
+                        for (int64_t i = 0; i < w; i++) dr[i] += gr[i] - EXPF(yr[i]) * s[i]; \
+                    else                                                       \
+                        for (int64_t i = 0; i < w; i++) dr[i] += yr[i] * (gr[i] - s[i]); \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }
+DEF_ROW_MAX(float, f32)
+DEF_ROW_DOT(float, f32)
+DEF_SOFTMAX(float, f32, exp_f32, logf)
+DEF_ROW_MAX(double, f64)
+DEF_ROW_DOT(double, f64)
+DEF_SOFTMAX(double, f64, exp, log)
+NO_TRAP_END
+
+DEF_ROW_RANGE(sm_fwd, sm_job)
+DEF_ROW_RANGE(sm_bw, sm_job)
+
+NO_TRAP_BEGIN
+#define DEF_CE(T, SUF, EXPF, LOGF)                                             \
+    static void ce_fwd_##SUF(const ce_job *j, int64_t lo, int64_t hi) {        \
+        const ce_ext *e = j->e;                                                \
+        int64_t C = e->C;                                                      \
+        T *mx = e->stats, *ls = (T *)e->stats + e->N, *loss = j->loss;         \
+        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
+        for (int64_t n = lo; n < hi; n++) {                                    \
+            int64_t y = j->y[n];                                               \
+            if (y == e->ignore) {                                              \
+                loss[n] = 0, mx[n] = 0, ls[n] = 0;                             \
+                continue;                                                      \
+            }                                                                  \
+            const T *restrict x = (const T *)j->x + n * C;                     \
+            T m = max_##SUF(x, C);                                             \
+            m = isfinite(m) ? m : 0; /* inf / NaN rows propagate */            \
+            T s[8] = {0}, z[8] = {0}; /* sum e^(x - m), sum (x - m) */         \
+            int64_t k = 0;                                                     \
+            for (; k + 8 <= C; k += 8)                                         \
+                for (int l = 0; l < 8; l++) {                                  \
+                    T d = x[k + l] - m;                                        \
+                    s[l] += EXPF(d);                                           \
+                    z[l] += d;                                                 \
+                }                                                              \
+            for (; k < C; k++) {                                               \
+                T d = x[k] - m;                                                \
+                s[0] += EXPF(d);                                               \
+                z[0] += d;                                                     \
+            }                                                                  \
+            T S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+            T Z = ((z[0] + z[1]) + (z[2] + z[3])) + ((z[4] + z[5]) + (z[6] + z[7])); \
+            T l = LOGF(S), nly = l - (x[y] - m); /* lse - x_y, exact near +-1000 */ \
+            mx[n] = m, ls[n] = l;                                              \
+            loss[n] = e->eps > 0 ? a * nly + b * ((T)C * l - Z) : nly;         \
+        }                                                                      \
+    }                                                                          \
+    /* gx += g (e^(x - m - log s) - eps/C), then gx_y -= g (1 - eps) */        \
+    static void ce_bw_##SUF(const ce_job *j, int64_t lo, int64_t hi) {         \
+        const ce_ext *e = j->e;                                                \
+        int64_t C = e->C;                                                      \
+        const T *mx = e->stats, *ls = (const T *)e->stats + e->N;              \
+        const T *g = j->g;                                                     \
+        T a = (T)(1 - e->eps), b = C ? (T)(e->eps / (double)C) : 0;            \
+        for (int64_t n = lo; n < hi; n++) {                                    \
+            T *restrict gx = (T *)j->gx + n * C;                               \
+            int64_t y = j->y[n];                                               \
+            if (y == e->ignore) {                                              \
+                if (j->fresh) memset(gx, 0, (size_t)C * sizeof(T));            \
+                continue;                                                      \
+            }                                                                  \
+            const T *restrict x = (const T *)j->x + n * C;                     \
+            T gn = g[n], m = mx[n], l = ls[n], gb = gn * b;                    \
+            if (j->fresh)                                                      \
+                for (int64_t k = 0; k < C; k++) gx[k] = gn * EXPF((x[k] - m) - l) - gb; \
+            else                                                               \
+                for (int64_t k = 0; k < C; k++) gx[k] += gn * EXPF((x[k] - m) - l) - gb; \
+            gx[y] -= gn * a;                                                   \
+        }                                                                      \
+    }
+DEF_CE(float, f32, exp_f32, logf)
+DEF_CE(double, f64, exp, log)
+NO_TRAP_END
+
+DEF_ROW_RANGE(ce_fwd, ce_job)
+DEF_ROW_RANGE(ce_bw, ce_job)
+
+const softmax_kern SOFTMAX_KERN = {sm_fwd_range, sm_bw_range, ce_fwd_range, ce_bw_range};
+
+#endif /* SOFTMAX_KERN */
