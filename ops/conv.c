@@ -34,6 +34,8 @@
 #include "op_common.h"
 #include "tg_kernels.h"
 
+#include <stdio.h>
+
 /* The shapes and options of one convolution, kept with each of the three
  * ops' records (after the tg_auxin that lists their inputs). */
 typedef struct conv_geom {
@@ -60,8 +62,8 @@ static bool pointwise(const conv_geom *g) {
 
 /* The output columns ow whose input column ow*sw + off lies in [0, W). */
 static void ow_range(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi) {
-    int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-    int64_t b = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
+    int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw; /* -off <= pw */
+    int64_t b = g->W - off <= 0 ? 0 : (g->W - off - 1) / g->sw + 1; /* W - off <= W + pw */
     if (b > g->OW) b = g->OW;
     if (a > b) a = b;
     *lo = a, *hi = b;
@@ -160,12 +162,13 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
     int dt = j->dt;
     size_t es = tg__esize(dt);
     int64_t P = g->OH * g->OW, Og = g->O / g->G, Cg = g->C / g->G;
-    int64_t CKg = Cg * g->KH * g->KW, HW = g->H * g->W;
+    int64_t CKg = Cg * g->KH * g->KW;
+    int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
     char *dw = j->dw && !first ? scr + j->colbytes : j->dw;
     char *db = j->db && !first ? scr + j->per - (size_t)g->O * es : j->db;
     for (int64_t n = n0; n < n1; n++) {
-        const char *xn = j->x ? j->x + (size_t)(n * g->C * HW) * es : NULL;
+        const char *xn = j->x ? j->x + (size_t)(n * xs) * es : NULL;
         if (j->kind == K_FWD) {
             const char *col = pw ? xn : scr;
             if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
@@ -194,7 +197,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
                      dw + (size_t)(gi * Og * CKg) * es, CKg);
         }
         if (j->dx) { /* dcol_g = W_g^T @ gy[n]_g, dx[n] += col2im(dcol) */
-            char *dxn = j->dx + (size_t)(n * g->C * HW) * es;
+            char *dxn = j->dx + (size_t)(n * xs) * es;
             char *dcol = pw ? dxn : scr;
             for (int64_t gi = 0; gi < g->G; gi++)
                 tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
@@ -219,27 +222,45 @@ static void conv_piece(void *ctx, int64_t lo, int64_t hi) {
 }
 
 /* Runs a job over the batch, in chunks on the pool when it is large.
- * Scratch comes from the tape arena. false on OOM (recorded). */
+ * Scratch comes from the tape arena. false on OOM or a scratch larger than
+ * memory (recorded).
+ * With no sample or no output channel every sum is empty: nothing to add
+ * (the outputs are empty or stay as they are), and x [0, C, H, W] may have
+ * planes whose sizes do not even multiply. Past that test y [N, O, OH, OW]
+ * has elements, so P and the weight's and a sample's sizes fit. */
 static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     const conv_geom *g = j->g;
+    if (g->N == 0 || g->O == 0) return true;
     size_t es = tg__esize(j->dt);
     int64_t P = g->OH * g->OW, nw = g->O * (g->C / g->G) * g->KH * g->KW;
     double work = (double)g->N * (double)g->O * (double)P * (double)(g->C / g->G) *
-                  (double)(g->KH * g->KW);
+                  (double)g->KH * (double)g->KW; /* w [O, 0, 2^40, 2^40] has no elements */
     int th = tg_get_num_threads();
     j->nch = th > 1 && g->N > 1 && work >= CONV_PAR_MIN ? (g->N < th ? g->N : th) : 1;
     bool need_col = !pointwise(g) && (j->kind == K_FWD || j->dw || j->dx);
-    j->colbytes = need_col ? ((size_t)(g->C * g->KH * g->KW * P) * es + 63) & ~(size_t)63 : 0;
-    j->per = j->colbytes;
-    if (j->nch > 1 && j->kind == K_BW) /* partial sums of dw and db */
-        j->per += (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es;
-    j->per = (j->per + 63) & ~(size_t)63;
+    /* im2col: C * KH * KW rows of P, which a large padding can make larger
+     * than memory while x and w are small */
+    int64_t col = 0;
+    size_t sums = j->nch > 1 && j->kind == K_BW /* partial sums of dw and db */
+                      ? (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es
+                      : 0;
+    if (need_col && (!tg__mul_ok(g->C, g->KH, &col) || !tg__mul_ok(col, g->KW, &col) ||
+                     !tg__mul_ok(col, P, &col) || (uint64_t)col > (SIZE_MAX - 127 - sums) / es)) {
+        char b0[160], b1[160];
+        int64_t xs[4] = {g->N, g->C, g->H, g->W}, ws[4] = {g->O, g->C / g->G, g->KH, g->KW};
+        return tg__fail(tape, TG_ERR_OVERFLOW, op,
+                        "the im2col buffer of x %s and w %s (%lld x %lld outputs) is larger "
+                        "than memory",
+                        tg__shape_str(b0, sizeof b0, 4, xs), tg__shape_str(b1, sizeof b1, 4, ws),
+                        (long long)g->OH, (long long)g->OW), false;
+    }
+    j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
+    j->per = (j->colbytes + sums + 63) & ~(size_t)63;
     j->scratch = NULL;
     if (j->per) {
-        j->scratch = tg__arena(tape, j->per * (size_t)j->nch, op);
+        j->scratch = tg__arena_n(tape, j->nch, j->per, op);
         if (!j->scratch) return false;
     }
-    if (g->N == 0) return true;
     if (j->nch > 1)
         tg__parallel_for(j->nch, 1, conv_piece, j);
     else
@@ -372,12 +393,14 @@ static bool conv_setup(tg_tape *tape, const char *op, bool one_d, const tg_tenso
                  (long long)g->G, (long long)g->C, (long long)g->O, bx, bw);
         return false;
     }
-    if (w->shape[1] * g->G != g->C) {
+    int64_t wc; /* the channels the weight expects: w->shape[1] * G, which may overflow */
+    if (!tg__mul_ok(w->shape[1], g->G, &wc) || wc != g->C) {
+        char swc[24] = "more than INT64_MAX";
+        if (tg__mul_ok(w->shape[1], g->G, &wc)) snprintf(swc, sizeof swc, "%lld", (long long)wc);
         tg__fail(tape, TG_ERR_SHAPE, op,
-                 "the input has %lld channels but the weight expects %lld (%lld per group x "
+                 "the input has %lld channels but the weight expects %s (%lld per group x "
                  "%lld groups): x %s, w %s",
-                 (long long)g->C, (long long)(w->shape[1] * g->G), (long long)w->shape[1],
-                 (long long)g->G, bx, bw);
+                 (long long)g->C, swc, (long long)w->shape[1], (long long)g->G, bx, bw);
         return false;
     }
     if (b && (b->rank != 1 || b->shape[0] != g->O)) {
@@ -390,26 +413,45 @@ static bool conv_setup(tg_tape *tape, const char *op, bool one_d, const tg_tenso
         tg__fail(tape, TG_ERR_SHAPE, op, "the kernel must not be empty: w %s", bw);
         return false;
     }
-    int64_t eh = (g->KH - 1) * g->dh + 1, ew = (g->KW - 1) * g->dw + 1;
-    int64_t hp = g->H + 2 * g->ph, wp = g->W + 2 * g->pw;
-    if (eh > hp || ew > wp) {
+    /* The padded input H + 2p and the kernel's extents e = (K - 1) d + 1,
+     * in uint64: the dims of a tensor with no elements go up to INT64_MAX,
+     * and e may pass even 2^64 (then e_over). A padded input past
+     * INT64_MAX is refused, so that no index into it overflows. */
+    uint64_t eh, ew, hp = (uint64_t)g->H + 2 * (uint64_t)g->ph;
+    uint64_t wp = (uint64_t)g->W + 2 * (uint64_t)g->pw;
+    if (hp > INT64_MAX || wp > INT64_MAX) {
+        tg__fail(tape, TG_ERR_OVERFLOW, op,
+                 "the padded input (%llux%llu with padding %lldx%lld) has more than INT64_MAX "
+                 "rows or columns: x %s, w %s",
+                 (unsigned long long)hp, (unsigned long long)wp, (long long)g->ph,
+                 (long long)g->pw, bx, bw);
+        return false;
+    }
+    bool eh_over = __builtin_mul_overflow((uint64_t)(g->KH - 1), (uint64_t)g->dh, &eh) ||
+                   __builtin_add_overflow(eh, 1, &eh);
+    bool ew_over = __builtin_mul_overflow((uint64_t)(g->KW - 1), (uint64_t)g->dw, &ew) ||
+                   __builtin_add_overflow(ew, 1, &ew);
+    if (eh_over || ew_over || eh > hp || ew > wp) {
+        char seh[24] = "more than 2^64", sew[24] = "more than 2^64";
+        if (!eh_over) snprintf(seh, sizeof seh, "%llu", (unsigned long long)eh);
+        if (!ew_over) snprintf(sew, sizeof sew, "%llu", (unsigned long long)ew);
         if (one_d)
             tg__fail(tape, TG_ERR_SHAPE, op,
-                     "the kernel (size %lld, %lld with dilation %lld) is bigger than the padded "
-                     "input (length %lld with padding %lld): x %s, w %s",
-                     (long long)g->KW, (long long)ew, (long long)g->dw, (long long)wp,
+                     "the kernel (size %lld, %s with dilation %lld) is bigger than the padded "
+                     "input (length %llu with padding %lld): x %s, w %s",
+                     (long long)g->KW, sew, (long long)g->dw, (unsigned long long)wp,
                      (long long)g->pw, bx, bw);
         else
             tg__fail(tape, TG_ERR_SHAPE, op,
-                     "the kernel (%lldx%lld, %lldx%lld with dilation %lldx%lld) is bigger than "
-                     "the padded input (%lldx%lld with padding %lldx%lld): x %s, w %s",
-                     (long long)g->KH, (long long)g->KW, (long long)eh, (long long)ew,
-                     (long long)g->dh, (long long)g->dw, (long long)hp, (long long)wp,
+                     "the kernel (%lldx%lld, %sx%s with dilation %lldx%lld) is bigger than "
+                     "the padded input (%llux%llu with padding %lldx%lld): x %s, w %s",
+                     (long long)g->KH, (long long)g->KW, seh, sew, (long long)g->dh,
+                     (long long)g->dw, (unsigned long long)hp, (unsigned long long)wp,
                      (long long)g->ph, (long long)g->pw, bx, bw);
         return false;
     }
-    g->OH = (hp - eh) / g->sh + 1;
-    g->OW = (wp - ew) / g->sw + 1;
+    g->OH = (int64_t)((hp - eh) / (uint64_t)g->sh + 1); /* at most hp */
+    g->OW = (int64_t)((wp - ew) / (uint64_t)g->sw + 1);
     return true;
 }
 

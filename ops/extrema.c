@@ -60,7 +60,7 @@ static tg_tensor *amaxmin(int op, tg_tensor *a, int naxes, const int *axes, bool
 static double *amax_weights(tg_tensor *o, const int64_t *kshape) {
     tg_tensor *a = o->in0;
     int64_t m = tg__numel(o), n = tg__numel(a);
-    double *cnt = tg__arena(o->tape, (size_t)(m + n + 1) * sizeof(double), "amax");
+    double *cnt = tg__arena_n(o->tape, m + n + 1, sizeof(double), "amax"); /* <= 2^62 + 1 */
     if (!cnt) return NULL;
     double *w = cnt + m;
     for (int64_t i = 0; i < m; i++) cnt[i] = 0;
@@ -132,6 +132,7 @@ static tg_tensor *argmaxmin(int op, tg_tensor *a, int axis, bool keepdim) {
     tg_tensor *out = red_out(tape, op, TG_I64, a, mask, keepdim, orank, oshape);
     if (!out) return NULL;
     out->flags &= (uint8_t)~TGF_REQ; /* indices are not differentiated */
+    if (tg__numel(a) == 0) return out; /* nothing to pick ([2^62, 2^62, 3, 0]: no products) */
     int ax = a->rank ? tg__axis(axis, a->rank) : 0;
     int64_t outer = 1, len = 1, inner = 1;
     for (int d = 0; d < a->rank; d++) {
@@ -184,7 +185,7 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
     if (!tape) return NULL;
     tg_tensor *out = red_out(tape, TG_OP_LOGSUMEXP, a->dtype, a, mask, keepdim, orank, oshape);
     int64_t m = out ? tg__numel(out) : 0;
-    double *mx = out ? tg__arena(tape, (size_t)(2 * m + 1) * sizeof(double), "logsumexp") : NULL;
+    double *mx = out ? tg__arena_n(tape, 2 * m + 1, sizeof(double), "logsumexp") : NULL;
     if (!mx) return NULL;
     double *acc = mx + m;
     for (int64_t i = 0; i < m; i++) mx[i] = -INFINITY, acc[i] = 0;

@@ -343,8 +343,15 @@ tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
     int64_t n = tg__numel(labels);
     if (nclasses == -1) { /* as torch: max label + 1 */
         nclasses = 0;
-        for (int64_t k = 0; k < n; k++)
+        for (int64_t k = 0; k < n; k++) {
+            if (x[k] == INT64_MAX)
+                return tg__fail(tape, TG_ERR_OVERFLOW, "one_hot",
+                                "label %lld (element %lld of labels %s) would need more than "
+                                "INT64_MAX classes",
+                                (long long)x[k], (long long)k,
+                                tg__shape_str(b, sizeof b, labels->rank, labels->shape));
             if (x[k] + 1 > nclasses) nclasses = x[k] + 1;
+        }
     }
     if (nclasses < 0)
         return tg__fail(tape, TG_ERR_ARG, "one_hot", "nclasses %lld must be >= 0 (or -1: infer)",

@@ -47,6 +47,7 @@ static int64_t batch_offset(const mm *m, int k, int64_t b) {
     return off;
 }
 
+/* Only for an output with elements: then the batch count fits. */
 static void mm_setup(mm *m, const tg_tensor *o, const tg_tensor *a, const tg_tensor *b) {
     bool ta = o->flags & MM_TRANS_A, tb = o->flags & MM_TRANS_B;
     m->M = ta ? a->shape[a->rank - 1] : a->shape[a->rank - 2];
@@ -95,6 +96,7 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
     tg_tensor *out = tg__out(tape, TG_OP_MATMUL, a->dtype, r + 2, shape, a, b, NULL);
     if (!out) return NULL;
     out->flags |= (trans_a ? MM_TRANS_A : 0) | (trans_b ? MM_TRANS_B : 0);
+    if (tg__numel(out) == 0) return out; /* nothing to compute; the batch may not multiply */
     mm m;
     mm_setup(&m, out, a, b);
     size_t es = tg__esize(a->dtype);
@@ -114,10 +116,15 @@ bool tg__bw_matmul(tg_tensor *o) {
     bool fa, fb; /* fresh buffers: the GEMM writes them (beta 0), no zeroing */
     void *ga = tg__gacc_w(a, &fa), *gb = tg__gacc_w(b, &fb);
     if (((a->flags & TGF_REQ) && !ga) || ((b->flags & TGF_REQ) && !gb)) return false;
+    size_t es = tg__esize(o->dtype);
+    if (tg__numel(o) == 0) { /* an empty sum: a and b get zeros */
+        if (fa) memset(ga, 0, (size_t)tg__numel(a) * es);
+        if (fb) memset(gb, 0, (size_t)tg__numel(b) * es);
+        return true;
+    }
     mm m;
     mm_setup(&m, o, a, b);
     int64_t M = m.M, N = m.N, K = m.K;
-    size_t es = tg__esize(o->dtype);
     if (m.nbatch != 1) { /* a broadcast operand sums over batches: start from 0 */
         if (fa) memset(ga, 0, (size_t)tg__numel(a) * es);
         if (fb) memset(gb, 0, (size_t)tg__numel(b) * es);
@@ -149,6 +156,13 @@ bool tg__bw_matmul(tg_tensor *o) {
 tg_tensor *tg__vjp_matmul(tg_tensor *o, tg_tensor *g, int i) {
     tg_tensor *a = o->in0, *b = o->u.in1;
     bool ta = o->flags & MM_TRANS_A, tb = o->flags & MM_TRANS_B;
+    /* No output element: each gradient is an empty sum, zero whatever a
+     * and b are; the products below could be huge ([2^62,4,0,5] @ [5,3]:
+     * a^T @ g is [2^62,4,5,3] before its sum over the batch). */
+    if (tg__numel(o) == 0) {
+        tg_tensor *x = i == 0 ? a : b;
+        return tg_zeros(o->tape, (tg_dtype)x->dtype, x->rank, x->shape);
+    }
     if (i == 0)
         return tg__sum_like(ta ? tg_matmul_t(b, g, tb, true) : tg_matmul_t(g, b, false, !tb), a);
     return tg__sum_like(tb ? tg_matmul_t(g, a, true, ta) : tg_matmul_t(a, g, !ta, false), b);
@@ -344,15 +358,21 @@ tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act) {
                                       tg__shape_str(bb, sizeof bb, b->rank, b->shape), bw,
                                       (long long)N, bx);
 #undef LIN_SHAPES
-    int64_t shape[TG_MAX_RANK], M = 1;
-    for (int d = 0; d + 1 < x->rank; d++) shape[d] = x->shape[d], M *= x->shape[d];
+    int64_t shape[TG_MAX_RANK];
+    for (int d = 0; d + 1 < x->rank; d++) shape[d] = x->shape[d];
     shape[x->rank - 1] = N;
-    size_t es = tg__esize(x->dtype);
-    size_t pre_bytes = act == TG_ACT_GELU ? (size_t)(M * N) * es : 0;
-    char *blk = tg__arena(tape, LIN_HEAD + sizeof(lin_ext) + pre_bytes, "linear");
-    if (!blk) return NULL;
     tg_tensor *out = tg__out(tape, TG_OP_LINEAR, x->dtype, x->rank, shape, x, NULL, NULL);
     if (!out) return NULL;
+    /* The rows: the leading axes of x, whose product may pass INT64_MAX
+     * only when x and y have no elements (K = N = 0; [2^62, 4, 0]): then
+     * there is nothing to compute and M = 0 serves (an [M, N] view of y
+     * or of its gradient has the same no elements). */
+    int64_t M = tg__shape_numel(x->rank - 1, x->shape);
+    if (M < 0) M = 0;
+    size_t es = tg__esize(x->dtype);
+    size_t pre_bytes = act == TG_ACT_GELU ? (size_t)tg__numel(out) * es : 0;
+    char *blk = tg__arena(tape, LIN_HEAD + sizeof(lin_ext) + pre_bytes, "linear");
+    if (!blk) return NULL;
     tg_auxin *ax = (tg_auxin *)blk;
     ax->n = n;
     for (int i = 0; i < n; i++) ax->in[i] = in[i];

@@ -1,7 +1,7 @@
 /* op_common.h - what several op families share (ops/ only, users never see
  * it): how a record packs an op's arguments besides in0 and u, and small
  * helpers (the f32 and f64 cases of a loop, the check of one input, the
- * sizes around an axis).
+ * sizes around an axis, a checked working buffer).
  *
  * The record (tg_engine.h) has spare room for an op's own arguments:
  *   flags bits 4..7   the op's own bits (bits 0..3 are TGF_*). Ops that
@@ -77,12 +77,31 @@ static inline tg_tape *tg__check1(const char *op, tg_tensor **a, bool need_float
 }
 
 /* Sizes around `axis` of t: outer = product of the axes before, inner =
- * product of those after (1 and 1 at rank 0). */
+ * product of those after (1 and 1 at rank 0). A tensor with no elements
+ * gets 0 and 0, whatever its other axes are ([0, 2^62, 2] around axis 0
+ * would have an inner of 2^63): there is nothing to walk, and no product
+ * of these sizes with an axis length overflows. */
 static inline void tg__around(const tg_tensor *t, int axis, int64_t *outer, int64_t *inner) {
+    if (tg__numel(t) == 0) {
+        *outer = *inner = 0;
+        return;
+    }
     int64_t o = 1, i = 1;
     for (int d = 0; d < axis; d++) o *= t->shape[d];
     for (int d = axis + 1; d < t->rank; d++) i *= t->shape[d];
     *outer = o, *inner = i;
+}
+
+/* n elements of `size` bytes each from the tape's arena, for an op's
+ * working buffers: NULL, with an error naming `op` recorded, when n * size
+ * does not fit in size_t (TG_ERR_OVERFLOW) or memory runs out. */
+static inline void *tg__arena_n(tg_tape *tape, int64_t n, size_t size, const char *op) {
+    size_t bytes;
+    if (n < 0 || __builtin_mul_overflow((size_t)n, size, &bytes))
+        return tg__fail(tape, TG_ERR_OVERFLOW, op,
+                        "a working buffer of %lld elements of %zu bytes is larger than memory",
+                        (long long)n, size);
+    return tg__arena(tape, bytes, op);
 }
 
 #endif /* TG_OP_COMMON_H */

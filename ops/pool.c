@@ -203,6 +203,7 @@ static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
 
 /* Runs a kernel over every plane, in pieces on the pool when large. */
 static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
+    if (g->planes == 0) return; /* an empty batch: its planes' sizes may not multiply */
     pool_job j = {g, dt, kind, src, dst};
     int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
     int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
@@ -241,11 +242,11 @@ static bool pool_setup(tg_tape *tape, const char *op, const tg_tensor *x, const 
     }
     int r = x->rank;
     g->rank = r;
-    g->planes = r == 4 ? x->shape[0] * x->shape[1] : x->shape[0];
     g->H = x->shape[r - 2], g->W = x->shape[r - 1];
     g->kh = kh, g->kw = kw, g->sh = sh, g->sw = sw, g->ph = ph, g->pw = pw;
     g->exclude_pad = o->exclude_pad;
-    if (g->H + 2 * ph < kh || g->W + 2 * pw < kw) {
+    /* H + 2 ph < kh, without forming H + 2 ph (H may be near INT64_MAX) */
+    if (g->H < kh - 2 * ph || g->W < kw - 2 * pw) {
         tg__fail(tape, TG_ERR_SHAPE, op,
                  "the kernel %dx%d is bigger than the padded input %lldx%lld (x %s, padding "
                  "%dx%d)",
@@ -256,12 +257,22 @@ static bool pool_setup(tg_tape *tape, const char *op, const tg_tensor *x, const 
         tg__fail(tape, TG_ERR_SHAPE, op, "the input planes must not be empty: x %s", bx);
         return false;
     }
-    if (g->H * g->W > INT32_MAX) {
+    /* H and W are not 0: planes is 0 or fits with them */
+    g->planes = r == 4 ? x->shape[0] * x->shape[1] : x->shape[0];
+    int64_t hw;
+    if (g->planes > 0 && (!tg__mul_ok(g->H, g->W, &hw) || hw > INT32_MAX)) {
         tg__fail(tape, TG_ERR_OVERFLOW, op, "a plane of x %s has more than 2^31 elements", bx);
         return false;
     }
-    g->OH = (g->H + 2 * ph - kh) / sh + 1;
-    g->OW = (g->W + 2 * pw - kw) / sw + 1;
+    /* OH = (H + 2 ph - kh) / sh + 1; H + 2 ph - kh >= 0 is at most H */
+    int64_t oh = (g->H - (kh - 2 * ph)) / sh, ow = (g->W - (kw - 2 * pw)) / sw;
+    if (!tg__add_ok(oh, 1, &g->OH) || !tg__add_ok(ow, 1, &g->OW)) {
+        tg__fail(tape, TG_ERR_OVERFLOW, op,
+                 "the output of x %s (kernel %dx%d, stride %dx%d, padding %dx%d) would have "
+                 "more than INT64_MAX rows or columns",
+                 bx, kh, kw, sh, sw, ph, pw);
+        return false;
+    }
     for (int d = 0; d < r; d++) g->xshape[d] = g->yshape[d] = x->shape[d];
     g->yshape[r - 2] = g->OH, g->yshape[r - 1] = g->OW;
     g->idx = NULL;
@@ -305,11 +316,12 @@ tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {
     if (!tape) return NULL;
     pool_geom g;
     if (!pool_setup(tape, "max_pool2d", x, o, &g)) return NULL;
-    g.idx = tg__arena(tape, (size_t)(g.planes * g.OH * g.OW) * sizeof(int32_t), "max_pool2d");
-    if (!g.idx) return NULL;
     tg_tensor *out = pool_record(tape, TG_OP_MAXPOOL2D, x, &g, false);
     if (!out) return NULL;
-    pool_run(&g, x->dtype, P_MAX, x->data, out->data);
+    pool_geom *k = out->u.aux; /* its indices, one per output (its shape is checked now) */
+    k->idx = tg__arena_n(tape, tg__numel(out), sizeof(int32_t), "max_pool2d");
+    if (!k->idx) return NULL;
+    pool_run(k, x->dtype, P_MAX, x->data, out->data);
     return out;
 }
 

@@ -48,6 +48,8 @@ void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const 
     } while (tg__rows_next(&it));
 }
 
+static double red_count(const tg_tensor *a, int64_t mask);
+
 /* The sum record; `op` names the public function in errors (sum, mean). */
 static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *axes,
                            bool keepdim) {
@@ -139,10 +141,8 @@ tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
     tg_tensor *s = sum_axes("mean", a, naxes, axes, keepdim);
     if (!s) return NULL;
     tg_tensor *x = s->in0; /* the resolved input */
-    int64_t count = 1;
-    for (int d = 0; d < x->rank; d++)
-        if (red_mask(s) >> d & 1) count *= x->shape[d];
-    return tg_mul_scalar(s, count ? 1.0 / (double)count : (double)NAN);
+    double count = red_count(x, red_mask(s));
+    return tg_mul_scalar(s, count ? 1.0 / count : (double)NAN);
 }
 
 tg_tensor *tg_mean(tg_tensor *a) {
@@ -223,11 +223,13 @@ static int mask_axes(int64_t mask, int rank, int *axes) {
     return n;
 }
 
-/* Elements per output element. */
-static int64_t red_count(const tg_tensor *a, int64_t mask) {
-    int64_t c = 1;
+/* Elements per output element, as a double: the reduced axes of [2^62,
+ * 4, 0] over axes 0 and 1 multiply past INT64_MAX (into an empty result,
+ * so the exact value does not matter), and below 2^53 a double is exact. */
+static double red_count(const tg_tensor *a, int64_t mask) {
+    double c = 1;
     for (int d = 0; d < a->rank; d++)
-        if (mask >> d & 1) c *= a->shape[d];
+        if (mask >> d & 1) c *= (double)a->shape[d];
     return c;
 }
 
@@ -278,8 +280,7 @@ static tg_tensor *var_impl(const char *op, tg_tensor *a, int naxes, const int *a
     int orank, ax[TG_MAX_RANK];
     if (!tg__red_check(op, &a, naxes, axes, keepdim, &mask, kshape, &orank, oshape)) return NULL;
     int nax = mask_axes(mask, a->rank, ax);
-    int64_t n = red_count(a, mask);
-    double div = (double)n - correction;
+    double div = red_count(a, mask) - correction;
     /* two passes, as PyTorch: the squared deviation from the mean */
     tg_tensor *d = tg_sub(a, tg_mean_axes(a, nax, ax, true));
     return tg_div_scalar(tg_sum_axes(tg_square(d), nax, ax, keepdim), div > 0 ? div : 0.0);
@@ -340,7 +341,7 @@ bool tg__bw_prod(tg_tensor *o) {
     if (!ga) return false;
     int64_t kshape[TG_MAX_RANK], m = tg__numel(o);
     kept_shape(o, kshape);
-    double *nz = tg__arena(o->tape, (size_t)(m ? m : 1) * 2 * sizeof(double), "prod");
+    double *nz = tg__arena_n(o->tape, m ? m : 1, 2 * sizeof(double), "prod");
     if (!nz) return false;
     double *pnz = nz + m; /* zeros per slice, product of the nonzeros */
     for (int64_t i = 0; i < m; i++) nz[i] = 0, pnz[i] = 1;
@@ -375,7 +376,7 @@ tg_tensor *tg__vjp_prod(tg_tensor *o, tg_tensor *g, int i) {
     tg_tensor *z = tg__mask(a, 2), *nzm = red_const(a, a->rank, a->shape);
     tg_tensor *c0 = red_const(a, a->rank, a->shape), *c1 = red_const(a, a->rank, a->shape);
     int64_t m = tg__numel(o);
-    double *cnt = tg__arena(o->tape, (size_t)(m ? m : 1) * sizeof(double), "prod");
+    double *cnt = tg__arena_n(o->tape, m ? m : 1, sizeof(double), "prod");
     if (!z || !nzm || !c0 || !c1 || !cnt) return NULL;
     for (int64_t k = 0; k < m; k++) cnt[k] = 0;
 #define PROD_MASKS(T)                                                          \

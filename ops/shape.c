@@ -25,6 +25,7 @@ tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
         return tg__fail(tape, TG_ERR_ARG, "reshape", "bad target rank %d", rank);
     int64_t s[TG_MAX_RANK], known = 1;
     int infer = -1;
+    bool zero = false, over = false; /* a size-0 dim; the others pass INT64_MAX */
     for (int d = 0; d < rank; d++) {
         s[d] = shape[d];
         if (s[d] == -1 && infer < 0) {
@@ -32,15 +33,21 @@ tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
         } else if (s[d] < 0) {
             return tg__fail(tape, TG_ERR_SHAPE, "reshape", "bad dimension %lld",
                             (long long)shape[d]);
-        } else {
-            if (s[d] && known > INT64_MAX / s[d])
-                return tg__fail(tape, TG_ERR_OVERFLOW, "reshape", "target shape overflows");
-            known *= s[d];
+        } else if (s[d] == 0) {
+            zero = true;
+        } else if (!over && !tg__mul_ok(known, s[d], &known)) {
+            over = true;
         }
     }
+    if (zero) known = 0; /* no elements, however large the other dims */
+    char b0[160], b1[160];
+    if (over && !zero)
+        return tg__fail(tape, TG_ERR_OVERFLOW, "reshape",
+                        "cannot reshape %s to %s: the target has more than INT64_MAX elements",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                        tg__shape_str(b1, sizeof b1, rank, shape));
     int64_t n = tg__numel(a);
     if (infer >= 0) s[infer] = known ? n / known : 0;
-    char b0[160], b1[160];
     if ((infer >= 0 ? s[infer] * known : known) != n || (infer >= 0 && known == 0))
         return tg__fail(tape, TG_ERR_SHAPE, "reshape", "cannot reshape %s (%lld elements) to %s",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape), (long long)n,
@@ -282,10 +289,14 @@ tg_tensor *tg_flatten(tg_tensor *a, int start, int end) {
     if (s < 0 || e < 0 || s > e)
         return tg__fail(tape, TG_ERR_ARG, "flatten", "axes %d..%d are out of range for shape %s",
                         start, end, tg__shape_str(b, sizeof b, a->rank, a->shape));
-    int64_t shape[TG_MAX_RANK], m = 1;
+    int64_t shape[TG_MAX_RANK];
     int r = 0;
     for (int d = 0; d < s; d++) shape[r++] = a->shape[d];
-    for (int d = s; d <= e; d++) m *= a->shape[d];
+    int64_t m = tg__shape_numel(e - s + 1, a->shape + s);
+    if (m < 0) /* [0, 2^62, 2] flattened 1..2 would need an axis of 2^63 */
+        return tg__fail(tape, TG_ERR_OVERFLOW, "flatten",
+                        "axes %d..%d of %s would merge into one longer than INT64_MAX", start,
+                        end, tg__shape_str(b, sizeof b, a->rank, a->shape));
     shape[r++] = m;
     for (int d = e + 1; d < a->rank; d++) shape[r++] = a->shape[d];
     return tg_reshape(a, r, shape);
@@ -300,11 +311,16 @@ tg_tensor *tg_broadcast_to(tg_tensor *a, int rank, const int64_t *shape) {
         fits = a->shape[d] == want || a->shape[d] == 1;
     }
     for (int d = 0; fits && d < rank; d++) fits = shape[d] >= 0;
-    if (!fits) {
-        char b0[160], b1[160];
+    char b0[160], b1[160];
+    if (!fits)
         return tg__fail(tape, TG_ERR_SHAPE, "broadcast_to", "cannot broadcast %s to %s",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape),
                         shape ? tg__shape_str(b1, sizeof b1, rank, shape) : "(null)");
-    }
+    int64_t n = tg__shape_numel(rank, shape);
+    if (n < 0 || (uint64_t)n > SIZE_MAX / 8) /* tg_expand's output would fail: name this op */
+        return tg__fail(tape, TG_ERR_OVERFLOW, "broadcast_to",
+                        "cannot broadcast %s to %s: more elements than fit in memory",
+                        tg__shape_str(b0, sizeof b0, a->rank, a->shape),
+                        tg__shape_str(b1, sizeof b1, rank, shape));
     return tg_expand(a, rank, shape);
 }

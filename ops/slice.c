@@ -47,7 +47,7 @@ static tg_tensor *concat16(tg_tape *tape, int n, tg_tensor *const *ts, int axis)
     if (!ax) return NULL;
     tg_tensor *a = ts[0];
     int64_t shape[TG_MAX_RANK], len = 0;
-    for (int i = 0; i < n; i++) len += ts[i]->shape[axis];
+    for (int i = 0; i < n; i++) len += ts[i]->shape[axis]; /* fits: tg_concat checked */
     for (int d = 0; d < a->rank; d++) shape[d] = d == axis ? len : a->shape[d];
     tg_tensor *out = tg__out(tape, TG_OP_CONCAT, a->dtype, a->rank, shape, NULL, NULL, NULL);
     if (!out) return NULL;
@@ -92,6 +92,7 @@ tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis) {
     if (ax < 0 || a->rank == 0)
         return tg__fail(tape, TG_ERR_ARG, "concat", "axis %d is out of range for shape %s", axis,
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    int64_t len = a->shape[ax];
     for (int i = 1; i < n; i++) {
         tg_tensor *t = in[i];
         bool same = t->rank == a->rank;
@@ -108,6 +109,11 @@ tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis) {
                             tg__shape_str(b0, sizeof b0, a->rank, a->shape),
                             tg_dtype_name(t->dtype),
                             tg__shape_str(b1, sizeof b1, t->rank, t->shape), i + 1);
+        if (!tg__add_ok(len, t->shape[ax], &len))
+            return tg__fail(tape, TG_ERR_OVERFLOW, "concat",
+                            "the %d tensors (the first %s) would join along axis %d into one "
+                            "longer than INT64_MAX",
+                            n, tg__shape_str(b0, sizeof b0, a->rank, a->shape), axis);
     }
     /* more than 16 inputs: concatenate groups of 16, then the groups */
     while (n > 16) {
@@ -310,8 +316,10 @@ int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tensor **ou
                         "(n = %d, shape %s)", n, tg__shape_str(b, sizeof b, a->rank, a->shape)), -1;
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
-        if (sizes[i] < 0 || sizes[i] > a->shape[ax]) total = -1;
-        if (total < 0) break;
+        if (sizes[i] < 0 || sizes[i] > a->shape[ax] - total) { /* never past the axis */
+            total = -1;
+            break;
+        }
         total += sizes[i];
     }
     if (total != a->shape[ax])
@@ -336,7 +344,7 @@ int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs) {
     if (ax < 0 || a->rank == 0 || n <= 0 || !outs)
         return tg__fail(tape, TG_ERR_ARG, "chunk", "axis %d, %d chunks: bad for shape %s", axis, n,
                         tg__shape_str(b, sizeof b, a->rank, a->shape)), -1;
-    int64_t L = a->shape[ax], size = (L + n - 1) / n;
+    int64_t L = a->shape[ax], size = L / n + (L % n != 0); /* ceil, even for L near INT64_MAX */
     if (L == 0) { /* torch.chunk: n empty pieces */
         for (int i = 0; i < n; i++)
             if (!(outs[i] = tg_slice(a, ax, 0, 0, 1))) return -1;
@@ -344,8 +352,10 @@ int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs) {
     }
     int made = 0;
     for (int64_t off = 0; off < L; off += size) {
-        outs[made] = tg_slice(a, ax, off, off + size, 1);
+        int64_t m = L - off < size ? L - off : size; /* off + size may pass INT64_MAX */
+        outs[made] = tg_slice(a, ax, off, off + m, 1);
         if (!outs[made++]) return -1;
+        if (m < size) break;
     }
     return made;
 }
@@ -358,18 +368,23 @@ int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs) {
  * p[i + before] <-> a[i]. add: a += p (backward) else p = a (forward). */
 static void pad_move(int dt, int rank, const int64_t *ashape, const int64_t *pshape,
                      const int64_t *pads, void *abuf, void *pbuf, bool add) {
-    int64_t sa[TG_MAX_RANK], sp[TG_MAX_RANK], cnt[TG_MAX_RANK], st[2][TG_MAX_RANK];
+    int64_t sa[TG_MAX_RANK], sp[TG_MAX_RANK], cnt[TG_MAX_RANK], lo[TG_MAX_RANK];
+    /* a[lo, hi) lands in p[lo + bf, hi + bf); ashape + bf fits (pad_rec
+     * checked it), so neither test below overflows */
+    for (int d = 0; d < rank; d++) {
+        int64_t bf = pads[2 * d], hi = ashape[d];
+        lo[d] = bf < 0 ? -bf : 0;
+        if (pshape[d] < hi + bf) hi = pshape[d] - bf;
+        cnt[d] = hi > lo[d] ? hi - lo[d] : 0;
+        if (!cnt[d]) return; /* no overlap (and a or p may have no elements) */
+    }
+    int64_t st[2][TG_MAX_RANK], base_a = 0, base_p = 0;
     tg__strides(rank, ashape, sa);
     tg__strides(rank, pshape, sp);
-    int64_t base_a = 0, base_p = 0;
     for (int d = 0; d < rank; d++) {
         int64_t bf = pads[2 * d];
-        int64_t lo = bf < 0 ? -bf : 0, hi = ashape[d];
-        if (pshape[d] - bf < hi) hi = pshape[d] - bf;
-        cnt[d] = hi > lo ? hi - lo : 0;
-        if (!cnt[d]) return;
-        base_a += lo * sa[d];
-        base_p += (lo + bf) * sp[d];
+        base_a += lo[d] * sa[d];
+        base_p += (lo[d] + bf) * sp[d];
         st[0][d] = sa[d], st[1][d] = sp[d];
     }
     tg_rows it;
@@ -387,10 +402,12 @@ static tg_tensor *pad_rec(tg_tape *tape, tg_tensor *a, const int64_t *pads, doub
     char b[160];
     int64_t shape[TG_MAX_RANK];
     for (int d = 0; d < a->rank; d++) {
-        const int64_t big = INT64_MAX / 4; /* keeps the sum below from overflowing */
-        bool huge = pads[2 * d] > big || pads[2 * d] < -big || pads[2 * d + 1] > big ||
-                    pads[2 * d + 1] < -big;
-        shape[d] = huge ? -1 : a->shape[d] + pads[2 * d] + pads[2 * d + 1];
+        /* the before and after pads are each in [-INT64_MAX, INT64_MAX] (so
+         * that pad's vjp can negate them), and the sum must fit */
+        int64_t bf = pads[2 * d], af = pads[2 * d + 1];
+        bool huge = bf == INT64_MIN || af == INT64_MIN ||
+                    !tg__add_ok(a->shape[d], bf, &shape[d]) || !tg__add_ok(shape[d], af, &shape[d]);
+        if (huge) shape[d] = -1;
         if (shape[d] < 0)
             return tg__fail(tape, TG_ERR_SHAPE, "pad",
                             huge ? "padding (%lld, %lld) of axis %d of %s is too large"

@@ -11,15 +11,13 @@ const char *tg_dtype_name(tg_dtype dt) {
 
 /* ------------------------------------------------------------- records */
 
-/* Element count of a shape, or -1 on a negative dimension, -2 on overflow. */
+/* Element count of a shape, or -1 on a negative dimension (anywhere), -2
+ * on overflow. A size-0 axis makes it 0 whatever the others are. */
 static int64_t shape_numel(int rank, const int64_t *shape) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) {
+    for (int i = 0; i < rank; i++)
         if (shape[i] < 0) return -1;
-        if (shape[i] && n > INT64_MAX / shape[i]) return -2;
-        n *= shape[i];
-    }
-    return n;
+    int64_t n = tg__shape_numel(rank, shape);
+    return n < 0 ? -2 : n;
 }
 
 static bool check_shape(tg_tape *tape, const char *op, int rank, const int64_t *shape,
@@ -199,7 +197,8 @@ void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *osha
         } else {
             strides[i] = s;
         }
-        if (j >= 0) s *= shape[j];
+        /* past INT64_MAX only with a size-0 axis further out: 0 from here */
+        if (j >= 0 && !tg__mul_ok(s, shape[j], &s)) s = 0;
     }
 }
 

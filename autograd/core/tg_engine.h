@@ -225,11 +225,31 @@ char *tg__shape_str(char *buf, size_t n, int rank, const int64_t *shape);
 
 /* ------------------------------------------------------- tensor helpers */
 static inline size_t tg__esize(int dt) { return dt == TG_F32 ? 4 : 8; }
-static inline int64_t tg__numel(const tg_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-    return n;
+/* Checked size arithmetic (GCC's and clang's builtins): false when the
+ * exact result does not fit in int64. Every product of dims, stride and
+ * byte count that an input can make huge goes through these or
+ * tg__shape_numel: a signed overflow is undefined behaviour. */
+static inline bool tg__mul_ok(int64_t a, int64_t b, int64_t *r) {
+    return !__builtin_mul_overflow(a, b, r);
 }
+static inline bool tg__add_ok(int64_t a, int64_t b, int64_t *r) {
+    return !__builtin_add_overflow(a, b, r);
+}
+/* Element count of `rank` dims (none negative): 0 when one of them is 0,
+ * even if the others multiply past INT64_MAX ([0, 2^62, 2^62] has no
+ * elements); -1 when the product overflows. */
+static inline int64_t tg__shape_numel(int rank, const int64_t *shape) {
+    int64_t n = 1;
+    bool over = false;
+    for (int d = 0; d < rank; d++) {
+        if (shape[d] == 0) return 0;
+        if (!over && __builtin_mul_overflow(n, shape[d], &n)) over = true;
+    }
+    return over ? -1 : n;
+}
+/* A tensor's element count: its shape was checked when it was made, so
+ * this is never -1 (at most SIZE_MAX / 8). */
+static inline int64_t tg__numel(const tg_tensor *t) { return tg__shape_numel(t->rank, t->shape); }
 static inline bool tg__is_float(int dt) { return dt == TG_F32 || dt == TG_F64; }
 static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b) {
     if (a->rank != b->rank) return false;
@@ -297,7 +317,8 @@ bool tg__broadcast(const char *op, tg_tape *tape, const tg_tensor *a, const tg_t
                    int *rank, int64_t *shape);
 
 /* Row-major strides of `shape` seen from an output of rank `orank` (left
- * padded), 0 on broadcast axes. */
+ * padded), 0 on broadcast axes, and 0 where tg__strides has 0 (outside a
+ * size-0 axis or an overflowing product). */
 void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *oshape,
                   int64_t *strides);
 
@@ -348,10 +369,16 @@ static inline bool tg__rows_next(tg_rows *it) {
     return false;
 }
 
-/* Contiguous row-major strides of a shape. */
+/* Contiguous row-major strides of a shape. Outside a size-0 axis the
+ * strides are 0 (a tensor with no elements addresses nothing), and so are
+ * those where the product of the inner axes passes INT64_MAX, which only a
+ * shape with a size-0 axis further out can have ([0, 2^62, 2]: 0, 2, 1). */
 static inline void tg__strides(int rank, const int64_t *shape, int64_t *st) {
     int64_t s = 1;
-    for (int d = rank - 1; d >= 0; d--) st[d] = s, s *= shape[d];
+    for (int d = rank - 1; d >= 0; d--) {
+        st[d] = s;
+        if (__builtin_mul_overflow(s, shape[d], &s)) s = 0;
+    }
 }
 
 /* dst[n] += src[n] (same dtype). */
