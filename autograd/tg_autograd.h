@@ -32,9 +32,11 @@ enum {
 
 /* Functional form: d out / d inputs[i] into grads[i], without touching any
  * stored gradient. seed may be NULL when out has one element. An input that
- * out does not depend on gets zeros. The results are tensors on out's tape
- * (valid until the next reset). With TG_CREATE_GRAPH the sweep is recorded
- * on the tape, so the gradients can be differentiated again. */
+ * out does not depend on gets zeros; so does every input when out itself
+ * requires no grad (a constant: no error, unlike tg_backward; the seed is
+ * still checked). The results are tensors on out's tape (valid until the
+ * next reset). With TG_CREATE_GRAPH the sweep is recorded on the tape, so
+ * the gradients can be differentiated again. */
 TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
                          tg_tensor *const *inputs, tg_tensor **grads, int flags);
 
