@@ -230,7 +230,8 @@ static tg_tensor *grad_view(tg_tape *tape, tg_tensor *t) {
 tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inputs,
                   tg_tensor **grads, int flags) {
     tg_tape *tape = NULL;
-    if (!tg__operand(&tape, out, "grad", 0)) return tape ? tape->status : TG_ERR_NULL;
+    tg_tensor *o = tg__operand(&tape, out, "grad", 0);
+    if (!o) return tape ? tape->status : TG_ERR_NULL;
     if (n < 0 || (n > 0 && (!inputs || !grads)))
         return tg__fail(tape, TG_ERR_NULL, "grad", "inputs or grads array is NULL"), tape->status;
     for (int i = 0; i < n; i++) grads[i] = NULL;
@@ -250,8 +251,31 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
         }
     }
     bool graph = flags & TG_CREATE_GRAPH;
-    tg_status st = run(out, seed, graph, false, "grad");
-    if (st != TG_OK) return st;
+    /* A float output that requires no grad depends on no input: every input
+     * gets zeros, with no sweep (the working gradients may be a former
+     * sweep's). The seed is checked all the same. */
+    bool swept = (o->flags & TGF_REQ) || !tg__is_float(o->dtype);
+    if (swept) {
+        tg_status st = run(out, seed, graph, false, "grad");
+        if (st != TG_OK) return st;
+    } else if (tape->status != TG_OK || (seed && !(seed = tg__operand(&tape, seed, "grad", 1)))) {
+        return tape->status; /* a broken pass, as a sweep would say; or a bad seed */
+    } else if (!seed && tg__numel(o) != 1) {
+        char b[160];
+        return tg__fail(tape, TG_ERR_SHAPE, "grad",
+                        "the output has shape %s and the seed is NULL (only a one-element "
+                        "output may omit it)", tg__shape_str(b, sizeof b, o->rank, o->shape)),
+               tape->status;
+    } else if (seed && (seed->dtype != o->dtype || !tg__same_shape(seed, o))) {
+        char b0[160], b1[160];
+        return tg__fail(tape, TG_ERR_SHAPE, "grad",
+                        "seed gradient %s %s does not match the output %s %s",
+                        tg_dtype_name((tg_dtype)seed->dtype),
+                        tg__shape_str(b0, sizeof b0, seed->rank, seed->shape),
+                        tg_dtype_name((tg_dtype)o->dtype),
+                        tg__shape_str(b1, sizeof b1, o->rank, o->shape)),
+               tape->status;
+    }
     for (int i = 0; i < n; i++) {
         tg_tensor *x = inputs[i];
         if (x->flags & TGF_PARAM) {
@@ -259,7 +283,7 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
             bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
             x = on ? e->proxy : NULL;
         }
-        if (x && x->grad) {
+        if (swept && x && x->grad) {
             grads[i] = graph ? (tg_tensor *)x->grad : grad_view(tape, x);
         } else {
             const tg_tensor *like = x ? x : inputs[i];

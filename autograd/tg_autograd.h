@@ -32,9 +32,11 @@ enum {
 
 /* Functional form: d out / d inputs[i] into grads[i], without touching any
  * stored gradient. seed may be NULL when out has one element. An input that
- * out does not depend on gets zeros. The results are tensors on out's tape
- * (valid until the next reset). With TG_CREATE_GRAPH the sweep is recorded
- * on the tape, so the gradients can be differentiated again. */
+ * out does not depend on gets zeros; so does every input when out itself
+ * requires no grad (a constant: no error, unlike tg_backward; the seed is
+ * still checked). The results are tensors on out's tape (valid until the
+ * next reset). With TG_CREATE_GRAPH the sweep is recorded on the tape, so
+ * the gradients can be differentiated again. */
 TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
                          tg_tensor *const *inputs, tg_tensor **grads, int flags);
 
@@ -109,7 +111,9 @@ TG_API bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *i
  *                             requires grad)
  *   tg_jacobian  J            m reverse sweeps, one per row      ~mT
  *   tg_hessian   H            one recorded sweep + n sweeps      ~nT
- * Each sweep's memory stays on the tape until the reset.
+ * Each sweep's memory stays on the tape until the reset. The list forms
+ * (tg_vjp_n, ..., below) cost the same with n the elements of all inputs
+ * together: one sweep serves every input.
  *
  * Worked example: f(x) = sum(x^3) at x = [1, 2]:
  *     tg_tensor *x = tg_requires_grad(tg_tensor_new(tape, TG_F64, TG_SHAPE(2),
@@ -177,6 +181,70 @@ TG_API tg_tensor *tg_hessian(tg_tensor *out, tg_tensor *x, int flags);
  * `tape`. The results are on `tape`. NULL on error (recorded on tape). */
 TG_API tg_tensor *tg_jacobian_of(tg_tape *tape, tg_fn f, void *ud, tg_tensor *x, int flags);
 TG_API tg_tensor *tg_hessian_of(tg_tape *tape, tg_fn f, void *ud, tg_tensor *x, int flags);
+
+/* ------------------------------------------------- several inputs
+ *
+ * The same drivers for a list of n >= 1 inputs xs[0..n), with the cross
+ * terms, as torch.autograd.functional with tuples. Each xs[i] is, as x
+ * above, a float tensor on the output's tape that requires grad, or a
+ * parameter; the inputs may mix f32 and f64 (each result says which
+ * dtype it takes). Directions vs[i] have xs[i]'s shape and dtype. Results
+ * go into the caller's array, all NULL on an error; tg_jvp_n, with one
+ * result, returns it (NULL on an error). The others return TG_OK or the
+ * error. Errors stay on the tape as a sentence: a NULL list or result
+ * array, n <= 0, a NULL, stale or non-float entry, one on another tape,
+ * an input that does not require grad, a direction whose shape or dtype
+ * differs from its input's ("hvp_n: vs[1] has shape [3] but xs[1] has
+ * shape [2,2]"), and what the one-input form refuses (an output of more
+ * than one element for H and H v, recording off). With n = 1 each gives
+ * what the one-input form gives.
+ *
+ * Worked example: f(x, y) = sum(x^2 * y) with x = [1, 2], y = [3, 4]:
+ *     tg_tensor *xs[2] = {x, y}, *H[4];
+ *     tg_hessian_n(tg_sum(tg_mul(tg_mul(x, x), y)), 2, xs, H, 0);
+ *     // H[0] = d2f/dx2  = diag(2y) = [[6, 0], [0, 8]]
+ *     // H[1] = d2f/dxdy = diag(2x) = [[2, 0], [0, 4]], H[2] = H[1]^T
+ *     // H[3] = d2f/dy2  = 0
+ */
+
+/* grads[i] = u^T (dy/dxs[i]), of xs[i]'s shape and dtype: tg_vjp for
+ * every input at once (one sweep). u has y's shape and dtype, or is NULL
+ * when y has one element. Zeros for an input y does not depend on. */
+TG_API tg_status tg_vjp_n(tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor *u,
+                          tg_tensor **grads, int flags);
+
+/* The Jacobian-vector product along all inputs together,
+ * sum_i (dy/dxs[i]) vs[i], a tensor of y's shape and dtype: the
+ * directional derivative of y when every xs[i] moves along vs[i]. By the
+ * double VJP, as tg_jvp. */
+TG_API tg_tensor *tg_jvp_n(tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor *const *vs,
+                           int flags);
+
+/* Hessian-vector products of a one-element out: hv[i] = sum_j H_ij vs[j],
+ * of xs[i]'s shape and dtype, with H_ij = d^2 out / dxs[i] dxs[j] (the
+ * cross terms included), without forming H. As tg_hvp: two sweeps, v is
+ * never differentiated with respect to x, and when some vs[j] requires
+ * grad the result is the Jacobian of the gradients along vs (one more
+ * sweep), differentiable with respect to vs under TG_CREATE_GRAPH. */
+TG_API tg_status tg_hvp_n(tg_tensor *out, int n, tg_tensor *const *xs, tg_tensor *const *vs,
+                          tg_tensor **hv, int flags);
+
+/* The Jacobians J[i] = dy/dxs[i], each of shape y.shape + xs[i].shape
+ * (the ranks adding up to at most TG_MAX_RANK) in xs[i]'s dtype: one sweep
+ * per element of y gives a row of every J[i]. TG_CREATE_GRAPH as for
+ * tg_jacobian. */
+TG_API tg_status tg_jacobian_n(tg_tensor *y, int n, tg_tensor *const *xs, tg_tensor **J,
+                               int flags);
+
+/* The Hessian of a one-element out in n * n blocks, row by row:
+ * H[i*n + j] = d^2 out / dxs[i] dxs[j], of shape xs[i].shape +
+ * xs[j].shape, in xs[j]'s dtype: H[i*n + j][a..., b...] =
+ * d^2 out / dxs[i][a...] dxs[j][b...], and H[j*n + i][b..., a...] equals
+ * it up to rounding. The ranks of any two inputs must add up to at most
+ * TG_MAX_RANK. Block row i is the Jacobian of the recorded d out/dxs[i]:
+ * one recorded sweep, then one sweep per element of all inputs. */
+TG_API tg_status tg_hessian_n(tg_tensor *out, int n, tg_tensor *const *xs, tg_tensor **H,
+                              int flags);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Reference values for higher-order derivatives (issue: higher order).
-Writes tests/ref/higher.txt. Run once with Debian's PyTorch:
+Writes tests/ref/higher.txt (one input, test_higher.c) and
+tests/ref/higher_multi.txt (several inputs with their cross terms, the list
+forms tg_*_n, test_higher_multi.c). Run once with Debian's PyTorch:
     /usr/bin/python3 tests/ref_higher.py
 
 Each case's output is itself a derivative (a gradient built with
@@ -18,14 +20,15 @@ w = Writer(os.path.join(here, "ref", "higher.txt"))
 g = gen(5)
 
 
-def case(name, fn, inputs, req):
+def case(name, fn, inputs, req, writer=None):
     """Writer.case with a requires-grad flag per input (refgen's marks
-    every float input)."""
+    every float input); into higher.txt unless writer is given."""
     xs = [x.detach().clone().requires_grad_(bool(r)) for x, r in zip(inputs, req)]
     out = fn(*xs)
     n = out.numel()
     wt = ((torch.arange(n, dtype=torch.float64) % 7 + 1) / 4.0).to(out.dtype).reshape(out.shape)
-    f = w.f
+    wr = writer or w
+    f = wr.f
     f.write(f"case {name}\n")
     for x in xs:
         f.write(f"in {DT[x.dtype]} {int(x.requires_grad)} {_shape(x)} {_fmt(x)}\n")
@@ -38,7 +41,7 @@ def case(name, fn, inputs, req):
                 gr = x.grad if x.grad is not None else torch.zeros_like(x)
                 f.write(f"grad {i} {_fmt(gr)}\n")
     f.write("end\n")
-    w.count += 1
+    wr.count += 1
 
 
 # Scalar functions f(x, *constants); the C builders in test_higher.c
@@ -132,3 +135,77 @@ for name, f, ins, req in vectors:
          lambda x, u, *c, f=f: AF.vjp(lambda y: f(y, *c), x, u, create_graph=True)[1],
          [ins[0], u] + rest, [1, 1] + req[1:])
 w.close()
+
+
+# Several inputs (higher_multi.txt): each case's output is the list form's
+# results flattened and joined in order (Hessian blocks row by row: H[0][0],
+# H[0][1], ..., H[1][0], ...), as the builders in test_higher_multi.c join
+# them; its gradient is again one order higher (third derivatives for the
+# Hessian and H v cases).
+m = Writer(os.path.join(here, "ref", "higher_multi.txt"))
+
+
+def flat(ts):
+    return torch.cat([t.reshape(-1) for t in ts])
+
+
+# Scalar functions of two inputs with cross terms; constants after them.
+def cross(x, y):  # x [3], y [2,3]
+    return ((x ** 2 * y).sum() + (torch.sin(x) * y ** 2).sum() + x.sum() ** 3 / 6
+            + torch.cos(y.sum()))
+
+
+def mlp2(W, b, X):  # W [3,2], b [2], X [4,3] constant
+    return (torch.tanh(X @ W + b) ** 2).mean() * torch.sigmoid(b).sum()
+
+
+# Vector functions of two inputs.
+def vcross(x, y):  # [2,3]
+    return torch.tanh(x * y) + torch.sin(x)
+
+
+def vmm(A, B):  # [2,3] @ [3,2]
+    return A @ B
+
+
+xc = rand(g, 3, lo=-1.0, hi=1.0)
+yc = rand(g, 2, 3, lo=-1.0, hi=1.0)
+Wm = rand(g, 3, 2, lo=-1.0, hi=1.0)
+bm = rand(g, 2, lo=-1.0, hi=1.0)
+Xm = rand(g, 4, 3, lo=-1.0, hi=1.0)
+Am = rand(g, 2, 3, lo=-1.0, hi=1.0)
+Bm = rand(g, 3, 2, lo=-1.0, hi=1.0)
+
+
+def hess_flat(f, n):
+    def run(*a):
+        H = AF.hessian(lambda *v: f(*v, *a[n:]), tuple(a[:n]), create_graph=True)
+        return flat([H[i][j] for i in range(n) for j in range(n)])
+    return run
+
+
+def hvp_flat(f, n):
+    def run(*a):
+        return flat(AF.hvp(lambda *v: f(*v, *a[2 * n:]), tuple(a[:n]), tuple(a[n:2 * n]),
+                           create_graph=True)[1])
+    return run
+
+
+for name, f, ins, req in [("cross", cross, [xc, yc], [1, 1]),
+                          ("mlp2", mlp2, [Wm, bm, Xm], [1, 1, 0])]:
+    case(f"hessian_n/{name}", hess_flat(f, 2), ins, req, m)
+    vs = [rand(g, *t.shape) for t in ins[:2]]
+    case(f"hvp_n/{name}", hvp_flat(f, 2), ins[:2] + vs + ins[2:], [1, 1, 1, 1] + req[2:], m)
+case("hessian_n/cross_f32", hess_flat(cross, 2), [xc.float(), yc.float()], [1, 1], m)
+
+for name, f, ins in [("vcross", vcross, [xc, yc]), ("vmm", vmm, [Am, Bm])]:
+    case(f"jacobian_n/{name}", lambda *a, f=f: flat(AF.jacobian(f, tuple(a), create_graph=True)),
+         ins, [1, 1], m)
+    vs = [rand(g, *t.shape) for t in ins]
+    case(f"jvp_n/{name}",
+         lambda x, y, v0, v1, f=f: AF.jvp(f, (x, y), (v0, v1), create_graph=True)[1],
+         ins + vs, [1, 1, 1, 1], m)
+    u = rand(g, *f(*ins).shape)
+    case(f"vjp_n/{name}", lambda x, y, u, f=f: flat(AF.vjp(f, (x, y), u, create_graph=True)[1]),
+         ins + [u], [1, 1, 1], m)
+m.close()
