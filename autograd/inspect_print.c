@@ -37,8 +37,7 @@ void tg__put_values(sink *s, int dt, int rank, const int64_t *shape, const void 
         tg__put(s, "?");
         return;
     }
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++) n *= shape[d];
+    int64_t n = tg__shape_numel(rank, shape); /* a tensor's shape: never -1 */
     if (rank == 0) {
         tg__put_num(s, elem(dt, data, 0));
         return;

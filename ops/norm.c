@@ -105,9 +105,9 @@ tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *
                         tg__shape_str(b1, sizeof b1, bad->rank, bad->shape),
                         tg__shape_str(b2, sizeof b2, naxes, ns),
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
-    int64_t D = 1;
-    for (int k = 0; k < naxes; k++) D *= ns[k];
-    int64_t rows = D ? tg__numel(a) / D : 0;
+    /* D overflows (-1) only when the input is empty: then there are no rows */
+    int64_t D = tg__shape_numel(naxes, ns);
+    int64_t rows = D > 0 ? tg__numel(a) / D : 0;
     /* aux: the inputs (tg_auxin), then ln_ext with the per-row statistics */
     size_t es = tg__esize(a->dtype);
     tg_auxin *ax = tg__aux_new(tape, n, in, sizeof(ln_ext) + 2 * (size_t)rows * es, "layer_norm");
@@ -221,8 +221,11 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
         return tg__fail(tape, TG_ERR_NULL, "batch_norm",
                         "eval mode needs running_mean and running_var (input %s)",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape));
-    int64_t count = a->shape[0]; /* values per channel: N * S */
-    for (int d = 2; d < a->rank; d++) count *= a->shape[d];
+    /* values per channel: N * S; past INT64_MAX only when there are no
+     * channels (the input is empty), then saturated */
+    int64_t S = tg__shape_numel(a->rank - 2, a->shape + 2), count;
+    if (S < 0) S = INT64_MAX;
+    if (!tg__mul_ok(a->shape[0], S, &count)) count = INT64_MAX;
     if (training && count <= 1)
         return tg__fail(tape, TG_ERR_SHAPE, "batch_norm",
                         "training needs more than 1 value per channel, input is %s",
@@ -232,8 +235,7 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
     if (!ax) return NULL;
     bn_ext *e = tg__aux_ext(ax);
     e->training = training, e->hw = weight != NULL, e->hb = bias != NULL, e->eps = eps;
-    e->N = a->shape[0], e->C = C, e->S = 1;
-    for (int d = 2; d < a->rank; d++) e->S *= a->shape[d];
+    e->N = a->shape[0], e->C = C, e->S = S;
     e->mean = (double *)(e + 1);
     e->rstd = e->mean + C;
     tg_tensor *out = tg__out(tape, TG_OP_BATCH_NORM, a->dtype, a->rank, a->shape, NULL, NULL, NULL);

@@ -502,6 +502,20 @@ static void softmax(void) {
     tg_tape_reset(T);
 }
 
+/* Layer norm over two axes whose product overflows, and batch norm with
+ * no channels beside huge spatial axes: empty results, no overflow. */
+static void norm(void) {
+    tg_tensor *x = leaf(TG_SHAPE(0, G62, 4));
+    tg_tensor *y = tg_layer_norm(x, 2, NULL, NULL, 1e-5);
+    SHAPE_IS("layer_norm", y, 0, G62, 4);
+    BACK_FAST("layer_norm", y, 0, x);
+    x = leaf(TG_SHAPE(G62, 0, 4));
+    y = tg_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5);
+    SHAPE_IS("batch_norm", y, G62, 0, 4);
+    BACK_FAST("batch_norm", y, 0, x);
+    tg_tape_reset(T);
+}
+
 /* Shapes that genuinely do not fit: an error with a sentence. */
 static void too_large(void) {
     FAILS("zeros [2^62, 4]", tg_zeros(T, TG_F32, TG_SHAPE(G62, 4)), TG_ERR_OVERFLOW,
@@ -532,7 +546,8 @@ int main(int argc, char **argv) {
     } sections[] = {{"creation", creation}, {"shapes", shapes},   {"join", join},
                     {"slice_pad_repeat", slice_pad_repeat},      {"reduce", reduce},
                     {"linalg", linalg},     {"conv", conv},       {"pool", pool},
-                    {"indexing", indexing}, {"softmax", softmax}, {"too_large", too_large}};
+                    {"indexing", indexing}, {"softmax", softmax}, {"norm", norm},
+                    {"too_large", too_large}};
     T = tg_tape_new();
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (argc > 1 && !strstr(sections[i].name, argv[1])) continue;
