@@ -173,6 +173,10 @@ void *tg__malloc(size_t n);
 void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
+/* Blocks kept for the whole process (threadpool.c): 64-byte aligned, and
+ * freed through the allocator that made them, whatever is in force then. */
+void *tg__keep_malloc(size_t n);
+void tg__keep_free(void *p);
 
 /* Tape arenas. tg__record: a zeroed record with tape and gen set. The
  * fast paths are inline (scalar code makes millions of records); the slow
