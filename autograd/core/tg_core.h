@@ -173,12 +173,15 @@ TG_API double tg_rng_normal(tg_rng *r);     /* mean 0, std 1 */
  * for every new tape (see tg_tape_set_abort_on_error). */
 TG_API tg_tape *tg_tape_new(void);
 
-/* Frees the tape and every tensor on it. NULL is allowed. */
+/* Frees the tape and every tensor on it. NULL is allowed. Refused, with a
+ * TG_ERR_STATE error on the tape, from a gradient hook while backward
+ * sweeps this tape (tg_inspect.h). */
 TG_API void tg_tape_free(tg_tape *tape);
 
 /* Forgets every tensor on the tape in O(1) and clears its error; keeps the
  * memory so that a steady loop allocates nothing. Tensors from before the
- * reset become stale: passing one to an op is a TG_ERR_STALE error. */
+ * reset become stale: passing one to an op is a TG_ERR_STALE error.
+ * Refused like tg_tape_free from a gradient hook during a sweep. */
 TG_API void tg_tape_reset(tg_tape *tape);
 
 /* True when no error has been recorded since creation or the last reset. */

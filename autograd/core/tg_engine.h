@@ -157,6 +157,8 @@ struct tg_tape {
     bool grad_enabled;
     bool abort_on_error;
     uint8_t sweep_mode;       /* TG_SWEEP_* of the last sweep */
+    bool sweeping;            /* a sweep runs (backward.c): a gradient hook's reset,
+                               * free or second sweep of this tape is refused */
     int sweeps;               /* sweeps since reset */
     tg_status status;
     char err[320];
