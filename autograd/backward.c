@@ -110,6 +110,11 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     tg_tape *tape = NULL;
     out = tg__operand(&tape, out, op, 0);
     if (!out) return tape ? tape->status : TG_ERR_NULL;
+    if (tape->sweeping) /* from a gradient hook: it would clear the working gradients */
+        return tg__fail(tape, TG_ERR_STATE, op,
+                        "refused: called from a gradient hook while another sweep of this "
+                        "tape runs"),
+               tape->status;
     if (!tg__is_float(out->dtype))
         return tg__fail(tape, TG_ERR_DTYPE, op, "the output is not a float tensor"), tape->status;
     if (!(out->flags & TGF_REQ))
@@ -157,6 +162,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     bool was = tape->grad_enabled;
     if (!graph) tape->grad_enabled = false;
     bool ok = true;
+    tape->sweeping = true; /* hooks run below: see tape.c's refuse_in_sweep */
 
     /* seed */
     if (graph) {
@@ -204,6 +210,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
         })
     }
 done:
+    tape->sweeping = false;
     tape->grad_enabled = was;
     return tape->status;
 }

@@ -142,7 +142,16 @@ TG_API tg_status tg_tape_check_finite(tg_tape *tape);
  * it, or another tensor of the same shape and dtype on t's tape to replace
  * it (built from ops, it stays differentiable in a create-graph sweep).
  * Return NULL to stop the sweep with an error (record one with
- * tg_tape_fail, or the sweep records a generic one). */
+ * tg_tape_fail, or the sweep records a generic one).
+ *
+ * A hook may record ops on the tape and use other tapes freely, but three
+ * calls on the tape being swept are refused, each with a TG_ERR_STATE error
+ * on that tape that names the call and says it came from a hook:
+ * tg_tape_reset and tg_tape_free (the sweep still walks its records), and
+ * a second sweep, tg_backward / tg_backward_seed / tg_grad (it would clear
+ * the working gradients). The error stops the sweep when the hook returns,
+ * and tg_backward or tg_grad returns it; the tape is left whole, to be
+ * reset or freed after the call returns. */
 typedef tg_tensor *(*tg_grad_hook)(tg_tensor *t, tg_tensor *grad, void *ud);
 
 /* Sets t's gradient hook (one per tensor: it replaces an earlier one;

@@ -8,11 +8,17 @@
 
 #include "tapegrad.h"
 
-/* A zeroed layer block owned by ps with its header set (NULL if ps is). */
+/* A zeroed layer block owned by ps with its header set (NULL if ps is, or
+ * out of memory with a sentence in tg_params_error). */
 static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
                          tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
     if (!ps) return NULL;
-    tg_layer *l = tg_params_own(ps, tg_malloc(size));
+    void *block = tg_malloc(size);
+    if (!block) {
+        tg_params_fail(ps, "%s: out of memory", kind);
+        return NULL;
+    }
+    tg_layer *l = tg_params_own(ps, block); /* its own sentence if it fails */
     if (!l) return NULL;
     memset(l, 0, size);
     *l = (tg_layer){fwd, ps, kind};

@@ -108,7 +108,10 @@ tg_tensor *tg_params_add(tg_params *ps, const char *name, int rank, const int64_
 
 void *tg_params_own(tg_params *ps, void *block) {
     if (!ps || !block || !grow((void **)&ps->own, &ps->capown, ps->nown, sizeof(void *))) {
-        if (ps && block) tg_params_fail(ps, "params_own: out of memory");
+        if (ps)
+            tg_params_fail(ps, "params_own: %s", block ? "out of memory"
+                                                       : "the block is NULL (out of memory "
+                                                         "in tg_malloc?)");
         tg_free(block);
         return NULL;
     }
@@ -183,11 +186,13 @@ static tg_tensor *act_fwd(tg_layer *self, tg_tensor *x) {
 static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
                          tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
     if (!ps) return NULL;
-    tg_layer *l = tg_params_own(ps, tg_malloc(size));
-    if (!l) {
+    void *block = tg_malloc(size);
+    if (!block) {
         tg_params_fail(ps, "%s: out of memory", kind);
         return NULL;
     }
+    tg_layer *l = tg_params_own(ps, block); /* its own sentence if it fails */
+    if (!l) return NULL;
     memset(l, 0, size);
     *l = (tg_layer){fwd, ps, kind};
     return l;

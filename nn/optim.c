@@ -13,12 +13,20 @@
 
 #include "optim_simd.h"
 
+/* What is wrong with a learning rate (NULL: nothing). Infinite rates are
+ * refused too: a step with one writes NaN into the weights. */
+static const char *lr_fault(double lr) {
+    return !(lr >= 0) ? "the learning rate must be >= 0"
+           : isinf(lr) ? "the learning rate must be finite"
+                       : NULL;
+}
+
 /* bad: NULL, or the sentence saying which hyperparameter is wrong (left in
  * tg_params_error(ps), as PyTorch's "Invalid learning rate: -0.1"). */
 static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr,
                            const char *bad) {
     if (!ps) return NULL;
-    if (!(lr >= 0)) bad = "the learning rate must be >= 0";
+    if (lr_fault(lr)) bad = lr_fault(lr);
     if (bad) {
         tg_params_fail(ps, "%s: %s (lr %g)", name, bad, lr);
         return NULL;
@@ -125,8 +133,15 @@ void tg_optim_free(tg_optim *opt) {
 }
 
 double tg_optim_lr(const tg_optim *opt) { return opt ? opt->lr : NAN; }
-void tg_optim_set_lr(tg_optim *opt, double lr) {
-    if (opt) opt->lr = lr;
+tg_status tg_optim_set_lr(tg_optim *opt, double lr) {
+    if (!opt) return TG_ERR_NULL;
+    const char *bad = lr_fault(lr);
+    if (bad) {
+        tg_params_fail(opt->ps, "%s: set_lr: %s (lr %g)", opt->name, bad, lr);
+        return TG_ERR_ARG;
+    }
+    opt->lr = lr;
+    return TG_OK;
 }
 int64_t tg_optim_steps(const tg_optim *opt) {
     return opt && opt->step ? (int64_t)*opt->step : 0;

@@ -36,6 +36,9 @@ static tg_sched *sched_new(tg_optim *opt, int kind, bool ok) {
     return s;
 }
 
+/* A factor or floor of the lr that keeps it a finite number >= 0. */
+static bool nonneg(double v) { return v >= 0 && !isinf(v); }
+
 /* The lr for epoch s->epoch from the current lr (PyTorch's get_lr). */
 static double get_lr(const tg_sched *s, double lr) {
     int e = s->epoch;
@@ -67,25 +70,32 @@ double tg_sched_step(tg_sched *s) {
     if (!s) return NAN;
     if (s->kind == S_PLATEAU) return s->lr;
     s->epoch++;
-    s->lr = get_lr(s, tg_optim_lr(s->opt));
-    tg_optim_set_lr(s->opt, s->lr);
-    return s->lr;
+    double lr = get_lr(s, tg_optim_lr(s->opt));
+    if (tg_optim_set_lr(s->opt, lr) != TG_OK) { /* overflowed: the epoch is not taken */
+        s->epoch--;
+        return NAN;
+    }
+    return s->lr = lr;
 }
 
 /* the initial step of PyTorch's constructors: epoch 0 */
 static tg_sched *start(tg_sched *s) {
-    if (s) tg_sched_step(s);
+    if (s && isnan(tg_sched_step(s))) {
+        tg_free(s);
+        return NULL;
+    }
     return s;
 }
 
 tg_sched *tg_sched_steplr_new(tg_optim *opt, int step_size, double gamma) {
-    tg_sched *s = sched_new(opt, S_STEP, step_size > 0);
+    tg_sched *s = sched_new(opt, S_STEP, step_size > 0 && nonneg(gamma));
     if (s) s->step = step_size, s->gamma = gamma;
     return start(s);
 }
 
 tg_sched *tg_sched_multistep_new(tg_optim *opt, int n, const int *milestones, double gamma) {
-    tg_sched *s = sched_new(opt, S_MULTISTEP, n >= 0 && n <= MAX_MILESTONES && (milestones || !n));
+    tg_sched *s = sched_new(opt, S_MULTISTEP,
+                            n >= 0 && n <= MAX_MILESTONES && (milestones || !n) && nonneg(gamma));
     if (!s) return NULL;
     s->n = n;
     s->gamma = gamma;
@@ -94,13 +104,13 @@ tg_sched *tg_sched_multistep_new(tg_optim *opt, int n, const int *milestones, do
 }
 
 tg_sched *tg_sched_exponential_new(tg_optim *opt, double gamma) {
-    tg_sched *s = sched_new(opt, S_EXP, true);
+    tg_sched *s = sched_new(opt, S_EXP, nonneg(gamma));
     if (s) s->gamma = gamma;
     return start(s);
 }
 
 tg_sched *tg_sched_cosine_new(tg_optim *opt, int t_max, double eta_min) {
-    tg_sched *s = sched_new(opt, S_COSINE, t_max > 0);
+    tg_sched *s = sched_new(opt, S_COSINE, t_max > 0 && nonneg(eta_min));
     if (s) s->total = t_max, s->a = eta_min;
     return start(s);
 }
@@ -116,7 +126,8 @@ tg_sched *tg_sched_warmup_new(tg_optim *opt, double start_factor, double end_fac
 
 tg_sched *tg_sched_plateau_new(tg_optim *opt, const tg_plateau_opts *o) {
     tg_plateau_opts p = o ? *o : TG_PLATEAU_DEFAULTS;
-    tg_sched *s = sched_new(opt, S_PLATEAU, p.factor < 1 && p.factor >= 0 && p.patience >= 0);
+    tg_sched *s = sched_new(opt, S_PLATEAU, p.factor < 1 && p.factor >= 0 && p.patience >= 0 &&
+                                                nonneg(p.min_lr));
     if (!s) return NULL;
     s->p = p;
     s->epoch = 0;
@@ -148,7 +159,7 @@ double tg_sched_step_metric(tg_sched *s, double metric) {
     double lr = tg_optim_lr(s->opt);
     if (s->bad > s->p.patience) {
         double nlr = fmax(lr * s->p.factor, s->p.min_lr);
-        if (lr - nlr > s->p.eps) tg_optim_set_lr(s->opt, lr = nlr);
+        if (lr - nlr > s->p.eps && tg_optim_set_lr(s->opt, nlr) == TG_OK) lr = nlr;
         s->cool = s->p.cooldown;
         s->bad = 0;
     }

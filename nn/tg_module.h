@@ -60,7 +60,9 @@ TG_API tg_tensor *tg_params_add(tg_params *ps, const char *name, int rank, const
 TG_API tg_tensor *tg_params_adopt(tg_params *ps, const char *name, tg_tensor *p, int flags);
 
 /* Hands a block from tg_malloc to the list, which frees it with the list
- * (how layers are owned). Returns block, or NULL (block freed) on error. */
+ * (how layers are owned). Returns block, or NULL (block freed) on error,
+ * with a sentence in tg_params_error: out of memory, or a NULL block (so
+ * that tg_params_own(ps, tg_malloc(n)) reports a failed tg_malloc). */
 TG_API void *tg_params_own(tg_params *ps, void *block);
 
 /* Iteration, in registration order: i in [0, count). Buffers included.

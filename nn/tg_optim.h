@@ -74,10 +74,10 @@ typedef struct tg_lbfgs_opts {
 
 /* Each returns a new optimizer over the trainable tensors of ps (the list
  * must outlive it; tensors added after the first step are an error), or
- * NULL on a bad hyperparameter (negative lr, beta outside [0, 1), ...) or
- * out of memory, with a sentence in tg_params_error(ps) naming it (e.g.
- * "adam: beta1 must be in [0, 1) (lr 0.001)"). opts may be NULL for
- * PyTorch's defaults. */
+ * NULL on a bad hyperparameter (an lr that is negative, NaN or infinite,
+ * beta outside [0, 1), ...) or out of memory, with a sentence in
+ * tg_params_error(ps) naming it (e.g. "adam: beta1 must be in [0, 1) (lr
+ * 0.001)"). opts may be NULL for PyTorch's defaults. */
 TG_API tg_optim *tg_sgd_new(tg_params *ps, double lr, const tg_sgd_opts *o);
 TG_API tg_optim *tg_adam_new(tg_params *ps, double lr, const tg_adam_opts *o);
 TG_API tg_optim *tg_adamw_new(tg_params *ps, double lr, const tg_adam_opts *o);
@@ -96,9 +96,14 @@ TG_API tg_status tg_optim_step(tg_optim *opt);
 /* Zeroes the gradients of the optimizer's parameters. */
 TG_API void tg_optim_zero_grad(tg_optim *opt);
 
-/* The learning rate (schedules change it). */
+/* The learning rate (schedules change it); NaN for a NULL opt. */
 TG_API double tg_optim_lr(const tg_optim *opt);
-TG_API void tg_optim_set_lr(tg_optim *opt, double lr);
+/* Sets the learning rate: TG_OK, TG_ERR_NULL, or TG_ERR_ARG for an lr that
+ * is negative, NaN or infinite, which is refused (the lr stays as it was)
+ * with a sentence in tg_params_error of the optimizer's list, e.g. "adam:
+ * set_lr: the learning rate must be >= 0 (lr nan)", if the list holds no
+ * earlier error (tg_params_error keeps the first). */
+TG_API tg_status tg_optim_set_lr(tg_optim *opt, double lr);
 
 /* The number of steps taken ("step" in PyTorch's state). */
 TG_API int64_t tg_optim_steps(const tg_optim *opt);
@@ -140,7 +145,8 @@ typedef struct tg_sched tg_sched; /* opaque */
 /* Each makes a schedule that sets opt's learning rate, with PyTorch's
  * semantics: creating it is epoch 0 (it may change the lr at once, e.g.
  * linear warmup), and each tg_sched_step advances one epoch. The base lr
- * is opt's lr at creation. NULL on a bad argument or out of memory. */
+ * is opt's lr at creation. NULL on a bad argument (gamma, eta_min or
+ * min_lr negative, NaN or infinite, among others) or out of memory. */
 /* lr = base gamma^floor(epoch / step_size)  (StepLR) */
 TG_API tg_sched *tg_sched_steplr_new(tg_optim *opt, int step_size, double gamma);
 /* times gamma at each of the n milestones (MultiStepLR) */
@@ -175,7 +181,10 @@ TG_API tg_sched *tg_sched_plateau_new(tg_optim *opt, const tg_plateau_opts *o);
 
 /* Advances one epoch and sets the optimizer's lr. tg_sched_step_metric is
  * for the plateau schedule (for others the metric is ignored); plain
- * tg_sched_step on a plateau schedule does nothing. Returns the new lr. */
+ * tg_sched_step on a plateau schedule does nothing. Returns the new lr, or
+ * NaN when tg_optim_set_lr refuses it (it overflowed to infinity, e.g.
+ * gamma > 1 for long): then the epoch is not taken, and the optimizer and
+ * the schedule keep their lr. */
 TG_API double tg_sched_step(tg_sched *s);
 TG_API double tg_sched_step_metric(tg_sched *s, double metric);
 /* The lr the schedule last set, and the current epoch. */

@@ -111,13 +111,24 @@ static void null_ops(void) {
     cases++;
     CHECK(tg_tape_status(NULL) == TG_ERR_NULL && tg_tape_error(NULL) != NULL && !tg_tape_ok(NULL),
           "tape queries on NULL");
+    /* free / reset of NULL: no-ops that touch nothing else (the shared
+     * tape keeps its records and values, a live parameter stays one) */
     cases++;
+    tg_tensor *keep = f64(TG_SHAPE(3));
+    tg_tensor *pk = tg_param_new(TG_F64, TG_SHAPE(2));
+    tg_init_constant(pk, 2.0);
+    size_t before = tg_tape_count(T);
     tg_tape_reset(NULL);
     tg_tape_free(NULL);
     tg_param_free(NULL);
     tg_zero_grad(NULL);
     tg_tape_set_abort_on_error(NULL, false);
-    CHECK(1, "free/reset of NULL");
+    CHECK(tg_tape_ok(T) && tg_tape_count(T) == before && keep && tg_tensor_get(keep, 2) == 1.0 &&
+              tg_tensor_is_param(pk) && tg_tensor_get(pk, 1) == 2.0,
+          "free/reset of NULL changed something: tape %s, %zu records (were %zu)",
+          tg_tape_error(T), tg_tape_count(T), before);
+    tg_param_free(pk);
+    tg_tape_reset(T);
 }
 
 static void bad_args(void) {
@@ -301,6 +312,11 @@ static void nn_and_optim(void) {
     cases++;
     CHECK(tg_params_add(ps, "w", TG_SHAPE(2), 0) == NULL && strstr(tg_params_error(ps), "w"),
           "a duplicate name: %s", tg_params_error(ps));
+    tg_params_free(ps);
+    ps = tg_params_new(TG_F32);
+    cases++; /* tg_params_own(ps, tg_malloc(n)) with tg_malloc out of memory */
+    CHECK(tg_params_own(ps, NULL) == NULL && strstr(tg_params_error(ps), "params_own: the block is NULL"),
+          "own a NULL block: \"%s\"", tg_params_error(ps));
     tg_params_free(ps);
     ps = tg_params_new(TG_F32);
     cases++;

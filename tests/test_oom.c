@@ -110,6 +110,63 @@ out:
     return st;
 }
 
+/* Every layer constructor, with the k-th allocation of its own failing for
+ * every k until it succeeds: each failure is NULL with a sentence saying
+ * "out of memory" in tg_params_error (tg_module.h promises one). The list
+ * is made with the allocator healthy, so the failure is the
+ * constructor's. */
+enum { N_LAYERS = 10 };
+static const char *layer_names[N_LAYERS] = {
+    "activation", "linear", "sequential", "mlp", "dropout",
+    "conv2d", "embedding", "layernorm", "batchnorm", "linear (no bias)"};
+
+static bool make_layer(int which, tg_params *ps, tg_rng *rng) {
+    switch (which) {
+    case 0: return tg_activation_new(ps, TG_ACT_TANH) != NULL;
+    case 1: return tg_linear_new(ps, "fc", 3, 2, true, rng) != NULL;
+    case 2: return tg_sequential_new(ps) != NULL;
+    case 3:
+        return tg_mlp_new(ps, "m", (const int64_t[]){4, 3, 2}, 3, TG_ACT_RELU, TG_ACT_SIGMOID,
+                          rng) != NULL;
+    case 4: return tg_dropout_new(ps, 0.5, rng) != NULL;
+    case 5: return tg_conv2d_new(ps, "conv", 2, 4, 3, 3, NULL, true, rng) != NULL;
+    case 6: return tg_embedding_new(ps, "emb", 10, 4, rng) != NULL;
+    case 7: return tg_layernorm_new(ps, "ln", 1, (const int64_t[]){4}, 1e-5, true) != NULL;
+    case 8: return tg_batchnorm_new(ps, "bn", 3, 1e-5, 0.1, true) != NULL;
+    default: return tg_linear_new(ps, "fc", 3, 2, false, rng) != NULL;
+    }
+}
+
+static void test_layer_oom(void) {
+    for (int which = 0; which < N_LAYERS; which++) {
+        long k, points = 0;
+        for (k = 1; k < 1000; k++) {
+            fail_at = -1;
+            tg_params *ps = tg_params_new(TG_F32);
+            tg_rng rng;
+            tg_rng_seed(&rng, 1);
+            calls = 0;
+            fail_at = k;
+            bool made = make_layer(which, ps, &rng);
+            fail_at = -1;
+            points++;
+            if (calls < k) { /* nothing failed */
+                CHECK(made && !tg_params_error(ps)[0], "%s: clean run: made %d, error \"%s\"",
+                      layer_names[which], made, tg_params_error(ps));
+                tg_params_free(ps);
+                break;
+            }
+            CHECK(!made, "%s: allocation %ld failed, yet it returned a layer",
+                  layer_names[which], k);
+            CHECK(strstr(tg_params_error(ps), "out of memory") != NULL,
+                  "%s: allocation %ld failed: error \"%s\"", layer_names[which], k,
+                  tg_params_error(ps));
+            tg_params_free(ps);
+        }
+        CHECK(points > 1, "%s allocates nothing (%ld points)", layer_names[which], points);
+    }
+}
+
 int main(void) {
     char dir[] = "/dev/shm/tg_oom_XXXXXX", dir2[] = "/tmp/tg_oom_XXXXXX";
     const char *d = mkdtemp(dir);
@@ -133,6 +190,7 @@ int main(void) {
             break;
         }
     }
+    test_layer_oom();
     tg_set_allocator(NULL);
     unlink(ckpt_path);
     /* no temporaries left by failed saves */

@@ -520,6 +520,109 @@ static void test_bad_messages(void) {
     }
 }
 
+/* The learning rate is a finite number >= 0, whoever sets it: +Inf is
+ * refused by every constructor, NaN, a negative or an infinite value by
+ * tg_optim_set_lr and by schedules (each with a sentence); the lr stays as
+ * it was and a step after a refusal keeps every weight finite. */
+static tg_optim *make_opt(int which, tg_params *ps, double lr) {
+    switch (which) {
+    case 0: return tg_sgd_new(ps, lr, NULL);
+    case 1: return tg_adam_new(ps, lr, NULL);
+    case 2: return tg_adamw_new(ps, lr, NULL);
+    case 3: return tg_rmsprop_new(ps, lr, NULL);
+    case 4: return tg_adagrad_new(ps, lr, NULL);
+    default: return tg_lbfgs_new(ps, lr, NULL);
+    }
+}
+
+static bool weights_finite(tg_tensor *w) {
+    const double *v = tg_tensor_f64(w);
+    for (int64_t i = 0; i < tg_tensor_numel(w); i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
+static void test_lr_refused(void) {
+    static const char *names[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"};
+    for (int which = 0; which < 6; which++) {
+        tg_params *ps = tg_params_new(TG_F64);
+        tg_tensor *w = tg_params_add(ps, "w", TG_SHAPE(3), 0);
+        CHECK(make_opt(which, ps, INFINITY) == NULL, "%s: lr inf accepted", names[which]);
+        char want[96];
+        snprintf(want, sizeof want, "%s: the learning rate must be finite (lr inf)", names[which]);
+        CHECK(strstr(tg_params_error(ps), want), "%s: got \"%s\"", want, tg_params_error(ps));
+        tg_params_free(ps);
+
+        const double bad[] = {NAN, -0.5, INFINITY, -INFINITY};
+        for (int k = 0; k < 4; k++) {
+            ps = tg_params_new(TG_F64);
+            w = tg_params_add(ps, "w", TG_SHAPE(3), 0);
+            tg_optim *opt = make_opt(which, ps, 0.1);
+            CHECK(opt != NULL, "%s: made", names[which]);
+            if (!opt) {
+                tg_params_free(ps);
+                continue;
+            }
+            tg_status st = tg_optim_set_lr(opt, bad[k]);
+            CHECK(st == TG_ERR_ARG, "%s: set_lr(%g) returned %s", names[which], bad[k],
+                  tg_status_name(st));
+            CHECK(tg_optim_lr(opt) == 0.1, "%s: set_lr(%g) changed the lr to %g", names[which],
+                  bad[k], tg_optim_lr(opt));
+            snprintf(want, sizeof want, "%s: set_lr: the learning rate must be", names[which]);
+            CHECK(strstr(tg_params_error(ps), want), "%s (lr %g): got \"%s\"", want, bad[k],
+                  tg_params_error(ps));
+            if (which < 5) {
+                double *g = tg_tensor_f64(tg_tensor_grad(w));
+                for (int i = 0; i < 3; i++) g[i] = 0.25 * (i + 1);
+                CHECK(tg_optim_step(opt) == TG_OK && weights_finite(w),
+                      "%s: a step after set_lr(%g) wrote non-finite weights", names[which],
+                      bad[k]);
+            }
+            tg_optim_free(opt);
+            tg_params_free(ps);
+        }
+    }
+    /* a good lr still goes through, 0 included */
+    tg_params *ps = tg_params_new(TG_F64);
+    tg_params_add(ps, "w", TG_SHAPE(3), 0);
+    tg_optim *opt = tg_adam_new(ps, 0.1, NULL);
+    CHECK(tg_optim_set_lr(opt, 0.0) == TG_OK && tg_optim_lr(opt) == 0.0, "set_lr(0)");
+    CHECK(tg_optim_set_lr(opt, 0.02) == TG_OK && tg_optim_lr(opt) == 0.02, "set_lr(0.02)");
+    CHECK(tg_optim_set_lr(NULL, 0.02) == TG_ERR_NULL, "set_lr(NULL)");
+    CHECK(!tg_params_error(ps)[0], "an error after good set_lr calls: %s", tg_params_error(ps));
+
+    /* schedules: a factor that makes a bad lr is refused when the schedule
+     * is made... */
+    tg_plateau_opts po = TG_PLATEAU_DEFAULTS;
+    po.min_lr = NAN;
+    CHECK(tg_sched_exponential_new(opt, NAN) == NULL, "exponential gamma NaN");
+    CHECK(tg_sched_exponential_new(opt, -0.5) == NULL, "exponential gamma -0.5");
+    CHECK(tg_sched_exponential_new(opt, INFINITY) == NULL, "exponential gamma inf");
+    CHECK(tg_sched_steplr_new(opt, 2, NAN) == NULL, "steplr gamma NaN");
+    CHECK(tg_sched_multistep_new(opt, 1, (const int[]){1}, -2) == NULL, "multistep gamma -2");
+    CHECK(tg_sched_cosine_new(opt, 10, -1) == NULL, "cosine eta_min -1");
+    CHECK(tg_sched_cosine_new(opt, 10, NAN) == NULL, "cosine eta_min NaN");
+    CHECK(tg_sched_plateau_new(opt, &po) == NULL, "plateau min_lr NaN");
+    po.min_lr = -1;
+    CHECK(tg_sched_plateau_new(opt, &po) == NULL, "plateau min_lr -1");
+    CHECK(tg_optim_lr(opt) == 0.02, "a refused schedule changed the lr to %g", tg_optim_lr(opt));
+    /* ... and an lr that overflows on the way is refused at that epoch: the
+     * optimizer keeps the last good one */
+    tg_sched *s = tg_sched_exponential_new(opt, 1e300);
+    CHECK(s != NULL, "exponential gamma 1e300");
+    double l1 = tg_sched_step(s); /* 0.02e300 */
+    double l2 = tg_sched_step(s); /* inf: refused */
+    CHECK(l1 == 0.02 * 1e300 && isnan(l2), "schedule lrs %g, %g", l1, l2);
+    CHECK(tg_optim_lr(opt) == l1 && tg_sched_lr(s) == l1 && tg_sched_epoch(s) == 1,
+          "after the refusal: optimizer lr %g, schedule lr %g, epoch %d", tg_optim_lr(opt),
+          tg_sched_lr(s), tg_sched_epoch(s));
+    CHECK(strstr(tg_params_error(ps), "adam: set_lr: the learning rate must be finite (lr inf)"),
+          "schedule overflow: got \"%s\"", tg_params_error(ps));
+    tg_sched_free(s);
+    tg_optim_free(opt);
+    tg_params_free(ps);
+}
+
 /* A parameter of >= 32k elements is updated in pieces on the pool
  * (tg_parallel_for): the same numbers as on one thread. */
 static void run_adam_big(int threads, float *out, int64_t n) {
@@ -583,6 +686,7 @@ int main(int argc, char **argv) {
     test_state();
     test_bad();
     test_bad_messages();
+    test_lr_refused();
     test_subnormal();
     test_threaded_step();
     test_parallel_for();

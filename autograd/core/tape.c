@@ -60,8 +60,17 @@ tg_tape *tg_tape_new(void) {
     return t;
 }
 
+/* From a gradient hook, while the sweep walks this tape's records. */
+static bool refuse_in_sweep(tg_tape *tape, const char *op) {
+    if (!tape->sweeping) return false;
+    tg__fail(tape, TG_ERR_STATE, op,
+             "refused: called from a gradient hook while backward sweeps this tape "
+             "(call it after tg_backward or tg_grad returns)");
+    return true;
+}
+
 void tg_tape_free(tg_tape *tape) {
-    if (!tape) return;
+    if (!tape || refuse_in_sweep(tape, "tape_free")) return;
     tg__drop_proxies(tape); /* reads proxy records: before the slabs go */
     for (int i = 0; i < tape->nslab; i++) tg__free(tape->slabs[i].raw);
     for (int i = 0; i < tape->onslab; i++) tg__free(tape->oslabs[i].raw);
@@ -75,7 +84,7 @@ void tg_tape_free(tg_tape *tape) {
 }
 
 void tg_tape_reset(tg_tape *tape) {
-    if (!tape) return;
+    if (!tape || refuse_in_sweep(tape, "tape_reset")) return;
     tg__drop_proxies(tape);
     tape->gen = atomic_fetch_add(&next_gen, 1);
     if (tape->gen == 0) tape->gen = atomic_fetch_add(&next_gen, 1);

@@ -69,10 +69,7 @@ TG_API const char *tg_status_name(tg_status s);
 /* ----------------------------------------------------------- allocation */
 
 /* A malloc/realloc/free triple with a user pointer, used for every
- * allocation the library makes. Set it before creating any tape or
- * parameter (it is read at each allocation, so changing it while objects
- * live means they are freed by the allocator current at free time).
- * tg_set_allocator(NULL) restores the C library's malloc. */
+ * allocation the library makes. */
 typedef struct tg_allocator {
     void *(*malloc)(size_t size, void *ud);
     void *(*realloc)(void *ptr, size_t size, void *ud);
@@ -80,7 +77,37 @@ typedef struct tg_allocator {
     void *ud;
 } tg_allocator;
 
+/* Makes *a the allocator of every later allocation (its fields are
+ * copied); NULL, or a NULL function in it, restores the C library's malloc.
+ * Not while another thread is running library code.
+ *
+ * Who frees what:
+ *   - Tapes, parameters, nn/ objects (models, optimizers, data sets) and
+ *     tg_malloc blocks are freed through the allocator in force when they
+ *     are freed: free them all before changing the allocator.
+ *   - Caches the library keeps for the whole process (the thread pool's
+ *     workers, each thread's GEMM scratch) go back to the allocator that
+ *     made them, whenever they are freed. tg_set_allocator first releases
+ *     the pool and the calling thread's scratch (tg_release_caches), so
+ *     once the user's tapes and parameters are freed, the allocator it
+ *     replaces holds nothing of the library's, except the scratch of other
+ *     threads that ran large ops (GEMM) under it: that goes back to it when
+ *     each of those threads exits or calls tg_release_caches. An allocator
+ *     must stay usable until then (for the thread that calls exit, until
+ *     the library's destructor has run at exit). */
 TG_API void tg_set_allocator(const tg_allocator *a);
+
+/* Frees the caches the library keeps between calls: joins the thread
+ * pool's workers (the pool starts again on the next large op) and frees
+ * the calling thread's GEMM scratch, each through the allocator that made
+ * it. Returns false, leaving the pool as it is, when a parallel loop is
+ * running at the time (on another thread, or this call is made from inside
+ * one); the calling thread's scratch is freed either way. With the
+ * OpenMP build (-Dopenmp=enabled) the scratch of the OpenMP threads is
+ * freed too, and the result is false when called inside a parallel
+ * region. tg_set_allocator calls it; a steady loop that calls it pays for
+ * new threads and buffers on its next large op. */
+TG_API bool tg_release_caches(void);
 
 /* Allocates / frees through the current allocator (for code built on
  * tapegrad, e.g. nn/, that needs heap memory outside a tape). tg_malloc(0)
@@ -146,12 +173,15 @@ TG_API double tg_rng_normal(tg_rng *r);     /* mean 0, std 1 */
  * for every new tape (see tg_tape_set_abort_on_error). */
 TG_API tg_tape *tg_tape_new(void);
 
-/* Frees the tape and every tensor on it. NULL is allowed. */
+/* Frees the tape and every tensor on it. NULL is allowed. Refused, with a
+ * TG_ERR_STATE error on the tape, from a gradient hook while backward
+ * sweeps this tape (tg_inspect.h). */
 TG_API void tg_tape_free(tg_tape *tape);
 
 /* Forgets every tensor on the tape in O(1) and clears its error; keeps the
  * memory so that a steady loop allocates nothing. Tensors from before the
- * reset become stale: passing one to an op is a TG_ERR_STALE error. */
+ * reset become stale: passing one to an op is a TG_ERR_STALE error.
+ * Refused like tg_tape_free from a gradient hook during a sweep. */
 TG_API void tg_tape_reset(tg_tape *tape);
 
 /* True when no error has been recorded since creation or the last reset. */

@@ -157,6 +157,8 @@ struct tg_tape {
     bool grad_enabled;
     bool abort_on_error;
     uint8_t sweep_mode;       /* TG_SWEEP_* of the last sweep */
+    bool sweeping;            /* a sweep runs (backward.c): a gradient hook's reset,
+                               * free or second sweep of this tape is refused */
     int sweeps;               /* sweeps since reset */
     tg_status status;
     char err[320];
@@ -173,6 +175,10 @@ void *tg__malloc(size_t n);
 void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t n);
 void tg__free(void *p);
+/* Blocks kept for the whole process (threadpool.c): 64-byte aligned, and
+ * freed through the allocator that made them, whatever is in force then. */
+void *tg__keep_malloc(size_t n);
+void tg__keep_free(void *p);
 
 /* Tape arenas. tg__record: a zeroed record with tape and gen set. The
  * fast paths are inline (scalar code makes millions of records); the slow

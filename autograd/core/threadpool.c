@@ -17,8 +17,17 @@
  * they are joined, and the exiting thread's at tg__pool_shutdown, which
  * runs as a destructor at exit. valgrind sees no leak.
  *
+ * The worker list and the scratch are kept for the whole process, so they
+ * come from tg__keep_malloc (alloc.c): each goes back to the allocator that
+ * made it, whatever allocator is in force when it is freed.
+ * tg_release_caches (which tg_set_allocator calls) joins the workers and
+ * frees the calling thread's scratch; the pool starts again on the next
+ * parallel call.
+ *
  * With TG_HAVE_OPENMP, tg__parallel_for is an OpenMP loop instead (libgomp
- * keeps its threads to the end, so their scratch is still reachable then).
+ * keeps its threads to the end, so their scratch is still reachable then;
+ * tg_release_caches frees it in a parallel region of as many threads as any
+ * loop used).
  */
 #include "tg_engine.h"
 
@@ -91,12 +100,10 @@ static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static bool scratch_ok;
 
-/* A block is [size_t capacity][pad][capacity bytes, 64-byte aligned]. */
-static void scratch_free(void *raw) { tg__free(raw); }
+/* A block is tg__keep_malloc's: [size_t capacity][pad to 64][capacity bytes]. */
+static void scratch_free(void *raw) { tg__keep_free(raw); }
 static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
-static void *scratch_data(void *raw) {
-    return (void *)(((uintptr_t)raw + sizeof(size_t) + 63) & ~(uintptr_t)63);
-}
+static void *scratch_data(void *raw) { return (char *)raw + 64; }
 
 void *tg__thread_scratch(size_t bytes) {
     pthread_once(&scratch_once, scratch_init);
@@ -105,13 +112,13 @@ void *tg__thread_scratch(size_t bytes) {
     if (raw && raw[0] >= bytes) return scratch_data(raw);
     size_t cap = (bytes + 65535) & ~(size_t)65535; /* grow in 64 KiB steps */
     if (cap < bytes || cap > SIZE_MAX - 128) return NULL;
-    tg__free(raw); /* the contents need not survive */
+    tg__keep_free(raw); /* the contents need not survive */
     pthread_setspecific(scratch_key, NULL);
-    raw = tg__malloc(cap + sizeof(size_t) + 64);
+    raw = tg__keep_malloc(cap + 64);
     if (!raw) return NULL;
     raw[0] = cap;
     if (pthread_setspecific(scratch_key, raw) != 0) {
-        tg__free(raw);
+        tg__keep_free(raw);
         return NULL;
     }
     return scratch_data(raw);
@@ -122,12 +129,14 @@ static void scratch_release_self(void) {
     void *raw = pthread_getspecific(scratch_key);
     if (raw) {
         pthread_setspecific(scratch_key, NULL);
-        tg__free(raw);
+        tg__keep_free(raw);
     }
 }
 
 #if defined(TG_HAVE_OPENMP)
 /* ------------------------------------------------------- OpenMP variant */
+
+static atomic_int most_threads; /* the largest team a loop has used */
 
 void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
     if (n <= 0) return;
@@ -136,6 +145,8 @@ void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
         fn(ctx, 0, n);
         return;
     }
+    for (int m = atomic_load(&most_threads); m < pieces;)
+        if (atomic_compare_exchange_weak(&most_threads, &m, (int)pieces)) break;
 #pragma omp parallel for num_threads((int)pieces) schedule(static, 1)
     for (int64_t k = 0; k < pieces; k++) {
         int64_t lo, hi;
@@ -144,6 +155,21 @@ void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
     }
 }
 
+bool tg_release_caches(void) {
+    if (omp_in_parallel()) {
+        scratch_release_self();
+        return false;
+    }
+    int team = atomic_load(&most_threads);
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        scratch_release_self();
+    }
+    scratch_release_self();
+    return true;
+}
+
+/* At exit libgomp may be gone already: this thread's scratch alone. */
 __attribute__((destructor)) void tg__pool_shutdown(void) { scratch_release_self(); }
 
 #else
@@ -235,7 +261,7 @@ static void stop_workers(void) {
     post_job();
     for (int i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
     atomic_store(&quit, false);
-    tg__free(workers);
+    tg__keep_free(workers);
     workers = NULL;
     nworkers = 0;
 }
@@ -265,7 +291,7 @@ static void fork_register(void) { pthread_atfork(fork_prepare, fork_parent, fork
  * signals keep going to the application's threads. */
 static void start_workers(int n) {
     pthread_once(&fork_once, fork_register);
-    workers = tg__malloc((size_t)n * sizeof *workers);
+    workers = tg__keep_malloc((size_t)n * sizeof *workers);
     if (!workers) return;
     sigset_t all, old;
     sigfillset(&all);
@@ -277,7 +303,7 @@ static void start_workers(int n) {
         nworkers++;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!nworkers) {
-        tg__free(workers);
+        tg__keep_free(workers);
         workers = NULL;
     }
 }
@@ -322,14 +348,19 @@ void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
     pthread_mutex_unlock(&pool_use);
 }
 
-__attribute__((destructor)) void tg__pool_shutdown(void) {
-    /* if a job is running on another thread at exit, leave the pool be */
-    if (pthread_mutex_trylock(&pool_use) == 0) {
+bool tg_release_caches(void) {
+    /* while a job runs (on another thread, or this call is made from inside
+     * one), leave the pool be */
+    bool free_pool = pthread_mutex_trylock(&pool_use) == 0;
+    if (free_pool) {
         stop_workers();
         pthread_mutex_unlock(&pool_use);
     }
     scratch_release_self();
+    return free_pool;
 }
+
+__attribute__((destructor)) void tg__pool_shutdown(void) { (void)tg_release_caches(); }
 #endif
 
 /* The public form (tg_autograd.h), for libraries on top (nn/). */

@@ -150,6 +150,7 @@ static const gemm_arch_f64 arch_f64[3] = {
  * is overwritten, so each band of C is zeroed first. */
 #include <cblas.h>
 #include <limits.h>
+#include <pthread.h> /* pthread_once: OpenBLAS set to one thread, once */
 
 #define TG_GEMM_BLAS_MIN 200.0
 #define BLAS_BAND 16 /* bands of C are multiples of this many rows or columns */
