@@ -180,7 +180,10 @@ TG_API void tg_tape_free(tg_tape *tape);
 
 /* Forgets every tensor on the tape in O(1) and clears its error; keeps the
  * memory so that a steady loop allocates nothing. Tensors from before the
- * reset become stale: passing one to an op is a TG_ERR_STALE error.
+ * reset become stale: passing one made in the pass just before this reset
+ * to an op is a TG_ERR_STALE error. One from two or more resets back is
+ * NOT detected today: its record slot may hold a tensor of the current
+ * pass (records alternate between two sets of slots).
  * Refused like tg_tape_free from a gradient hook during a sweep. */
 TG_API void tg_tape_reset(tg_tape *tape);
 
