@@ -18,10 +18,15 @@
 
 _Static_assert(sizeof(tg_tensor) == 64, "a tensor record is one 64-byte slot");
 
-/* Generations and serials are unique across all tapes, so a cached
- * parameter proxy can never mistake a new tape at an old address. */
-static _Atomic uint32_t next_gen = 1;
+/* Serials are unique across all tapes, so a cached parameter proxy can
+ * never mistake a new tape at an old address. A tape's gen counts its own
+ * passes (a handle's tag is gen & 63: never 0 for a tape, tg_engine.h). */
 static _Atomic uint64_t next_serial = 1;
+
+static uint32_t next_pass(uint32_t gen) {
+    gen++;
+    return (gen & 63) ? gen : gen + 1;
+}
 
 enum { SLAB_FIRST = 1024, SLAB_MAX = 1 << 20, CHUNK_FIRST = 1 << 18 };
 
@@ -52,7 +57,7 @@ static void *aligned_alloc64(size_t n, void **raw) {
 tg_tape *tg_tape_new(void) {
     tg_tape *t = tg__calloc(1, sizeof *t);
     if (!t) return NULL;
-    t->gen = atomic_fetch_add(&next_gen, 1);
+    t->gen = 1;
     t->serial = atomic_fetch_add(&next_serial, 1);
     t->grad_enabled = true;
     const char *e = getenv("TG_ABORT_ON_ERROR");
@@ -86,8 +91,7 @@ void tg_tape_free(tg_tape *tape) {
 void tg_tape_reset(tg_tape *tape) {
     if (!tape || refuse_in_sweep(tape, "tape_reset")) return;
     tg__drop_proxies(tape);
-    tape->gen = atomic_fetch_add(&next_gen, 1);
-    if (tape->gen == 0) tape->gen = atomic_fetch_add(&next_gen, 1);
+    tape->gen = next_pass(tape->gen);
     /* the other set of slots takes this pass */
     tg_slab *s = tape->slabs;
     int n = tape->nslab, c = tape->capslab;
