@@ -48,13 +48,15 @@ typedef struct sweep {
     bool store;      /* tg_backward: leaves and parameters keep the result */
 } sweep;
 
-/* Adds contribution c (a tensor) into input t's working gradient. */
+/* Adds contribution c (a tensor: a vjp's result, a handle) into input t's
+ * working gradient. */
 static bool accumulate(sweep *sw, tg_tensor *t, tg_tensor *c) {
+    c = tg__rec(c);
     if (sw->graph) {
         if (!t->grad) {
             t->grad = c;
         } else {
-            tg_tensor *s = tg_add(t->grad, c);
+            tg_tensor *s = tg__rec(tg_add(t->grad, c));
             if (!s) return false;
             t->grad = s;
         }
@@ -166,7 +168,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
 
     /* seed */
     if (graph) {
-        tg_tensor *s = seed ? seed : tg_ones(tape, out->dtype, out->rank, out->shape);
+        tg_tensor *s = seed ? seed : tg__rec(tg_ones(tape, out->dtype, out->rank, out->shape));
         out->grad = s;
         out->flags |= TGF_GRAPH;
         ok = s != NULL;
@@ -218,9 +220,10 @@ done:
 tg_status tg_backward(tg_tensor *loss) { return run(loss, NULL, false, true, "backward"); }
 
 tg_status tg_backward_seed(tg_tensor *out, tg_tensor *seed) {
-    if (!seed && out && !(out->flags & TGF_PARAM) && out->gen == out->tape->gen) {
-        tg__fail(out->tape, TG_ERR_NULL, "backward", "seed gradient is NULL");
-        return out->tape->status;
+    const tg_tensor *r = tg__rec(out);
+    if (!seed && r && !(r->flags & TGF_PARAM) && tg__current(out, r, r->tape->gen)) {
+        tg__fail(r->tape, TG_ERR_NULL, "backward", "seed gradient is NULL");
+        return r->tape->status;
     }
     return run(out, seed, false, true, "backward");
 }
@@ -244,12 +247,12 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
     for (int i = 0; i < n; i++) grads[i] = NULL;
     /* resolve inputs first: parameters to their proxies on this tape */
     for (int i = 0; i < n; i++) {
-        tg_tensor *x = inputs[i];
+        tg_tensor *x = tg__rec(inputs[i]);
         if (x && (x->flags & TGF_PARAM)) {
             tg_param_ext *e = x->small.pext;
             bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
             if (!on) continue; /* not used on this tape: zeros */
-        } else if (!tg__operand(&tape, x, "grad", i + 1)) {
+        } else if (!tg__operand(&tape, inputs[i], "grad", i + 1)) {
             return tape->status;
         } else if (!(x->flags & TGF_REQ)) {
             return tg__fail(tape, TG_ERR_STATE, "grad",
@@ -284,16 +287,16 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
                tape->status;
     }
     for (int i = 0; i < n; i++) {
-        tg_tensor *x = inputs[i];
+        tg_tensor *x = tg__rec(inputs[i]);
         if (x->flags & TGF_PARAM) {
             tg_param_ext *e = x->small.pext;
             bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
             x = on ? e->proxy : NULL;
         }
         if (swept && x && x->grad) {
-            grads[i] = graph ? (tg_tensor *)x->grad : grad_view(tape, x);
+            grads[i] = tg__handle(graph ? (tg_tensor *)x->grad : grad_view(tape, x));
         } else {
-            const tg_tensor *like = x ? x : inputs[i];
+            const tg_tensor *like = x ? x : tg__rec(inputs[i]);
             grads[i] = tg_zeros(tape, (tg_dtype)like->dtype, like->rank, like->shape);
         }
         if (!grads[i]) return tape->status;
@@ -301,26 +304,27 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
     return TG_OK;
 }
 
-tg_tensor *tg_tensor_grad(const tg_tensor *t) {
+tg_tensor *tg_tensor_grad(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) return t->small.pext->grad_rec;
     tg_tape *tape = t->tape;
-    if (t->gen != tape->gen) return NULL;
     if (t->op == TG_OP_LEAF) {
         if (!t->u.gstore) return NULL;
-        return tg__wrap(tape, t->dtype, t->rank, t->shape, t->u.gstore);
+        return tg__handle(tg__wrap(tape, t->dtype, t->rank, t->shape, t->u.gstore));
     }
     if (!t->grad) return NULL;
-    if (t->flags & TGF_GRAPH) return t->grad;
-    return grad_view(tape, (tg_tensor *)t);
+    if (t->flags & TGF_GRAPH) return tg__handle(t->grad);
+    return tg__handle(grad_view(tape, (tg_tensor *)t));
 }
 
-double tg_grad_item(const tg_tensor *t) {
+double tg_grad_item(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
     if (!t) return NAN;
     const void *g = NULL;
     if (t->flags & TGF_PARAM) {
         if (t->small.pext->grad_rec) g = t->small.pext->gstore;
-    } else if (t->gen != t->tape->gen) {
+    } else if (!tg__current(h, t, t->tape->gen)) {
         tg__fail(t->tape, TG_ERR_STALE, "grad_item", "the tensor is stale (made before a reset)");
         return NAN;
     } else if (t->op == TG_OP_LEAF) {
@@ -339,13 +343,14 @@ double tg_grad_item(const tg_tensor *t) {
     return t->dtype == TG_F32 ? *(const float *)g : *(const double *)g;
 }
 
-void tg_zero_grad(tg_tensor *t) {
+void tg_zero_grad(tg_tensor *h) {
+    tg_tensor *t = tg__live(h);
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
         memset(t->small.pext->gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
         return;
     }
-    if ((t->flags & TGF_PARAM) || t->gen != t->tape->gen || t->op != TG_OP_LEAF || !t->u.gstore)
+    if ((t->flags & TGF_PARAM) || t->op != TG_OP_LEAF || !t->u.gstore)
         return;
     memset(t->u.gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
 }

@@ -21,7 +21,7 @@ typedef struct gc {
 static tg_tensor *eval(gc *c, tg_tensor **leaves, bool req) {
     tg_tape_reset(c->tape);
     for (int i = 0; i < c->n; i++) {
-        const tg_tensor *o = c->orig[i];
+        const tg_tensor *o = tg__rec(c->orig[i]);
         if (c->val[i]) {
             leaves[i] = tg_tensor_new(c->tape, TG_F64, o->rank, o->shape, c->val[i]);
             if (req) tg_requires_grad(leaves[i]);
@@ -29,13 +29,14 @@ static tg_tensor *eval(gc *c, tg_tensor **leaves, bool req) {
             leaves[i] = tg_tensor_new(c->tape, (tg_dtype)o->dtype, o->rank, o->shape, o->data);
         }
     }
-    tg_tensor *y = c->f(c->tape, leaves, c->ud);
+    tg_tensor *y = c->f(c->tape, leaves, c->ud); /* a handle (tg_engine.h) */
+    const tg_tensor *yr = tg__rec(y);
     if (!y) return NULL;
-    if (tg__numel(y) == 1 && y->rank == 0) return y;
+    if (tg__numel(yr) == 1 && yr->rank == 0) return y;
     /* random projection: sum(y * w), w fixed by the seed */
     tg_rng r;
     tg_rng_seed(&r, c->seed);
-    tg_tensor *w = tg_rand_uniform(c->tape, (tg_dtype)y->dtype, y->rank, y->shape, &r, 0.5, 1.5);
+    tg_tensor *w = tg_rand_uniform(c->tape, (tg_dtype)yr->dtype, yr->rank, yr->shape, &r, 0.5, 1.5);
     return tg_sum(tg_mul(y, w));
 }
 
@@ -80,12 +81,13 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     tg_tensor *leaves[16], *grads[16], *grads2[16];
     bool ok = true;
     for (int i = 0; i < n; i++) {
-        if (!inputs[i] || (!(inputs[i]->flags & TGF_PARAM) && inputs[i]->gen != inputs[i]->tape->gen)) {
+        const tg_tensor *in = tg__live(inputs[i]);
+        if (!in) {
             snprintf(rep->msg, sizeof rep->msg, "gradcheck: input %d is NULL or stale", i);
             goto out_fail;
         }
-        if (!tg__is_float(inputs[i]->dtype)) continue;
-        int64_t m = tg__numel(inputs[i]);
+        if (!tg__is_float(in->dtype)) continue;
+        int64_t m = tg__numel(in);
         vals[i] = tg__calloc((size_t)(m ? m : 1), sizeof(double));
         if (!vals[i]) goto oom;
         for (int64_t k = 0; k < m; k++) vals[i][k] = tg_tensor_get(inputs[i], k);
@@ -107,10 +109,11 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     /* copy the analytic gradients out (the tape is reset below) */
     double *an[16] = {0}, *an_graph[16] = {0};
     for (int j = 0; j < nreq; j++) {
-        int64_t m = tg__numel(grads[j]);
+        const tg_tensor *g = tg__rec(grads[j]);
+        int64_t m = tg__numel(g);
         an[j] = tg__calloc((size_t)(m ? m : 1), sizeof(double));
         if (!an[j]) goto oom2;
-        memcpy(an[j], grads[j]->data, (size_t)m * sizeof(double));
+        memcpy(an[j], g->data, (size_t)m * sizeof(double));
     }
     if (o.graph) {
         y = eval(&c, leaves, true);
@@ -121,17 +124,18 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
             goto out_fail2;
         }
         for (int j = 0; j < nreq; j++) {
-            int64_t m = tg__numel(grads2[j]);
+            const tg_tensor *g = tg__rec(grads2[j]);
+            int64_t m = tg__numel(g);
             an_graph[j] = tg__calloc((size_t)(m ? m : 1), sizeof(double));
             if (!an_graph[j]) goto oom2;
-            memcpy(an_graph[j], grads2[j]->data, (size_t)m * sizeof(double));
+            memcpy(an_graph[j], g->data, (size_t)m * sizeof(double));
         }
     }
     /* numeric, element by element */
     bool was = c.tape->grad_enabled;
     for (int j = 0; j < nreq; j++) {
         int i = map[j];
-        int64_t m = tg__numel(inputs[i]);
+        int64_t m = tg__numel(tg__rec(inputs[i]));
         for (int64_t k = 0; k < m; k++) {
             double v = vals[i][k];
             vals[i][k] = v + o.eps;
@@ -152,29 +156,31 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     if (o.second && ok) {
         for (int j = 0; j < nreq && ok; j++) {
             int i = map[j];
-            int64_t m = tg__numel(inputs[i]);
+            int64_t m = tg__numel(tg__rec(inputs[i]));
             for (int64_t k = 0; k < m; k++) {
                 /* analytic row: d(g_j[k]) / d inputs, from a graph backward */
                 y = eval(&c, leaves, true);
                 for (int q = 0; q < nreq; q++) req[q] = leaves[map[q]];
                 if (!y || tg_grad(y, NULL, nreq, req, grads2, TG_CREATE_GRAPH) != TG_OK) goto fail2nd;
-                tg_tensor *gk = tg_reshape(grads2[j], 1, (int64_t[]){tg__numel(grads2[j])});
+                int64_t mj = tg__numel(tg__rec(grads2[j]));
+                tg_tensor *gk = tg_reshape(grads2[j], 1, (int64_t[]){mj});
                 tg_tensor *sel = tg_zeros(c.tape, TG_F64, 1, (int64_t[]){m});
                 if (!sel) goto fail2nd;
-                ((double *)sel->data)[k] = 1;
+                ((double *)tg__rec(sel)->data)[k] = 1;
                 tg_tensor *s = tg_sum(tg_mul(gk, sel));
                 tg_tensor *h[16];
-                if (!s || !(s->flags & TGF_REQ)) continue; /* gradient constant in x: 0 */
+                if (!s || !(tg__rec(s)->flags & TGF_REQ)) continue; /* gradient constant in x: 0 */
                 if (tg_grad(s, NULL, nreq, req, h, 0) != TG_OK) goto fail2nd;
                 double *row[16];
                 for (int q = 0; q < nreq; q++) {
-                    int64_t mq = tg__numel(h[q]);
+                    const tg_tensor *hq = tg__rec(h[q]);
+                    int64_t mq = tg__numel(hq);
                     row[q] = tg__calloc((size_t)(mq ? mq : 1), sizeof(double));
-                    if (row[q]) memcpy(row[q], h[q]->data, (size_t)mq * sizeof(double));
+                    if (row[q]) memcpy(row[q], hq->data, (size_t)mq * sizeof(double));
                 }
                 for (int q = 0; q < nreq; q++) {
                     int iq = map[q];
-                    int64_t mq = tg__numel(inputs[iq]);
+                    int64_t mq = tg__numel(tg__rec(inputs[iq]));
                     for (int64_t l = 0; l < mq && row[q]; l++) {
                         double v = vals[iq][l], gp, gm;
                         tg_tensor *gg[16];
@@ -182,12 +188,12 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                         y = eval(&c, leaves, true);
                         for (int p = 0; p < nreq; p++) req[p] = leaves[map[p]];
                         gp = y && tg_grad(y, NULL, nreq, req, gg, 0) == TG_OK
-                                 ? ((double *)gg[j]->data)[k] : NAN;
+                                 ? ((double *)tg__rec(gg[j])->data)[k] : NAN;
                         vals[iq][l] = v - o.eps;
                         y = eval(&c, leaves, true);
                         for (int p = 0; p < nreq; p++) req[p] = leaves[map[p]];
                         gm = y && tg_grad(y, NULL, nreq, req, gg, 0) == TG_OK
-                                 ? ((double *)gg[j]->data)[k] : NAN;
+                                 ? ((double *)tg__rec(gg[j])->data)[k] : NAN;
                         vals[iq][l] = v;
                         ok &= compare("second derivative", &o, iq, l, row[q][l],
                                       (gp - gm) / (2 * o.eps), rep);

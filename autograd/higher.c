@@ -20,6 +20,9 @@
  */
 #include "tg_sweep.h"
 
+/* Users' tensors and tg_grad's results are handles (tg_engine.h): the
+ * helpers below read records through tg__rec, so that they take either. */
+
 /* ------------------------------------------------------------- checks */
 
 /* Validates y (the output) and x (the variable) of driver `op`, and an
@@ -50,6 +53,7 @@ static tg_tape *operands(const char *op, tg_tensor **y, tg_tensor **x, tg_tensor
 static bool matches(const char *op, tg_tape *tape, const tg_tensor *t, const char *tname,
                     const tg_tensor *like, const char *lname) {
     char b0[160], b1[160];
+    t = tg__rec(t), like = tg__rec(like);
     if (!tg__same_shape(t, like)) {
         tg__fail(tape, TG_ERR_SHAPE, op, "%s has shape %s but %s has shape %s", tname,
                  tg__shape_str(b0, sizeof b0, t->rank, t->shape), lname,
@@ -86,6 +90,7 @@ static bool recording(const char *op, tg_tape *tape) {
 }
 
 static tg_tensor *zeros_like(tg_tape *tape, const tg_tensor *t) {
+    t = tg__rec(t);
     return tg_zeros(tape, (tg_dtype)t->dtype, t->rank, t->shape);
 }
 
@@ -109,9 +114,10 @@ static tg_tensor **slots(tg_tape *tape, int n, const char *op) {
 static bool inner(int n, tg_tensor *const *a, tg_tensor *const *b, tg_tensor **s) {
     *s = NULL;
     for (int i = 0; i < n; i++) {
-        if (!(a[i]->flags & TGF_REQ)) continue;
+        if (!(tg__rec(a[i])->flags & TGF_REQ)) continue;
         tg_tensor *t = tg_sum(tg_mul(a[i], b[i]));
-        if (t && *s && t->dtype != (*s)->dtype) t = tg_cast(t, (tg_dtype)(*s)->dtype);
+        tg_dtype dt = *s ? (tg_dtype)tg__rec(*s)->dtype : TG_F32;
+        if (t && *s && tg__rec(t)->dtype != dt) t = tg_cast(t, dt);
         *s = *s ? tg_add(*s, t) : t;
         if (!*s) return false;
     }
@@ -134,7 +140,7 @@ static bool inner(int n, tg_tensor *const *a, tg_tensor *const *b, tg_tensor **s
 static bool jvp(const char *op, tg_tape *tape, int m, tg_tensor *const *ys, int n,
                 tg_tensor *const *xs, tg_tensor *const *vs, tg_tensor **res, int flags) {
     bool any = false;
-    for (int k = 0; k < m; k++) any |= (ys[k]->flags & TGF_REQ) != 0;
+    for (int k = 0; k < m; k++) any |= (tg__rec(ys[k])->flags & TGF_REQ) != 0;
     if (!any) return all_zeros(tape, m, ys, res);
     tg_tensor **u = slots(tape, m, op), **w = slots(tape, n, op), *t, *s;
     if (!u || !w) return false;
@@ -162,8 +168,8 @@ static bool hvp(const char *op, tg_tape *tape, tg_tensor *out, int n, tg_tensor 
     if (!g || tg_grad(out, NULL, n, xs, g, TG_CREATE_GRAPH) != TG_OK) return false;
     bool any_g = false, any_v = false;
     for (int i = 0; i < n; i++) {
-        any_g |= (g[i]->flags & TGF_REQ) != 0;
-        any_v |= (vs[i]->flags & TGF_REQ) != 0;
+        any_g |= (tg__rec(g[i])->flags & TGF_REQ) != 0;
+        any_v |= (tg__rec(vs[i])->flags & TGF_REQ) != 0;
     }
     if (!any_g) return all_zeros(tape, n, xs, hv); /* out linear in x */
     if (any_v) return jvp(op, tape, n, g, n, xs, vs, hv, flags);
@@ -172,7 +178,8 @@ static bool hvp(const char *op, tg_tape *tape, tg_tensor *out, int n, tg_tensor 
 
 /* ----------------------------------------------------------- matrices */
 
-static void set_elem(tg_tensor *t, int64_t i, double v) {
+static void set_elem(tg_tensor *h, int64_t i, double v) {
+    tg_tensor *t = tg__rec(h);
     if (t->dtype == TG_F32)
         ((float *)t->data)[i] = (float)v;
     else
@@ -184,6 +191,7 @@ static void set_elem(tg_tensor *t, int64_t i, double v) {
 static bool joined(const char *op, tg_tape *tape, const tg_tensor *y, const tg_tensor *x,
                    int64_t *shape) {
     char b0[160], b1[160];
+    y = tg__rec(y), x = tg__rec(x);
     int rank = y->rank + x->rank;
     if (rank > TG_MAX_RANK) {
         tg__fail(tape, TG_ERR_SHAPE, op, "the result would have rank %d (%s and %s): at most %d",
@@ -202,16 +210,18 @@ static bool joined(const char *op, tg_tape *tape, const tg_tensor *y, const tg_t
 static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tensor *const *xs,
                      tg_tensor **J, int flags) {
     int64_t shape[TG_MAX_RANK];
+    const tg_tensor *yr = tg__rec(y);
     for (int j = 0; j < n; j++)
         if (!joined(op, tape, y, xs[j], shape)) return false;
-    int64_t m = tg__numel(y);
+    int64_t m = tg__numel(yr);
     tg_tensor **row = slots(tape, n, op);
     if (!row) return false;
-    bool zero = !(y->flags & TGF_REQ) || m == 0;
+    bool zero = !(yr->flags & TGF_REQ) || m == 0;
     if (zero || !(flags & TG_CREATE_GRAPH)) {
         for (int j = 0; j < n; j++)
             if (!joined(op, tape, y, xs[j], shape) ||
-                !(J[j] = tg_zeros(tape, (tg_dtype)xs[j]->dtype, y->rank + xs[j]->rank, shape)))
+                !(J[j] = tg_zeros(tape, (tg_dtype)tg__rec(xs[j])->dtype,
+                                  yr->rank + tg__rec(xs[j])->rank, shape)))
                 return false;
         if (zero) return true;
         /* numeric: copy each row into J; one seed buffer, reused (the sweep
@@ -223,8 +233,11 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
             if (tg_grad(y, e, n, xs, row, 0) != TG_OK) return false;
             set_elem(e, i, 0);
             for (int j = 0; j < n; j++) {
-                size_t bytes = (size_t)tg__numel(xs[j]) * tg__esize(xs[j]->dtype);
-                if (bytes) memcpy((char *)J[j]->data + (size_t)i * bytes, row[j]->data, bytes);
+                const tg_tensor *x = tg__rec(xs[j]);
+                size_t bytes = (size_t)tg__numel(x) * tg__esize(x->dtype);
+                if (bytes)
+                    memcpy((char *)tg__rec(J[j])->data + (size_t)i * bytes, tg__rec(row[j])->data,
+                           bytes);
             }
         }
         return true;
@@ -239,10 +252,11 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
         set_elem(e, i, 1);
         if (tg_grad(y, e, n, xs, row, TG_CREATE_GRAPH) != TG_OK) return false;
         for (int j = 0; j < n; j++) {
-            int64_t nj = tg__numel(xs[j]);
-            tg_tensor **c = &col[xs[j]->dtype == TG_F64];
+            const tg_tensor *x = tg__rec(xs[j]);
+            int64_t nj = tg__numel(x);
+            tg_tensor **c = &col[x->dtype == TG_F64];
             if (nj == 0) continue;
-            if (!*c && !(*c = tg_zeros(tape, (tg_dtype)xs[j]->dtype, TG_SHAPE(m, 1)))) return false;
+            if (!*c && !(*c = tg_zeros(tape, (tg_dtype)x->dtype, TG_SHAPE(m, 1)))) return false;
             set_elem(*c, i, 1);
             tg_tensor *term = tg_matmul(*c, tg_reshape(row[j], TG_SHAPE(1, nj)));
             J[j] = J[j] ? tg_add(J[j], term) : term;
@@ -250,8 +264,8 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
         }
     }
     for (int j = 0; j < n; j++) {
-        tg_dtype dt = (tg_dtype)xs[j]->dtype;
-        int rank = y->rank + xs[j]->rank;
+        tg_dtype dt = (tg_dtype)tg__rec(xs[j])->dtype;
+        int rank = yr->rank + tg__rec(xs[j])->rank;
         joined(op, tape, y, xs[j], shape); /* checked above */
         J[j] = J[j] ? tg_reshape(J[j], rank, shape) : tg_zeros(tape, dt, rank, shape);
         if (!J[j]) return false;
@@ -336,14 +350,15 @@ typedef struct call {
 
 /* A tensor of the call, named `name` in errors: not NULL, on the call's
  * tape, not stale. Parameters pass. */
-static bool entry(call *c, const tg_tensor *t, const char *name) {
+static bool entry(call *c, const tg_tensor *h, const char *name) {
+    const tg_tensor *t = tg__rec(h);
     if (!t) return tg__fail(c->tape, TG_ERR_NULL, c->op, "%s is NULL", name), false;
     if (t->flags & TGF_PARAM) return true;
     if (t->tape != c->tape)
         return tg__fail(c->tape, TG_ERR_TAPE, c->op, "%s belongs to another tape than %s", name,
                         c->from),
                false;
-    if (t->gen != c->tape->gen)
+    if (!tg__current(h, t, c->tape->gen))
         return tg__fail(c->tape, TG_ERR_STALE, c->op,
                         "%s is stale: it was made before the last tg_tape_reset", name),
                false;
@@ -361,13 +376,14 @@ static bool operands_n(call *c, tg_tensor **out, int n, tg_tensor *const *xs,
                        const char *rname) {
     char name[32], vn[32], b[160];
     c->tape = NULL;
-    if (*out && !((*out)->flags & TGF_PARAM)) c->tape = (*out)->tape;
+    const tg_tensor *o = tg__rec(*out);
+    if (o && !(o->flags & TGF_PARAM)) c->tape = o->tape;
     snprintf(c->from, sizeof c->from, "the output");
     for (int l = 0; l < 2 && !c->tape; l++) {
         tg_tensor *const *list = l ? vs : xs;
         for (int i = 0; list && i < n && !c->tape; i++)
-            if (list[i] && !(list[i]->flags & TGF_PARAM)) {
-                c->tape = list[i]->tape;
+            if (list[i] && !(tg__rec(list[i])->flags & TGF_PARAM)) {
+                c->tape = tg__rec(list[i])->tape;
                 snprintf(c->from, sizeof c->from, "%s[%d]", l ? vname : "xs", i);
             }
     }
@@ -387,9 +403,9 @@ static bool operands_n(call *c, tg_tensor **out, int n, tg_tensor *const *xs,
                         tg__shape_str(b, sizeof b, (*out)->rank, (*out)->shape)),
                false;
     for (int i = 0; i < n; i++) {
-        const tg_tensor *x = xs[i];
+        const tg_tensor *x = tg__rec(xs[i]);
         snprintf(name, sizeof name, "xs[%d]", i);
-        if (!entry(c, x, name)) return false;
+        if (!entry(c, xs[i], name)) return false;
         if (!tg__is_float(x->dtype))
             return tg__fail(tape, TG_ERR_DTYPE, c->op, "%s %s %s is not a float tensor", name,
                             tg_dtype_name((tg_dtype)x->dtype),
@@ -467,21 +483,21 @@ tg_status tg_hessian_n(tg_tensor *out, int n, tg_tensor *const *xs, tg_tensor **
  * leaf copy) and evaluates f there. Returns y, or NULL on error. */
 static tg_tensor *eval_at(const char *op, tg_tape *tape, tg_fn f, void *ud, tg_tensor **xp) {
     if (!tape) return NULL;
-    tg_tensor *x = *xp;
+    tg_tensor *x = *xp, *r = tg__rec(x); /* a handle, and its record */
     if (!f) return tg__fail(tape, TG_ERR_NULL, op, "the function f is NULL");
     if (!x) return tg__fail(tape, TG_ERR_NULL, op, "x is NULL");
-    bool is_var = (x->flags & TGF_PARAM) ||
-                  (x->tape == tape && x->gen == tape->gen && (x->flags & TGF_REQ));
+    bool is_var = (r->flags & TGF_PARAM) ||
+                  (r->tape == tape && tg__current(x, r, tape->gen) && (r->flags & TGF_REQ));
     if (!is_var) {
-        if (!(x->flags & TGF_PARAM) && x->gen != x->tape->gen)
+        if (!(r->flags & TGF_PARAM) && !tg__current(x, r, r->tape->gen))
             return tg__fail(tape, TG_ERR_STALE, op,
                             "x is stale: it was made before a tg_tape_reset");
-        if (!tg__is_float(x->dtype)) {
+        if (!tg__is_float(r->dtype)) {
             char b[160];
             return tg__fail(tape, TG_ERR_DTYPE, op, "x %s is not a float tensor",
-                            tg__shape_str(b, sizeof b, x->rank, x->shape));
+                            tg__shape_str(b, sizeof b, r->rank, r->shape));
         }
-        x = tg_requires_grad(tg_tensor_new(tape, (tg_dtype)x->dtype, x->rank, x->shape, x->data));
+        x = tg_requires_grad(tg_tensor_new(tape, (tg_dtype)r->dtype, r->rank, r->shape, r->data));
         if (!x) return NULL;
     }
     tg_tensor *in[1] = {x};

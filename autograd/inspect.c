@@ -87,9 +87,10 @@ static ient *entry(tg_tape *tape, const tg_tensor *t, const char *op) {
 
 /* ---------------------------------------------------------------- names */
 
-tg_tensor *tg_tensor_set_name(tg_tensor *t, const char *name) {
+tg_tensor *tg_tensor_set_name(tg_tensor *h, const char *name) {
+    tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
-    if (stale(t))
+    if (stale(h))
         return tg__fail(t->tape, TG_ERR_STALE, "set_name",
                         "the tensor is stale (made before the last tg_tape_reset)");
     char *dst;
@@ -100,7 +101,7 @@ tg_tensor *tg_tensor_set_name(tg_tensor *t, const char *name) {
         if (!name || !name[0]) { /* removing needs no entry */
             ient *x = tg__ext_find(t->tape, t);
             if (x) x->name[0] = 0;
-            return t;
+            return tg__handle(t);
         }
         ient *x = entry(t->tape, t, "set_name");
         if (!x) return NULL;
@@ -110,14 +111,15 @@ tg_tensor *tg_tensor_set_name(tg_tensor *t, const char *name) {
     if (name)
         for (; name[k] && k + 1 < TG_NAME_MAX; k++) dst[k] = name[k];
     dst[k] = 0;
-    return t;
+    return tg__handle(t);
 }
 
-const char *tg_tensor_name(const tg_tensor *t) {
+const char *tg_tensor_name(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
     tg_tensor *p = param_of(t);
     if (p) return p->small.pext->name[0] ? p->small.pext->name : NULL;
-    if (stale(t)) return NULL;
+    if (stale(h)) return NULL;
     const ient *x = tg__ext_find(t->tape, t);
     return x && x->name[0] ? x->name : NULL;
 }
@@ -131,7 +133,8 @@ static void param_hook(tg_tape *tape) {
     if (e) e->nphooks++;
 }
 
-tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
+tg_tensor *tg_tensor_set_hook(tg_tensor *h, tg_grad_hook fn, void *ud) {
+    tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) {
         if (!(t->flags & TGF_REQ)) return NULL; /* a parameter's gradient record */
@@ -141,7 +144,7 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
         return t;
     }
     tg_tape *tape = t->tape;
-    if (stale(t))
+    if (stale(h))
         return tg__fail(tape, TG_ERR_STALE, "set_hook",
                         "the tensor is stale (made before the last tg_tape_reset)");
     if (!(t->flags & TGF_REQ))
@@ -153,15 +156,15 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *t, tg_grad_hook fn, void *ud) {
         p->small.pext->hook_ud = ud;
         p->small.pext->hook_proxy = param_hook;
         if (fn) param_hook(tape);
-        return tape->status == TG_OK || fn == NULL ? t : NULL;
+        return tape->status == TG_OK || fn == NULL ? tg__handle(t) : NULL;
     }
     ient *x = fn ? entry(tape, t, "set_hook") : tg__ext_find(tape, t);
-    if (!x) return fn ? NULL : t;
+    if (!x) return fn ? NULL : tg__handle(t);
     if (!x->hook && fn) tape->ext->nhooks++;
     if (x->hook && !fn) tape->ext->nhooks--;
     x->hook = fn;
     x->ud = ud;
-    return t;
+    return tg__handle(t);
 }
 
 

@@ -264,7 +264,8 @@ static tg_status dot_tape(const tg_tape *tape, const tg_tensor *only, sink *s) {
     if (!tape) return TG_ERR_NULL;
     unsigned char *mark = NULL;
     if (only) {
-        int64_t oi = stale(only) || only->tape != tape ? -1 : tg__rec_index(tape, only);
+        const tg_tensor *o = tg__rec(only);
+        int64_t oi = stale(only) || o->tape != tape ? -1 : tg__rec_index(tape, o);
         if (oi < 0) return TG_ERR_ARG;
         mark = tg__calloc(tape->count ? tape->count : 1, 1);
         tg_tensor **recs = tg__malloc((tape->count ? tape->count : 1) * sizeof *recs);

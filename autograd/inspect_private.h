@@ -49,8 +49,10 @@ static inline tg_tensor *param_of(const tg_tensor *t) {
     return p && (p->flags & TGF_PARAM) ? p : NULL;
 }
 
-static inline bool stale(const tg_tensor *t) {
-    return !(t->flags & TGF_PARAM) && t->gen != t->tape->gen;
+/* Whether handle h (not NULL) is stale (tg_engine.h: handles). */
+static inline bool stale(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
+    return !(t->flags & TGF_PARAM) && !tg__current(h, t, t->tape->gen);
 }
 
 /* ---------------------------------------------- writing (inspect_print.c) */

@@ -149,20 +149,23 @@ bool tg__inspect_begin(tg_tape *tape, tg_tensor *out) {
     return e->anomaly || e->trace || e->nhooks || e->nphooks;
 }
 
-/* Runs a hook on r's complete gradient; `user` is what the user hooked. */
+/* Runs a hook on r's complete gradient; `user` is what the user hooked.
+ * The hook gets handles and returns one (tg_engine.h). */
 static bool run_hook(tg_tape *tape, tg_tensor *r, tg_tensor *user, tg_grad_hook fn, void *ud) {
     bool graph = r->flags & TGF_GRAPH;
     tg_tensor *g = graph ? r->grad : tg__wrap(tape, r->dtype, r->rank, r->shape, r->grad);
     if (!g) return false;
-    tg_tensor *res = fn(user, g, ud);
+    g = tg__handle(g);
+    tg_tensor *h = fn(tg__handle(user), g, ud);
+    tg_tensor *res = tg__rec(h);
     char lb[TG_NAME_MAX + 24];
     if (!res) {
         tg__fail(tape, TG_ERR_STATE, "backward", "the gradient hook of %s returned NULL",
                  tg__label(tape, r, lb, sizeof lb));
         return false;
     }
-    if (res != g) {
-        if ((res->flags & TGF_PARAM) || res->tape != tape || res->gen != tape->gen ||
+    if (h != g) {
+        if ((res->flags & TGF_PARAM) || res->tape != tape || !tg__current(h, res, tape->gen) ||
             res->dtype != r->dtype || !tg__same_shape(res, r)) {
             char b0[160], b1[160];
             tg__fail(tape, TG_ERR_SHAPE, "backward",
@@ -238,7 +241,7 @@ static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, siz
     bool ok = g != NULL;
     for (int i = 0; ok && i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
-        tg_tensor *c = d->vjp(r, g, i);
+        tg_tensor *c = tg__rec(d->vjp(r, g, i));
         if (!c) {
             ok = false;
             break;
@@ -249,7 +252,7 @@ static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, siz
             /* scalars: the whole multiplication, with the local derivative
              * d r / d in = the op's graph backward at an incoming 1 */
             tg_tensor *one = tg_ones(tape, (tg_dtype)r->dtype, r->rank, r->shape);
-            tg_tensor *loc = one ? d->vjp(r, one, i) : NULL;
+            tg_tensor *loc = one ? tg__rec(d->vjp(r, tg__rec(one), i)) : NULL;
             if (!loc) {
                 ok = false;
                 break;

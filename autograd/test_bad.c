@@ -18,7 +18,7 @@ tg_tensor *tg__test_bad(tg_tensor *a) {
         if (a->dtype == TG_F32) ((float *)out->data)[i] = ((float *)a->data)[i] * ((float *)a->data)[i];
         else ((double *)out->data)[i] = ((double *)a->data)[i] * ((double *)a->data)[i];
     }
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_test_bad(tg_tensor *o) {

@@ -124,13 +124,13 @@ static __attribute__((noinline)) tg_tensor *binary_general(int op, tg_tensor *a,
 
 static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor *a,
                                                                tg_tensor *b) {
-    /* the common case of scalar code in one glance: two fresh 0-d f64
-     * tensors on one tape (what tg__check would accept) */
-    if (a && b && a->rank == 0 && b->rank == 0 && a->dtype == TG_F64 && b->dtype == TG_F64 &&
-        !((a->flags | b->flags) & TGF_PARAM) && a->tape == b->tape && a->gen == a->tape->gen &&
-        b->gen == a->gen)
-        return scalar_binary(a->tape, op, a, b);
-    return binary_general(op, a, b);
+    /* the common case of scalar code in one glance: handles of two fresh
+     * 0-d f64 tensors on one tape (what tg__check would accept) */
+    tg_tensor *ra = tg__rec(a), *rb = tg__rec(b);
+    if (a && b && ra->rank == 0 && rb->rank == 0 && ra->dtype == TG_F64 && rb->dtype == TG_F64 &&
+        !((ra->flags | rb->flags) & TGF_PARAM) && tg__hot2(a, ra, b, rb, ra->tape))
+        return tg__handle_at(scalar_binary(ra->tape, op, ra, rb), ra->tape->gen);
+    return tg__handle(binary_general(op, a, b));
 }
 
 static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {

@@ -14,7 +14,7 @@ tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
     if (!tape) return NULL;
     if (dt != TG_F32 && dt != TG_F64 && dt != TG_I64)
         return tg__fail(tape, TG_ERR_DTYPE, "cast", "unknown dtype %d", (int)dt);
-    if (a->dtype == dt) return a;
+    if (a->dtype == dt) return tg__handle(a);
     tg_tensor *out = tg__out(tape, TG_OP_CAST, dt, a->rank, a->shape, a, NULL, NULL);
     if (!out) return NULL;
     if (!tg__is_float(dt) || !tg__is_float(a->dtype)) out->flags &= (uint8_t)~TGF_REQ;
@@ -32,7 +32,7 @@ tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
     else if (dt == TG_F32) CONV(int64_t, float)
     else CONV(int64_t, double)
 #undef CONV
-    return out;
+    return tg__handle(out);
 }
 
 tg_tensor *tg__vjp_cast(tg_tensor *o, tg_tensor *g, int i) {

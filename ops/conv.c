@@ -462,7 +462,7 @@ tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opt
     if (!tape) return NULL;
     conv_geom g;
     if (!conv_setup(tape, "conv2d", false, in[0], in[1], b ? in[2] : NULL, o, &g)) return NULL;
-    return conv_make(TG_OP_CONV2D, in[0], in[1], b ? in[2] : NULL, &g);
+    return tg__handle(conv_make(TG_OP_CONV2D, in[0], in[1], b ? in[2] : NULL, &g));
 }
 
 /* conv1d: conv2d on [N, C, 1, L] views, reshaped back to [N, O, OL]. */
@@ -473,8 +473,8 @@ tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opt
     conv_geom g;
     x = in[0], w = in[1], b = b ? in[2] : NULL;
     if (!conv_setup(tape, "conv1d", true, x, w, b, o, &g)) return NULL;
-    tg_tensor *x4 = tg_reshape(x, TG_SHAPE(g.N, g.C, 1, g.W));
-    tg_tensor *w4 = tg_reshape(w, TG_SHAPE(g.O, g.C / g.G, 1, g.KW));
+    tg_tensor *x4 = tg__rec(tg_reshape(x, TG_SHAPE(g.N, g.C, 1, g.W)));
+    tg_tensor *w4 = tg__rec(tg_reshape(w, TG_SHAPE(g.O, g.C / g.G, 1, g.KW)));
     if (!x4 || !w4) return NULL;
     tg_tensor *y = conv_make(TG_OP_CONV2D, x4, w4, b, &g);
     return y ? tg_reshape(y, TG_SHAPE(g.N, g.O, g.OW)) : NULL;

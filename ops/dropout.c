@@ -18,7 +18,7 @@ tg_tensor *tg_dropout(tg_tensor *a, double p, bool training, tg_rng *rng) {
     if (!(p >= 0 && p <= 1))
         return tg__fail(tape, TG_ERR_ARG, "dropout", "p = %g is outside [0, 1] (input %s)", p,
                         tg__shape_str(b, sizeof b, a->rank, a->shape));
-    if (!training || p == 0) return a;
+    if (!training || p == 0) return tg__handle(a);
     if (!rng && p < 1)
         return tg__fail(tape, TG_ERR_NULL, "dropout", "rng is NULL (input %s)",
                         tg__shape_str(b, sizeof b, a->rank, a->shape));

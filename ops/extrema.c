@@ -112,10 +112,10 @@ tg_tensor *tg__vjp_amaxmin(tg_tensor *o, tg_tensor *g, int i) {
 }
 
 tg_tensor *tg_amax(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
-    return amaxmin(TG_OP_AMAX, a, naxes, axes, keepdim);
+    return tg__handle(amaxmin(TG_OP_AMAX, a, naxes, axes, keepdim));
 }
 tg_tensor *tg_amin(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
-    return amaxmin(TG_OP_AMIN, a, naxes, axes, keepdim);
+    return tg__handle(amaxmin(TG_OP_AMIN, a, naxes, axes, keepdim));
 }
 
 /* -------------------------------------------------------- argmax, argmin */
@@ -169,10 +169,10 @@ static tg_tensor *argmaxmin(int op, tg_tensor *a, int axis, bool keepdim) {
 }
 
 tg_tensor *tg_argmax(tg_tensor *a, int axis, bool keepdim) {
-    return argmaxmin(TG_OP_ARGMAX, a, axis, keepdim);
+    return tg__handle(argmaxmin(TG_OP_ARGMAX, a, axis, keepdim));
 }
 tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim) {
-    return argmaxmin(TG_OP_ARGMIN, a, axis, keepdim);
+    return tg__handle(argmaxmin(TG_OP_ARGMIN, a, axis, keepdim));
 }
 
 /* ------------------------------------------------------------- logsumexp */
@@ -201,7 +201,7 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
     } while (0)
     TG_FLOAT_CASES(a->dtype, LSE);
 #undef LSE
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_logsumexp(tg_tensor *o) {

@@ -87,7 +87,7 @@ tg_tensor *tg_index_select(tg_tensor *a, int axis, tg_tensor *index) {
     int64_t outer, inner;
     tg__around(a, ax, &outer, &inner);
     select_move(a->dtype, outer, a->shape[ax], M, inner, index->data, a->data, out->data, false);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_index_select(tg_tensor *o) {
@@ -195,7 +195,7 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
     if (!out) return NULL;
     tg__flag_axis_set(out, ax);
     gather_move(a->dtype, a->rank, a->shape, index->shape, ax, index->data, a->data, out->data, 0);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_gather(tg_tensor *o) {
@@ -282,7 +282,7 @@ tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value) {
     tg__bstrides(mask->rank, mask->shape, a->rank, a->shape, st[1]);
     tg_rows it;
     tg__rows_init(&it, a->rank, a->shape, 2, st);
-    if (it.n == 0) return out;
+    if (it.n == 0) return tg__handle(out);
     do {
         int64_t n = it.n, im = it.inner[1], off = it.off[0];
         for (int64_t k = 0; k < n; k++) {
@@ -299,7 +299,7 @@ tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value) {
             }
         }
     } while (tg__rows_next(&it));
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_masked_fill(tg_tensor *o) {
@@ -366,7 +366,7 @@ tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
     int64_t shape[TG_MAX_RANK];
     for (int d = 0; d < labels->rank; d++) shape[d] = labels->shape[d];
     shape[labels->rank] = nclasses;
-    tg_tensor *out = tg_zeros(tape, dt, labels->rank + 1, shape);
+    tg_tensor *out = tg__rec(tg_zeros(tape, dt, labels->rank + 1, shape));
     if (!out) return NULL;
     for (int64_t k = 0; k < n; k++) {
         int64_t at = k * nclasses + x[k];
@@ -374,5 +374,5 @@ tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt) {
         else if (dt == TG_F64) ((double *)out->data)[at] = 1;
         else ((int64_t *)out->data)[at] = 1;
     }
-    return out;
+    return tg__handle(out);
 }

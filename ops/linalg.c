@@ -107,7 +107,7 @@ tg_tensor *tg_matmul_t(tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
         char *C = (char *)out->data + (size_t)(k * M * N) * es;
         tg__gemm(a->dtype, trans_a, trans_b, M, N, Ka, A, lda, B, ldb, 0.0, C, N);
     }
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_matmul(tg_tensor *o) {
@@ -185,7 +185,7 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
     bool va = a->rank == 1, vb = b->rank == 1;
     tg_tensor *A = va ? tg_reshape(a, TG_SHAPE(1, a->shape[0])) : a;
     tg_tensor *B = vb ? tg_reshape(b, TG_SHAPE(b->shape[0], 1)) : b;
-    tg_tensor *c = tg_matmul_t(A, B, false, false);
+    tg_tensor *c = tg__rec(tg_matmul_t(A, B, false, false));
     if (!c) return NULL;
     int64_t shape[TG_MAX_RANK];
     int r = 0;
@@ -385,7 +385,7 @@ tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act) {
         lin_job j = {act, x->dtype, M, N, out->data, NULL, NULL, b ? b->data : NULL, NULL, e->pre};
         tg__elementwise(M * N, lin_fwd_range, &j);
     }
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_linear(tg_tensor *o) {
@@ -462,7 +462,7 @@ tg_tensor *tg__vjp_linear(tg_tensor *o, tg_tensor *g, int i) {
     if (!h) return NULL;
     if (i == 2) return tg__sum_like(h, b);
     int64_t M = e->M, N = e->N, K = e->K;
-    tg_tensor *h2 = h->rank == 2 ? h : tg_reshape(h, TG_SHAPE(M, N));
+    tg_tensor *h2 = tg__rec(h)->rank == 2 ? h : tg_reshape(h, TG_SHAPE(M, N));
     if (i == 1) { /* d w [N, K] = h^T @ x */
         tg_tensor *x2 = x->rank == 2 ? x : tg_reshape(x, TG_SHAPE(M, K));
         return tg_matmul_t(h2, x2, true, false);

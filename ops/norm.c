@@ -123,7 +123,7 @@ tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *
     ln_job j = {a->dtype, D, rows, a->data, weight ? weight->data : NULL,
                 bias ? bias->data : NULL, out->data, e->stats, NULL, NULL, NULL, NULL, eps};
     if (rows) tg__parallel_for(rows, row_grain(D), kern_at[tg__simd_level()]->ln_fwd, &j);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_layer_norm(tg_tensor *o) {
@@ -177,10 +177,11 @@ tg_tensor *tg__vjp_layer_norm(tg_tensor *o, tg_tensor *g, int i) {
 
 /* A running statistic: NULL, or a parameter / tape tensor of shape [C]
  * and a's dtype. */
-static bool check_stat(tg_tape *tape, const tg_tensor *s, const char *what, const tg_tensor *a) {
+static bool check_stat(tg_tape *tape, const tg_tensor *h, const char *what, const tg_tensor *a) {
+    const tg_tensor *s = tg__rec(h); /* h: the user's handle */
     if (!s) return true;
     char b0[160], b1[160];
-    if (!(s->flags & TGF_PARAM) && (s->tape != tape || s->gen != tape->gen))
+    if (!(s->flags & TGF_PARAM) && (s->tape != tape || !tg__current(h, s, tape->gen)))
         return tg__fail(tape, TG_ERR_STALE, "batch_norm",
                         "%s is stale or from another tape (input %s)", what,
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape)),
@@ -217,6 +218,7 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
     if (!check_stat(tape, running_mean, "running_mean", a) ||
         !check_stat(tape, running_var, "running_var", a))
         return NULL;
+    running_mean = tg__rec(running_mean), running_var = tg__rec(running_var);
     if (!training && (!running_mean || !running_var))
         return tg__fail(tape, TG_ERR_NULL, "batch_norm",
                         "eval mode needs running_mean and running_var (input %s)",
@@ -280,7 +282,7 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
         }
     }
     k->bn_fwd(&j);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_batch_norm(tg_tensor *o) {

@@ -48,7 +48,7 @@ static inline tg_auxin *tg__aux_new(tg_tape *tape, int n, tg_tensor *const *in, 
     tg_auxin *ax = tg__arena(tape, tg__auxin_size(n) + ext_size, op);
     if (!ax) return NULL;
     ax->n = n;
-    for (int i = 0; i < n; i++) ax->in[i] = in[i];
+    for (int i = 0; i < n; i++) ax->in[i] = tg__rec(in[i]); /* records, never handles */
     return ax;
 }
 

@@ -21,7 +21,7 @@ bool tg__bw_vjp(tg_tensor *r) {
     if (!g) return false;
     for (int i = 0; i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
-        tg_tensor *c = d->vjp(r, g, i);
+        tg_tensor *c = tg__rec(d->vjp(r, g, i)); /* a handle: its record */
         void *dst = c ? tg__gacc(in[i]) : NULL;
         if (!dst) return false;
         tg__add_into(in[i]->dtype, dst, c->data, tg__numel(in[i]));

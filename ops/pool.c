@@ -322,7 +322,7 @@ tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {
     k->idx = tg__arena_n(tape, tg__numel(out), sizeof(int32_t), "max_pool2d");
     if (!k->idx) return NULL;
     pool_run(k, x->dtype, P_MAX, x->data, out->data);
-    return out;
+    return tg__handle(out);
 }
 
 /* max_pool2d's records are gathers at the kept indices: the forward above
@@ -384,7 +384,7 @@ tg_tensor *tg_avg_pool2d(tg_tensor *x, const tg_pool_opts *o) {
     if (!tape) return NULL;
     pool_geom g;
     if (!pool_setup(tape, "avg_pool2d", x, o, &g)) return NULL;
-    return avg_make(TG_OP_AVGPOOL2D, x, &g);
+    return tg__handle(avg_make(TG_OP_AVGPOOL2D, x, &g));
 }
 
 bool tg__bw_avgpool2d(tg_tensor *o) {

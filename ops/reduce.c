@@ -85,7 +85,7 @@ static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *a
 }
 
 tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
-    return sum_axes("sum", a, naxes, axes, keepdim);
+    return tg__handle(sum_axes("sum", a, naxes, axes, keepdim));
 }
 
 /* d a += g broadcast back over the reduced axes. */
@@ -128,7 +128,7 @@ tg_tensor *tg__vjp_sum(tg_tensor *o, tg_tensor *g, int i) {
 
 tg_tensor *tg_sum(tg_tensor *a) {
     int axes[TG_MAX_RANK];
-    int r = a ? a->rank : 0; /* a record is always readable, even stale */
+    int r = a ? tg__rec(a)->rank : 0; /* a record is always readable, even stale */
     for (int d = 0; d < r; d++) axes[d] = d;
     return tg_sum_axes(a, r, axes, false);
 }
@@ -147,7 +147,7 @@ tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
 
 tg_tensor *tg_mean(tg_tensor *a) {
     int axes[TG_MAX_RANK];
-    int r = a ? a->rank : 0;
+    int r = a ? tg__rec(a)->rank : 0;
     for (int d = 0; d < r; d++) axes[d] = d;
     return tg_mean_axes(a, r, axes, false);
 }
@@ -287,11 +287,11 @@ static tg_tensor *var_impl(const char *op, tg_tensor *a, int naxes, const int *a
 }
 
 tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
-    return var_impl("var", a, naxes, axes, correction, keepdim);
+    return tg__handle(var_impl("var", a, naxes, axes, correction, keepdim));
 }
 
 tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
-    return safe_sqrt(var_impl("std", a, naxes, axes, correction, keepdim));
+    return tg__handle(safe_sqrt(var_impl("std", a, naxes, axes, correction, keepdim)));
 }
 
 /* ------------------------------------------------------------------ norm */
@@ -308,7 +308,7 @@ tg_tensor *tg_norm(tg_tensor *a, int p, int naxes, const int *axes, bool keepdim
     }
     int nax = mask_axes(mask, a->rank, ax);
     if (p == 1) return tg_sum_axes(tg_abs(a), nax, ax, keepdim);
-    return safe_sqrt(tg_sum_axes(tg_square(a), nax, ax, keepdim));
+    return tg__handle(safe_sqrt(tg_sum_axes(tg_square(a), nax, ax, keepdim)));
 }
 
 /* ------------------------------------------------------------------ prod */
@@ -330,7 +330,7 @@ tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
         for (int64_t i = 0; i < m; i++) d[i] = 1;
         RED_WALK(double, a, kshape, d[oi] *= x;);
     }
-    return out;
+    return tg__handle(out);
 }
 
 /* d a_j = g * (product of the others): out / a_j without zeros in the

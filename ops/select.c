@@ -118,7 +118,7 @@ tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
     })
     TG_FLOAT_CASES(out->dtype, WHERE_FWD);
 #undef WHERE_FWD
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_where(tg_tensor *out) {
@@ -233,7 +233,7 @@ tg_tensor *tg_clamp_t(tg_tensor *a, tg_tensor *lo, tg_tensor *hi) {
     } while (0)
     TG_FLOAT_CASES(out->dtype, CLAMP_FWD);
 #undef CLAMP_FWD
-    return out;
+    return tg__handle(out);
 }
 
 /* Runs the body (the last argument) at every element k of a clamp_t

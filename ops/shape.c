@@ -52,7 +52,7 @@ tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
         return tg__fail(tape, TG_ERR_SHAPE, "reshape", "cannot reshape %s (%lld elements) to %s",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape), (long long)n,
                         tg__shape_str(b1, sizeof b1, rank, shape));
-    return tg__out(tape, TG_OP_RESHAPE, a->dtype, rank, s, a, NULL, a->data);
+    return tg__handle(tg__out(tape, TG_OP_RESHAPE, a->dtype, rank, s, a, NULL, a->data));
 }
 
 bool tg__bw_reshape(tg_tensor *o) {
@@ -120,7 +120,7 @@ tg_tensor *tg_transpose(tg_tensor *a, int axis0, int axis1) {
     if (!out) return NULL;
     out->u.i = transpose_code(i, j);
     permute_copy(a->dtype, a->rank, a->shape, perm, a->data, out->data);
-    return out;
+    return tg__handle(out);
 }
 
 tg_tensor *tg__vjp_transpose(tg_tensor *o, tg_tensor *g, int i) {
@@ -151,7 +151,7 @@ tg_tensor *tg_expand(tg_tensor *a, int rank, const int64_t *shape) {
     tg__bstrides(a->rank, a->shape, rank, shape, st[1]);
     tg_rows it;
     tg__rows_init(&it, rank, shape, 2, st);
-    if (it.n == 0) return out;
+    if (it.n == 0) return tg__handle(out);
     do {
         int64_t n = it.n, is = it.inner[1];
         if (a->dtype == TG_F32) {
@@ -164,7 +164,7 @@ tg_tensor *tg_expand(tg_tensor *a, int rank, const int64_t *shape) {
             for (int64_t k = 0; k < n; k++) d[k] = s[k * is];
         }
     } while (tg__rows_next(&it));
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_expand(tg_tensor *o) {
@@ -199,14 +199,15 @@ tg_tensor *tg_sum_to(tg_tensor *a, int rank, const int64_t *shape) {
         return tg__fail(tape, TG_ERR_SHAPE, "sum_to", "cannot sum %s down to %s",
                         tg__shape_str(b0, sizeof b0, a->rank, a->shape),
                         tg__shape_str(b1, sizeof b1, rank, shape));
-    if (n == 0 && rank == a->rank) return a;
+    if (n == 0 && rank == a->rank) return tg__handle(a);
     tg_tensor *s = n ? tg_sum_axes(a, n, axes, true) : a;
     return tg_reshape(s, rank, shape);
 }
 
 tg_tensor *tg__sum_like(tg_tensor *g, const tg_tensor *like) {
     if (!g) return NULL;
-    if (tg__same_shape(g, like)) return g;
+    like = tg__rec(like); /* g and like: handles or records */
+    if (tg__same_shape(tg__rec(g), like)) return g;
     return tg_sum_to(g, like->rank, like->shape);
 }
 
@@ -239,7 +240,7 @@ tg_tensor *tg_permute(tg_tensor *a, int rank, const int *perm) {
     for (int d = 0; d < rank; d++) code |= (int64_t)p[d] << (PERM_BITS * d);
     out->u.i = code;
     permute_copy(a->dtype, rank, a->shape, p, a->data, out->data);
-    return out;
+    return tg__handle(out);
 }
 
 tg_tensor *tg__vjp_permute(tg_tensor *o, tg_tensor *g, int i) {

@@ -72,7 +72,7 @@ static tg_tensor **list_operands(const char *op, int n, tg_tensor *const *ts, tg
     if (n <= 0 || !ts) return NULL; /* nowhere to record the error */
     tg_tape *t = NULL;
     for (int i = 0; i < n && !t; i++)
-        if (ts[i] && !(ts[i]->flags & TGF_PARAM)) t = ts[i]->tape;
+        if (ts[i] && !(tg__rec(ts[i])->flags & TGF_PARAM)) t = tg__rec(ts[i])->tape;
     if (!t) return NULL;
     tg_tensor **in = tg__arena(t, (size_t)n * sizeof(tg_tensor *), op);
     if (!in) return NULL;
@@ -125,7 +125,7 @@ tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis) {
         }
         n = m;
     }
-    return concat16(tape, n, in, ax);
+    return tg__handle(concat16(tape, n, in, ax));
 }
 
 bool tg__bw_concat(tg_tensor *o) {
@@ -256,7 +256,7 @@ tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t
     if (stop < 0) stop = stop < -L ? 0 : stop + L;
     if (stop > L) stop = L;
     int64_t m = stop > start ? (stop - start - 1) / step + 1 : 0; /* no overflow for huge steps */
-    return slice_rec(tape, TG_OP_SLICE, a, ax, start, step, m);
+    return tg__handle(slice_rec(tape, TG_OP_SLICE, a, ax, start, step, m));
 }
 
 bool tg__bw_slice(tg_tensor *o) {
@@ -449,7 +449,7 @@ tg_tensor *tg_pad(tg_tensor *a, int npairs, const int64_t *pads, double value) {
         int d = a->rank - 1 - k;
         p[2 * d] = pads[2 * k], p[2 * d + 1] = pads[2 * k + 1];
     }
-    return pad_rec(tape, a, p, value);
+    return tg__handle(pad_rec(tape, a, p, value));
 }
 
 bool tg__bw_pad(tg_tensor *o) {
@@ -533,7 +533,7 @@ tg_tensor *tg_repeat(tg_tensor *a, int rank, const int64_t *repeats) {
     tg_tensor *out = tg__out(tape, TG_OP_REPEAT, a->dtype, rank, shape, a, NULL, NULL);
     if (!out) return NULL;
     tile_walk(a->dtype, rank, shape, small, out->data, a->data, 0);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_repeat(tg_tensor *o) {

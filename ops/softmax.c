@@ -64,10 +64,10 @@ static tg_tensor *softmax_op(int op, tg_tensor *a, int axis) {
     out->u.i = ax; /* the axis: softmax_axis */
     int64_t outer, L, inner;
     sm_rows(out, &outer, &L, &inner);
-    if (L == 0 || inner == 0 || outer == 0) return out;
+    if (L == 0 || inner == 0 || outer == 0) return tg__handle(out);
     sm_job j = {a->dtype, op == TG_OP_LOG_SOFTMAX, L, inner, a->data, NULL, NULL, out->data};
     tg__parallel_for(outer, row_grain(L * inner), kern_at[tg__simd_level()]->sm_fwd, &j);
-    return out;
+    return tg__handle(out);
 }
 
 static bool softmax_bw(tg_tensor *o) {
@@ -169,7 +169,7 @@ tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels, int64_
     tg__set_req(out, 2, ax->in);
     ce_job j = {logits->dtype, e, y, logits->data, out->data, NULL, NULL, false};
     if (N) tg__parallel_for(N, row_grain(C), kern_at[tg__simd_level()]->ce_fwd, &j);
-    return out;
+    return tg__handle(out);
 }
 
 bool tg__bw_softmax_ce(tg_tensor *o) {

@@ -114,12 +114,13 @@ static __attribute__((noinline)) tg_tensor *unary_general(int op, tg_tensor *a, 
 
 static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor *a, double c0,
                                                               double c1) {
-    /* the common case of scalar code in one glance: a fresh 0-d f64 tensor
-     * on its tape (what tg__check would accept), an op without aux */
-    if (a && a->rank == 0 && a->dtype == TG_F64 && !(a->flags & TGF_PARAM) &&
-        a->gen == a->tape->gen && unary_np(op) < 2)
-        return unary0(a->tape, op, a, c0, c1);
-    return unary_general(op, a, c0, c1);
+    /* the common case of scalar code in one glance: the handle of a fresh
+     * 0-d f64 tensor (what tg__check would accept), an op without aux */
+    tg_tensor *r = tg__rec(a);
+    if (a && r->rank == 0 && r->dtype == TG_F64 && !(r->flags & TGF_PARAM) &&
+        tg__hot(a, r, r->tape) && unary_np(op) < 2)
+        return tg__handle_at(unary0(r->tape, op, r, c0, c1), r->tape->gen);
+    return tg__handle(unary_general(op, a, c0, c1));
 }
 
 static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {

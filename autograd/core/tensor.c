@@ -66,8 +66,8 @@ tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *sh
         t->data = tg__arena(tape, (size_t)n * tg__esize(dtype), name);
         if (!t->data) return NULL;
     }
-    t->in0 = in0;
-    t->u.in1 = in1;
+    t->in0 = in0 = tg__rec(in0); /* records hold plain pointers */
+    t->u.in1 = in1 = tg__rec(in1);
     if (tape->grad_enabled && ((in0 && (in0->flags & TGF_REQ)) || (in1 && (in1->flags & TGF_REQ))))
         t->flags |= TGF_REQ;
     return t;
@@ -76,7 +76,7 @@ tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *sh
 void tg__set_req(tg_tensor *out, int n, tg_tensor **in) {
     if (!out->tape->grad_enabled) return;
     for (int i = 0; i < n; i++)
-        if (in[i] && (in[i]->flags & TGF_REQ)) out->flags |= TGF_REQ;
+        if (in[i] && (tg__rec(in[i])->flags & TGF_REQ)) out->flags |= TGF_REQ;
 }
 
 tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data) {
@@ -103,16 +103,19 @@ int tg__inputs(const tg_tensor *t, tg_tensor **buf) {
 
 /* ---------------------------------------------------------- operands */
 
-tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *t, const char *op, int index) {
+static tg_tensor *proxy_of(tg_tape *tape, tg_tensor *p);
+
+tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
     tg_tape *tape = *tapep;
+    tg_tensor *t = tg__rec(h);
     if (!t) {
         return tape ? tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", index + 1) : NULL;
     }
-    if (t->flags & TGF_PARAM) return tape ? tg_param_on(tape, t) : NULL;
+    if (t->flags & TGF_PARAM) return tape ? proxy_of(tape, t) : NULL;
     if (!tape) *tapep = tape = t->tape;
     if (t->tape != tape)
         return tg__fail(tape, TG_ERR_TAPE, op, "operand %d belongs to another tape", index + 1);
-    if (t->gen != tape->gen)
+    if (!tg__current(h, t, tape->gen))
         return tg__fail(tape, TG_ERR_STALE, op,
                         "operand %d is stale: it was made before the last tg_tape_reset",
                         index + 1);
@@ -120,19 +123,24 @@ tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *t, const char *op, int index)
 }
 
 tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
-    /* the common case in one glance: two fine operands on one tape */
-    if (n == 2 && in[0] && in[1] && !((in[0]->flags | in[1]->flags) & TGF_PARAM)) {
-        tg_tape *t = in[0]->tape;
-        if (in[1]->tape == t && in[0]->gen == t->gen && in[1]->gen == t->gen &&
-            (!need_float || (in[0]->dtype == in[1]->dtype && tg__is_float(in[0]->dtype))))
+    /* the common case in one glance: two fine handles on one tape */
+    if (n == 2 && in[0] && in[1]) {
+        tg_tensor *a = tg__rec(in[0]), *b = tg__rec(in[1]);
+        tg_tape *t = a->tape;
+        if (!((a->flags | b->flags) & TGF_PARAM) && tg__hot2(in[0], a, in[1], b, t) &&
+            (!need_float || (a->dtype == b->dtype && tg__is_float(a->dtype)))) {
+            in[0] = a, in[1] = b;
             return t;
+        }
     }
     tg_tape *tape = NULL;
-    for (int i = 0; i < n; i++)
-        if (in[i] && !(in[i]->flags & TGF_PARAM)) {
-            tape = in[i]->tape;
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *r = tg__rec(in[i]);
+        if (r && !(r->flags & TGF_PARAM)) {
+            tape = r->tape;
             break;
         }
+    }
     if (!tape) return NULL; /* all NULL or parameters: nowhere to record */
     for (int i = 0; i < n; i++) {
         in[i] = tg__operand(&tape, in[i], op, i);
@@ -157,13 +165,6 @@ tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
         }
     }
     return tape;
-}
-
-/* Validates a tensor argument of a query function. */
-static const tg_tensor *valid(const tg_tensor *t) {
-    if (!t) return NULL;
-    if (t->flags & TGF_PARAM) return t;
-    return t->gen == t->tape->gen ? t : NULL;
 }
 
 /* ----------------------------------------------------------- broadcasting */
@@ -233,7 +234,7 @@ static void fill(tg_tensor *t, double v) {
 tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v) {
     tg_tensor *t = make_leaf(tape, "scalar", dt, 0, NULL);
     if (t) fill(t, v);
-    return t;
+    return tg__handle(t);
 }
 
 tg_tensor *tg_scalar(tg_tape *tape, double v) {
@@ -245,7 +246,7 @@ tg_tensor *tg_scalar(tg_tape *tape, double v) {
     t->dtype = TG_F64;
     t->data = &t->small;
     t->small.f64 = v;
-    return t;
+    return tg__handle_at(t, tape->gen);
 }
 
 tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
@@ -257,7 +258,7 @@ tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *sh
         memcpy(t->data, data, bytes);
     else
         memset(t->data, 0, bytes);
-    return t;
+    return tg__handle(t);
 }
 
 tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
@@ -267,30 +268,33 @@ tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) 
 tg_tensor *tg_full(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape, double v) {
     tg_tensor *t = make_leaf(tape, "full", dt, rank, shape);
     if (t) fill(t, v);
-    return t;
+    return tg__handle(t);
 }
 
 tg_tensor *tg_ones(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
     return tg_full(tape, dt, rank, shape, 1.0);
 }
 
-static tg_tape *like_tape(const tg_tensor *t) {
+static tg_tape *like_tape(const tg_tensor *h, const char *op) {
+    const tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) return NULL;
-    if (t->gen != t->tape->gen) {
-        tg__fail(t->tape, TG_ERR_STALE, "zeros_like", "the tensor is stale (made before a reset)");
+    if (!tg__current(h, t, t->tape->gen)) {
+        tg__fail(t->tape, TG_ERR_STALE, op, "the tensor is stale (made before a reset)");
         return NULL;
     }
     return t->tape;
 }
 
-tg_tensor *tg_zeros_like(const tg_tensor *t) {
-    tg_tape *tape = like_tape(t);
+tg_tensor *tg_zeros_like(const tg_tensor *h) {
+    tg_tape *tape = like_tape(h, "zeros_like");
+    const tg_tensor *t = tg__rec(h);
     return tape ? tg_zeros(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
 }
 
-tg_tensor *tg_ones_like(const tg_tensor *t) {
-    tg_tape *tape = like_tape(t);
+tg_tensor *tg_ones_like(const tg_tensor *h) {
+    tg_tape *tape = like_tape(h, "ones_like");
+    const tg_tensor *t = tg__rec(h);
     return tape ? tg_ones(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
 }
 
@@ -309,7 +313,7 @@ static tg_tensor *rand_tensor(tg_tape *tape, const char *op, tg_dtype dt, int ra
         else
             ((double *)t->data)[i] = v;
     }
-    return t;
+    return tg__handle(t);
 }
 
 tg_tensor *tg_rand_uniform(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
@@ -322,10 +326,11 @@ tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank, const int64_t *s
     return rand_tensor(tape, "rand_normal", dt, rank, shape, rng, mean, std, true);
 }
 
-tg_tensor *tg_requires_grad(tg_tensor *t) {
+tg_tensor *tg_requires_grad(tg_tensor *h) {
+    tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) return t; /* parameters always do */
-    if (t->gen != t->tape->gen)
+    if (!tg__current(h, t, t->tape->gen))
         return tg__fail(t->tape, TG_ERR_STALE, "requires_grad", "the tensor is stale (made before a reset)");
     if (t->op != TG_OP_LEAF)
         return tg__fail(t->tape, TG_ERR_ARG, "requires_grad",
@@ -334,11 +339,11 @@ tg_tensor *tg_requires_grad(tg_tensor *t) {
     if (!tg__is_float(t->dtype))
         return tg__fail(t->tape, TG_ERR_DTYPE, "requires_grad", "only f32 and f64 tensors have gradients");
     t->flags |= TGF_REQ;
-    return t;
+    return tg__handle(t);
 }
 
-bool tg_tensor_requires_grad(const tg_tensor *t) {
-    t = valid(t);
+bool tg_tensor_requires_grad(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
     return t && (t->flags & (TGF_REQ | TGF_PARAM));
 }
 
@@ -346,39 +351,62 @@ tg_tensor *tg_detach(tg_tensor *t) {
     tg_tape *tape = NULL;
     t = tg__operand(&tape, t, "detach", 0);
     if (!t) return NULL;
-    return tg__wrap(tape, t->dtype, t->rank, t->shape, t->data);
+    return tg__handle(tg__wrap(tape, t->dtype, t->rank, t->shape, t->data));
 }
 
 /* --------------------------------------------------------------- queries */
 
-tg_tape *tg_tensor_tape(const tg_tensor *t) { return t ? t->tape : NULL; }
-tg_dtype tg_tensor_dtype(const tg_tensor *t) { return t ? (tg_dtype)t->dtype : TG_F32; }
-int tg_tensor_rank(const tg_tensor *t) { return valid(t) ? t->rank : -1; }
+/* Queries take handles: tg__live gives the record, or NULL if stale. */
+tg_tape *tg_tensor_tape(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
+    return t ? t->tape : NULL;
+}
 
-int64_t tg_tensor_dim(const tg_tensor *t, int axis) {
-    if (!valid(t) || t->rank == 0) return -1;
+tg_dtype tg_tensor_dtype(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
+    return t ? (tg_dtype)t->dtype : TG_F32;
+}
+
+int tg_tensor_rank(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
+    return t ? t->rank : -1;
+}
+
+int64_t tg_tensor_dim(const tg_tensor *h, int axis) {
+    const tg_tensor *t = tg__live(h);
+    if (!t || t->rank == 0) return -1;
     axis = tg__axis(axis, t->rank);
     return axis < 0 ? -1 : t->shape[axis];
 }
 
-const int64_t *tg_tensor_shape(const tg_tensor *t) {
-    return valid(t) && t->rank ? t->shape : NULL;
+const int64_t *tg_tensor_shape(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
+    return t && t->rank ? t->shape : NULL;
 }
 
-int64_t tg_tensor_numel(const tg_tensor *t) { return valid(t) ? tg__numel(t) : -1; }
+int64_t tg_tensor_numel(const tg_tensor *h) {
+    const tg_tensor *t = tg__live(h);
+    return t ? tg__numel(t) : -1;
+}
 
-char *tg_tensor_shape_str(const tg_tensor *t, char *buf, size_t n) {
-    if (!valid(t)) {
-        if (n) snprintf(buf, n, "%s", t ? "(stale)" : "(null)");
+char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
+    const tg_tensor *t = tg__live(h);
+    if (!t) {
+        if (n) snprintf(buf, n, "%s", h ? "(stale)" : "(null)");
         return buf;
     }
     return tg__shape_str(buf, n, t->rank, t->shape);
 }
 
-float *tg_tensor_f32(const tg_tensor *t) { return valid(t) && t->dtype == TG_F32 ? t->data : NULL; }
-double *tg_tensor_f64(const tg_tensor *t) { return valid(t) && t->dtype == TG_F64 ? t->data : NULL; }
-int64_t *tg_tensor_i64(const tg_tensor *t) { return valid(t) && t->dtype == TG_I64 ? t->data : NULL; }
-void *tg_tensor_data(const tg_tensor *t) { return valid(t) ? t->data : NULL; }
+static void *data_as(const tg_tensor *h, int dt) {
+    const tg_tensor *t = tg__live(h);
+    return t && (dt < 0 || t->dtype == dt) ? t->data : NULL;
+}
+
+float *tg_tensor_f32(const tg_tensor *h) { return data_as(h, TG_F32); }
+double *tg_tensor_f64(const tg_tensor *h) { return data_as(h, TG_F64); }
+int64_t *tg_tensor_i64(const tg_tensor *h) { return data_as(h, TG_I64); }
+void *tg_tensor_data(const tg_tensor *h) { return data_as(h, -1); }
 
 static double get(const tg_tensor *t, int64_t i) {
     switch (t->dtype) {
@@ -388,9 +416,10 @@ static double get(const tg_tensor *t, int64_t i) {
     }
 }
 
-double tg_item(const tg_tensor *t) {
+double tg_item(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
     if (!t) return NAN;
-    if (!valid(t)) {
+    if (!tg__live(h)) {
         tg__fail(t->tape, TG_ERR_STALE, "item", "the tensor is stale (made before a reset)");
         return NAN;
     }
@@ -403,8 +432,9 @@ double tg_item(const tg_tensor *t) {
     return get(t, 0);
 }
 
-double tg_tensor_get(const tg_tensor *t, int64_t i) {
-    if (!valid(t) || i < 0 || i >= tg__numel(t)) return NAN;
+double tg_tensor_get(const tg_tensor *h, int64_t i) {
+    const tg_tensor *t = tg__live(h);
+    if (!t || i < 0 || i >= tg__numel(t)) return NAN;
     return get(t, i);
 }
 
@@ -455,6 +485,7 @@ tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape) {
  * tape's reset or free) is only marked: the tape frees it when it lets go,
  * so the sweep never touches freed memory. */
 void tg_param_free(tg_tensor *p) {
+    p = tg__rec(p);
     if (!p || !(p->flags & TGF_PARAM) || !p->u.aux) return;
     if (p->small.pext->live > 0) {
         p->small.pext->dying = true;
@@ -476,15 +507,21 @@ void tg__drop_proxies(tg_tape *tape) {
     tape->nproxy = 0;
 }
 
-bool tg_tensor_is_param(const tg_tensor *t) { return t && (t->flags & TGF_PARAM); }
+bool tg_tensor_is_param(const tg_tensor *h) {
+    const tg_tensor *t = tg__rec(h);
+    return t && (t->flags & TGF_PARAM);
+}
 
 tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p) {
     if (!tape) return NULL;
     if (!p) return tg__fail(tape, TG_ERR_NULL, "param_on", "parameter is NULL");
-    if (!(p->flags & TGF_PARAM)) {
-        tg_tape *tp = tape;
-        return tg__operand(&tp, p, "param_on", 0); /* a tape tensor: itself, checked */
-    }
+    tg_tape *tp = tape;
+    /* a parameter: its proxy; a tape tensor: itself, checked */
+    return tg__handle(tg__operand(&tp, p, "param_on", 0));
+}
+
+/* The proxy record of parameter p on tape, made once per pass. */
+static tg_tensor *proxy_of(tg_tape *tape, tg_tensor *p) {
     tg_param_ext *x = p->small.pext;
     if (x->ptape == tape && x->pserial == tape->serial && x->pgen == tape->gen) return x->proxy;
     bool old = tape->grad_enabled;

@@ -180,10 +180,17 @@ TG_API void tg_tape_free(tg_tape *tape);
 
 /* Forgets every tensor on the tape in O(1) and clears its error; keeps the
  * memory so that a steady loop allocates nothing. Tensors from before the
- * reset become stale: passing one made in the pass just before this reset
- * to an op is a TG_ERR_STALE error. One from two or more resets back is
- * NOT detected today: its record slot may hold a tensor of the current
- * pass (records alternate between two sets of slots).
+ * reset become stale, and stay detected whatever now fills their place.
+ * Given a tensor made k resets back, ops and the functions that record
+ * errors (tg_backward, tg_grad, tg_item, tg_grad_item, tg_requires_grad,
+ * ...) record TG_ERR_STALE and return NULL, that status or NaN; the
+ * queries return what they return for NULL (but tg_tensor_shape_str
+ * writes "(stale)", and tg_tensor_tape gives the tape). This holds for
+ * every k that is not a multiple of 126. For k = 126, 252, ... it holds
+ * until the current pass has made as many records (tg_tape_count) as the
+ * tensor's pass had made before it; from then on the handle reads as the
+ * tensor that the current pass made in its place. Only this tape's resets
+ * count. Parameters never go stale.
  * Refused like tg_tape_free from a gradient hook during a sweep. */
 TG_API void tg_tape_reset(tg_tape *tape);
 
@@ -260,7 +267,7 @@ TG_API tg_tensor *tg_detach(tg_tensor *t);
 /* ------------------------------------------------------------- queries */
 
 TG_API tg_tape *tg_tensor_tape(const tg_tensor *t);  /* NULL for parameters */
-TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t);
+TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t); /* TG_F32 for NULL or stale */
 TG_API int tg_tensor_rank(const tg_tensor *t);
 /* Size of one axis; negative axes count from the end. -1 if out of range. */
 TG_API int64_t tg_tensor_dim(const tg_tensor *t, int axis);

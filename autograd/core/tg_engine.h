@@ -8,8 +8,9 @@
  * record arena (tape.c). Records are laid out in creation order, so the
  * reverse sweep walks the slots backwards: no node list, no sort.
  * Every slot always holds a whole record, and passes alternate between two
- * sets of slots, so a handle from the previous pass still points at its own
- * record, whose `gen` tells that it is stale.
+ * sets of slots. What a user holds is a handle, the record's address tagged
+ * with its pass (see "handles" below), so that a stale one is told from a
+ * tensor that now fills its slot.
  * Variable-size things (shapes of rank >= 2, data, gradients, op extras)
  * live in the tape's data arena.
  */
@@ -63,7 +64,7 @@ enum {
 
 struct tg_tensor {            /* exactly 64 bytes: see the static assert */
     tg_tape *tape;            /* owner; NULL for parameters */
-    uint32_t gen;             /* tape generation at creation */
+    uint32_t gen;             /* the tape's gen when it was made; 0: a parameter */
     uint8_t op;               /* enum tg_op */
     uint8_t dtype;            /* tg_dtype */
     uint8_t rank;             /* 0..8 */
@@ -139,12 +140,12 @@ typedef struct tg_dchunk {     /* a chunk of the data arena */
 enum { TG_SWEEP_NONE = 0, TG_SWEEP_NUMERIC, TG_SWEEP_GRAPH };
 
 struct tg_tape {
-    uint32_t gen;
+    uint32_t gen;             /* this pass: counts passes, never a multiple of 64 */
     uint64_t serial;          /* unique per tape, for parameter caches */
     /* record arena: slabs[0..nslab), filling slabs[cur] at pos. Two sets
      * of slabs take turns, one per pass, so that a handle from the previous
      * pass still points at its own record (whose gen says it is stale)
-     * rather than at a new tensor that reused its slot. */
+     * rather than at a new tensor that reused its slot (handles, below). */
     tg_slab *slabs, *oslabs;
     int nslab, capslab, onslab, ocapslab, cur;
     size_t pos;
@@ -169,6 +170,76 @@ struct tg_tape {
     tg_tensor **proxies;      /* parameter proxies of this pass */
     int nproxy, capproxy;
 };
+
+/* --------------------------------------------------------------- handles */
+
+/* A handle, what users hold, is a record's address with the tag of the
+ * pass that made it in its low 6 bits (records are 64-byte aligned): gen &
+ * 63. A tape's gen counts its passes and skips multiples of 64, so a tape
+ * record's tag is 1..63; a parameter's gen is 0, so its handle is its plain
+ * address. Internal code works on plain record pointers:
+ *   - whatever takes a tensor from a user strips the tag (tg__rec; for ops,
+ *     tg__check and tg__operand do it, so an op sees plain pointers after
+ *     them), and never stores a tagged pointer in a record;
+ *   - whatever hands a record to a user tags it (tg__handle): every public
+ *     function that returns a tensor, grads arrays, callbacks' arguments.
+ * The checks (tg__current) take a tagged handle as current when its record
+ * is of the tape's pass and the tag is that pass's, and a plain pointer
+ * (internal code passing records of the current pass) when the record is.
+ * What a stale handle from k passes back meets: for odd k its slot is in
+ * the other set and holds a record of an older pass (the gen tells); for
+ * even k the slot may hold a record of this pass, and the tag tells unless
+ * k is a multiple of 63. So a stale handle goes unnoticed only 126, 252, ...
+ * resets back, and only once this pass has refilled its slot.
+ * A handle dereferenced without tg__rec reads a misaligned record: the
+ * sanitizer build (-Db_sanitize=address,undefined) reports it (for a tag
+ * not a multiple of 8, as on a tape's first pass). */
+#define TG__TAG_MASK ((uintptr_t)63)
+
+/* The tag of a pass. */
+static inline uintptr_t tg__tag_of(uint32_t gen) { return (uintptr_t)(gen & 63); }
+/* The record behind a handle (a plain pointer or NULL stays as it is). */
+static inline tg_tensor *tg__rec(const tg_tensor *h) {
+    return (tg_tensor *)((uintptr_t)h & ~TG__TAG_MASK);
+}
+/* The handle of a record (a handle or NULL stays as it is). */
+static inline tg_tensor *tg__handle(const tg_tensor *t) {
+    if (!t) return NULL;
+    tg_tensor *r = tg__rec(t);
+    return (tg_tensor *)((uintptr_t)r | tg__tag_of(r->gen));
+}
+/* Whether handle (or plain pointer) h, whose record r is on a tape whose
+ * pass is `gen`, names a tensor of that pass. */
+static inline bool tg__current(const tg_tensor *h, const tg_tensor *r, uint32_t gen) {
+    uintptr_t tag = (uintptr_t)h & TG__TAG_MASK;
+    return r->gen == gen && (tag == 0 || tag == tg__tag_of(gen));
+}
+/* The checks of hot paths (scalar code): h (and h2), whose records r (and
+ * r2) are no parameters, are tagged handles of tape t's current pass. A
+ * plain pointer fails them, and takes the full check. */
+static inline bool tg__hot(const tg_tensor *h, const tg_tensor *r, const tg_tape *t) {
+    uint32_t gen = t->gen;
+    return r->tape == t && r->gen == gen && (((uintptr_t)h ^ gen) & TG__TAG_MASK) == 0;
+}
+static inline bool tg__hot2(const tg_tensor *h, const tg_tensor *r, const tg_tensor *h2,
+                            const tg_tensor *r2, const tg_tape *t) {
+    uint32_t gen = t->gen;
+    return r->tape == t && r2->tape == t && r->gen == gen && r2->gen == gen &&
+           ((((uintptr_t)h ^ gen) | ((uintptr_t)h2 ^ gen)) & TG__TAG_MASK) == 0;
+}
+/* The handle of record t (or NULL) made on a pass `gen`: tg__handle when
+ * the pass is at hand. */
+static inline tg_tensor *tg__handle_at(const tg_tensor *t, uint32_t gen) {
+    return t ? (tg_tensor *)((uintptr_t)t | tg__tag_of(gen)) : NULL;
+}
+/* The record of h if h is a tensor of its tape's current pass or a
+ * parameter; NULL if h is NULL or stale. */
+static inline tg_tensor *tg__live(const tg_tensor *h) {
+    tg_tensor *r = tg__rec(h);
+    if (!r) return NULL;
+    if (r->flags & TGF_PARAM) return r;
+    return tg__current(h, r, r->tape->gen) ? r : NULL;
+}
 
 /* ------------------------------------------------------------ allocation */
 void *tg__malloc(size_t n);
@@ -264,20 +335,23 @@ static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b) {
     return true;
 }
 
-/* Checks one operand: NULL, stale, other tape. Resolves a parameter to its
- * proxy on `*tape` (taking the tape from the operand if *tape is NULL).
- * On error records it (if a tape is known) and returns NULL. */
+/* Checks one operand (a handle or a record): NULL, stale, other tape.
+ * Returns its record, or for a parameter its proxy on `*tape` (taking the
+ * tape from the operand if *tape is NULL). On error records it (if a tape
+ * is known) and returns NULL. */
 tg_tensor *tg__operand(tg_tape **tape, tg_tensor *t, const char *op, int index);
 
 /* Validates inputs of an op: all non-NULL, same tape, not stale, and (if
- * need_float) the same float dtype. Parameters become proxies in place.
- * Returns the tape or NULL (error recorded where possible). */
+ * need_float) the same float dtype. In place, handles become their records
+ * and parameters their proxies. Returns the tape or NULL (error recorded
+ * where possible). */
 tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float);
 
 /* A new output record of the given op, dtype and shape, with data
  * allocated (uninitialised) unless `data` is given (a view). Sets
  * requires-grad from the inputs when recording is on. in1/c/aux are left
- * for the caller to fill. NULL on OOM (recorded). */
+ * for the caller to fill. NULL on OOM (recorded). A record, not a handle:
+ * the public function returns tg__handle of it. */
 tg_tensor *tg__out(tg_tape *tape, int op, int dtype, int rank, const int64_t *shape,
                    tg_tensor *in0, tg_tensor *in1, void *data);
 /* After an op filled its record: whether any input requires grad. */
