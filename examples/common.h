@@ -4,6 +4,7 @@
 #ifndef TG_EXAMPLES_COMMON_H
 #define TG_EXAMPLES_COMMON_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +23,48 @@ typedef struct ex_flag {
     const char *help;
 } ex_flag;
 
+/* Prints "usage: PROG [flags]", the about text, then one line per flag with
+ * its help and its default ("off" for a bool flag), to stdout. */
 static inline void ex_usage(const char *prog, const char *about, const ex_flag *flags, int n) {
-    printf("usage: %s [flags]\n%s\n\n", prog, about);
+    printf("usage: %s [flags]\n%s\n\nflags:\n", prog, about);
     for (int i = 0; i < n; i++) {
         const ex_flag *f = &flags[i];
-        char def[64] = "";
+        char def[64] = "off";
         if (f->type == EX_INT) snprintf(def, sizeof def, "%ld", *(long *)f->ptr);
         else if (f->type == EX_DOUBLE) snprintf(def, sizeof def, "%g", *(double *)f->ptr);
-        else if (f->type == EX_STRING) snprintf(def, sizeof def, "%s", *(const char **)f->ptr ? *(const char **)f->ptr : "");
-        printf("  %-14s %s%s%s%s\n", f->name, f->help, f->type == EX_BOOL ? "" : " (default: ",
-               f->type == EX_BOOL ? "" : def, f->type == EX_BOOL ? "" : ")");
+        else if (f->type == EX_STRING)
+            snprintf(def, sizeof def, "%s", *(const char **)f->ptr ? *(const char **)f->ptr : "none");
+        else if (*(int *)f->ptr) snprintf(def, sizeof def, "on");
+        printf("  %-14s %s (default: %s)\n", f->name, f->help, def);
     }
+    printf("  %-14s print this help and exit\n", "--help, -h");
 }
 
 /* Parses "--name value" (or "--name=value"; a bool flag takes no value).
- * Prints the usage and exits on --help or a bad flag (this is a program,
- * not the library). */
-static inline void ex_parse(int argc, char **argv, const char *about, const ex_flag *flags, int n) {
+ * On --help or -h, prints the usage to stdout and exits 0; on an unknown
+ * flag, a missing value, a value that is not a whole number (EX_INT) or a
+ * finite number (EX_DOUBLE), or a value on a bool flag, prints why to
+ * stderr and exits 2 (this is a program, not the library). Arguments that
+ * do not start with "--" are positional: up to maxpos of them are stored in
+ * pos[] in order and their count returned; pos == NULL (or more than
+ * maxpos) makes them bad arguments too. */
+static inline int ex_parse_pos(int argc, char **argv, const char *about, const ex_flag *flags,
+                               int n, char **pos, int maxpos) {
+    int npos = 0;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
             ex_usage(argv[0], about, flags, n);
             exit(0);
+        }
+    }
+    for (int a = 1; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2)) {
+            if (!pos || npos >= maxpos) {
+                fprintf(stderr, "%s: unexpected argument \"%s\" (try --help)\n", argv[0], argv[a]);
+                exit(2);
+            }
+            pos[npos++] = argv[a];
+            continue;
         }
         const char *eq = strchr(argv[a], '=');
         size_t len = eq ? (size_t)(eq - argv[a]) : strlen(argv[a]);
@@ -54,6 +76,10 @@ static inline void ex_parse(int argc, char **argv, const char *about, const ex_f
             exit(2);
         }
         if (f->type == EX_BOOL) {
+            if (eq) {
+                fprintf(stderr, "%s: %s takes no value\n", argv[0], f->name);
+                exit(2);
+            }
             *(int *)f->ptr = 1;
             continue;
         }
@@ -66,11 +92,18 @@ static inline void ex_parse(int argc, char **argv, const char *about, const ex_f
         if (f->type == EX_INT) *(long *)f->ptr = strtol(v, &end, 10);
         else if (f->type == EX_DOUBLE) *(double *)f->ptr = strtod(v, &end);
         else *(const char **)f->ptr = v;
-        if (end && (*end || end == v)) {
-            fprintf(stderr, "%s: %s: \"%s\" is not a number\n", argv[0], f->name, v);
+        if (end && (*end || end == v || (f->type == EX_DOUBLE && !isfinite(*(double *)f->ptr)))) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a %s\n", argv[0], f->name, v,
+                    f->type == EX_INT ? "whole number" : "finite number");
             exit(2);
         }
     }
+    return npos;
+}
+
+/* ex_parse_pos without positional arguments. */
+static inline void ex_parse(int argc, char **argv, const char *about, const ex_flag *flags, int n) {
+    ex_parse_pos(argc, argv, about, flags, n, NULL, 0);
 }
 
 /* ex_parse over a whole array of flags. */
