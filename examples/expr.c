@@ -54,7 +54,7 @@ typedef struct node {
     int index;      /* N_VAR: the variable; N_CALL: the function */
     double value;   /* N_NUM */
     int start, end; /* the text it was parsed from, [start, end) */
-    int height;     /* 1 + the height of the taller operand */
+    int height;     /* operations on the longest path down: 0 for a leaf */
 } node;
 
 struct ex_expr {
@@ -112,7 +112,7 @@ static int add_node(parser *p, node_kind kind, int a, int b, int start) {
     nd->start = start;
     nd->end = p->pos;
     int ha = a >= 0 ? e->nodes[a].height : 0, hb = b >= 0 ? e->nodes[b].height : 0;
-    nd->height = 1 + (ha > hb ? ha : hb);
+    nd->height = a < 0 && b < 0 ? 0 : 1 + (ha > hb ? ha : hb);
     if (nd->height > EX_EXPR_MAX_HEIGHT)
         return fail(p, start, "more than %d operations deep", EX_EXPR_MAX_HEIGHT);
     return e->n++;
