@@ -4,6 +4,7 @@
 #ifndef TG_EXAMPLES_COMMON_H
 #define TG_EXAMPLES_COMMON_H
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,7 +42,8 @@ static inline void ex_usage(const char *prog, const char *about, const ex_flag *
 }
 
 /* Parses "--name value" (or "--name=value"; a bool flag takes no value).
- * On --help or -h, prints the usage to stdout and exits 0; on an unknown
+ * Makes stdout line-buffered first (call it before any output). On --help
+ * or -h, prints the usage to stdout and exits 0; on an unknown
  * flag, a missing value, a value that is not a whole number (EX_INT) or a
  * finite number (EX_DOUBLE), or a value on a bool flag, prints why to
  * stderr and exits 2 (this is a program, not the library). Arguments that
@@ -51,6 +53,7 @@ static inline void ex_usage(const char *prog, const char *about, const ex_flag *
 static inline int ex_parse_pos(int argc, char **argv, const char *about, const ex_flag *flags,
                                int n, char **pos, int maxpos) {
     int npos = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress reaches a log or a pipe line by line */
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
             ex_usage(argv[0], about, flags, n);
@@ -89,10 +92,12 @@ static inline int ex_parse_pos(int argc, char **argv, const char *about, const e
             fprintf(stderr, "%s: %s needs a value\n", argv[0], f->name);
             exit(2);
         }
+        errno = 0;
         if (f->type == EX_INT) *(long *)f->ptr = strtol(v, &end, 10);
         else if (f->type == EX_DOUBLE) *(double *)f->ptr = strtod(v, &end);
         else *(const char **)f->ptr = v;
-        if (end && (*end || end == v || (f->type == EX_DOUBLE && !isfinite(*(double *)f->ptr)))) {
+        if (end && (*end || end == v || errno == ERANGE ||
+                    (f->type == EX_DOUBLE && !isfinite(*(double *)f->ptr)))) {
             fprintf(stderr, "%s: %s: \"%s\" is not a %s\n", argv[0], f->name, v,
                     f->type == EX_INT ? "whole number" : "finite number");
             exit(2);
@@ -121,21 +126,28 @@ static inline double ex_now(void) {
 /* --------------------------------------------------------- progress bar */
 
 /* One line per epoch that redraws in place on a terminal:
- *   epoch 1/5 [##########----------]  469/938  loss 0.5123  41234 samples/s
- * When stdout is not a terminal (a log file, a pipe, meson test), it
- * prints a plain line at each tenth of the epoch instead. */
+ *   epoch 1/5 [##########----------]  469/938  loss 0.5123  41234 samples/s  3s elapsed, 27s left
+ * When stdout is not a terminal (a log file, a pipe, meson test), a plain
+ * line after the first batch and at each tenth of the epoch instead:
+ *   epoch 1/5  batch 469/938  loss 0.5123  41234 samples/s  3.1 s elapsed, 27.4 s left
+ * Every line is flushed as it is written (ex_parse makes stdout line-
+ * buffered). "elapsed" counts from run_start (ex_now() when training
+ * began); "left" is the time per batch so far times the batches left in
+ * the whole run (epochs of `total` batches each). */
 typedef struct ex_progress {
     long epoch, epochs, total, done;
-    double start, last_draw;
+    double start, run_start, last_draw;
     int tty, last_tenth;
 } ex_progress;
 
-static inline void ex_progress_start(ex_progress *p, long epoch, long epochs, long total) {
+static inline void ex_progress_start(ex_progress *p, long epoch, long epochs, long total,
+                                     double run_start) {
     memset(p, 0, sizeof *p);
     p->epoch = epoch;
     p->epochs = epochs;
     p->total = total;
     p->start = ex_now();
+    p->run_start = run_start;
     p->tty = isatty(fileno(stdout));
     p->last_tenth = -1;
 }
@@ -144,6 +156,9 @@ static inline void ex_progress_draw(ex_progress *p, long done, double loss, long
     double now = ex_now();
     p->done = done;
     double rate = samples / (now - p->start > 1e-9 ? now - p->start : 1e-9);
+    double elapsed = now - p->run_start;
+    double done_all = (double)((p->epoch - 1) * p->total + done);
+    double left = done_all > 0 ? elapsed / done_all * ((double)(p->epochs * p->total) - done_all) : 0;
     if (p->tty) {
         if (done < p->total && now - p->last_draw < 0.05) return; /* 20 redraws a second */
         p->last_draw = now;
@@ -151,16 +166,17 @@ static inline void ex_progress_draw(ex_progress *p, long done, double loss, long
         int fill = p->total ? (int)(20 * done / p->total) : 20;
         for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
         bar[20] = 0;
-        printf("\repoch %ld/%ld [%s] %5ld/%ld  loss %.4f  %6.0f samples/s", p->epoch, p->epochs,
-               bar, done, p->total, loss, rate);
+        printf("\repoch %ld/%ld [%s] %5ld/%ld  loss %.4f  %6.0f samples/s  %.0fs elapsed, %.0fs left ",
+               p->epoch, p->epochs, bar, done, p->total, loss, rate, elapsed, left);
         if (done >= p->total) printf("\n");
         fflush(stdout);
     } else {
         int tenth = p->total ? (int)(10 * done / p->total) : 10;
         if (tenth == p->last_tenth) return;
         p->last_tenth = tenth;
-        printf("epoch %ld/%ld  batch %ld/%ld  loss %.4f  %.0f samples/s\n", p->epoch, p->epochs,
-               done, p->total, loss, rate);
+        printf("epoch %ld/%ld  batch %ld/%ld  loss %.4f  %.0f samples/s  %.1f s elapsed, %.1f s left\n",
+               p->epoch, p->epochs, done, p->total, loss, rate, elapsed, left);
+        fflush(stdout);
     }
 }
 

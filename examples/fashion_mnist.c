@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
     double acc = 0, t0 = ex_now();
     for (long epoch = 1; epoch <= epochs; epoch++) {
         ex_progress bar;
-        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b));
+        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b), t0);
         double sum = 0;
         long nb = 0, seen = 0;
         int64_t n;
