@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
 
     /* The data, standardized as in fashion_mnist (fashion.h). */
     tg_dataset train, test;
-    int st = ex_fashion_load("fashion_cnn", data, limit, test_limit, &train, &test);
+    double mean, sd;
+    int st = ex_fashion_load("fashion_cnn", data, limit, test_limit, &train, &test, &mean, &sd);
     if (st) return st;
     if (train.dim != 784 || test.dim != 784) {
         fprintf(stderr, "fashion_cnn: expected 28x28 images\n");
@@ -139,7 +140,14 @@ int main(int argc, char **argv) {
     printf("trained in %.1f s\n", ex_now() - t0);
     if (log) fclose(log);
 
-    if (save && ex_save_params("fashion_cnn", save, m.ps)) return 1;
+    if (save) {
+        char smean[32], ssd[32];
+        snprintf(smean, sizeof smean, "%.9g", mean);
+        snprintf(ssd, sizeof ssd, "%.9g", sd);
+        const char *meta[] = {"input", "x = (pixels / 255 - mean) / std, pixels [n, 1, 28, 28]",
+                              "mean", smean, "std", ssd};
+        if (ex_save_params("fashion_cnn", save, m.ps, 3, meta)) return 1;
+    }
 
     int bad = ex_loss_report(losses.first, ex_losses_last(&losses));
     printf("test_accuracy: %.4f\n", acc);
