@@ -4,6 +4,7 @@
     examples_cli.py flags EXAMPLE...    every example: --help, bad flags
     examples_cli.py derivative EXE      derivative's expressions and errors
     examples_cli.py progress EXE        fashion_mnist's progress reaches a pipe
+    examples_cli.py plot PLOT_LOSS_PY   docs/plot_loss.py draws a CSV as SVG
 
 flags: `EXAMPLE --help` exits 0 and lists every flag with "(default: ...)";
 an unknown flag, a flag without its value, a number flag given "abc" and
@@ -180,6 +181,31 @@ def progress(exe):
     return 0
 
 
+def plot(script):
+    """plot_loss.py on a made-up log of 3 epochs: an SVG with both curves,
+    every step in each, two epoch lines; a bad log exits non-zero."""
+    import xml.dom.minidom
+    with tempfile.TemporaryDirectory() as d:
+        csv_path, svg_path = os.path.join(d, "loss.csv"), os.path.join(d, "loss.svg")
+        with open(csv_path, "w") as f:
+            f.write("step,epoch,loss\n")
+            for i in range(1, 301):
+                f.write(f"{i},{1 + (i - 1) // 100},{2.0 * math.exp(-i / 60) + 0.1 + 0.05 * (i % 7) / 7:.6f}\n")
+        rc, out, err = run([sys.executable, script, csv_path, svg_path, "a <title>"])
+        check(rc == 0 and "300 steps" in out, f"plot_loss.py: exit {rc} {out} {err}")
+        doc = xml.dom.minidom.parse(svg_path)
+        lines = doc.getElementsByTagName("polyline")
+        check(len(lines) == 2 and all(len(l.getAttribute("points").split()) == 300 for l in lines),
+              "plot_loss.py: want two curves of 300 points")
+        texts = [t.firstChild.data for t in doc.getElementsByTagName("text") if t.firstChild]
+        check("a <title>" in texts and "epoch 2" in texts and "epoch 3" in texts,
+              f"plot_loss.py: texts {texts}")
+        with open(csv_path, "w") as f:
+            f.write("step,epoch,loss\n1,1,nan\n")
+        rc, out, err = run([sys.executable, script, csv_path, svg_path])
+        check(rc != 0 and "not a positive finite number" in err, f"plot_loss.py on nan: exit {rc} {err}")
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     rc = 0
@@ -189,6 +215,8 @@ def main():
         derivative(args[0])
     elif mode == "progress":
         rc = progress(args[0])
+    elif mode == "plot":
+        plot(args[0])
     print(f"examples_cli {mode}: {passed} passed, {failed} failed")
     sys.exit(1 if failed else rc)
 
