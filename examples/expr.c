@@ -129,6 +129,18 @@ static const char *found(parser *p, char *buf, size_t sz) {
 
 static int parse_expr(parser *p);
 
+/* Steps over the ")" that closes the "(" at `open`, or fails. */
+static int expect_close(parser *p, int open) {
+    skip_space(p);
+    if (p->s[p->pos] != ')') {
+        char b[16];
+        return fail(p, p->pos, "expected \")\" to close the \"(\" of column %d, found %s", open + 1,
+                    found(p, b, sizeof b));
+    }
+    p->pos++;
+    return 0;
+}
+
 static int parse_number(parser *p) {
     int start = p->pos;
     const char *s = p->s;
@@ -180,12 +192,7 @@ static int parse_name(parser *p) {
         skip_space(p);
         if (p->s[p->pos] == ',')
             return fail(p, p->pos, "%.*s takes one argument", len, name);
-        if (p->s[p->pos] != ')') {
-            char b[16];
-            return fail(p, p->pos, "expected \")\" to close the \"(\" of column %d, found %s",
-                        open + 1, found(p, b, sizeof b));
-        }
-        p->pos++;
+        if (expect_close(p, open) < 0) return -1;
         int k = add_node(p, N_CALL, a, -1, start);
         if (k >= 0) p->e->nodes[k].index = f;
         return k;
@@ -219,13 +226,7 @@ static int parse_primary(parser *p) {
         int a = parse_expr(p);
         p->depth--;
         if (a < 0) return -1;
-        skip_space(p);
-        if (p->s[p->pos] != ')') {
-            char b[16];
-            return fail(p, p->pos, "expected \")\" to close the \"(\" of column %d, found %s",
-                        open + 1, found(p, b, sizeof b));
-        }
-        p->pos++;
+        if (expect_close(p, open) < 0) return -1;
         /* the parenthesized text is the node's text */
         p->e->nodes[a].start = open;
         p->e->nodes[a].end = p->pos;
@@ -266,35 +267,26 @@ static int parse_unary(parser *p) {
     return add_node(p, N_NEG, a, -1, start);
 }
 
-static int parse_term(parser *p) {
+/* A left-associative chain of binary operators: level 0 is + and -, over
+ * operands of level 1, which is * and /, over unary operands. */
+static int parse_binary(parser *p, int level) {
     int start = (skip_space(p), p->pos);
-    int a = parse_unary(p);
+    int a = level ? parse_unary(p) : parse_binary(p, 1);
     for (;;) {
         if (a < 0) return -1;
         skip_space(p);
         char c = p->s[p->pos];
-        if ((c != '*' && c != '/') || p->s[p->pos + 1] == '*') return a;
+        int is_op = level ? (c == '*' || c == '/') && p->s[p->pos + 1] != '*' : c == '+' || c == '-';
+        if (!is_op) return a;
         p->pos++;
-        int b = parse_unary(p);
+        int b = level ? parse_unary(p) : parse_binary(p, 1);
         if (b < 0) return -1;
-        a = add_node(p, c == '*' ? N_MUL : N_DIV, a, b, start);
+        node_kind k = c == '+' ? N_ADD : c == '-' ? N_SUB : c == '*' ? N_MUL : N_DIV;
+        a = add_node(p, k, a, b, start);
     }
 }
 
-static int parse_expr(parser *p) {
-    int start = (skip_space(p), p->pos);
-    int a = parse_term(p);
-    for (;;) {
-        if (a < 0) return -1;
-        skip_space(p);
-        char c = p->s[p->pos];
-        if (c != '+' && c != '-') return a;
-        p->pos++;
-        int b = parse_term(p);
-        if (b < 0) return -1;
-        a = add_node(p, c == '+' ? N_ADD : N_SUB, a, b, start);
-    }
-}
+static int parse_expr(parser *p) { return parse_binary(p, 0); }
 
 ex_expr *ex_expr_parse(const char *text, int nvars, const char *const *vars, char *err,
                        size_t errsz) {
