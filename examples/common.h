@@ -111,6 +111,15 @@ static inline void ex_parse(int argc, char **argv, const char *about, const ex_f
     ex_parse_pos(argc, argv, about, flags, n, NULL, 0);
 }
 
+/* A flag's value out of its range: unless ok, prints "PROG: FLAG must be
+ * WHAT (got VALUE)" and exits 2, as ex_parse does for a malformed value. */
+static inline void ex_require(int ok, const char *prog, const char *flag, const char *what,
+                              double got) {
+    if (ok) return;
+    fprintf(stderr, "%s: %s must be %s (got %g)\n", prog, flag, what, got);
+    exit(2);
+}
+
 /* ex_parse over a whole array of flags. */
 #define EX_PARSE(argc, argv, about, flags) \
     ex_parse(argc, argv, about, flags, (int)(sizeof flags / sizeof flags[0]))

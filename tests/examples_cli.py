@@ -7,9 +7,9 @@
     examples_cli.py plot PLOT_LOSS_PY   docs/plot_loss.py draws a CSV as SVG
 
 flags: `EXAMPLE --help` exits 0 and lists every flag with "(default: ...)";
-an unknown flag, a flag without its value, a number flag given "abc" and
-a stray argument each exit 2 with a message on stderr (and nothing
-written to stdout but what --help would not print).
+an unknown flag, a flag without its value, a number flag given "abc", a
+value out of the range its source checks (ex_require) and a stray
+argument each exit 2 with a message on stderr and nothing on stdout.
 
 derivative: a typed expression gives its value and partials (checked
 against numbers worked out by hand), the old two-number form still works,
@@ -82,6 +82,13 @@ def flags(exes):
             check(rc == 2 and "is not a" in err, f"{name} {f}=1x: exit {rc}, {err!r}")
             rc, out, err = run([exe, f])
             check(rc == 2 and f"{f} needs a value" in err, f"{name} {f} (no value): exit {rc}, {err!r}")
+        # out of range: every flag the source checks with ex_require
+        if os.path.exists(src):
+            for f, what in re.findall(r'ex_require\([^"]*"(--[a-z-]+)", "([^"]+)"', open(src).read()):
+                bad_value = "0" if what == "at least 1" or what == "positive" else "-1"
+                rc, out, err = run([exe, f, bad_value])
+                check(rc == 2 and f"{f} must be {what} (got {bad_value})" in err,
+                      f"{name} {f} {bad_value}: exit {rc}, {err!r}")
         if name != "derivative":  # derivative takes positional arguments
             rc, out, err = run([exe, "stray"])
             check(rc == 2 and "unexpected argument \"stray\"" in err, f"{name} stray: exit {rc}, {err!r}")
