@@ -126,7 +126,12 @@ int main(int argc, char **argv) {
     if (!is_var) f = tg_tensor_set_name(f, "f");
 
     printf("f = %s%s", text, nvars ? "   at" : "");
-    for (int i = 0; i < nvars; i++) printf("%s %s = %.17g", i ? "," : "", names[i], vals[i]);
+    for (int i = 0; i < nvars; i++) {
+        char v[32]; /* the shortest of %.15g, %.17g that reads back as the value */
+        snprintf(v, sizeof v, "%.15g", vals[i]);
+        if (strtod(v, NULL) != vals[i]) snprintf(v, sizeof v, "%.17g", vals[i]);
+        printf("%s %s = %s", i ? "," : "", names[i], v);
+    }
     printf("\n\n");
     if (trace) {
         printf("backward trace (tg_tape_set_trace):\n");
