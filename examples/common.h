@@ -120,6 +120,13 @@ static inline void ex_require(int ok, const char *prog, const char *flag, const 
     exit(2);
 }
 
+/* The ranges of the flags every training example has. */
+static inline void ex_require_training(const char *prog, long epochs, long batch, double lr) {
+    ex_require(epochs >= 1, prog, "--epochs", "at least 1", (double)epochs);
+    ex_require(batch >= 1, prog, "--batch", "at least 1", (double)batch);
+    ex_require(lr > 0, prog, "--lr", "positive", lr);
+}
+
 /* ex_parse over a whole array of flags. */
 #define EX_PARSE(argc, argv, about, flags) \
     ex_parse(argc, argv, about, flags, (int)(sizeof flags / sizeof flags[0]))

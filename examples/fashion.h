@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#include "common.h"
+
 /* Loads the training and test sets from `dir`, keeps the first `limit` and
  * `test_limit` images when those are > 0 (for quick runs), scales pixels
  * 0..255 to [0, 1] and standardizes both sets with the training set's mean
@@ -41,6 +43,17 @@ static inline int ex_fashion_load(const char *prog, const char *dir, long limit,
     tg_dataset_standardize(train, false, mean, sd);
     tg_dataset_standardize(test, false, mean, sd);
     return 0;
+}
+
+/* The ranges of the flags both Fashion-MNIST examples have (exit 2 when
+ * out of range, as ex_parse): ex_require_training's, and --threads,
+ * --limit, --test-limit 0 or more. */
+static inline void ex_fashion_require(const char *prog, long epochs, long batch, double lr,
+                                      long threads, long limit, long test_limit) {
+    ex_require_training(prog, epochs, batch, lr);
+    ex_require(threads >= 0, prog, "--threads", "0 or more", (double)threads);
+    ex_require(limit >= 0, prog, "--limit", "0 or more", (double)limit);
+    ex_require(test_limit >= 0, prog, "--test-limit", "0 or more", (double)test_limit);
 }
 
 /* A model's forward pass: images x [n, dim] -> logits [n, 10]. */

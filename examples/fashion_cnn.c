@@ -60,12 +60,7 @@ int main(int argc, char **argv) {
         {"--loss-csv", EX_STRING, &csv, "write the loss of every step to this CSV file"},
     };
     EX_PARSE(argc, argv, "A small CNN on Fashion-MNIST.", flags);
-    ex_require(epochs >= 1, argv[0], "--epochs", "at least 1", (double)epochs);
-    ex_require(batch >= 1, argv[0], "--batch", "at least 1", (double)batch);
-    ex_require(lr > 0, argv[0], "--lr", "positive", (double)lr);
-    ex_require(threads >= 0, argv[0], "--threads", "0 or more", (double)threads);
-    ex_require(limit >= 0, argv[0], "--limit", "0 or more", (double)limit);
-    ex_require(test_limit >= 0, argv[0], "--test-limit", "0 or more", (double)test_limit);
+    ex_fashion_require(argv[0], epochs, batch, lr, threads, limit, test_limit);
     if (threads > 0) tg_set_num_threads((int)threads);
 
     /* The data, standardized as in fashion_mnist (fashion.h). */

@@ -51,13 +51,8 @@ int main(int argc, char **argv) {
         {"--loss-csv", EX_STRING, &csv, "write the loss of every step to this CSV file"},
     };
     EX_PARSE(argc, argv, "A 784-100-10 MLP on Fashion-MNIST.", flags);
-    ex_require(epochs >= 1, argv[0], "--epochs", "at least 1", (double)epochs);
-    ex_require(batch >= 1, argv[0], "--batch", "at least 1", (double)batch);
-    ex_require(lr > 0, argv[0], "--lr", "positive", (double)lr);
+    ex_fashion_require(argv[0], epochs, batch, lr, threads, limit, test_limit);
     ex_require(hidden >= 1, argv[0], "--hidden", "at least 1", (double)hidden);
-    ex_require(threads >= 0, argv[0], "--threads", "0 or more", (double)threads);
-    ex_require(limit >= 0, argv[0], "--limit", "0 or more", (double)limit);
-    ex_require(test_limit >= 0, argv[0], "--test-limit", "0 or more", (double)test_limit);
     if (threads > 0) tg_set_num_threads((int)threads);
 
     /* The data: pixels scaled to [0, 1] and standardized, labels 0..9

@@ -84,7 +84,15 @@ def flags(exes):
             check(rc == 2 and f"{f} needs a value" in err, f"{name} {f} (no value): exit {rc}, {err!r}")
         # out of range: every flag the source checks with ex_require
         if os.path.exists(src):
-            for f, what in re.findall(r'ex_require\([^"]*"(--[a-z-]+)", "([^"]+)"', open(src).read()):
+            text = open(src).read()
+            checked = re.findall(r'ex_require\([^"]*"(--[a-z-]+)", "([^"]+)"', text)
+            training = [("--epochs", "at least 1"), ("--batch", "at least 1"), ("--lr", "positive")]
+            if "ex_require_training(" in text:
+                checked += training
+            if "ex_fashion_require(" in text:
+                checked += training + [("--threads", "0 or more"), ("--limit", "0 or more"),
+                                       ("--test-limit", "0 or more")]
+            for f, what in checked:
                 bad_value = "0" if what == "at least 1" or what == "positive" else "-1"
                 rc, out, err = run([exe, f, bad_value])
                 check(rc == 2 and f"{f} must be {what} (got {bad_value})" in err,
