@@ -194,7 +194,7 @@ static void test_lorenz(tg_dtype dt, bool every, int64_t N) {
     char name[64];
     snprintf(name, sizeof name, "lorenz %s%s", tg_dtype_name(dt), every ? " every" : "");
     /* f64: <= 1e-12; f32: the per-step sums of parameter gradients round
-     * differently from one tape's (measured ~1e-6) */
+     * differently from one tape's */
     compare(name, &p, ps, 6, 3, N, ss, 8, dt == TG_F64 ? 1e-12 : 1e-4);
     for (int i = 0; i < 6; i++) tg_param_free(ps[i]);
 }
