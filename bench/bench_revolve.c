@@ -74,9 +74,30 @@ static double cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One variant (s = 0: the full tape), in the calling process. */
-static result run(int64_t N, int s) {
+#ifdef TG_BENCH_ADOLC
+double adolc_lorenz_grad(int n, int snapshots, double *grad6);
+
+/* The ADOL-C peer (bench/revolve_adolc.cpp); its tapes spill to files in
+ * the working directory beyond its buffers: run it in /tmp. */
+static result run_adolc(int64_t N, int s) {
     result r = {0};
+    if (chdir("/tmp")) return r;
+    double t0 = cpu_now();
+    r.loss = adolc_lorenz_grad((int)N, s, r.grad);
+    r.cpu = cpu_now() - t0;
+    r.ok = 1;
+    return r;
+}
+#endif
+
+/* One variant (s = 0: the full tape), in the calling process; the ADOL-C
+ * peer for adolc. */
+static result run(int64_t N, int s, int adolc) {
+    result r = {0};
+#ifdef TG_BENCH_ADOLC
+    if (adolc) return run_adolc(N, s);
+#endif
+    (void)adolc;
     model m = {{tg_param_new(TG_F64, 0, NULL), tg_param_new(TG_F64, 0, NULL),
                 tg_param_new(TG_F64, 0, NULL)}, 1e-5};
     tg_tensor *x0[3];
@@ -116,7 +137,7 @@ static result run(int64_t N, int s) {
 }
 
 /* The variant in a child; its peak RSS in MB into *mb. */
-static result in_child(int64_t N, int s, double *mb) {
+static result in_child(int64_t N, int s, int adolc, double *mb) {
     result r = {0};
     int fd[2];
     if (pipe(fd)) return r;
@@ -124,7 +145,7 @@ static result in_child(int64_t N, int s, double *mb) {
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        result c = run(N, s);
+        result c = run(N, s, adolc);
         ssize_t w = write(fd[1], &c, sizeof c);
         _exit(w == (ssize_t)sizeof c ? 0 : 1);
     }
@@ -154,7 +175,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < runs; i++)
         for (int v = 0; v < 2; v++) {
             double m = 0;
-            last[v] = in_child(N, v ? s : 0, &m);
+            last[v] = in_child(N, v ? s : 0, 0, &m);
             if (!last[v].ok) {
                 fprintf(stderr, "revolve_lorenz: the %s variant failed\n", v ? "checkpointed" : "full");
                 return 1;
@@ -183,5 +204,18 @@ int main(int argc, char **argv) {
             (double)(last[1].tape_peak + last[1].snap_bytes) / (double)last[0].tape_peak,
             (long long)last[1].advances, (long long)N, same_x0 ? "bit for bit" : "NOT bit for bit",
             worst, last[1].loss, last[0].loss);
+#ifdef TG_BENCH_ADOLC
+    /* ADOL-C: one run each (stderr) */
+    for (int v = 0; v < 2; v++) {
+        double m = 0;
+        result a = in_child(N, v ? s : 0, 1, &m);
+        double w = 0;
+        for (int i = 0; i < 6; i++)
+            w = fmax(w, fabs(a.grad[i] - last[0].grad[i]) / fmax(fabs(last[0].grad[i]), 1e-300));
+        fprintf(stderr, "revolve_adolc: %s %.3f s %.1f MB; gradient vs tapegrad's: worst relative "
+                "difference %.2g%s\n", v ? "checkpointed (CP_Context)" : "full tape", a.cpu, m, w,
+                w > 1e-8 ? " (WRONG)" : "");
+    }
+#endif
     return 0;
 }
