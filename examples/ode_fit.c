@@ -140,14 +140,14 @@ static double evaluate(void *ud) {
 }
 
 int main(int argc, char **argv) {
-    long steps = 100000, iters = 3, snaps = 100;
-    int no_full = 0;
-    const ex_flag flags[] = {
-        {"--steps", EX_INT, &steps, "RK4 steps over t in [0, 10] (a multiple of 50)"},
-        {"--iters", EX_INT, &iters, "L-BFGS steps (up to 10 iterations each)"},
-        {"--snapshots", EX_INT, &snaps, "states tg_revolve may keep"},
-        {"--no-full", EX_BOOL, &no_full, "skip measuring one full tape"}};
+    struct { long steps, iters, snaps; int no_full; } args = {100000, 3, 100, 0};
+    const ex_flag flags[] = {{"--steps", EX_INT, &args.steps, "RK4 steps over t in [0, 10] (a multiple of 50)"},
+                             {"--iters", EX_INT, &args.iters, "L-BFGS steps (up to 10 iterations each)"},
+                             {"--snapshots", EX_INT, &args.snaps, "states tg_revolve may keep"},
+                             {"--no-full", EX_BOOL, &args.no_full, "skip measuring one full tape"}};
     EX_PARSE(argc, argv, "Fit Lotka-Volterra parameters through a long RK4 integration.", flags);
+    long steps = args.steps, iters = args.iters, snaps = args.snaps;
+    int no_full = args.no_full;
     if (steps < NOBS || steps % NOBS || iters < 1 || snaps < 1) {
         fprintf(stderr, "ode_fit: --steps must be a positive multiple of %d\n", NOBS);
         return 2;

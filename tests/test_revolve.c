@@ -11,6 +11,7 @@
 
 /* Counts step calls by recording state, to check the driver's stats. */
 static long calls_rec, calls_fwd;
+static void count_call(tg_tape *tape) { ++*(tg_tape_grad_enabled(tape) ? &calls_rec : &calls_fwd); }
 
 typedef struct lorenz {
     tg_tensor *sigma, *rho, *beta; /* 0-d parameters */
@@ -29,8 +30,7 @@ static void lorenz_step(tg_tape *tape, tg_tensor *const *x, int64_t k, tg_tensor
                         void *ud) {
     (void)k;
     const lorenz *L = ud;
-    if (tg_tape_grad_enabled(tape)) calls_rec++;
-    else calls_fwd++;
+    count_call(tape);
     double h = L->dt;
     tg_tensor *k1[3], *k2[3], *k3[3], *k4[3], *t[3];
     lorenz_f(L, x, k1);
@@ -70,8 +70,7 @@ static void heat_step(tg_tape *tape, tg_tensor *const *x, int64_t k, tg_tensor *
                       void *ud) {
     (void)k;
     const heat *H = ud;
-    if (tg_tape_grad_enabled(tape)) calls_rec++;
-    else calls_fwd++;
+    count_call(tape);
     tg_tensor *u = x[0];
     int64_t n = tg_tensor_dim(u, 0);
     tg_tensor *p = tg_pad(u, 1, (const int64_t[]){1, 1}, 0.0);
@@ -261,8 +260,7 @@ static void test_formula(void) {
 static void count_step(tg_tape *tape, tg_tensor *const *x, int64_t k, tg_tensor **next,
                        void *ud) {
     (void)ud;
-    if (tg_tape_grad_enabled(tape)) calls_rec++;
-    else calls_fwd++;
+    count_call(tape);
     next[0] = tg_add_scalar(tg_mul_scalar(x[0], 0.999), 0.001 * (double)(k % 7));
 }
 static tg_tensor *count_loss(tg_tape *tape, tg_tensor *const *x, int64_t k, void *ud) {
