@@ -1,5 +1,5 @@
 /* revolve_plan.h - the binomial schedule's arithmetic (revolve_plan.c),
- * shared by the driver (revolve.c) and its tests. */
+ * for the driver (revolve.c). */
 #ifndef TG_REVOLVE_PLAN_H
 #define TG_REVOLVE_PLAN_H
 #include <stdint.h>
