@@ -13,8 +13,9 @@
  *     cost(l, s) = min over m of  m + cost(l - m, s - 1) + cost(m, s).
  * cost(., s) is convex (its slope is r, growing by one where l passes
  * beta(s, r)), so the sum is convex in m and a bisection on its forward
- * difference finds a best m. tests/test_revolve.c checks cost (tg_revolve_advances) against
- * that recursion solved by brute force, and the driver's count against cost.
+ * difference finds a best m. tests/test_revolve.c checks cost (as
+ * tg_revolve_advances) against that recursion solved by brute force, and
+ * the driver's count against cost.
  */
 #include "revolve_plan.h"
 

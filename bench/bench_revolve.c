@@ -130,7 +130,8 @@ static result run(int64_t N, int s, int adolc) {
     r.cpu = cpu_now() - t0;
     if (!r.ok) fprintf(stderr, "revolve_lorenz: %s\n", tg_tape_error(t));
     r.tape_peak = tg_tape_bytes_peak(t);
-    for (int i = 0; i < 3; i++) r.grad[i] = tg_grad_item(x0[i]), r.grad[3 + i] = tg_grad_item(m.p[i]);
+    for (int i = 0; i < 3; i++)
+        r.grad[i] = tg_grad_item(x0[i]), r.grad[3 + i] = tg_grad_item(m.p[i]);
     tg_tape_free(t);
     for (int i = 0; i < 3; i++) tg_param_free(x0[i]), tg_param_free(m.p[i]);
     return r;
@@ -177,7 +178,8 @@ int main(int argc, char **argv) {
             double m = 0;
             last[v] = in_child(N, v ? s : 0, 0, &m);
             if (!last[v].ok) {
-                fprintf(stderr, "revolve_lorenz: the %s variant failed\n", v ? "checkpointed" : "full");
+                fprintf(stderr, "revolve_lorenz: the %s variant failed\n",
+                        v ? "checkpointed" : "full");
                 return 1;
             }
             cpu[v][i] = last[v].cpu;

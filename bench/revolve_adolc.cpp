@@ -19,7 +19,8 @@ template <class T> static void rk4(T *s) {
         k[j][1] = a[0] * (s[4] - a[2]) - a[1];
         k[j][2] = a[0] * a[1] - s[5] * a[2];
     }
-    for (int i = 0; i < 3; i++) s[i] = s[i] + (k[0][i] + 2.0 * k[1][i] + 2.0 * k[2][i] + k[3][i]) * (h / 6);
+    for (int i = 0; i < 3; i++)
+        s[i] = s[i] + (k[0][i] + 2.0 * k[1][i] + 2.0 * k[2][i] + k[3][i]) * (h / 6);
 }
 
 static int step_a(int n, adouble *s) { return (void)n, rk4(s), 0; }

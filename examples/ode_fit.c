@@ -73,7 +73,8 @@ static tg_tensor *loss(tg_tape *tape, tg_tensor *const *s, int64_t k, void *ud) 
     const fit *F = ud;
     if (k == 0 || k % F->every) return NULL;
     const double *o = F->obs[k / F->every];
-    tg_tensor *e = tg_add(tg_square(tg_sub_scalar(s[0], o[0])), tg_square(tg_sub_scalar(s[1], o[1])));
+    tg_tensor *e = tg_add(tg_square(tg_sub_scalar(s[0], o[0])),
+                          tg_square(tg_sub_scalar(s[1], o[1])));
     return tg_mul_scalar(e, 1.0 / NOBS);
 }
 
@@ -141,8 +142,8 @@ static double evaluate(void *ud) {
 
 int main(int argc, char **argv) {
     struct { long steps, iters, snaps; int no_full; } args = {100000, 3, 100, 0};
-    const ex_flag flags[] = {{"--steps", EX_INT, &args.steps, "RK4 steps over t in [0, 10] (a multiple of 50)"},
-                             {"--iters", EX_INT, &args.iters, "L-BFGS steps (up to 10 iterations each)"},
+    const ex_flag flags[] = {{"--steps", EX_INT, &args.steps, "RK4 steps over t in [0, 10]"},
+                             {"--iters", EX_INT, &args.iters, "L-BFGS steps (of <= 10 iterations)"},
                              {"--snapshots", EX_INT, &args.snaps, "states tg_revolve may keep"},
                              {"--no-full", EX_BOOL, &args.no_full, "skip measuring one full tape"}};
     EX_PARSE(argc, argv, "Fit Lotka-Volterra parameters through a long RK4 integration.", flags);
@@ -166,7 +167,8 @@ int main(int argc, char **argv) {
     observe(&F, truth, steps, 3, 1);
 
     tg_revolve_problem prob = {2, x0, step, loss, true, &F};
-    closure c = {.tape = tg_tape_new(), .prob = &prob, .F = &F, .steps = steps, .snaps = (int)snaps};
+    closure c = {.tape = tg_tape_new(), .prob = &prob, .F = &F, .steps = steps,
+                 .snaps = (int)snaps};
     tg_lbfgs_opts o = TG_LBFGS_DEFAULTS;
     o.max_iter = 10, o.strong_wolfe = true;
     tg_optim *opt = tg_lbfgs_new(ps, 1.0, &o);
@@ -181,7 +183,8 @@ int main(int argc, char **argv) {
            ex_now() - t0);
     printf("parameter  true    start   fitted\n");
     for (int i = 0; i < 4; i++)
-        printf("%-9s  %.4f  %.4f  %.4f\n", names[i], truth[i], start[i], exp(*tg_tensor_f64(F.logp[i])));
+        printf("%-9s  %.4f  %.4f  %.4f\n", names[i], truth[i], start[i],
+               exp(*tg_tensor_f64(F.logp[i])));
     printf("per gradient: %lld recorded + %lld recomputed steps\n", (long long)c.st.recorded,
            (long long)c.st.advances);
     printf("memory with checkpointing: tape peak %.1f KB + %d snapshots %.1f KB\n",
