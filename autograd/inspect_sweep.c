@@ -202,6 +202,7 @@ static tmark mark(const tg_tape *t) {
 }
 
 static void release(tg_tape *t, const tmark *m) {
+    tg__tape_note_peak(t);
     t->cur = m->cur;
     t->pos = m->pos;
     t->count = m->count;
