@@ -62,7 +62,8 @@ TG_API void tg_zero_grad(tg_tensor *t);
 typedef tg_tensor *(*tg_gradcheck_fn)(tg_tape *tape, tg_tensor *const *inputs, void *ud);
 
 /* Options; a zero field means its default, so {0} or {.second = true}
- * read well. */
+ * read well, and opts == NULL means exactly {0}: the fast backward only,
+ * as PyTorch's gradcheck (set graph for the create-graph one too). */
 typedef struct tg_gradcheck_opts {
     double eps;   /* finite-difference step (default 1e-6) */
     double atol;  /* pass when |analytic - numeric| <= atol + rtol*|numeric| */
@@ -86,7 +87,7 @@ typedef struct tg_gradcheck_report {
  * are copied to f64 leaves on a private tape; f builds the output there. A
  * non-scalar output y is reduced to sum(y * w) with fixed random weights w,
  * so every element of y is checked. Returns report->ok; report may be NULL.
- * opts may be NULL for the defaults (with graph = true). */
+ * opts may be NULL for the defaults (the same as {0}: graph off). */
 TG_API bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                          const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
 
