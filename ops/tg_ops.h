@@ -14,7 +14,8 @@
  * logsumexp, norm) takes a list `int naxes, const int *axes`. An axis is
  * in [-rank, rank) and a negative one counts from the end (-1 is the
  * last); a reduction, softmax or argmax of a 0-d tensor takes axis 0 (or
- * -1), as in PyTorch, and the shape ops refuse a 0-d tensor. In a list
+ * -1), as in PyTorch; the shape and indexing ops refuse a 0-d tensor
+ * (but tg_flatten makes it [1], as torch.flatten). In a list
  * each axis appears at most once, and naxes == 0 (axes may then be NULL)
  * means every axis. Anything else is TG_ERR_ARG with a sentence naming the
  * axis and the shape. Each declaration below says which form it takes:
