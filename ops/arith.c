@@ -170,8 +170,10 @@ static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check(name, 2, in, false);
-    if (!tape || !adopt_dtype(tape, &in[0], &in[1]) || !tg__check_float(tape, name, 2, in))
-        return NULL;
+    if (!tape) return NULL;
+    if ((in[0]->dtype != in[1]->dtype || !tg__is_float(in[0]->dtype)) &&
+        (!adopt_dtype(tape, &in[0], &in[1]) || !tg__check_float(tape, name, 2, in)))
+        return NULL; /* the common case (one float dtype) costs one test */
     a = in[0], b = in[1];
     if (a->rank == 0 && b->rank == 0 && a->dtype == TG_F64) return scalar_binary(tape, op, a, b);
     int rank;
@@ -353,7 +355,8 @@ static tg_tensor *compare_rec(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b)
 static tg_tensor *compare(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     tg_tape *tape = tg__check(tg__ops[op].name, 2, in, false);
-    if (!tape || !adopt_dtype(tape, &in[0], &in[1])) return NULL;
+    if (!tape || (in[0]->dtype != in[1]->dtype && !adopt_dtype(tape, &in[0], &in[1])))
+        return NULL;
     return compare_rec(tape, op, in[0], in[1]);
 }
 
