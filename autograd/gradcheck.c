@@ -20,6 +20,7 @@ typedef struct gc {
 /* Builds the leaves and runs f; returns the scalar output (or NULL). */
 static tg_tensor *eval(gc *c, tg_tensor **leaves, bool req) {
     tg_tape_reset(c->tape);
+    tg_tape_set_grad_enabled(c->tape, true); /* every evaluation records (reset keeps it) */
     for (int i = 0; i < c->n; i++) {
         const tg_tensor *o = tg__rec(c->orig[i]);
         if (c->val[i]) {
@@ -60,7 +61,7 @@ static bool compare(const char *what, const tg_gradcheck_opts *o, int i, int64_t
 
 bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                   const tg_gradcheck_opts *opts, tg_gradcheck_report *report) {
-    tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 1234, true, false};
+    tg_gradcheck_opts o = {0}; /* NULL is exactly {0} */
     if (opts) o = *opts;
     /* zero fields mean the defaults, so {.second = true} reads well */
     if (o.eps <= 0) o.eps = 1e-6;

@@ -2,6 +2,27 @@
  * gradients as tensors, gradient checking, higher-order derivatives.
  *
  * Part of tapegrad; include <tapegrad.h> rather than this file.
+ *
+ * Threads. What is safe:
+ *   - One tape per thread: any number of threads may each record, sweep
+ *     (tg_backward, tg_grad, the higher-order drivers), reset and free
+ *     their own tapes at the same time, with no lock
+ *     (tests/test_threads.c). A tape, and every tensor on it, belongs to
+ *     one thread at a time; nothing on it may be used by two threads at
+ *     once.
+ *   - A parameter (tg_param_new) is used by one tape at a time: two
+ *     threads may not use one parameter concurrently (their sweeps would
+ *     both add into its gradient). nn/ objects (models, optimizers, data
+ *     sets) follow their parameters: one thread at a time.
+ *   - Process-wide settings, to be changed only while no other thread runs
+ *     library code: the allocator (tg_set_allocator), the thread count
+ *     (tg_set_num_threads), tg_release_caches. The SIMD level
+ *     (tg_simd_level) is chosen once and may be read from any thread.
+ *   - The thread pool is shared: a large op on one thread runs on the
+ *     pool; a large op on another thread while the pool is busy runs on
+ *     its own calling thread (same values; a parallel reduction may add
+ *     in another order). tg_parallel_for may be called from any thread.
+ *   - Random numbers come from a tg_rng the caller owns: one per thread.
  */
 #ifndef TG_AUTOGRAD_H
 #define TG_AUTOGRAD_H
@@ -43,7 +64,13 @@ TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
 /* The stored gradient of t as a tensor, or NULL if it has none yet.
  * Leaves: set by tg_backward, on t's tape. Parameters: the persistent
  * buffer (write to it freely). Intermediate tensors: the gradient from the
- * last sweep (handy for teaching; PyTorch would need retain_grad). */
+ * last sweep (handy for teaching; PyTorch would need retain_grad).
+ * Not a pure query for tensors on a tape: each call on a leaf or an
+ * intermediate makes one new record on t's tape (a view of the stored
+ * gradient; at rank 0 a copy of it), so tg_tape_count grows by one per
+ * call and the result is valid until the next reset. Call it once per
+ * pass and keep the result, or read one element with tg_grad_item, which
+ * records nothing. A parameter's gradient makes no record. */
 TG_API tg_tensor *tg_tensor_grad(const tg_tensor *t);
 
 /* The stored gradient of a one-element tensor as a double: what
@@ -62,7 +89,8 @@ TG_API void tg_zero_grad(tg_tensor *t);
 typedef tg_tensor *(*tg_gradcheck_fn)(tg_tape *tape, tg_tensor *const *inputs, void *ud);
 
 /* Options; a zero field means its default, so {0} or {.second = true}
- * read well. */
+ * read well, and opts == NULL means exactly {0}: the fast backward only,
+ * as PyTorch's gradcheck (set graph for the create-graph one too). */
 typedef struct tg_gradcheck_opts {
     double eps;   /* finite-difference step (default 1e-6) */
     double atol;  /* pass when |analytic - numeric| <= atol + rtol*|numeric| */
@@ -86,7 +114,7 @@ typedef struct tg_gradcheck_report {
  * are copied to f64 leaves on a private tape; f builds the output there. A
  * non-scalar output y is reduced to sum(y * w) with fixed random weights w,
  * so every element of y is checked. Returns report->ok; report may be NULL.
- * opts may be NULL for the defaults (with graph = true). */
+ * opts may be NULL for the defaults (the same as {0}: graph off). */
 TG_API bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                          const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
 

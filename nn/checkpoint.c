@@ -187,7 +187,7 @@ static tg_status check_dst(const tg_checkpoint *ck, int i, const tg_tensor *dst,
                       e->name);
         return TG_ERR_NULL;
     }
-    if (tg_tensor_numel(dst) < 0 || (e->end > e->begin && !tg_tensor_data(dst))) {
+    if (tg_tensor_status(dst) != TG_OK || (e->end > e->begin && !tg_tensor_data(dst))) {
         tg__io_seterr(err, errlen,
                       "checkpoint '%s': the destination of \"%s\" is stale or has no data",
                       ck->path, e->name);
@@ -403,7 +403,7 @@ tg_status tg_checkpoint_save(const char *path, int n, const char *const *names,
                           "checkpoint save '%s': tensor \"%s\" has an unsupported dtype", path, nm);
             return TG_ERR_DTYPE;
         }
-        if (tg_tensor_numel(t) < 0 || (tg_tensor_numel(t) > 0 && !tg_tensor_data(t))) {
+        if (tg_tensor_status(t) != TG_OK || (tg_tensor_numel(t) > 0 && !tg_tensor_data(t))) {
             tg__io_seterr(err, errlen,
                           "checkpoint save '%s': tensor \"%s\" is stale (from before a "
                           "tg_tape_reset)", path, nm);

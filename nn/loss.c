@@ -88,9 +88,9 @@ static tg_tape *check_pair(const char *op, tg_tensor *x, tg_tensor *y, bool same
         return NULL;
     }
     if (!tape) return NULL;
-    if (tg_tensor_numel(x) < 0 || tg_tensor_numel(y) < 0) {
+    if (tg_tensor_status(x) != TG_OK || tg_tensor_status(y) != TG_OK) {
         tg_tape_fail(tape, TG_ERR_STALE, "%s: %s is stale (from before a tg_tape_reset)", op,
-                     tg_tensor_numel(x) < 0 ? "input" : "target");
+                     tg_tensor_status(x) != TG_OK ? "input" : "target");
         return NULL;
     }
     if (!is_float(x) || tg_tensor_dtype(x) != tg_tensor_dtype(y)) {
@@ -264,8 +264,9 @@ tg_tensor *tg_bce_with_logits_loss(tg_tensor *input, tg_tensor *target, tg_tenso
     if (!tape || !check_reduction(tape, op, r, false)) return NULL;
     if (pos_weight) {
         char a[96], b[96];
-        if (tg_tensor_numel(pos_weight) < 0 || tg_tensor_dtype(pos_weight) != tg_tensor_dtype(input)) {
-            tg_tape_fail(tape, tg_tensor_numel(pos_weight) < 0 ? TG_ERR_STALE : TG_ERR_DTYPE,
+        tg_status ps = tg_tensor_status(pos_weight);
+        if (ps != TG_OK || tg_tensor_dtype(pos_weight) != tg_tensor_dtype(input)) {
+            tg_tape_fail(tape, ps != TG_OK ? ps : TG_ERR_DTYPE,
                          "%s: pos_weight must be a live tensor of the input's dtype (%s)", op,
                          tg_dtype_name(tg_tensor_dtype(input)));
             return NULL;
@@ -325,9 +326,9 @@ static tg_tape *check_cls(const char *op, tg_tensor *x, tg_tensor *labels, bool 
         return NULL;
     }
     if (!tape) return NULL;
-    if (tg_tensor_numel(x) < 0 || tg_tensor_numel(labels) < 0) {
+    if (tg_tensor_status(x) != TG_OK || tg_tensor_status(labels) != TG_OK) {
         tg_tape_fail(tape, TG_ERR_STALE, "%s: %s is stale (from before a tg_tape_reset)", op,
-                     tg_tensor_numel(x) < 0 ? "input" : "labels");
+                     tg_tensor_status(x) != TG_OK ? "input" : "labels");
         return NULL;
     }
     char a[96], b[96];
@@ -395,7 +396,7 @@ static tg_tensor *cls_loss(tg_tape *tape, const char *op, tg_tensor *x, tg_tenso
     }
     if (weight) { /* class weights: a constant [C] of the input's dtype */
         char a[96], b[96];
-        if (tg_tensor_numel(weight) < 0) {
+        if (tg_tensor_status(weight) != TG_OK) {
             tg_tape_fail(tape, TG_ERR_STALE, "%s: weight is stale (from before a tg_tape_reset)",
                          op);
             return NULL;

@@ -1,5 +1,25 @@
 /* tapegrad.h - reverse-mode automatic differentiation on a tape, in C.
  *
+ * THE ERROR RULE (every function of the library follows it; the library
+ * never aborts or exits, unless asked to by tg_tape_set_abort_on_error):
+ *   1. Anything that works on a tape records its error there, sticky: the
+ *      first error is kept as a status (tg_tape_status) and a sentence
+ *      naming the function and the shapes (tg_tape_error); the call
+ *      returns NULL (a tensor), the status (tg_status), -1 (a count:
+ *      tg_split, tg_chunk) or NaN (a double: tg_item, tg_grad_item), and
+ *      later calls given NULL return at once.
+ *      Check once, at the end of a pass. tg_tape_reset clears it.
+ *   2. What has no tape keeps the sentence where it lives: a parameter
+ *      set, its layers and optimizers in tg_params_error(ps); file and
+ *      data functions (checkpoints, CSV, IDX) return a tg_status and write
+ *      the sentence into the caller's `char *err` buffer (which may be
+ *      NULL).
+ *   3. Queries record nothing and answer NULL, -1 (tg_tensor_rank,
+ *      tg_tensor_dim, tg_tensor_numel) or NaN (tg_tensor_get) for a NULL
+ *      or stale tensor or an index out of range; tg_tensor_status(t) says
+ *      which (TG_OK, TG_ERR_NULL, TG_ERR_STALE): code built on tapegrad
+ *      checks its operands with it, not with a -1.
+ *
  * A worked example: f(x, y) = x*y + sin(x), its value and gradient.
  *
  *     tg_tape *tape = tg_tape_new();

@@ -133,11 +133,47 @@ static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor
     return tg__handle(binary_general(op, a, b));
 }
 
+/* A C constant never needs a cast (PyTorch's rule for Python scalars): a
+ * 0-d operand that does not require grad, of another dtype than a float
+ * other operand, is replaced by a copy of its value in that dtype (two
+ * such constants: the f32 one becomes f64). Records; false after an error
+ * (out of memory). */
+static bool is_const0(const tg_tensor *t) {
+    return t->rank == 0 && !(t->flags & (TGF_REQ | TGF_PARAM));
+}
+static tg_tensor *const_as(tg_tape *tape, const tg_tensor *t, int dtype) {
+    tg_tensor *c = tg__wrap(tape, dtype, 0, NULL, NULL);
+    if (!c) return NULL;
+    double v = t->dtype == TG_F32   ? *(const float *)t->data
+               : t->dtype == TG_F64 ? *(const double *)t->data
+                                    : (double)*(const int64_t *)t->data;
+    if (dtype == TG_F32)
+        *(float *)c->data = (float)v;
+    else
+        *(double *)c->data = v;
+    return c;
+}
+static bool adopt_dtype(tg_tape *tape, tg_tensor **a, tg_tensor **b) {
+    tg_tensor *x = *a, *y = *b;
+    if (x->dtype == y->dtype) return true;
+    bool cx = is_const0(x), cy = is_const0(y);
+    if (cx && cy && tg__is_float(x->dtype) && tg__is_float(y->dtype)) {
+        if (x->dtype == TG_F32) cy = false; /* x becomes f64 */
+        else cx = false;
+    }
+    if (cy && tg__is_float(x->dtype)) return (*b = const_as(tape, y, x->dtype)) != NULL;
+    if (cx && tg__is_float(y->dtype)) return (*a = const_as(tape, x, y->dtype)) != NULL;
+    return true; /* nothing to adopt: the dtype check says what is wrong */
+}
+
 static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
-    tg_tape *tape = tg__check(name, 2, in, true);
+    tg_tape *tape = tg__check(name, 2, in, false);
     if (!tape) return NULL;
+    if ((in[0]->dtype != in[1]->dtype || !tg__is_float(in[0]->dtype)) &&
+        (!adopt_dtype(tape, &in[0], &in[1]) || !tg__check_float(tape, name, 2, in)))
+        return NULL; /* the common case (one float dtype) costs one test */
     a = in[0], b = in[1];
     if (a->rank == 0 && b->rank == 0 && a->dtype == TG_F64) return scalar_binary(tape, op, a, b);
     int rank;
@@ -314,12 +350,40 @@ tg_tensor *tg__vjp_binary(tg_tensor *o, tg_tensor *g, int i) {
 
 /* ========================================================= comparisons */
 
+static tg_tensor *compare_rec(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b);
+
 static tg_tensor *compare(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
+    tg_tape *tape = tg__check(tg__ops[op].name, 2, in, false);
+    if (!tape || (in[0]->dtype != in[1]->dtype && !adopt_dtype(tape, &in[0], &in[1])))
+        return NULL;
+    return compare_rec(tape, op, in[0], in[1]);
+}
+
+/* a against the constant c in a's dtype; an i64 a needs an integer c. */
+static tg_tensor *compare_scalar(int op, tg_tensor *a, double c) {
     const char *name = tg__ops[op].name;
-    tg_tape *tape = tg__check(name, 2, in, false);
+    tg_tape *tape = tg__check(name, 1, &a, false);
     if (!tape) return NULL;
-    a = in[0], b = in[1];
+    if (a->dtype == TG_I64 && !(c == floor(c) && fabs(c) <= 0x1p62)) {
+        char b0[160];
+        return tg__fail(tape, TG_ERR_ARG, name,
+                        "the constant %g is not an integer of i64 range, and operand 1 is i64 %s",
+                        c, tg__shape_str(b0, sizeof b0, a->rank, a->shape));
+    }
+    tg_tensor *k = tg__wrap(tape, a->dtype, 0, NULL, NULL);
+    if (!k) return NULL;
+    if (a->dtype == TG_F32)
+        *(float *)k->data = (float)c;
+    else if (a->dtype == TG_F64)
+        *(double *)k->data = c;
+    else
+        *(int64_t *)k->data = (int64_t)c;
+    return compare_rec(tape, op, a, k);
+}
+
+static tg_tensor *compare_rec(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
+    const char *name = tg__ops[op].name;
     if (a->dtype != b->dtype) {
         char b0[160], b1[160];
         return tg__fail(tape, TG_ERR_DTYPE, name, "dtypes differ: %s %s and %s %s (use tg_cast)",
@@ -350,7 +414,12 @@ static tg_tensor *compare(int op, tg_tensor *a, tg_tensor *b) {
 }
 
 #define CMP_API(ID, name, OP)                                                  \
-    tg_tensor *tg_##name(tg_tensor *a, tg_tensor *b) { return compare(TG_OP_##ID, a, b); }
+    tg_tensor *tg_##name(tg_tensor *a, tg_tensor *b) {                         \
+        return tg__handle(compare(TG_OP_##ID, a, b));                          \
+    }                                                                          \
+    tg_tensor *tg_##name##_scalar(tg_tensor *a, double c) {                    \
+        return tg__handle(compare_scalar(TG_OP_##ID, a, c));                   \
+    }
 TG_COMPARE_OPS(CMP_API)
 #undef CMP_API
 

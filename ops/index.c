@@ -12,8 +12,9 @@
  * Repeated indices receive the sum of their gradients. index_add and
  * scatter_add are linear, with index_select and gather as their vjps, so
  * every order of derivative is available. Indices may be negative (from
- * the end, as the header says for index_select; gather and embedding
- * follow the same rule); anything outside [-L, L) is an error.
+ * the end, as the header says for index_select; gather follows the same
+ * rule); anything outside [-L, L) is an error. embedding takes row numbers
+ * in [0, V) only, as PyTorch: a negative one is an error.
  * The axis of index_select, index_add, gather and scatter_add lives in
  * flags bits 4..6 (tg__flag_axis, op_common.h).
  */
@@ -244,6 +245,16 @@ tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *index) {
                         tg__shape_str(b1, sizeof b1, index->rank, index->shape));
     if (!check_index(tape, "embedding", weight, index, weight->shape[0], 0)) return NULL;
     int64_t n = tg__numel(index), shape[TG_MAX_RANK];
+    const int64_t *ix = index->data;
+    for (int64_t k = 0; k < n; k++) /* a row number, never from the end (PyTorch) */
+        if (ix[k] < 0)
+            return tg__fail(tape, TG_ERR_ARG, "embedding",
+                            "index %lld (element %lld of index %s) is negative: rows of weight "
+                            "%s are numbered 0..%lld",
+                            (long long)ix[k], (long long)k,
+                            tg__shape_str(b1, sizeof b1, index->rank, index->shape),
+                            tg__shape_str(b0, sizeof b0, weight->rank, weight->shape),
+                            (long long)weight->shape[0] - 1);
     for (int d = 0; d < index->rank; d++) shape[d] = index->shape[d];
     shape[index->rank] = weight->shape[1];
     tg_tensor *rows = tg_index_select(weight, 0, tg_reshape(index, 1, &n));

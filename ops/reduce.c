@@ -55,26 +55,10 @@ static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *a
                            bool keepdim) {
     tg_tape *tape = tg__check1(op, &a, true);
     if (!tape) return NULL;
-    if (naxes < 0 || (naxes > 0 && !axes))
-        return tg__fail(tape, TG_ERR_ARG, op, "bad axis list (%d axes)", naxes);
-    int64_t mask = 0;
-    for (int k = 0; k < naxes; k++) {
-        int ax = tg__axis(axes[k], a->rank);
-        if (ax < 0 || a->rank == 0) {
-            char b[160];
-            return tg__fail(tape, TG_ERR_ARG, op, "axis %d is out of range for shape %s",
-                            axes[k], tg__shape_str(b, sizeof b, a->rank, a->shape));
-        }
-        if (mask >> ax & 1)
-            return tg__fail(tape, TG_ERR_ARG, op, "axis %d is listed twice", axes[k]);
-        mask |= (int64_t)1 << ax;
-    }
-    int64_t kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
-    int orank = 0;
-    for (int d = 0; d < a->rank; d++) {
-        kshape[d] = mask >> d & 1 ? 1 : a->shape[d];
-        if (keepdim || !(mask >> d & 1)) oshape[orank++] = kshape[d];
-    }
+    int64_t mask, kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
+    int orank;
+    if (!tg__red_axes(tape, op, a, naxes, axes, keepdim, &mask, kshape, &orank, oshape))
+        return NULL;
     tg_tensor *out = tg__out(tape, TG_OP_SUM, a->dtype, orank, oshape, a, NULL, NULL);
     if (!out) return NULL;
     out->u.i = red_code(mask, keepdim);
@@ -126,12 +110,7 @@ tg_tensor *tg__vjp_sum(tg_tensor *o, tg_tensor *g, int i) {
     return tg_expand(tg_reshape(g, a->rank, kshape), a->rank, a->shape);
 }
 
-tg_tensor *tg_sum(tg_tensor *a) {
-    int axes[TG_MAX_RANK];
-    int r = a ? tg__rec(a)->rank : 0; /* a record is always readable, even stale */
-    for (int d = 0; d < r; d++) axes[d] = d;
-    return tg_sum_axes(a, r, axes, false);
-}
+tg_tensor *tg_sum(tg_tensor *a) { return tg_sum_axes(a, 0, NULL, false); }
 
 tg_tensor *tg_sum_axis(tg_tensor *a, int axis, bool keepdim) {
     return tg_sum_axes(a, 1, &axis, keepdim);
@@ -145,12 +124,7 @@ tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
     return tg_mul_scalar(s, count ? 1.0 / count : (double)NAN);
 }
 
-tg_tensor *tg_mean(tg_tensor *a) {
-    int axes[TG_MAX_RANK];
-    int r = a ? tg__rec(a)->rank : 0;
-    for (int d = 0; d < r; d++) axes[d] = d;
-    return tg_mean_axes(a, r, axes, false);
-}
+tg_tensor *tg_mean(tg_tensor *a) { return tg_mean_axes(a, 0, NULL, false); }
 
 tg_tensor *tg_mean_axis(tg_tensor *a, int axis, bool keepdim) {
     return tg_mean_axes(a, 1, &axis, keepdim);

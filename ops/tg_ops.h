@@ -5,8 +5,31 @@
  * Every op takes tensors and returns a new tensor on the same tape, or
  * NULL after recording an error on the tape (sticky: a NULL input gives a
  * NULL output at once). Binary ops broadcast as NumPy does. Operands must
- * share one dtype (tg_cast converts). Axes may be negative (from the end).
- * A parameter can stand in any operand slot.
+ * share one dtype (tg_cast converts), with one exception for C constants
+ * below. A parameter can stand in any operand slot.
+ *
+ * Axes: one convention for every op that takes them. An op defined along
+ * one axis (softmax, argmax, concat, ...) takes `int axis`; an op that
+ * reduces over a set of axes (sum, mean, var, std, prod, amax, amin,
+ * logsumexp, norm) takes a list `int naxes, const int *axes`. An axis is
+ * in [-rank, rank) and a negative one counts from the end (-1 is the
+ * last); a reduction, softmax or argmax of a 0-d tensor takes axis 0 (or
+ * -1), as in PyTorch; the shape and indexing ops refuse a 0-d tensor
+ * (but tg_flatten makes it [1], as torch.flatten). In a list
+ * each axis appears at most once, and naxes == 0 (axes may then be NULL)
+ * means every axis. Anything else is TG_ERR_ARG with a sentence naming the
+ * axis and the shape. Each declaration below says which form it takes:
+ * [axis] or [axes].
+ *
+ * C constants: a 0-d tensor that does not require grad (tg_scalar(tape,
+ * 2.0), a result computed with no grad) takes the dtype of the other
+ * operand of a binary op (tg_add, tg_sub, tg_mul, tg_div, tg_pow,
+ * tg_maximum, tg_minimum and the comparisons) when that operand is f32 or
+ * f64 and of another dtype: an f32 x times tg_scalar(tape, 2.0) is f32,
+ * as x * 2.0 in PyTorch. Its value is converted (a new constant on the
+ * tape; the original is untouched). When both operands are such constants
+ * the f32 one becomes f64. A 0-d tensor that requires grad is never
+ * converted (tg_cast it). The *_scalar forms take a plain double.
  */
 #ifndef TG_OPS_H
 #define TG_OPS_H
@@ -27,7 +50,8 @@ TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
 /* a ** b elementwise. d/da = b a^(b-1); d/db = a^b log a (a > 0). */
 TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
 
-/* Scalar forms: the constant is not a tensor and gets no gradient. */
+/* Scalar forms: the constant is not a tensor and gets no gradient; it is
+ * used in a's dtype. */
 TG_API tg_tensor *tg_add_scalar(tg_tensor *a, double c);  /* a + c */
 TG_API tg_tensor *tg_sub_scalar(tg_tensor *a, double c);  /* a - c */
 TG_API tg_tensor *tg_rsub_scalar(tg_tensor *a, double c); /* c - a */
@@ -53,15 +77,17 @@ TG_API tg_tensor *tg_relu(tg_tensor *a);
 TG_API tg_tensor *tg_abs(tg_tensor *a);
 
 /* ------------------------------------------------------------ reductions */
-/* Over every element: a 0-d result. */
-TG_API tg_tensor *tg_sum(tg_tensor *a);
-TG_API tg_tensor *tg_mean(tg_tensor *a);
-/* Along one axis; keepdim keeps it as size 1. */
-TG_API tg_tensor *tg_sum_axis(tg_tensor *a, int axis, bool keepdim);
-TG_API tg_tensor *tg_mean_axis(tg_tensor *a, int axis, bool keepdim);
-/* Along several axes (each once). */
+/* Sum / mean over the axes in the list [axes] (naxes == 0: every axis);
+ * keepdim keeps each reduced axis as size 1, else it is removed. The mean
+ * of no elements is NaN. */
 TG_API tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Shorthands: over every element, a 0-d result (tg_sum_axes(a, 0, NULL,
+ * false)); over one axis (tg_sum_axes(a, 1, &axis, keepdim)). */
+TG_API tg_tensor *tg_sum(tg_tensor *a);
+TG_API tg_tensor *tg_mean(tg_tensor *a);
+TG_API tg_tensor *tg_sum_axis(tg_tensor *a, int axis, bool keepdim);
+TG_API tg_tensor *tg_mean_axis(tg_tensor *a, int axis, bool keepdim);
 
 /* ---------------------------------------------------------------- linear */
 /* Matrix product with NumPy/PyTorch semantics: 2-D @ 2-D, batched N-D with
@@ -97,7 +123,7 @@ TG_API tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act
 /* ----------------------------------------------------------------- shape */
 /* Same data, new shape; one entry may be -1 (inferred). */
 TG_API tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape);
-/* Swaps two axes (copies into a contiguous result). */
+/* Swaps two axes [axis] (copies into a contiguous result). */
 TG_API tg_tensor *tg_transpose(tg_tensor *a, int axis0, int axis1);
 /* Broadcasts a to `shape` (NumPy rules); backward sums. */
 TG_API tg_tensor *tg_expand(tg_tensor *a, int rank, const int64_t *shape);
@@ -109,8 +135,8 @@ TG_API tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
 /* ===================================================================
  * The rest of the op set (ops/unary.c, ops/arith.c, ops/select.c,
  * ops/reduce.c, ops/extrema.c, ops/shape.c, ops/slice.c, ops/index.c,
- * ops/softmax.c, ops/norm.c, ops/dropout.c, ops/conv.c, ops/pool.c). Conventions as above; for the
- * multi-axis reductions below, naxes == 0 reduces over every axis.
+ * ops/softmax.c, ops/norm.c, ops/dropout.c, ops/conv.c, ops/pool.c).
+ * Conventions (errors, dtypes, axes) as at the top of this file.
  * =================================================================== */
 
 /* ------------------------------------------------------------------ math */
@@ -144,15 +170,28 @@ TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 /* -1, 0 or 1 (not differentiated: zero gradient). */
 TG_API tg_tensor *tg_sign(tg_tensor *a);
-/* Comparisons: 0/1 masks in a's dtype, broadcast, never differentiated. */
+/* Comparisons: 0/1 masks in a's dtype (f32, f64 or i64), broadcast,
+ * never differentiated. A 0-d constant operand takes the other's dtype
+ * (see the top of this file). */
 TG_API tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+/* The same against a C constant c, taken in a's dtype: tg_gt_scalar(x,
+ * 0.5) is the mask x > 0.5 of x's shape and dtype. For an i64 a, c must be
+ * an integer of magnitude <= 2^62 (else TG_ERR_ARG). */
+TG_API tg_tensor *tg_eq_scalar(tg_tensor *a, double c);
+TG_API tg_tensor *tg_ne_scalar(tg_tensor *a, double c);
+TG_API tg_tensor *tg_lt_scalar(tg_tensor *a, double c);
+TG_API tg_tensor *tg_le_scalar(tg_tensor *a, double c);
+TG_API tg_tensor *tg_gt_scalar(tg_tensor *a, double c);
+TG_API tg_tensor *tg_ge_scalar(tg_tensor *a, double c);
 
 /* ------------------------------------------------------------ reductions */
+/* Each reduces over the axes in the list [axes] (naxes == 0: every axis);
+ * keepdim keeps them as size 1. */
 /* Variance and standard deviation with `correction` (1 = unbiased). */
 TG_API tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
 TG_API tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
@@ -160,7 +199,7 @@ TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, bool keepdim
 /* Max / min values; the gradient is split evenly among ties (torch.amax). */
 TG_API tg_tensor *tg_amax(tg_tensor *a, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_amin(tg_tensor *a, int naxes, const int *axes, bool keepdim);
-/* Index of the first max / min along one axis: an i64 tensor. */
+/* Index of the first max / min along one axis [axis]: an i64 tensor. */
 TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, bool keepdim);
 TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim);
 /* log(sum(exp(a))), stable for +-1000. */
@@ -169,26 +208,28 @@ TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool ke
 TG_API tg_tensor *tg_norm(tg_tensor *a, int p, int naxes, const int *axes, bool keepdim);
 
 /* ----------------------------------------------------------------- shape */
-/* Output axis d is input axis perm[d]. */
+/* Output axis d is input axis perm[d] (a permutation of 0..rank-1;
+ * negative entries count from the end). */
 TG_API tg_tensor *tg_permute(tg_tensor *a, int rank, const int *perm);
-/* Removes axis (which must have size 1). */
+/* Removes axis [axis] (which must have size 1). */
 TG_API tg_tensor *tg_squeeze(tg_tensor *a, int axis);
 /* Inserts a size-1 axis at `axis` (in -(rank+1)..rank). */
 TG_API tg_tensor *tg_unsqueeze(tg_tensor *a, int axis);
 /* Same as tg_expand (NumPy's name). */
 TG_API tg_tensor *tg_broadcast_to(tg_tensor *a, int rank, const int64_t *shape);
-/* Merges axes start..end (inclusive, negative allowed) into one. */
+/* Merges axes start..end [axis each, inclusive] into one. */
 TG_API tg_tensor *tg_flatten(tg_tensor *a, int start, int end);
-/* Joins n tensors along an existing axis / a new axis. */
+/* Joins n tensors along an existing axis [axis] / a new axis (stack: in
+ * -(rank+1)..rank, as tg_unsqueeze). */
 TG_API tg_tensor *tg_concat(int n, tg_tensor *const *ts, int axis);
 TG_API tg_tensor *tg_stack(int n, tg_tensor *const *ts, int axis);
-/* Splits along axis into pieces of sizes[0..n) (which must add up to the
+/* Splits along axis [axis] into pieces of sizes[0..n) (which must add up to the
  * axis); outs receives n tensors. Returns n, or -1 on error. */
 TG_API int tg_split(tg_tensor *a, int axis, int n, const int64_t *sizes, tg_tensor **outs);
-/* Splits into n nearly equal pieces (the last may be smaller, as
+/* Splits along axis [axis] into n nearly equal pieces (the last may be smaller, as
  * torch.chunk); returns how many were made (<= n), -1 on error. */
 TG_API int tg_chunk(tg_tensor *a, int axis, int n, tg_tensor **outs);
-/* Python's a[start:stop:step] on one axis; negative start/stop count from
+/* Python's a[start:stop:step] on one axis [axis]; negative start/stop count from
  * the end and are clamped, step >= 1. When the result is one contiguous
  * block of a (step 1 on the first axis of size > 1, e.g. x[1:] of a
  * vector or a range of rows) it is a view of a's data, as in PyTorch:
@@ -201,15 +242,17 @@ TG_API tg_tensor *tg_pad(tg_tensor *a, int npairs, const int64_t *pads, double v
 TG_API tg_tensor *tg_repeat(tg_tensor *a, int rank, const int64_t *repeats);
 
 /* -------------------------------------------------------------- indexing */
-/* Rows of a along axis picked by a 1-D i64 index tensor; the gradient
+/* Rows of a along axis [axis] picked by a 1-D i64 index tensor; the gradient
  * scatters and adds (repeated indices add up). Out-of-range indices are an
  * error, negative ones count from the end. */
 TG_API tg_tensor *tg_index_select(tg_tensor *a, int axis, tg_tensor *index);
-/* torch.gather: out[i][j] = a[index[i][j]][j] for axis 0, and so on;
+/* torch.gather along axis [axis]: out[i][j] = a[index[i][j]][j] for axis 0;
  * index is i64 with a's rank. */
 TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
 /* weight [V, D] looked up by an i64 index tensor of any shape: out has
- * index's shape + [D]. */
+ * index's shape + [D]. Every index must be a row number in [0, V): a
+ * negative one is an error (TG_ERR_ARG, as PyTorch; it does not count from
+ * the end, unlike tg_index_select). */
 TG_API tg_tensor *tg_embedding(tg_tensor *weight, tg_tensor *index);
 /* a with value where mask is nonzero (mask broadcasts to a). */
 TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
@@ -217,6 +260,7 @@ TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, double value);
 TG_API tg_tensor *tg_one_hot(tg_tensor *labels, int64_t nclasses, tg_dtype dt);
 
 /* ------------------------------------------------------- neural networks */
+/* softmax / log_softmax along one axis [axis] (0 or -1 for a 0-d a). */
 TG_API tg_tensor *tg_softmax(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int axis);
 /* Softmax and cross entropy in one op: per-row losses [N] of logits
@@ -234,8 +278,9 @@ TG_API tg_tensor *tg_softmax_cross_entropy(tg_tensor *logits, tg_tensor *labels,
 /* Zeroes each element with probability p and scales the rest by 1/(1-p);
  * the identity when !training or p == 0. */
 TG_API tg_tensor *tg_dropout(tg_tensor *a, double p, bool training, tg_rng *rng);
-/* Normalizes over the last `naxes` axes; weight and bias (may be NULL)
- * have those axes' shape. */
+/* Normalizes over the last `naxes` axes (PyTorch's normalized_shape: a
+ * count of trailing axes, not an axis list, 1 <= naxes <= rank); weight
+ * and bias (may be NULL) have those axes' shape. */
 TG_API tg_tensor *tg_layer_norm(tg_tensor *a, int naxes, tg_tensor *weight, tg_tensor *bias,
                                 double eps);
 /* Batch norm over [N, C, ...]: per-channel statistics over every axis but

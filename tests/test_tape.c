@@ -252,7 +252,10 @@ static void test_no_grad(void) {
     CHECK(!tg_tensor_requires_grad(y), "no-grad output does not require grad");
     CHECK(tg_backward(y) == TG_ERR_STATE, "nothing to differentiate");
     tg_tape_reset(t);
-    CHECK(tg_tape_grad_enabled(t), "reset turns recording back on");
+    CHECK(!tg_tape_grad_enabled(t), "reset keeps the recording setting (off)");
+    tg_tape_set_grad_enabled(t, true);
+    tg_tape_reset(t);
+    CHECK(tg_tape_grad_enabled(t), "reset keeps the recording setting (on)");
     x = tg_requires_grad(tg_scalar(t, 3.0));
     tg_tensor *d = tg_detach(tg_mul(x, x));
     CHECK(!tg_tensor_requires_grad(d) && tg_item(d) == 9, "detach");

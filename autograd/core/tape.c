@@ -105,8 +105,7 @@ void tg_tape_reset(tg_tape *tape) {
     tape->sweeps = 0;
     tape->sweep_mode = TG_SWEEP_NONE;
     tape->status = TG_OK;
-    tape->err[0] = 0;
-    tape->grad_enabled = true;
+    tape->err[0] = 0; /* grad_enabled stays: a setting, kept until changed */
     if (tape->nchunk > 1) {
         /* Merge: one chunk as large as all of them. If that allocation
          * fails, keep the old chunks; they still work. */

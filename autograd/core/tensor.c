@@ -146,25 +146,28 @@ tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
         in[i] = tg__operand(&tape, in[i], op, i);
         if (!in[i]) return NULL;
     }
-    if (need_float) {
-        for (int i = 0; i < n; i++) {
-            if (!tg__is_float(in[i]->dtype) || in[i]->dtype != in[0]->dtype) {
-                char b0[160], b1[160];
-                if (n == 1 || !tg__is_float(in[i]->dtype))
-                    return tg__fail(tape, TG_ERR_DTYPE, op,
-                                    "operand %d is %s %s; this op needs f32 or f64", i + 1,
-                                    tg_dtype_name((tg_dtype)in[i]->dtype),
-                                    tg__shape_str(b0, sizeof b0, in[i]->rank, in[i]->shape));
-                return tg__fail(tape, TG_ERR_DTYPE, op,
-                                "dtypes differ: %s %s and %s %s (use tg_cast)",
-                                tg_dtype_name((tg_dtype)in[0]->dtype),
-                                tg__shape_str(b0, sizeof b0, in[0]->rank, in[0]->shape),
-                                tg_dtype_name((tg_dtype)in[i]->dtype),
-                                tg__shape_str(b1, sizeof b1, in[i]->rank, in[i]->shape));
-            }
+    if (need_float && !tg__check_float(tape, op, n, in)) return NULL;
+    return tape;
+}
+
+bool tg__check_float(tg_tape *tape, const char *op, int n, tg_tensor *const *in) {
+    for (int i = 0; i < n; i++) {
+        if (!tg__is_float(in[i]->dtype) || in[i]->dtype != in[0]->dtype) {
+            char b0[160], b1[160];
+            if (n == 1 || !tg__is_float(in[i]->dtype))
+                return tg__fail(tape, TG_ERR_DTYPE, op, "operand %d is %s %s; this op needs f32 or f64",
+                                i + 1, tg_dtype_name((tg_dtype)in[i]->dtype),
+                                tg__shape_str(b0, sizeof b0, in[i]->rank, in[i]->shape)),
+                       false;
+            return tg__fail(tape, TG_ERR_DTYPE, op, "dtypes differ: %s %s and %s %s (use tg_cast)",
+                            tg_dtype_name((tg_dtype)in[0]->dtype),
+                            tg__shape_str(b0, sizeof b0, in[0]->rank, in[0]->shape),
+                            tg_dtype_name((tg_dtype)in[i]->dtype),
+                            tg__shape_str(b1, sizeof b1, in[i]->rank, in[i]->shape)),
+                   false;
         }
     }
-    return tape;
+    return true;
 }
 
 /* ----------------------------------------------------------- broadcasting */
@@ -382,6 +385,11 @@ int64_t tg_tensor_dim(const tg_tensor *h, int axis) {
 const int64_t *tg_tensor_shape(const tg_tensor *h) {
     const tg_tensor *t = tg__live(h);
     return t && t->rank ? t->shape : NULL;
+}
+
+tg_status tg_tensor_status(const tg_tensor *h) {
+    if (!h) return TG_ERR_NULL;
+    return tg__live(h) ? TG_OK : TG_ERR_STALE;
 }
 
 int64_t tg_tensor_numel(const tg_tensor *h) {

@@ -179,7 +179,8 @@ TG_API tg_tape *tg_tape_new(void);
 TG_API void tg_tape_free(tg_tape *tape);
 
 /* Forgets every tensor on the tape in O(1) and clears its error; keeps the
- * memory so that a steady loop allocates nothing. Tensors from before the
+ * memory so that a steady loop allocates nothing. Settings stay as they
+ * are: recording (tg_tape_set_grad_enabled) and abort-on-error. Tensors from before the
  * reset become stale, and stay detected whatever now fills their place.
  * Given a tensor made k resets back, ops and the functions that record
  * errors (tg_backward, tg_grad, tg_item, tg_grad_item, tg_requires_grad,
@@ -218,7 +219,9 @@ TG_API void tg_tape_set_abort_on_error(tg_tape *tape, bool on);
 
 /* Recording switch (no-grad mode). While off, ops compute values but record
  * nothing, and their results do not require grad. Returns the previous
- * setting so that code can restore it. */
+ * setting so that code can restore it. The setting belongs to the tape and
+ * stays until changed: tg_tape_reset keeps it (an evaluation loop that
+ * turned recording off stays off), so turn it back on before training. */
 TG_API bool tg_tape_set_grad_enabled(tg_tape *tape, bool on);
 TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
 
@@ -284,6 +287,12 @@ TG_API bool tg_tensor_requires_grad(const tg_tensor *t);
 TG_API tg_tensor *tg_detach(tg_tensor *t);
 
 /* ------------------------------------------------------------- queries */
+
+/* The operand check for code built on tapegrad (nn/, user ops): TG_OK for
+ * a tensor of its tape's current pass or a parameter, TG_ERR_NULL for
+ * NULL, TG_ERR_STALE for a tensor from before a tg_tape_reset. Records
+ * nothing. (A freed parameter cannot be detected: don't pass one.) */
+TG_API tg_status tg_tensor_status(const tg_tensor *t);
 
 TG_API tg_tape *tg_tensor_tape(const tg_tensor *t);  /* NULL for parameters */
 TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t); /* TG_F32 for NULL or stale */

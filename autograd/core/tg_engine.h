@@ -357,6 +357,9 @@ tg_tensor *tg__operand(tg_tape **tape, tg_tensor *t, const char *op, int index);
  * and parameters their proxies. Returns the tape or NULL (error recorded
  * where possible). */
 tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float);
+/* tg__check's need_float test on resolved records: every one f32 or f64,
+ * all of one dtype; false after recording the error. */
+bool tg__check_float(tg_tape *tape, const char *op, int n, tg_tensor *const *in);
 
 /* A new output record of the given op, dtype and shape, with data
  * allocated (uninitialised) unless `data` is given (a view). Sets
@@ -415,7 +418,7 @@ void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *osha
 
 /* Normalizes an axis (negative from the end); -1 if out of range. */
 static inline int tg__axis(int axis, int rank) {
-    if (axis < 0) axis += rank;
+    if (axis < 0) axis += rank ? rank : 1; /* a 0-d tensor: 0 or -1 (PyTorch) */
     return (axis < 0 || axis >= (rank ? rank : 1)) ? -1 : axis;
 }
 
