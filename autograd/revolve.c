@@ -182,6 +182,7 @@ static bool add_loss(rv *r, tg_tensor *const *xs, int64_t k, tg_tensor **acc) {
 static bool reverse_step(rv *r, int64_t k, const char *buf) {
     tg_tape *t = r->tape;
     tg_tape_reset(t);
+    tg_tape_set_grad_enabled(t, true); /* reset keeps the mode: advance() turned it off */
     if (!load(r, k ? buf : NULL, true)) return false;
     tg_tensor *acc = NULL;
     if (r->p->every && !add_loss(r, r->x, k, &acc)) return false;
@@ -291,7 +292,8 @@ tg_status tg_revolve(tg_tape *tape, const tg_revolve_problem *p, int64_t nsteps,
         memcpy(r.snap + o, tg_tensor_data(p->x0[i]), e);
         o += (e + 63) & ~(size_t)63;
     }
-    bool ok;
+    bool ok, recording = tg_tape_grad_enabled(tape);
+    tg_tape_set_grad_enabled(tape, true);
     if (nsteps == 0) {
         tg_tensor *acc = NULL;
         ok = load(&r, NULL, true) && add_loss(&r, r.x, 0, &acc) &&
@@ -301,6 +303,7 @@ tg_status tg_revolve(tg_tape *tape, const tg_revolve_problem *p, int64_t nsteps,
         ok = sweep(&r, s);
     }
     (void)ok;
+    tg_tape_set_grad_enabled(tape, recording); /* the caller's setting, as tg_tape_reset keeps it */
     r.st.snapshot_bytes = states;
     r.st.tape_peak = tg_tape_bytes_peak(tape);
     if (stats) *stats = r.st;

@@ -149,8 +149,12 @@ static void compare(const char *name, const tg_revolve_problem *p, tg_tensor *co
     for (int j = 0; j < nss; j++) {
         tg_revolve_stats st;
         calls_rec = calls_fwd = 0;
+        bool rec = j % 2 == 0; /* the caller's recording setting: any, and kept */
+        tg_tape_set_grad_enabled(t, rec);
         tg_status rc = tg_revolve(t, p, N, ss[j], &st);
         CHECK(rc == TG_OK, "%s s=%d: %s", name, ss[j], tg_tape_error(t));
+        CHECK(tg_tape_grad_enabled(t) == rec, "%s s=%d: recording %d after the driver, was %d",
+              name, ss[j], tg_tape_grad_enabled(t), rec);
         take(&got, ps, np);
         bool same;
         double d = rel_diff(&got, &ref, 0, nx, &same);
