@@ -15,19 +15,21 @@
  *     tg_tape_write_dot(tape, f, stdout);  // | dot -Tpng -o graph.png
  *
  * prints the sweep as the chain rule, one multiplication a line (with gcc,
- * which evaluates tg_add's arguments right to left, sin is record #2):
+ * which evaluates tg_add's arguments right to left, sin is record #2).
+ * dL/dv is a gradient (L the sweep's output, v a name or a record number),
+ * d#i/d#j the local derivative of op #i with respect to its input #j:
  *
- *     backward from f (#4)
+ *     backward of L = f (#4)
  *     #4 f = add(#3, #2)
- *       d f/d #3 += d f/d f (1) * d f/d #3 (1) = 1
- *       d f/d #2 += d f/d f (1) * d f/d #2 (1) = 1
+ *       dL/d#3 += dL/dL (1) * d#4/d#3 (1) = 1
+ *       dL/d#2 += dL/dL (1) * d#4/d#2 (1) = 1
  *     #3 = mul(#0 x, #1 y)
- *       d f/d x += d f/d #3 (1) * d #3/d x (3) = 3
- *       d f/d y += d f/d #3 (1) * d #3/d y (2) = 2
+ *       dL/dx += dL/d#3 (1) * d#3/d#0 (3) = 3
+ *       dL/dy += dL/d#3 (1) * d#3/d#1 (2) = 2
  *     #2 = sin(#0 x)
- *       d f/d x += d f/d #2 (1) * d #2/d x (-0.416147) = -0.416147
- *     d f/d y = 2
- *     d f/d x = 2.58385
+ *       dL/dx += dL/d#2 (1) * d#2/d#0 (-0.416147) = -0.416147
+ *     dL/dy = 2
+ *     dL/dx = 2.58385
  *
  * then the tape, e.g. `#3 = mul(#0 x, #1 y)  []  f64  6  grad 1`.
  *
@@ -105,10 +107,12 @@ TG_API size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, cha
 /* Backward trace: while set, every sweep on this tape (tg_backward,
  * tg_grad) writes each step of the chain rule to `out`, e.g.
  *     #2 z2 = mul(#1 h1, #0 w)
- *       d loss/d h1 += d loss/d z2 (-0.24) * d z2/d h1 (0.3) = -0.072
- * in full for scalars (the local derivative is the op's graph backward
- * run with an incoming gradient of 1), summarized for tensors:
- *       d loss/d W += d loss/d z [2] (...) through matmul = [2,3] (...)
+ *       dL/dh1 += dL/dz2 (-0.24) * d#2/d#1 (0.3) = -0.072
+ * (the gradient that accumulates, the incoming gradient, the op's own
+ * partial), in full for scalars (the local derivative is the op's graph
+ * backward run with an incoming gradient of 1), summarized for tensors:
+ *       dL/dW += dL/dz [2] (...) through matmul = [2,3] (...)
+ * After "backward of L = <output>", L stands for the sweep's output.
  * and the complete gradient of each leaf when the sweep reaches it.
  * The numbers shown come from each op's derivative formula (its graph
  * backward, unrecorded); the sweep itself runs as usual. Tracing makes
