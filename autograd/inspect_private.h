@@ -121,5 +121,13 @@ typedef bool (*tg__step_fn)(void *ud, tg_tensor *r, const tg__step *st);
 /* Computes r's steps (r's working gradient complete) and passes each to
  * fn; false on failure (an error on the tape) or when fn stops. */
 bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud);
+/* "L" when t is out (the sweep's output), else tg__label's text. */
+const char *tg__glabel(const tg_tape *tape, const tg_tensor *out, const tg_tensor *t, char *b,
+                       size_t n);
+/* A step as one line of the trace, without indent or newline:
+ *     dL/dh += dL/d#6 (-3.2703) * d#6/d#5 (1) = -3.2703
+ * (r is record number idx; tensors: "... through matmul = [2,4] (...)"). */
+void tg__step_text(sink *s, const tg_tape *tape, const tg_tensor *out, const tg_tensor *r,
+                   size_t idx, const tg__step *st);
 
 #endif /* TG_INSPECT_PRIVATE_H */

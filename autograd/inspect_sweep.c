@@ -252,10 +252,34 @@ bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
 
 /* "L" for the sweep's output, else "x" or "#3": how a gradient dL/d... names
  * a value. */
-static const char *glabel(const tg_tape *tape, const struct tg_tape_ext *e, const tg_tensor *t,
-                          char *b, size_t n) {
-    if (t == e->out) return snprintf(b, n, "L"), b;
+const char *tg__glabel(const tg_tape *tape, const tg_tensor *out, const tg_tensor *t, char *b,
+                       size_t n) {
+    if (t == out) return snprintf(b, n, "L"), b;
     return tg__label(tape, t, b, n);
+}
+
+void tg__step_text(sink *s, const tg_tape *tape, const tg_tensor *out, const tg_tensor *r,
+                   size_t idx, const tg__step *st) {
+    char lr[TG_NAME_MAX + 24], li[TG_NAME_MAX + 24], sh[160];
+    tg__glabel(tape, out, r, lr, sizeof lr);
+    tg__glabel(tape, out, st->in, li, sizeof li);
+    const tg_tensor *g = st->g, *c = st->c;
+    if (st->loc) {
+        tg__put(s, "dL/d%s += dL/d%s (", li, lr);
+        tg__put_num(s, elem(g->dtype, g->data, 0));
+        tg__put(s, ") * d#%zu/d#%lld (", idx, (long long)tg__rec_index(tape, st->in));
+        tg__put_num(s, elem(st->loc->dtype, st->loc->data, 0));
+        tg__put(s, ") = ");
+        tg__put_num(s, elem(c->dtype, c->data, 0));
+    } else {
+        tg__put(s, "dL/d%s += dL/d%s %s (", li, lr,
+                tg__shape_str(sh, sizeof sh, r->rank, r->shape));
+        tg__put_values(s, g->dtype, g->rank, g->shape, g->data);
+        tg__put(s, ") through %s = %s (", tg__ops[r->op].name,
+                tg__shape_str(sh, sizeof sh, c->rank, c->shape));
+        tg__put_values(s, c->dtype, c->rank, c->shape, c->data);
+        tg__put(s, ")");
+    }
 }
 
 typedef struct tctx {
@@ -264,38 +288,17 @@ typedef struct tctx {
     size_t idx;                /* r's record number */
 } tctx;
 
-/* One line of the text trace:
- *     dL/dh += dL/d#6 (-3.2703) * d#6/d#5 (1) = -3.2703
- * the accumulated gradient, the incoming one, the op's own partial. */
+/* One line of the text trace. */
 static bool trace_line(void *ud, tg_tensor *r, const tg__step *st) {
     tctx *x = ud;
-    FILE *f = x->e->trace;
+    sink s = {x->e->trace, NULL, 0, 0, false};
     if (!st) {
-        fprintf(f, "  (more than 16 inputs: not traced)\n");
+        tg__put(&s, "  (more than 16 inputs: not traced)\n");
         return true;
     }
-    char lr[TG_NAME_MAX + 24], li[TG_NAME_MAX + 24], sh[160];
-    glabel(x->tape, x->e, r, lr, sizeof lr);
-    glabel(x->tape, x->e, st->in, li, sizeof li);
-    sink s = {f, NULL, 0, 0, false};
-    const tg_tensor *g = st->g, *c = st->c;
-    if (st->loc) {
-        tg__put(&s, "  dL/d%s += dL/d%s (", li, lr);
-        tg__put_num(&s, elem(g->dtype, g->data, 0));
-        tg__put(&s, ") * d#%zu/d#%lld (", x->idx, (long long)tg__rec_index(x->tape, st->in));
-        tg__put_num(&s, elem(st->loc->dtype, st->loc->data, 0));
-        tg__put(&s, ") = ");
-        tg__put_num(&s, elem(c->dtype, c->data, 0));
-        tg__put(&s, "\n");
-    } else {
-        tg__put(&s, "  dL/d%s += dL/d%s %s (", li, lr,
-                tg__shape_str(sh, sizeof sh, r->rank, r->shape));
-        tg__put_values(&s, g->dtype, g->rank, g->shape, g->data);
-        tg__put(&s, ") through %s = %s (", tg__ops[r->op].name,
-                tg__shape_str(sh, sizeof sh, c->rank, c->shape));
-        tg__put_values(&s, c->dtype, c->rank, c->shape, c->data);
-        tg__put(&s, ")\n");
-    }
+    tg__put(&s, "  ");
+    tg__step_text(&s, x->tape, x->e->out, r, x->idx, st);
+    tg__put(&s, "\n");
     return true;
 }
 
@@ -304,7 +307,7 @@ static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, siz
     FILE *f = e->trace;
     char lr[TG_NAME_MAX + 24];
     if (!tg__ops[r->op].nin) { /* a leaf: its gradient is complete */
-        fprintf(f, "dL/d%s = ", glabel(tape, e, r, lr, sizeof lr));
+        fprintf(f, "dL/d%s = ", tg__glabel(tape, e->out, r, lr, sizeof lr));
         trace_values(f, r, work_grad(r));
         fputc('\n', f);
         return true;

@@ -120,6 +120,42 @@ TG_API size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, cha
  * Survives tg_tape_reset. */
 TG_API void tg_tape_set_trace(tg_tape *tape, FILE *out);
 
+/* ------------------------------------------------- stepping in a browser */
+
+enum {
+    TG_HTML_AUTO = 0,    /* Graphviz's layout when `dot` runs, else TG_HTML_LAYERED */
+    TG_HTML_LAYERED = 1, /* tapegrad's own: a column per depth, no program needed */
+    TG_HTML_DOT = 2      /* Graphviz's only: TG_ERR_IO when `dot -Tsvg` cannot run */
+};
+
+typedef struct tg_html_opts {
+    const char *title; /* the page's heading; NULL: "Backward of L = <out>" */
+    int layout;        /* TG_HTML_AUTO, TG_HTML_LAYERED or TG_HTML_DOT */
+} tg_html_opts;
+
+/* Writes the backward sweep from `out` as one self-contained HTML page at
+ * `path` (inline SVG and JavaScript, nothing fetched from a network) to
+ * step through in a browser. Call it after tg_backward(out),
+ * before the tape is reset: the page shows the graph of the records `out`
+ * depends on with their forward values, and Previous / Next buttons (or
+ * the arrow keys) walk the sweep one record at a time, in the sweep's
+ * order: the current record highlighted, its complete gradient, and for
+ * each input the incoming gradient, the local derivative (scalars) and the
+ * product added to the input's gradient, as the line of the backward trace
+ * (tg_tape_set_trace) that says the same, with the same numbers, computed
+ * by the same code; gradients are filled in as they become final. Opening
+ * the page as page.html#step=K shows step K; page.html#next=N presses Next
+ * N times (page.html#next=N&prev=M then Previous M times). `opts` NULL:
+ * the defaults (TG_HTML_AUTO runs `dot -Tsvg` through popen, on a
+ * temporary file, when it can). Computing the local
+ * derivatives makes temporary records that are given back before the call
+ * returns. Returns TG_OK, TG_ERR_NULL, TG_ERR_ARG (out stale, a parameter,
+ * or on another tape), TG_ERR_STATE (no sweep from out on this pass),
+ * TG_ERR_NOMEM, TG_ERR_IO (the file cannot be written, or TG_HTML_DOT
+ * without dot), or the tape's error when an op's backward fails. */
+TG_API tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *path,
+                                    const tg_html_opts *opts);
+
 /* ---------------------------------------------------------- anomaly mode */
 
 /* Anomaly mode: when on, the first op whose forward output or backward

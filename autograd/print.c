@@ -1,0 +1,1 @@
+typedef int tg__print_placeholder;
