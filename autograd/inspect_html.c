@@ -6,7 +6,8 @@
  *   - the graph: one box per record the output depends on, edges from
  *     inputs to users, laid out by Graphviz (`dot -Tsvg`) when asked for
  *     and found, else in layers of our own (a record's layer is one more
- *     than its deepest input's, boxes in a layer ordered by record number);
+ *     than its deepest input's, a row each from the top, boxes in a row
+ *     ordered by record number);
  *   - a table of every record's value;
  *   - the sweep as data (a JSON object): for each record the sweep reaches,
  *     in the sweep's order, its gradient and the steps of the chain rule it
@@ -74,6 +75,7 @@ static const char html_js[] =
 static const char html_css[] =
     "body{font-family:Helvetica,Arial,sans-serif;margin:16px;color:#222}\n"
     "h1{font-size:18px} #bar{margin:8px 0} button{font-size:14px;padding:4px 14px}\n"
+    "#graph{overflow-x:auto}\n"
     "#cur{font-family:monospace;font-size:14px;margin:8px 0;font-weight:bold}\n"
     ".line{font-family:monospace;font-size:14px} .parts{font-size:12px;color:#555;margin:0 0 6px 16px}\n"
     ".node rect,.node polygon,.node path{fill:#f8f8f8;stroke:#888}\n"
@@ -177,7 +179,7 @@ static void value_text(const tg_tensor *r, const void *data, char *b, size_t n) 
     tg__put_values(&vs, r->dtype, r->rank, r->shape, data);
 }
 
-enum { BOX_W = 160, BOX_H = 58, COL_W = 200, ROW_H = 74, PAD = 10 };
+enum { BOX_W = 160, BOX_H = 58, COL_W = 176, ROW_H = 92, PAD = 10 };
 
 static void svg_layered(hpage *p) {
     sink *s = p->s;
@@ -187,8 +189,8 @@ static void svg_layered(hpage *p) {
         maxl = p->layer[i] > maxl ? p->layer[i] : maxl;
         maxr = p->row[i] > maxr ? p->row[i] : maxr;
     }
-    int w = (maxl + 1) * COL_W + 2 * PAD, h = (maxr + 1) * ROW_H + 2 * PAD;
-    tg__put(s, "<svg id=\"graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    int w = (maxr + 1) * COL_W + 2 * PAD, h = (maxl + 1) * ROW_H + 2 * PAD;
+    tg__put(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\">\n",
             w, h, w, h);
     tg__put(s, "<defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
@@ -202,17 +204,17 @@ static void svg_layered(hpage *p) {
         for (int j = 0; j < m; j++) {
             int64_t k = index_of(p, in[j]);
             if (k < 0) continue;
-            int x0 = PAD + p->layer[k] * COL_W + BOX_W, y0 = PAD + p->row[k] * ROW_H + BOX_H / 2;
-            int x1 = PAD + p->layer[i] * COL_W, y1 = PAD + p->row[i] * ROW_H + BOX_H / 2;
+            int x0 = PAD + p->row[k] * COL_W + BOX_W / 2, y0 = PAD + p->layer[k] * ROW_H + BOX_H;
+            int x1 = PAD + p->row[i] * COL_W + BOX_W / 2, y1 = PAD + p->layer[i] * ROW_H;
             tg__put(s, "<path class=\"edge\" d=\"M%d,%d C%d,%d %d,%d %d,%d\" fill=\"none\" "
                        "stroke=\"#777\" marker-end=\"url(#arr)\"/>\n",
-                    x0, y0, x0 + 30, y0, x1 - 30, y1, x1, y1);
+                    x0, y0, x0, y0 + 25, x1, y1 - 25, x1, y1);
         }
     }
     for (size_t i = 0; i < p->n; i++) {
         if (!p->keep[i]) continue;
         tg_tensor *r = p->recs[i];
-        int x = PAD + p->layer[i] * COL_W, y = PAD + p->row[i] * ROW_H;
+        int x = PAD + p->row[i] * COL_W, y = PAD + p->layer[i] * ROW_H;
         char head[LHS_MAX + 64], val[64];
         const char *nm = tg_tensor_name(r);
         const char *op = r->op == TG_OP_LEAF ? "leaf" : r->op == TG_OP_PROXY ? "param"
@@ -247,8 +249,8 @@ static bool svg_dot(hpage *p) {
         return false;
     }
     sink ds = {f, NULL, 0, 0, false};
-    tg__put(&ds, "digraph tapegrad {\n rankdir=LR;\n node [shape=box, style=rounded, "
-                 "fontname=\"Helvetica\", fontsize=10, width=2.4];\n");
+    tg__put(&ds, "digraph tapegrad {\n rankdir=TB;\n node [shape=box, style=rounded, "
+                 "fontname=\"Helvetica\", fontsize=10, width=1.5];\n");
     for (size_t i = 0; i < p->n; i++) {
         if (!p->keep[i]) continue;
         tg_tensor *r = p->recs[i];
@@ -437,10 +439,12 @@ static tg_status write_page(hpage *p, const tg_html_opts *o) {
                "<button id=\"next\">Next &#9654;</button> <span id=\"count\"></span></div>\n");
     tg__put(s, "<div id=\"cur\" data-node=\"\"></div>\n<div id=\"lines\"></div>\n");
     int lay = o ? o->layout : TG_HTML_AUTO;
+    tg__put(s, "<div id=\"graph\">\n");
     if (lay == TG_HTML_LAYERED || !svg_dot(p)) {
         if (lay == TG_HTML_DOT) return TG_ERR_IO;
         svg_layered(p);
     }
+    tg__put(s, "</div>\n");
     put_table(p);
     tg__put(s, "<script type=\"application/json\" id=\"tg-data\">");
     if (!put_data(p)) return p->tape->status != TG_OK ? p->tape->status : TG_ERR_NOMEM;

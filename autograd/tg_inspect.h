@@ -124,7 +124,7 @@ TG_API void tg_tape_set_trace(tg_tape *tape, FILE *out);
 
 enum {
     TG_HTML_AUTO = 0,    /* Graphviz's layout when `dot` runs, else TG_HTML_LAYERED */
-    TG_HTML_LAYERED = 1, /* tapegrad's own: a column per depth, no program needed */
+    TG_HTML_LAYERED = 1, /* tapegrad's own: a row per depth, no program needed */
     TG_HTML_DOT = 2      /* Graphviz's only: TG_ERR_IO when `dot -Tsvg` cannot run */
 };
 
