@@ -102,6 +102,35 @@ TG_API tg_status tg_tape_write_dot(const tg_tape *tape, const tg_tensor *only, F
 TG_API size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, char *buf,
                                  size_t n);
 
+/* Options of tg_tensor_print; a field left 0 takes its default. */
+typedef struct tg_print_opts {
+    int precision;     /* digits after the point, 1..17 (default 4) */
+    int64_t threshold; /* more elements than this: summarize (default 1000) */
+    int edgeitems;     /* when summarizing, elements kept at each end of
+                        * every axis (default 3) */
+} tg_print_opts;
+
+/* Prints t as NumPy prints an array, then its dtype, shape and name:
+ *     tensor([[ 0.1000, -2.0000],
+ *             [ 3.5000,  4.0000]], dtype=f64, shape=[2,2], name="W")
+ * Brackets nest once per axis; every element is padded to the widest one
+ * shown; from rank 3 a blank line separates the blocks of each outer
+ * axis. Floats use %.<precision>f, or %.<precision>e for all of them when
+ * the largest magnitude shown is >= 1e8 or the smallest nonzero one is
+ * below 10^-precision; i64 prints as integers; nan, inf, -inf as such.
+ * With more than `threshold` elements, only `edgeitems` at each end of
+ * every axis longer than 2 * edgeitems are printed, "..." standing for
+ * the rest. A 0-d tensor prints its value alone ("tensor(2.5000, ...)"),
+ * an empty one "tensor([], ...)". NULL prints "tensor(NULL)" and a stale
+ * handle (from an earlier pass of its tape) a line saying so; neither is
+ * an error. opts NULL: the defaults. Ends with a newline. Returns TG_OK,
+ * TG_ERR_NULL (out NULL) or TG_ERR_IO (writing failed). */
+TG_API tg_status tg_tensor_print(FILE *out, const tg_tensor *t, const tg_print_opts *opts);
+
+/* As tg_tensor_print, into buf (always terminated when n > 0); returns the
+ * length the whole text needs, as snprintf does. */
+TG_API size_t tg_tensor_sprint(char *buf, size_t n, const tg_tensor *t, const tg_print_opts *opts);
+
 /* ------------------------------------------------------------------ trace */
 
 /* Backward trace: while set, every sweep on this tape (tg_backward,
