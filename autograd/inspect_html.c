@@ -141,31 +141,35 @@ static int64_t index_of(const hpage *p, const tg_tensor *t) {
     return t ? tg__rec_index(p->tape, t) : -1;
 }
 
+/* The record numbers of record i's inputs (up to 16; -1: not on this
+ * pass); returns how many. */
+static int input_idx(const hpage *p, size_t i, int64_t *k) {
+    if (!tg__ops[p->recs[i]->op].nin) return 0;
+    tg_tensor *in[16];
+    bool more;
+    int m = tg__inputs_of(p->recs[i], in, 16, &more);
+    for (int j = 0; j < m; j++) k[j] = index_of(p, in[j]);
+    return m;
+}
+
 /* Marks what out depends on and gives each record a layer and a row. */
 static void layout(hpage *p) {
     size_t oi = p->n - 1;
     p->keep[oi] = 1;
+    int64_t k[16];
     for (size_t i = p->n; i-- > 0;) {
-        if (!p->keep[i] || !tg__ops[p->recs[i]->op].nin) continue;
-        tg_tensor *in[16];
-        bool more;
-        int m = tg__inputs_of(p->recs[i], in, 16, &more);
-        for (int j = 0; j < m; j++) {
-            int64_t k = index_of(p, in[j]);
-            if (k >= 0) p->keep[k] = 1;
-        }
+        if (!p->keep[i]) continue;
+        int m = input_idx(p, i, k);
+        for (int j = 0; j < m; j++)
+            if (k[j] >= 0) p->keep[k[j]] = 1;
     }
     int rows[4096] = {0};
     for (size_t i = 0; i < p->n; i++) {
         if (!p->keep[i]) continue;
         int l = 0;
-        tg_tensor *in[16];
-        bool more;
-        int m = tg__ops[p->recs[i]->op].nin ? tg__inputs_of(p->recs[i], in, 16, &more) : 0;
-        for (int j = 0; j < m; j++) {
-            int64_t k = index_of(p, in[j]);
-            if (k >= 0 && p->layer[k] + 1 > l) l = p->layer[k] + 1;
-        }
+        int m = input_idx(p, i, k);
+        for (int j = 0; j < m; j++)
+            if (k[j] >= 0 && p->layer[k[j]] + 1 > l) l = p->layer[k[j]] + 1;
         if (l > 4095) l = 4095;
         p->layer[i] = l;
         p->row[i] = rows[l]++;
@@ -196,13 +200,12 @@ static void svg_layered(hpage *p) {
     tg__put(s, "<defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
                "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" "
                "fill=\"#777\"/></marker></defs>\n");
+    int64_t ks[16];
     for (size_t i = 0; i < p->n; i++) { /* edges under the boxes */
-        if (!p->keep[i] || !tg__ops[p->recs[i]->op].nin) continue;
-        tg_tensor *in[16];
-        bool more;
-        int m = tg__inputs_of(p->recs[i], in, 16, &more);
+        if (!p->keep[i]) continue;
+        int m = input_idx(p, i, ks);
         for (int j = 0; j < m; j++) {
-            int64_t k = index_of(p, in[j]);
+            int64_t k = ks[j];
             if (k < 0) continue;
             int x0 = PAD + p->row[k] * COL_W + BOX_W / 2, y0 = PAD + p->layer[k] * ROW_H + BOX_H;
             int x1 = PAD + p->row[i] * COL_W + BOX_W / 2, y1 = PAD + p->layer[i] * ROW_H;
@@ -268,14 +271,10 @@ static bool svg_dot(hpage *p) {
             else tg__put(&ds, "%c", *c);
         }
         tg__put(&ds, "\"%s];\n", r->flags & TGF_REQ ? "" : ", style=\"rounded,dashed\"");
-        if (!tg__ops[r->op].nin) continue;
-        tg_tensor *in[16];
-        bool more;
-        int m = tg__inputs_of(r, in, 16, &more);
-        for (int j = 0; j < m; j++) {
-            int64_t k = index_of(p, in[j]);
-            if (k >= 0) tg__put(&ds, " v%lld -> v%zu;\n", (long long)k, i);
-        }
+        int64_t k[16];
+        int m = input_idx(p, i, k);
+        for (int j = 0; j < m; j++)
+            if (k[j] >= 0) tg__put(&ds, " v%lld -> v%zu;\n", (long long)k[j], i);
     }
     tg__put(&ds, "}\n");
     bool ok = fclose(f) == 0 && !ds.err;

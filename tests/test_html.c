@@ -57,13 +57,17 @@ static void self_contained(const char *page) {
           "the page is incomplete");
 }
 
-/* loss = (tanh(w*x + b) - 1)^2, as in test_inspect.c, traced to `tr`. */
+/* loss = (tanh(w*x + b) - 1)^2, test_inspect.c's example (records #0 x,
+ * #1 w, #2 b in that order). */
 static tg_tensor *neuron(tg_tape *tape) {
-    tg_tensor *x = tg_tensor_set_name(tg_scalar(tape, 2.0), "x");
-    tg_tensor *w = tg_tensor_set_name(tg_requires_grad(tg_scalar(tape, -0.5)), "w");
-    tg_tensor *b = tg_tensor_set_name(tg_requires_grad(tg_scalar(tape, 0.25)), "b");
-    tg_tensor *z = tg_tensor_set_name(tg_add(tg_mul(w, x), b), "z");
-    tg_tensor *h = tg_tensor_set_name(tg_tanh(z), "h");
+    static const char *name[3] = {"x", "w", "b"};
+    static const double val[3] = {2.0, -0.5, 0.25};
+    tg_tensor *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = tg_tensor_set_name(tg_scalar(tape, val[i]), name[i]);
+        if (i) tg_requires_grad(v[i]);
+    }
+    tg_tensor *h = tg_tensor_set_name(tg_tanh(tg_tensor_set_name(tg_add(tg_mul(v[1], v[0]), v[2]), "z")), "h");
     tg_tensor *e = tg_sub_scalar(h, 1.0);
     return tg_tensor_set_name(tg_mul(e, e), "loss");
 }
