@@ -6,6 +6,7 @@
  * (the scalar example below, tapegrad's own layout) and stepper_trace.txt
  * (its trace), which tests/html_browser.py loads in a headless browser.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "tg_test.h"
 
 /* The whole content of a file, malloc'd; NULL on failure. */
@@ -130,6 +131,20 @@ static void test_scalar(const char *dir) {
     } else {
         CHECK(st == TG_ERR_IO, "TG_HTML_DOT without dot: %s", tg_status_name(st));
     }
+    remove(dot_path);
+    /* the default without dot on PATH: tapegrad's own layout, same steps */
+    const char *path_env = getenv("PATH");
+    char *saved = path_env ? strdup(path_env) : NULL;
+    setenv("PATH", "/nonexistent", 1);
+    CHECK(tg_tape_write_html(tape, loss, dot_path, NULL) == TG_OK, "no dot: the default");
+    if (saved) setenv("PATH", saved, 1);
+    free(saved);
+    page = slurp_path(dot_path);
+    trace = slurp_path(trace_path);
+    CHECK(page && strstr(page, "<rect") && !strstr(page, "<polygon"), "no dot: our layout");
+    if (page && trace) CHECK(steps_in_page(trace, page) == 7, "no dot: 7 steps");
+    free(page);
+    free(trace);
     remove(dot_path);
 
     /* refusals */
