@@ -458,6 +458,7 @@ tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *pa
     if ((o->flags & TGF_PARAM) || o->tape != tape || stale(out)) return TG_ERR_ARG;
     int64_t oi = tg__rec_index(tape, o);
     if (oi < 0) return TG_ERR_ARG;
+    if (tape->status != TG_OK) return tape->status;
     if (!o->grad) return TG_ERR_STATE; /* no backward from out on this pass */
     hpage p = {0};
     p.tape = tape;

@@ -13,6 +13,7 @@
  *     tg_backward(f);
  *     tg_tape_print(tape, stdout);       // one line per record, with grads
  *     tg_tape_write_dot(tape, f, stdout);  // | dot -Tpng -o graph.png
+ *     tg_tape_write_html(tape, f, "sweep.html", NULL);  // step through it
  *
  * prints the sweep as the chain rule, one multiplication a line (with gcc,
  * which evaluates tg_add's arguments right to left, sin is record #2).
@@ -164,8 +165,8 @@ typedef struct tg_html_opts {
 
 /* Writes the backward sweep from `out` as one self-contained HTML page at
  * `path` (inline SVG and JavaScript, nothing fetched from a network) to
- * step through in a browser. Call it after tg_backward(out),
- * before the tape is reset: the page shows the graph of the records `out`
+ * step through in a browser. Call it after tg_backward(out), with the
+ * output of that sweep (the last on this tape), before the tape is reset: the page shows the graph of the records `out`
  * depends on with their forward values, and Previous / Next buttons (or
  * the arrow keys) walk the sweep one record at a time, in the sweep's
  * order: the current record highlighted, its complete gradient, and for
@@ -181,7 +182,8 @@ typedef struct tg_html_opts {
  * returns. Returns TG_OK, TG_ERR_NULL, TG_ERR_ARG (out stale, a parameter,
  * or on another tape), TG_ERR_STATE (no sweep from out on this pass),
  * TG_ERR_NOMEM, TG_ERR_IO (the file cannot be written, or TG_HTML_DOT
- * without dot), or the tape's error when an op's backward fails. */
+ * without dot), or the tape's error (one it already had, or an op's
+ * backward failing); nothing is written to the tape for the others. */
 TG_API tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *path,
                                     const tg_html_opts *opts);
 

@@ -165,6 +165,10 @@ static void test_scalar(const char *dir) {
     tg_tensor *l2 = neuron(tape);
     CHECK(tg_tape_write_html(tape, l2, page_path, NULL) == TG_ERR_STATE, "before backward");
     CHECK_OK(tape);
+    /* a tape with an error answers with it */
+    CHECK(tg_backward(l2) == TG_OK, "second backward");
+    tg_tape_fail(tape, TG_ERR_NUMERIC, "a test error");
+    CHECK(tg_tape_write_html(tape, l2, page_path, NULL) == TG_ERR_NUMERIC, "a failed tape");
     tg_tape_free(tape);
     /* leave the page of the first write for the browser test */
     tape = tg_tape_new();
