@@ -79,10 +79,10 @@ TG_API tg_tensor *tg_params_find(const tg_params *ps, const char *name);
 /* Prints the list as a table, in registration order, one tensor a line:
  * name, shape, element count, "trainable" or "buffer", dtype; then the
  * totals: trainable values, buffer values, all values and their bytes:
- *     name         shape   count  kind       dtype
- *     fc.weight    [3,2]       6  trainable  f32
- *     fc.bias      [3]         3  trainable  f32
- *     bn.mean      [3]         3  buffer     f32
+ *     name       shape  count  kind       dtype
+ *     fc.weight  [3,2]      6  trainable  f32
+ *     fc.bias    [3]        3  trainable  f32
+ *     bn.mean    [3]        3  buffer     f32
  *     trainable: 9 in 2 tensors (36 bytes)
  *     buffers:   3 in 1 tensor (12 bytes)
  *     total:     12 values, 48 bytes
