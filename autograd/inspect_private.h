@@ -31,8 +31,8 @@ struct tg_tape_ext {
     uint32_t scan_gen;
     int scan_slab;
     size_t scan_pos, scan_idx;
-    /* trace: d <dout> / d ... */
-    char dout[TG_NAME_MAX + 24];
+    /* trace: the sweep's output, L in dL/d... */
+    const tg_tensor *out;
 };
 
 /* The tape's extension, made on first use and emptied of the last pass's
@@ -104,5 +104,30 @@ int tg__inputs_of(const tg_tensor *r, tg_tensor **in, int max, bool *more);
  * LHS_MAX bytes). */
 enum { LHS_MAX = 160 };
 void tg__lhs_text(const tg_tape *tape, const tg_tensor *r, size_t idx, char *b, size_t n);
+
+/* ------------------------------------ chain-rule steps (inspect_sweep.c) */
+
+/* One step of the chain rule at record r, for its input `in` (position i):
+ * c = g * loc, added to in's gradient. g is dL/dr (complete), loc the local
+ * derivative dr/din (only when r and in are scalars, else NULL), c what the
+ * op's backward gives in. Tensors over the tape, valid during the call. */
+typedef struct tg__step {
+    int i;
+    const tg_tensor *in, *g, *loc, *c;
+} tg__step;
+/* Called once per step; st NULL: r has more than 16 inputs (not traced).
+ * Returns false to stop. */
+typedef bool (*tg__step_fn)(void *ud, tg_tensor *r, const tg__step *st);
+/* Computes r's steps (r's working gradient complete) and passes each to
+ * fn; false on failure (an error on the tape) or when fn stops. */
+bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud);
+/* "L" when t is out (the sweep's output), else tg__label's text. */
+const char *tg__glabel(const tg_tape *tape, const tg_tensor *out, const tg_tensor *t, char *b,
+                       size_t n);
+/* A step as one line of the trace, without indent or newline:
+ *     dL/dh += dL/d#6 (-3.2703) * d#6/d#5 (1) = -3.2703
+ * (r is record number idx; tensors: "... through matmul = [2,4] (...)"). */
+void tg__step_text(sink *s, const tg_tape *tape, const tg_tensor *out, const tg_tensor *r,
+                   size_t idx, const tg__step *st);
 
 #endif /* TG_INSPECT_PRIVATE_H */

@@ -139,12 +139,10 @@ bool tg__inspect_begin(tg_tape *tape, tg_tensor *out) {
     if (e->anomaly) scan_forward(tape, e);
     if (tape->status != TG_OK) return false;
     if (e->trace) {
-        char b[TG_NAME_MAX + 24];
-        tg__label(tape, out, e->dout, sizeof e->dout);
         const char *nm = tg_tensor_name(out);
-        if (nm) snprintf(b, sizeof b, " (#%lld)", (long long)tg__rec_index(tape, out));
-        else b[0] = 0;
-        fprintf(e->trace, "backward from %s%s\n", e->dout, b);
+        e->out = out;
+        fprintf(e->trace, "backward of L = %s%s#%lld%s\n", nm ? nm : "", nm ? " (" : "",
+                (long long)tg__rec_index(tape, out), nm ? ")" : "");
     }
     return e->anomaly || e->trace || e->nhooks || e->nphooks;
 }
@@ -212,27 +210,16 @@ static void release(tg_tape *t, const tmark *m) {
     t->dbytes = m->dbytes;
 }
 
-/* The chain-rule lines of record r (its gradient complete). */
-static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, size_t idx) {
-    FILE *f = e->trace;
-    char lr[TG_NAME_MAX + 24], li[TG_NAME_MAX + 24];
-    tg__label(tape, r, lr, sizeof lr);
-    if (!tg__ops[r->op].nin) { /* a leaf: its gradient is complete */
-        fprintf(f, "d %s/d %s = ", e->dout, lr);
-        trace_values(f, r, work_grad(r));
-        fputc('\n', f);
-        return true;
-    }
-    char b[LHS_MAX];
-    tg__lhs_text(tape, r, idx, b, sizeof b);
-    fprintf(f, "%s\n", b);
+/* The steps of the chain rule at record r (its gradient complete): for
+ * each input that requires grad, the incoming gradient, the local
+ * derivative (scalars) and their product, computed once here for both the
+ * text trace and the HTML stepper (inspect_html.c). The arithmetic is
+ * unrecorded and its records are given back before returning. */
+bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
     tg_tensor *in[16];
     bool more;
     int n = tg__inputs_of(r, in, 16, &more);
-    if (more) {
-        fprintf(f, "  (more than 16 inputs: not traced)\n");
-        return true;
-    }
+    if (more) return fn(ud, r, NULL);
     bool graph = r->flags & TGF_GRAPH;
     bool was = tape->grad_enabled;
     tape->grad_enabled = false; /* the trace's own arithmetic is never recorded */
@@ -242,43 +229,95 @@ static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, siz
     bool ok = g != NULL;
     for (int i = 0; ok && i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
-        tg_tensor *c = tg__rec(d->vjp(r, g, i));
-        if (!c) {
+        tg__step st = {i, in[i], g, NULL, tg__rec(d->vjp(r, g, i))};
+        if (!st.c) {
             ok = false;
             break;
         }
-        tg__label(tape, in[i], li, sizeof li);
-        sink s = {f, NULL, 0, 0, false};
         if (tg__numel(r) == 1 && tg__numel(in[i]) == 1) {
-            /* scalars: the whole multiplication, with the local derivative
-             * d r / d in = the op's graph backward at an incoming 1 */
+            /* scalars: the local derivative d r/d in is the op's graph
+             * backward at an incoming 1 */
             tg_tensor *one = tg_ones(tape, (tg_dtype)r->dtype, r->rank, r->shape);
-            tg_tensor *loc = one ? tg__rec(d->vjp(r, tg__rec(one), i)) : NULL;
-            if (!loc) {
+            st.loc = one ? tg__rec(d->vjp(r, tg__rec(one), i)) : NULL;
+            if (!st.loc) {
                 ok = false;
                 break;
             }
-            tg__put(&s, "  d %s/d %s += d %s/d %s (", e->dout, li, e->dout, lr);
-            tg__put_num(&s, elem(g->dtype, g->data, 0));
-            tg__put(&s, ") * d %s/d %s (", lr, li);
-            tg__put_num(&s, elem(loc->dtype, loc->data, 0));
-            tg__put(&s, ") = ");
-            tg__put_num(&s, elem(c->dtype, c->data, 0));
-            tg__put(&s, "\n");
-        } else {
-            char sh[160];
-            tg__put(&s, "  d %s/d %s += d %s/d %s %s (", e->dout, li, e->dout, lr,
-                    tg__shape_str(sh, sizeof sh, r->rank, r->shape));
-            tg__put_values(&s, g->dtype, g->rank, g->shape, g->data);
-            tg__put(&s, ") through %s = %s (", d->name,
-                    tg__shape_str(sh, sizeof sh, c->rank, c->shape));
-            tg__put_values(&s, c->dtype, c->rank, c->shape, c->data);
-            tg__put(&s, ")\n");
         }
+        ok = fn(ud, r, &st);
     }
     tape->grad_enabled = was;
     release(tape, &m);
     return ok;
+}
+
+/* "L" for the sweep's output, else "x" or "#3": how a gradient dL/d... names
+ * a value. */
+const char *tg__glabel(const tg_tape *tape, const tg_tensor *out, const tg_tensor *t, char *b,
+                       size_t n) {
+    if (t == out) return snprintf(b, n, "L"), b;
+    return tg__label(tape, t, b, n);
+}
+
+void tg__step_text(sink *s, const tg_tape *tape, const tg_tensor *out, const tg_tensor *r,
+                   size_t idx, const tg__step *st) {
+    char lr[TG_NAME_MAX + 24], li[TG_NAME_MAX + 24], sh[160];
+    tg__glabel(tape, out, r, lr, sizeof lr);
+    tg__glabel(tape, out, st->in, li, sizeof li);
+    const tg_tensor *g = st->g, *c = st->c;
+    if (st->loc) {
+        tg__put(s, "dL/d%s += dL/d%s (", li, lr);
+        tg__put_num(s, elem(g->dtype, g->data, 0));
+        tg__put(s, ") * d#%zu/d#%lld (", idx, (long long)tg__rec_index(tape, st->in));
+        tg__put_num(s, elem(st->loc->dtype, st->loc->data, 0));
+        tg__put(s, ") = ");
+        tg__put_num(s, elem(c->dtype, c->data, 0));
+    } else {
+        tg__put(s, "dL/d%s += dL/d%s %s (", li, lr,
+                tg__shape_str(sh, sizeof sh, r->rank, r->shape));
+        tg__put_values(s, g->dtype, g->rank, g->shape, g->data);
+        tg__put(s, ") through %s = %s (", tg__ops[r->op].name,
+                tg__shape_str(sh, sizeof sh, c->rank, c->shape));
+        tg__put_values(s, c->dtype, c->rank, c->shape, c->data);
+        tg__put(s, ")");
+    }
+}
+
+typedef struct tctx {
+    tg_tape *tape;
+    struct tg_tape_ext *e;
+    size_t idx;                /* r's record number */
+} tctx;
+
+/* One line of the text trace. */
+static bool trace_line(void *ud, tg_tensor *r, const tg__step *st) {
+    tctx *x = ud;
+    sink s = {x->e->trace, NULL, 0, 0, false};
+    if (!st) {
+        tg__put(&s, "  (more than 16 inputs: not traced)\n");
+        return true;
+    }
+    tg__put(&s, "  ");
+    tg__step_text(&s, x->tape, x->e->out, r, x->idx, st);
+    tg__put(&s, "\n");
+    return true;
+}
+
+/* The chain-rule lines of record r (its gradient complete). */
+static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, size_t idx) {
+    FILE *f = e->trace;
+    char lr[TG_NAME_MAX + 24];
+    if (!tg__ops[r->op].nin) { /* a leaf: its gradient is complete */
+        fprintf(f, "dL/d%s = ", tg__glabel(tape, e->out, r, lr, sizeof lr));
+        trace_values(f, r, work_grad(r));
+        fputc('\n', f);
+        return true;
+    }
+    char b[LHS_MAX];
+    tg__lhs_text(tape, r, idx, b, sizeof b);
+    fprintf(f, "%s\n", b);
+    tctx x = {tape, e, idx};
+    return tg__trace_steps(tape, r, trace_line, &x);
 }
 
 bool tg__inspect_pre(tg_tape *tape, tg_tensor *r) {

@@ -13,21 +13,24 @@
  *     tg_backward(f);
  *     tg_tape_print(tape, stdout);       // one line per record, with grads
  *     tg_tape_write_dot(tape, f, stdout);  // | dot -Tpng -o graph.png
+ *     tg_tape_write_html(tape, f, "sweep.html", NULL);  // step through it
  *
  * prints the sweep as the chain rule, one multiplication a line (with gcc,
- * which evaluates tg_add's arguments right to left, sin is record #2):
+ * which evaluates tg_add's arguments right to left, sin is record #2).
+ * dL/dv is a gradient (L the sweep's output, v a name or a record number),
+ * d#i/d#j the local derivative of op #i with respect to its input #j:
  *
- *     backward from f (#4)
+ *     backward of L = f (#4)
  *     #4 f = add(#3, #2)
- *       d f/d #3 += d f/d f (1) * d f/d #3 (1) = 1
- *       d f/d #2 += d f/d f (1) * d f/d #2 (1) = 1
+ *       dL/d#3 += dL/dL (1) * d#4/d#3 (1) = 1
+ *       dL/d#2 += dL/dL (1) * d#4/d#2 (1) = 1
  *     #3 = mul(#0 x, #1 y)
- *       d f/d x += d f/d #3 (1) * d #3/d x (3) = 3
- *       d f/d y += d f/d #3 (1) * d #3/d y (2) = 2
+ *       dL/dx += dL/d#3 (1) * d#3/d#0 (3) = 3
+ *       dL/dy += dL/d#3 (1) * d#3/d#1 (2) = 2
  *     #2 = sin(#0 x)
- *       d f/d x += d f/d #2 (1) * d #2/d x (-0.416147) = -0.416147
- *     d f/d y = 2
- *     d f/d x = 2.58385
+ *       dL/dx += dL/d#2 (1) * d#2/d#0 (-0.416147) = -0.416147
+ *     dL/dy = 2
+ *     dL/dx = 2.58385
  *
  * then the tape, e.g. `#3 = mul(#0 x, #1 y)  []  f64  6  grad 1`.
  *
@@ -100,21 +103,89 @@ TG_API tg_status tg_tape_write_dot(const tg_tape *tape, const tg_tensor *only, F
 TG_API size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, char *buf,
                                  size_t n);
 
+/* Options of tg_tensor_print; a field left 0 takes its default. */
+typedef struct tg_print_opts {
+    int precision;     /* digits after the point, 1..17 (default 4) */
+    int64_t threshold; /* more elements than this: summarize (default 1000) */
+    int edgeitems;     /* when summarizing, elements kept at each end of
+                        * every axis (default 3) */
+} tg_print_opts;
+
+/* Prints t as NumPy prints an array, then its dtype, shape and name:
+ *     tensor([[ 0.1000, -2.0000],
+ *             [ 3.5000,  4.0000]], dtype=f64, shape=[2,2], name="W")
+ * Brackets nest once per axis; every element is padded to the widest one
+ * shown; from rank 3 a blank line separates the blocks of each outer
+ * axis. Floats use %.<precision>f, or %.<precision>e for all of them when
+ * the largest magnitude shown is >= 1e8 or the smallest nonzero one is
+ * below 10^-precision; i64 prints as integers; nan, inf, -inf as such.
+ * With more than `threshold` elements, only `edgeitems` at each end of
+ * every axis longer than 2 * edgeitems are printed, "..." standing for
+ * the rest. A 0-d tensor prints its value alone ("tensor(2.5000, ...)"),
+ * an empty one "tensor([], ...)". NULL prints "tensor(NULL)" and a stale
+ * handle (from an earlier pass of its tape) a line saying so; neither is
+ * an error. opts NULL: the defaults. Ends with a newline. Returns TG_OK,
+ * TG_ERR_NULL (out NULL) or TG_ERR_IO (writing failed). */
+TG_API tg_status tg_tensor_print(FILE *out, const tg_tensor *t, const tg_print_opts *opts);
+
+/* As tg_tensor_print, into buf (always terminated when n > 0); returns the
+ * length the whole text needs, as snprintf does. */
+TG_API size_t tg_tensor_sprint(char *buf, size_t n, const tg_tensor *t, const tg_print_opts *opts);
+
 /* ------------------------------------------------------------------ trace */
 
 /* Backward trace: while set, every sweep on this tape (tg_backward,
  * tg_grad) writes each step of the chain rule to `out`, e.g.
  *     #2 z2 = mul(#1 h1, #0 w)
- *       d loss/d h1 += d loss/d z2 (-0.24) * d z2/d h1 (0.3) = -0.072
- * in full for scalars (the local derivative is the op's graph backward
- * run with an incoming gradient of 1), summarized for tensors:
- *       d loss/d W += d loss/d z [2] (...) through matmul = [2,3] (...)
+ *       dL/dh1 += dL/dz2 (-0.24) * d#2/d#1 (0.3) = -0.072
+ * (the gradient that accumulates, the incoming gradient, the op's own
+ * partial), in full for scalars (the local derivative is the op's graph
+ * backward run with an incoming gradient of 1), summarized for tensors:
+ *       dL/dW += dL/dz [2] (...) through matmul = [2,3] (...)
+ * After "backward of L = <output>", L stands for the sweep's output.
  * and the complete gradient of each leaf when the sweep reaches it.
  * The numbers shown come from each op's derivative formula (its graph
  * backward, unrecorded); the sweep itself runs as usual. Tracing makes
  * extra temporary records on the tape. NULL turns it off (the default).
  * Survives tg_tape_reset. */
 TG_API void tg_tape_set_trace(tg_tape *tape, FILE *out);
+
+/* ------------------------------------------------- stepping in a browser */
+
+enum {
+    TG_HTML_AUTO = 0,    /* Graphviz's layout when `dot` runs, else TG_HTML_LAYERED */
+    TG_HTML_LAYERED = 1, /* tapegrad's own: a row per depth, no program needed */
+    TG_HTML_DOT = 2      /* Graphviz's only: TG_ERR_IO when `dot -Tsvg` cannot run */
+};
+
+typedef struct tg_html_opts {
+    const char *title; /* the page's heading; NULL: "Backward of L = <out>" */
+    int layout;        /* TG_HTML_AUTO, TG_HTML_LAYERED or TG_HTML_DOT */
+} tg_html_opts;
+
+/* Writes the backward sweep from `out` as one self-contained HTML page at
+ * `path` (inline SVG and JavaScript, nothing fetched from a network) to
+ * step through in a browser. Call it after tg_backward(out), with the
+ * output of that sweep (the last on this tape), before the tape is reset: the page shows the graph of the records `out`
+ * depends on with their forward values, and Previous / Next buttons (or
+ * the arrow keys) walk the sweep one record at a time, in the sweep's
+ * order: the current record highlighted, its complete gradient, and for
+ * each input the incoming gradient, the local derivative (scalars) and the
+ * product added to the input's gradient, as the line of the backward trace
+ * (tg_tape_set_trace) that says the same, with the same numbers, computed
+ * by the same code; gradients are filled in as they become final. Opening
+ * the page as page.html#step=K shows step K; page.html#next=N presses Next
+ * N times (page.html#next=N&prev=M then Previous M times). `opts` NULL:
+ * the defaults (TG_HTML_AUTO runs `dot -Tsvg` through popen, on a
+ * temporary file, when it can). Computing the local
+ * derivatives makes temporary records that are given back before the call
+ * returns. Returns TG_OK, TG_ERR_NULL, TG_ERR_ARG (out stale, a parameter,
+ * or on another tape), TG_ERR_STATE (no sweep from out on this pass),
+ * TG_ERR_NOMEM, TG_ERR_IO (the file cannot be written, or TG_HTML_DOT
+ * without dot), or the tape's error (one it already had, or an op's
+ * backward failing); nothing is written to the tape for the others. */
+TG_API tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *path,
+                                    const tg_html_opts *opts);
 
 /* ---------------------------------------------------------- anomaly mode */
 

@@ -24,6 +24,8 @@
  * compares them (the meson test does) and exits 1 on a difference.
  *
  * Build and run: ninja -C build && ./build/examples/chain_rule
+ * (--help lists the flags; --html FILE writes (b)'s sweep as a page to step
+ * through in a browser).
  */
 #include <tapegrad.h>
 
@@ -33,6 +35,9 @@
 #include <string.h>
 
 /* ------------------------------------------------ printing and checking */
+
+/* A block's heading and the one line that says what it shows. */
+static void block(const char *title, const char *why) { printf("\n %s\n   (%s)\n", title, why); }
 
 /* Every printed quantity is kept under a key, so --check can compare it
  * with PyTorch's number of the same key. */
@@ -146,7 +151,7 @@ static void leaves_a(tg_tape *tape, tg_tensor **p) {
 
 static int example_a(double lr) {
     printf("(a) 2-4-1 network, sigmoid units, binary cross entropy\n");
-    printf("    x = (1, 0), label t = 0\n\n");
+    printf("    x = (1, 0), label t = 0\n");
     tg_tape *tape = tg_tape_new();
     tg_tensor *p[4];
     leaves_a(tape, p);
@@ -158,7 +163,7 @@ static int example_a(double lr) {
         return 1;
     }
 
-    printf(" forward pass:\n");
+    block("forward pass:", "each value computed from the inputs and the values above it");
     show_t("a.z1", "z1 = W1 x + b1", f.z1);
     show_t("a.h", "h = sigmoid(z1)", f.h);
     show_t("a.z2", "z2 = W2 . h + b2", f.z2);
@@ -168,7 +173,8 @@ static int example_a(double lr) {
     /* Local derivatives, each from its own formula. */
     bool was = tg_tape_set_grad_enabled(tape, false);
     double y = tg_item(f.y);
-    printf("\n local derivatives (one step each):\n");
+    block("local derivatives:",
+          "the derivative of one step with respect to its own input, from its formula");
     show1("a.dL_dy", "dL/dy = (y - t) / (y (1 - y))", (y - ta) / (y * (1 - y)));
     show1("a.dy_dz2", "dy/dz2 = y (1 - y)", y * (1 - y));
     show("a.dz2_dh", "dz2/dh = W2", 4, W2);
@@ -178,7 +184,8 @@ static int example_a(double lr) {
 
     /* Gradients: what the tape's backward sweep stored. Beside each, the
      * chain-rule product of the local derivatives above. */
-    printf("\n gradients (from tg_backward; the chain rule multiplies the above):\n");
+    block("gradients (from tg_backward):",
+          "dL/dv = dL/d(next value) * local derivative: the chain rule, from L backwards");
     show_t("a.dL_dz2", "dL/dz2 = dL/dy dy/dz2 = y - t", tg_tensor_grad(f.z2));
     show_t("a.dL_db2", "dL/db2 = dL/dz2", tg_tensor_grad(p[3]));
     show_t("a.dL_dW2", "dL/dW2 = dL/dz2 h", tg_tensor_grad(p[2]));
@@ -191,8 +198,8 @@ static int example_a(double lr) {
     tg_gradcheck_report rep;
     tg_gradcheck_opts go = {.eps = 1e-6, .atol = 1e-8, .rtol = 1e-6, .graph = true};
     bool ok = tg_gradcheck(forward_a, NULL, 4, p, &go, &rep);
-    printf("\n finite differences: tg_gradcheck on W1, b1, W2, b2: %s (worst error %.2g of "
-           "the tolerance)\n",
+    block("check:", "tg_gradcheck nudges each parameter by +-1e-6 and compares the slope");
+    printf("  finite differences on W1, b1, W2, b2: %s (worst error %.2g of the tolerance)\n",
            ok ? "ok" : rep.msg, rep.worst);
 
     /* One step of gradient descent: p -= lr dL/dp. */
@@ -204,7 +211,9 @@ static int example_a(double lr) {
     for (int i = 0; i < 4; i++) b1[i] -= lr * g1[i], W2[i] -= lr * g2[i];
     b2 -= lr * g3;
     double before = tg_item(f.loss);
-    printf("\n one step of gradient descent, learning rate %g (p -= lr dL/dp):\n", lr);
+    char t[96];
+    snprintf(t, sizeof t, "one step of gradient descent, learning rate %g:", lr);
+    block(t, "p -= lr dL/dp for every parameter; the loss must fall");
     show("a.W1_new", "W1", 8, W1);
     show("a.b1_new", "b1", 4, b1);
     show("a.W2_new", "W2", 4, W2);
@@ -259,23 +268,13 @@ static void forward_b(tg_tape *tape, fwd_b *f) {
     f->loss = tg_tensor_set_name(tg_mul_scalar(tg_mul(e, e), 0.5), "L");
 }
 
-static int example_b(double lr, bool trace) {
+static int example_b(double lr, bool trace, const char *html) {
     printf("(b) 2-2-1 network, tanh units, loss (y - 1)^2 / 2\n");
-    printf("    x = (0.5, 0.3), target 1\n\n");
+    printf("    x = (0.5, 0.3), target 1\n");
     tg_tape *tape = tg_tape_new();
     fwd_b f;
     forward_b(tape, &f);
-    if (trace) {
-        printf(" the backward sweep, step by step (tg_tape_set_trace):\n");
-        tg_tape_set_trace(tape, stdout);
-    }
-    tg_backward(f.loss);
-    tg_tape_set_trace(tape, NULL);
-    if (!tg_tape_ok(tape)) {
-        fprintf(stderr, "error: %s\n", tg_tape_error(tape));
-        return 1;
-    }
-    printf("\n forward pass:\n");
+    block("forward pass:", "each value computed from the inputs and the values above it");
     show_t("b.z1_0", "z1_0 = w1_00 x_0 + w1_01 x_1 + b1_0", f.z[0]);
     show_t("b.z1_1", "z1_1 = w1_10 x_0 + w1_11 x_1 + b1_1", f.z[1]);
     show_t("b.h_0", "h_0 = tanh(z1_0)", f.h[0]);
@@ -284,14 +283,37 @@ static int example_b(double lr, bool trace) {
     show_t("b.y", "y = tanh(z2)", f.y);
     show_t("b.loss", "L = (y - 1)^2 / 2", f.loss);
 
+    if (trace) {
+        block("the backward sweep, step by step (tg_tape_set_trace):",
+              "dL/dv += dL/d(user) * d(user)/dv; d#i/d#j is op #i's own partial");
+        tg_tape_set_trace(tape, stdout);
+    }
+    tg_backward(f.loss);
+    tg_tape_set_trace(tape, NULL);
+    if (!tg_tape_ok(tape)) {
+        fprintf(stderr, "error: %s\n", tg_tape_error(tape));
+        return 1;
+    }
+    if (html) {
+        tg_html_opts ho = {"chain_rule (b): the backward sweep of L = (y - 1)^2 / 2", TG_HTML_AUTO};
+        tg_status hs = tg_tape_write_html(tape, f.loss, html, &ho);
+        if (hs != TG_OK) {
+            fprintf(stderr, "chain_rule: cannot write %s: %s\n", html, tg_status_name(hs));
+            return 1;
+        }
+        printf("\n wrote %s: open it in a browser and press Next to step through this sweep\n", html);
+    }
+
     double y = tg_item(f.y), h0 = tg_item(f.h[0]), h1 = tg_item(f.h[1]);
-    printf("\n local derivatives:\n");
+    block("local derivatives:",
+          "the derivative of one step with respect to its own input, from its formula");
     show1("b.dL_dy", "dL/dy = y - 1", y - tb);
     show1("b.dy_dz2", "dy/dz2 = 1 - y^2", 1 - y * y);
     show1("b.dh0_dz", "dh_0/dz1_0 = 1 - h_0^2", 1 - h0 * h0);
     show1("b.dh1_dz", "dh_1/dz1_1 = 1 - h_1^2", 1 - h1 * h1);
 
-    printf("\n gradients (tape), beside central finite differences of plain C code:\n");
+    block("gradients (tape), beside central finite differences of plain C code:",
+          "what tg_backward stored, and (L(p + 1e-6) - L(p - 1e-6)) / 2e-6 for each parameter");
     show_t("b.dL_dz2", "dL/dz2", tg_tensor_grad(f.z2));
     show_t("b.dL_dh0", "dL/dh_0 = dL/dz2 w2_0", tg_tensor_grad(f.h[0]));
     show_t("b.dL_dh1", "dL/dh_1 = dL/dz2 w2_1", tg_tensor_grad(f.h[1]));
@@ -319,7 +341,9 @@ static int example_b(double lr, bool trace) {
 
     double before = tg_item(f.loss);
     for (int i = 0; i < 9; i++) pb[i] -= lr * g[i];
-    printf("\n one step of gradient descent, learning rate %g:\n", lr);
+    char t[96];
+    snprintf(t, sizeof t, "one step of gradient descent, learning rate %g:", lr);
+    block(t, "p -= lr dL/dp for every parameter; the loss must fall");
     show("b.params_new", "w1_00 w1_01 w1_10 w1_11 b1_0 b1_1", 6, pb);
     show("b.params_new2", "w2_0 w2_1 b2", 3, pb + 6);
     tg_tape_reset(tape);
@@ -329,29 +353,57 @@ static int example_b(double lr, bool trace) {
     show1("b.loss_before", "loss before the step", before);
     show1("b.loss_after", "loss after the step", after);
     if (trace) {
-        printf("\n the tape after the step (tg_tape_print):\n");
+        block("the tape after the step (tg_tape_print):",
+              "every record of the new forward pass: index, name, op, shape, dtype, value");
         tg_tape_print(tape, stdout);
     }
     tg_tape_free(tape);
     return ok && after < before ? 0 : 1;
 }
 
+static void usage(FILE *f, const char *prog) {
+    fprintf(f,
+            "usage: %s [--check FILE] [--no-trace] [--html FILE] [--help]\n"
+            "  The chain rule on two tiny networks, every number printed.\n"
+            "  --check FILE  compare every number with PyTorch's (tests/ref/chain_rule.txt);\n"
+            "                exit 1 on a difference (default: no check)\n"
+            "  --no-trace    leave out (b)'s step-by-step backward trace and tape listing\n"
+            "                (default: shown)\n"
+            "  --html FILE   also write (b)'s backward sweep as a page to step through in a\n"
+            "                browser (tg_tape_write_html; default: none)\n"
+            "  --help        this text\n",
+            prog);
+}
+
 int main(int argc, char **argv) {
-    const char *check = NULL;
+    const char *check = NULL, *html = NULL;
     bool trace = true;
     double lr = 0.5;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--check") && i + 1 < argc) check = argv[++i];
-        else if (!strcmp(argv[i], "--no-trace")) trace = false;
-        else {
-            printf("usage: %s [--check tests/ref/chain_rule.txt] [--no-trace]\n", argv[0]);
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout, argv[0]);
+            return 0;
+        } else if (!strcmp(argv[i], "--check") || !strcmp(argv[i], "--html")) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "chain_rule: %s needs a file name\n", argv[i]);
+                usage(stderr, argv[0]);
+                return 2;
+            }
+            if (argv[i][2] == 'c') check = argv[++i];
+            else html = argv[++i];
+        } else if (!strcmp(argv[i], "--no-trace")) {
+            trace = false;
+        } else {
+            fprintf(stderr, "chain_rule: unknown argument '%s'\n", argv[i]);
+            usage(stderr, argv[0]);
             return 2;
         }
     }
-    show1("lr", "learning rate", lr);
-    printf("\n");
+    printf("The chain rule, step by step: two tiny networks, every number printed\n");
+    printf("(gradient descent with learning rate %g; --help for options)\n\n", lr);
+    keep("lr", 1, &lr);
     int bad = example_a(lr);
-    bad |= example_b(lr, trace);
+    bad |= example_b(lr, trace, html);
     if (check) bad |= check_against(check);
     return bad;
 }

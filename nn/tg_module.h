@@ -26,6 +26,8 @@
 #include "tg_autograd.h"
 #include "tg_ops.h"
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,6 +75,20 @@ TG_API tg_tensor *tg_params_at(const tg_params *ps, int i);
 TG_API bool tg_params_is_buffer(const tg_params *ps, int i);
 /* The tensor registered under name, or NULL. */
 TG_API tg_tensor *tg_params_find(const tg_params *ps, const char *name);
+
+/* Prints the list as a table, in registration order, one tensor a line:
+ * name, shape, element count, "trainable" or "buffer", dtype; then the
+ * totals: trainable values, buffer values, all values and their bytes:
+ *     name       shape  count  kind       dtype
+ *     fc.weight  [3,2]      6  trainable  f32
+ *     fc.bias    [3]        3  trainable  f32
+ *     bn.mean    [3]        3  buffer     f32
+ *     trainable: 9 in 2 tensors (36 bytes)
+ *     buffers:   3 in 1 tensor (12 bytes)
+ *     total:     12 values, 48 bytes
+ * Counts of 1,000 and more are grouped with commas. NULL ps prints
+ * "params: NULL". Returns TG_OK, TG_ERR_NULL (out NULL) or TG_ERR_IO. */
+TG_API tg_status tg_params_summary(FILE *out, const tg_params *ps);
 
 /* Number of trainable scalars (elements of every non-buffer tensor). */
 TG_API int64_t tg_params_numel(const tg_params *ps);

@@ -123,7 +123,7 @@ static void example_scalar(void) {
 
 
     char *trace = slurp(tr);
-    CHECK(trace && strstr(trace, "d loss/d w += d loss/d #3 ("), "trace: %s", trace ? trace : "(none)");
+    CHECK(trace && strstr(trace, "  dL/dw += dL/d#3 (-1.95101) * d#3/d#1 (2) = -3.90203\n"), "trace: %s", trace ? trace : "(none)");
     check_expected("scalar_trace", trace ? trace : "");
     free(trace);
     fclose(tr);
@@ -352,12 +352,12 @@ static void test_graph_trace(void) {
     CHECK_NEAR(d1, cos(1.5) * 1.5 + sin(1.5), 1e-12);
     char *t = slurp(tr);
     fclose(tr);
-    /* d y/d x = x cos x + sin x: two contributions, then the total */
+    /* dL/dx = x cos x + sin x (L = y): two contributions, then the total */
     char want[200];
-    snprintf(want, sizeof want, "  d y/d x += d y/d #1 (1.5) * d #1/d x (%.6g) = %.6g\n",
+    snprintf(want, sizeof want, "  dL/dx += dL/d#1 (1.5) * d#1/d#0 (%.6g) = %.6g\n",
              cos(1.5), 1.5 * cos(1.5));
     CHECK(t && strstr(t, want), "graph trace lacks '%s':\n%s", want, t ? t : "");
-    snprintf(want, sizeof want, "d y/d x = %.6g\n", d1);
+    snprintf(want, sizeof want, "dL/dx = %.6g\n", d1);
     CHECK(t && strstr(t, want), "graph trace lacks '%s':\n%s", want, t ? t : "");
     free(t);
 }
