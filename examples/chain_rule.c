@@ -29,6 +29,8 @@
  */
 #include <tapegrad.h>
 
+#include "common.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,44 +363,20 @@ static int example_b(double lr, bool trace, const char *html) {
     return ok && after < before ? 0 : 1;
 }
 
-static void usage(FILE *f, const char *prog) {
-    fprintf(f,
-            "usage: %s [--check FILE] [--no-trace] [--html FILE] [--help]\n"
-            "  The chain rule on two tiny networks, every number printed.\n"
-            "  --check FILE  compare every number with PyTorch's (tests/ref/chain_rule.txt);\n"
-            "                exit 1 on a difference (default: no check)\n"
-            "  --no-trace    leave out (b)'s step-by-step backward trace and tape listing\n"
-            "                (default: shown)\n"
-            "  --html FILE   also write (b)'s backward sweep as a page to step through in a\n"
-            "                browser (tg_tape_write_html; default: none)\n"
-            "  --help        this text\n",
-            prog);
-}
-
 int main(int argc, char **argv) {
     const char *check = NULL, *html = NULL;
-    bool trace = true;
+    int no_trace = 0;
     double lr = 0.5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout, argv[0]);
-            return 0;
-        } else if (!strcmp(argv[i], "--check") || !strcmp(argv[i], "--html")) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "chain_rule: %s needs a file name\n", argv[i]);
-                usage(stderr, argv[0]);
-                return 2;
-            }
-            if (argv[i][2] == 'c') check = argv[++i];
-            else html = argv[++i];
-        } else if (!strcmp(argv[i], "--no-trace")) {
-            trace = false;
-        } else {
-            fprintf(stderr, "chain_rule: unknown argument '%s'\n", argv[i]);
-            usage(stderr, argv[0]);
-            return 2;
-        }
-    }
+    const ex_flag flags[] = {
+        {"--check", EX_STRING, &check,
+         "compare every number with PyTorch's (tests/ref/chain_rule.txt); exit 1 on a difference"},
+        {"--no-trace", EX_BOOL, &no_trace,
+         "leave out (b)'s step-by-step backward trace and tape listing"},
+        {"--html", EX_STRING, &html,
+         "also write (b)'s backward sweep as a page to step through in a browser"},
+    };
+    EX_PARSE(argc, argv, "The chain rule on two tiny networks, every number printed.", flags);
+    bool trace = !no_trace;
     printf("The chain rule, step by step: two tiny networks, every number printed\n");
     printf("(gradient descent with learning rate %g; --help for options)\n\n", lr);
     keep("lr", 1, &lr);

@@ -134,7 +134,7 @@ def derivative(exe):
     with tempfile.TemporaryDirectory() as d:
         dot = os.path.join(d, "g.dot")
         rc, out, err = run([exe, "--trace", "--dot", dot, "exp(-x^2)", "x=0.5"])
-        check(rc == 0 and "backward trace" in out and "d f/d x" in out, f"--trace: {out} {err}")
+        check(rc == 0 and "backward trace" in out and "df/dx" in out, f"--trace: {out} {err}")
         check(os.path.exists(dot) and "digraph" in open(dot).read(), "--dot wrote no graph")
         rc, out, err = run([exe, "--dot", os.path.join(d, "no/such/dir.dot"), "x", "x=1"])
         check(rc == 1 and "cannot write" in err, f"--dot to a missing folder: exit {rc} {err}")
