@@ -3,7 +3,9 @@
  * batches, f32) against PyTorch doing the same in the same run.
  * Prints: mlp_epoch: tapegrad <s>, torch <s>, ratio <r>
  * Each side: the median of 3 epochs after one warm-up epoch, at its best
- * thread setting (tapegrad: 1 and 2 threads tried; torch: 1 and 2). */
+ * setting (tapegrad: 1 and 2 threads tried; torch: the grid of bench/peer.h,
+ * torch threads {1, 2} x OPENBLAS_NUM_THREADS {1, 2} x {default, tuned}
+ * malloc, the winner on stderr). */
 #include <tapegrad.h>
 
 #include "peer.h"
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
         epoch(tape, mlp, opt, &b, &train, &loss);
         for (int e = 0; e < 3; e++) t[e] = epoch(tape, mlp, opt, &b, &train, &loss);
         double m = bench_median(t, 3);
+        fprintf(stderr, "# mlp_epoch: tapegrad, %d thread%s: %.3f s\n", threads,
+                threads > 1 ? "s" : "", m);
         if (m < best) best = m;
         tg_tape_free(tape);
         tg_batcher_free(&b);

@@ -2,7 +2,9 @@
  * with tensor ops (vectorized), f64, n = 1,000,000: forward plus backward,
  * against PyTorch in the same run.
  *   f(x) = sum(100 (x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)
- * Prints: rosenbrock_tensor: tapegrad <ms>, torch <ms>, ratio <r> */
+ * Prints: rosenbrock_tensor: tapegrad <ms>, torch <ms>, ratio <r>
+ * Each side: the median of its runs; torch at its best setting of the grid
+ * in bench/peer.h (the winner on stderr). */
 #include <tapegrad.h>
 
 #include <math.h>
