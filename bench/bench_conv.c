@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "peer.h"
+#include "steps.h"
 
 #ifndef TG_BENCH_SRC
 #define TG_BENCH_SRC "bench"
@@ -37,24 +38,11 @@
 #define TG_BENCH_STR_(x) #x
 #define TG_BENCH_STR(x) TG_BENCH_STR_(x)
 
-static tg_tape *tape;
-static tg_tensor *w1, *b1, *w2, *b2; /* parameters */
-static float *xdata;                  /* (32, 1, 28, 28) */
-
-static void fill(tg_tensor *p, tg_rng *r, double scale) {
-    float *v = tg_tensor_f32(p);
-    for (int64_t i = 0; i < tg_tensor_numel(p); i++) v[i] = (float)(tg_rng_normal(r) * scale);
-}
+static bench_cnn net;
 
 static void step(void) {
-    tg_tape_reset(tape);
-    tg_zero_grad(w1), tg_zero_grad(b1), tg_zero_grad(w2), tg_zero_grad(b2);
-    tg_tensor *x = tg_tensor_new(tape, TG_F32, TG_SHAPE(32, 1, 28, 28), xdata);
-    tg_tensor *h = tg_relu(tg_conv2d(x, w1, b1, NULL));
-    h = tg_max_pool2d(h, &(tg_pool_opts){.kernel = {2, 2}});
-    tg_tensor *y = tg_conv2d(h, w2, b2, NULL);
-    if (tg_backward(tg_sum(y)) != TG_OK) {
-        fprintf(stderr, "bench_conv: %s\n", tg_tape_error(tape));
+    if (bench_cnn_step(&net) != TG_OK) {
+        fprintf(stderr, "bench_conv: %s\n", tg_tape_error(net.tape));
         exit(1);
     }
 }
@@ -72,18 +60,7 @@ static void block(double *t) {
 int main(int argc, char **argv) {
     const char *script = argc > 1 ? argv[1] : TG_BENCH_SRC "/conv_torch.py";
     tg_set_num_threads(THREADS);
-    tape = tg_tape_new();
-    w1 = tg_param_new(TG_F32, TG_SHAPE(32, 1, 3, 3));
-    b1 = tg_param_new(TG_F32, TG_SHAPE(32));
-    w2 = tg_param_new(TG_F32, TG_SHAPE(64, 32, 3, 3));
-    b2 = tg_param_new(TG_F32, TG_SHAPE(64));
-    xdata = malloc(sizeof(float) * 32 * 28 * 28);
-    if (!tape || !w1 || !b1 || !w2 || !b2 || !xdata) return 1;
-    tg_rng r;
-    tg_rng_seed(&r, 1);
-    for (int i = 0; i < 32 * 28 * 28; i++) xdata[i] = (float)tg_rng_normal(&r);
-    fill(w1, &r, 1.0 / 3), fill(b1, &r, 1.0 / 3), fill(w2, &r, 1.0 / 17), fill(b2, &r, 1.0 / 17);
-
+    if (!bench_cnn_init(&net)) return 1;
     for (int i = 0; i < 10; i++) step(); /* warm-up: the arena grows once */
     double t[2 * RUNS];
     block(t);
@@ -95,8 +72,6 @@ int main(int argc, char **argv) {
     if (torch_ms <= 0) return 1;
     printf("conv_fwd_bwd: tapegrad %.3f ms, torch %.3f ms, ratio %.3f\n", tg_ms, torch_ms,
            tg_ms / torch_ms);
-    tg_tape_free(tape);
-    tg_param_free(w1), tg_param_free(b1), tg_param_free(w2), tg_param_free(b2);
-    free(xdata);
+    bench_cnn_free(&net);
     return 0;
 }

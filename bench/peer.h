@@ -55,11 +55,12 @@ static inline double bench_torch_grid(const char *what, const char *script, cons
     char win[160] = "";
     for (int ob = 1; ob <= 2; ob++)
         for (int m = 0; m < 2; m++) {
-            char cmd[1536];
-            snprintf(cmd, sizeof cmd,
-                     "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE %s OMP_NUM_THREADS=2 "
-                     "OPENBLAS_NUM_THREADS=%d MKL_NUM_THREADS=1 /usr/bin/python3 '%s' %s",
-                     bench_malloc_env[m], ob, script, args);
+            char cmd[4096];
+            int len = snprintf(cmd, sizeof cmd,
+                               "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE %s OMP_NUM_THREADS=2 "
+                               "OPENBLAS_NUM_THREADS=%d MKL_NUM_THREADS=1 /usr/bin/python3 '%s' %s",
+                               bench_malloc_env[m], ob, script, args);
+            if (len < 0 || (size_t)len >= sizeof cmd) continue; /* too long: not run cut */
             FILE *p = popen(cmd, "r");
             if (!p) continue;
             char line[256];

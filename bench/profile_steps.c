@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "steps.h"
 
 void openblas_set_num_threads(int n);
 
@@ -34,13 +35,8 @@ static int rosenbrock(int passes) {
     if (!tape || !x0) return 1;
     for (int64_t i = 0; i < n; i++) x0[i] = (double)(i % 97) / 97;
     for (int r = 0; r < passes; r++) {
-        tg_tape_reset(tape);
-        tg_tensor *x = tg_requires_grad(tg_tensor_new(tape, TG_F64, 1, &n, x0));
-        tg_tensor *a = tg_slice(x, 0, 0, n - 1, 1), *b = tg_slice(x, 0, 1, n, 1);
-        tg_tensor *t1 = tg_sub(b, tg_mul(a, a));
-        tg_tensor *t2 = tg_rsub_scalar(a, 1.0);
-        tg_tensor *y = tg_sum(tg_add(tg_mul_scalar(tg_mul(t1, t1), 100.0), tg_mul(t2, t2)));
-        tg_backward(y);
+        tg_tensor *x;
+        bench_rosenbrock_pass(tape, n, x0, &x);
         g0 += tg_tensor_get(tg_tensor_grad(x), 0);
     }
     printf("rosenbrock: %d passes, gradient[0] sum %g\n", passes, g0);
@@ -49,71 +45,25 @@ static int rosenbrock(int passes) {
     return 0;
 }
 
-static void fill(tg_tensor *p, tg_rng *r, double scale) {
-    float *v = tg_tensor_f32(p);
-    for (int64_t i = 0; i < tg_tensor_numel(p); i++) v[i] = (float)(tg_rng_normal(r) * scale);
-}
-
 static int conv(int steps) {
-    tg_tape *tape = tg_tape_new();
-    tg_tensor *w1 = tg_param_new(TG_F32, TG_SHAPE(32, 1, 3, 3)), *b1 = tg_param_new(TG_F32, TG_SHAPE(32));
-    tg_tensor *w2 = tg_param_new(TG_F32, TG_SHAPE(64, 32, 3, 3)), *b2 = tg_param_new(TG_F32, TG_SHAPE(64));
-    float *xd = malloc(sizeof(float) * 32 * 28 * 28);
-    if (!tape || !w1 || !b1 || !w2 || !b2 || !xd) return 1;
-    tg_rng r;
-    tg_rng_seed(&r, 1);
-    for (int i = 0; i < 32 * 28 * 28; i++) xd[i] = (float)tg_rng_normal(&r);
-    fill(w1, &r, 1.0 / 3), fill(b1, &r, 1.0 / 3), fill(w2, &r, 1.0 / 17), fill(b2, &r, 1.0 / 17);
-    for (int s = 0; s < steps; s++) {
-        tg_tape_reset(tape);
-        tg_zero_grad(w1), tg_zero_grad(b1), tg_zero_grad(w2), tg_zero_grad(b2);
-        tg_tensor *x = tg_tensor_new(tape, TG_F32, TG_SHAPE(32, 1, 28, 28), xd);
-        tg_tensor *h = tg_relu(tg_conv2d(x, w1, b1, NULL));
-        h = tg_max_pool2d(h, &(tg_pool_opts){.kernel = {2, 2}});
-        tg_backward(tg_sum(tg_conv2d(h, w2, b2, NULL)));
-    }
-    printf("conv: %d steps, dw1[0] %g\n", steps, tg_tensor_get(tg_tensor_grad(w1), 0));
-    tg_tape_free(tape);
-    tg_param_free(w1), tg_param_free(b1), tg_param_free(w2), tg_param_free(b2);
-    free(xd);
+    bench_cnn c;
+    if (!bench_cnn_init(&c)) return 1;
+    for (int s = 0; s < steps; s++) bench_cnn_step(&c);
+    printf("conv: %d steps, dw1[0] %g\n", steps, tg_tensor_get(tg_tensor_grad(c.w1), 0));
+    bench_cnn_free(&c);
     return 0;
 }
 
 static int mlp(int epochs, const char *dir) {
     char err[256];
     tg_dataset d;
-    if (tg_mnist_load_dir(dir, true, &d, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    tg_dataset_scale(&d, 0, 255);
-    tg_rng rng;
-    tg_rng_seed(&rng, 0);
-    tg_params *ps = tg_params_new(TG_F32);
-    tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){784, 100, 10}, 3, TG_ACT_RELU,
-                                    TG_ACT_NONE, &rng);
-    tg_optim *opt = tg_adam_new(ps, 1e-3, NULL);
-    tg_batcher b;
-    tg_batcher_init(&b, &d, 64, true, 1, err, sizeof err);
-    tg_tape *tape = tg_tape_new();
-    for (int e = 0; e < epochs; e++) {
-        const int64_t *idx;
-        int64_t n;
-        double t0 = cpu_now();
-        while ((n = tg_batcher_next(&b, &idx)) > 0) {
-            tg_tensor *x = tg_dataset_batch_x(tape, &d, n, idx, TG_F32, true);
-            tg_tensor *y = tg_dataset_batch_y(tape, &d, n, idx);
-            tg_backward(tg_cross_entropy(tg_sequential_forward(net, x), y, TG_REDUCE_MEAN, -100, 0.0));
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            tg_tape_reset(tape);
-        }
-        printf("mlp: epoch %d: %.3f CPU s\n", e, cpu_now() - t0);
-    }
-    tg_tape_free(tape);
-    tg_batcher_free(&b);
-    tg_optim_free(opt);
-    tg_params_free(ps);
+    if (!bench_load_train(dir, &d)) return 1;
+    bench_mlp m;
+    if (!bench_mlp_init(&m, &d, err, sizeof err)) return 1;
+    double loss = 0;
+    for (int e = 0; e < epochs; e++)
+        printf("mlp: epoch %d: %.3f CPU s\n", e, bench_mlp_epoch(&m, &d, cpu_now, &loss));
+    bench_mlp_free(&m);
     tg_dataset_free(&d);
     return 0;
 }
