@@ -6,13 +6,13 @@
  * parameters' gradients (the input does not require grad). One timed step
  * is: reset the tape, zero the gradients, forward, backward.
  *
- * Both sides on 2 threads: tapegrad through tg_set_num_threads(2); PyTorch
- * (bench/conv_torch.py, run with /usr/bin/python3 through popen) with
- * OMP_NUM_THREADS=2, OPENBLAS_NUM_THREADS=2, OPENBLAS_CORETYPE unset and
- * torch.set_num_threads(t) for t = 1 and 2, keeping its better setting.
- * Each side's time is the best of two block medians (of RUNS steps after
- * warm-up); tapegrad's blocks come before and after PyTorch's, so both see
- * the same machine. Prints exactly one line on stdout:
+ tapegrad on 2 threads (tg_set_num_threads(2)); PyTorch (bench/conv_torch.py,
+ * run with /usr/bin/python3 through popen) over the grid of its settings
+ * (bench/peer.h: torch threads {1, 2} x OPENBLAS_NUM_THREADS {1, 2} x
+ * {default, tuned} malloc), keeping its best. Each side's time is a median
+ * of timed steps after warm-up: tapegrad's of two blocks of RUNS steps, one
+ * before and one after PyTorch's, so both see the same machine; PyTorch's
+ * of two blocks of RUNS per setting. Prints exactly one line on stdout:
  *   conv_fwd_bwd: tapegrad <ms> ms, torch <ms> ms, ratio <tapegrad/torch>
  * (details on stderr).
  *   meson setup build -Dbench=true && ninja -C build && build/bench/bench_conv
@@ -26,111 +26,52 @@
 #include <string.h>
 #include <time.h>
 
+#include "peer.h"
+#include "steps.h"
+
 #ifndef TG_BENCH_SRC
 #define TG_BENCH_SRC "bench"
 #endif
 
 #define THREADS 2
 #define RUNS 30
+#define TG_BENCH_STR_(x) #x
+#define TG_BENCH_STR(x) TG_BENCH_STR_(x)
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static tg_tape *tape;
-static tg_tensor *w1, *b1, *w2, *b2; /* parameters */
-static float *xdata;                  /* (32, 1, 28, 28) */
-
-static void fill(tg_tensor *p, tg_rng *r, double scale) {
-    float *v = tg_tensor_f32(p);
-    for (int64_t i = 0; i < tg_tensor_numel(p); i++) v[i] = (float)(tg_rng_normal(r) * scale);
-}
+static bench_cnn net;
 
 static void step(void) {
-    tg_tape_reset(tape);
-    tg_zero_grad(w1), tg_zero_grad(b1), tg_zero_grad(w2), tg_zero_grad(b2);
-    tg_tensor *x = tg_tensor_new(tape, TG_F32, TG_SHAPE(32, 1, 28, 28), xdata);
-    tg_tensor *h = tg_relu(tg_conv2d(x, w1, b1, NULL));
-    h = tg_max_pool2d(h, &(tg_pool_opts){.kernel = {2, 2}});
-    tg_tensor *y = tg_conv2d(h, w2, b2, NULL);
-    if (tg_backward(tg_sum(y)) != TG_OK) {
-        fprintf(stderr, "bench_conv: %s\n", tg_tape_error(tape));
+    if (bench_cnn_step(&net) != TG_OK) {
+        fprintf(stderr, "bench_conv: %s\n", tg_tape_error(net.tape));
         exit(1);
     }
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of RUNS steps, in ms. */
-static double block(void) {
-    double t[RUNS];
+/* Times RUNS steps (after one untimed) into t[0..RUNS), in ms. */
+static void block(double *t) {
     step();
     for (int i = 0; i < RUNS; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         step();
-        t[i] = (now() - t0) * 1e3;
+        t[i] = (bench_now() - t0) * 1e3;
     }
-    qsort(t, RUNS, sizeof *t, cmp);
-    return t[RUNS / 2];
 }
 
 int main(int argc, char **argv) {
     const char *script = argc > 1 ? argv[1] : TG_BENCH_SRC "/conv_torch.py";
     tg_set_num_threads(THREADS);
-    tape = tg_tape_new();
-    w1 = tg_param_new(TG_F32, TG_SHAPE(32, 1, 3, 3));
-    b1 = tg_param_new(TG_F32, TG_SHAPE(32));
-    w2 = tg_param_new(TG_F32, TG_SHAPE(64, 32, 3, 3));
-    b2 = tg_param_new(TG_F32, TG_SHAPE(64));
-    xdata = malloc(sizeof(float) * 32 * 28 * 28);
-    if (!tape || !w1 || !b1 || !w2 || !b2 || !xdata) return 1;
-    tg_rng r;
-    tg_rng_seed(&r, 1);
-    for (int i = 0; i < 32 * 28 * 28; i++) xdata[i] = (float)tg_rng_normal(&r);
-    fill(w1, &r, 1.0 / 3), fill(b1, &r, 1.0 / 3), fill(w2, &r, 1.0 / 17), fill(b2, &r, 1.0 / 17);
-
+    if (!bench_cnn_init(&net)) return 1;
     for (int i = 0; i < 10; i++) step(); /* warm-up: the arena grows once */
-    double tg_ms = block();
-
-    /* PyTorch, same thread budget */
-    setenv("OMP_NUM_THREADS", "2", 1);
-    setenv("OPENBLAS_NUM_THREADS", "2", 1);
-    setenv("MKL_NUM_THREADS", "2", 1);
-    unsetenv("OPENBLAS_CORETYPE");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' 1,2 %d 2", script, RUNS);
-    FILE *p = popen(cmd, "r");
-    double torch_ms = INFINITY;
-    int best_t = 0;
-    if (p) {
-        char line[256];
-        int t;
-        double ms;
-        while (fgets(line, sizeof line, p))
-            if (sscanf(line, "torch %d %lf", &t, &ms) == 2) {
-                fprintf(stderr, "# torch, %d thread%s: %.3f ms\n", t, t > 1 ? "s" : "", ms);
-                if (ms < torch_ms) torch_ms = ms, best_t = t;
-            }
-        pclose(p);
-    }
-    double tg2 = block();
-    fprintf(stderr, "# tapegrad, %d threads: %.3f ms and %.3f ms (blocks before and after)\n",
-            THREADS, tg_ms, tg2);
-    if (tg2 < tg_ms) tg_ms = tg2;
-    if (!isfinite(torch_ms)) {
-        fprintf(stderr, "bench_conv: could not run %s\n", cmd);
-        return 1;
-    }
-    fprintf(stderr, "# torch's best setting: %d thread%s\n", best_t, best_t > 1 ? "s" : "");
+    double t[2 * RUNS];
+    block(t);
+    double torch_ms = bench_torch_grid("conv_fwd_bwd", script, "1,2 " TG_BENCH_STR(RUNS) " 2");
+    block(t + RUNS);
+    double tg_ms = bench_median(t, 2 * RUNS);
+    fprintf(stderr, "# conv_fwd_bwd: tapegrad, %d threads: %.3f ms (median of %d steps)\n",
+            THREADS, tg_ms, 2 * RUNS);
+    if (torch_ms <= 0) return 1;
     printf("conv_fwd_bwd: tapegrad %.3f ms, torch %.3f ms, ratio %.3f\n", tg_ms, torch_ms,
            tg_ms / torch_ms);
-    tg_tape_free(tape);
-    tg_param_free(w1), tg_param_free(b1), tg_param_free(w2), tg_param_free(b2);
-    free(xdata);
+    bench_cnn_free(&net);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* bench_op_overhead.c - what one recorded op costs: a chain of 0-d
  * y = y * a + b (two ops per step), recorded and differentiated, per op,
- * against PyTorch's autograd on 0-d tensors in the same run.
+ * against PyTorch's autograd on 0-d tensors in the same run (medians; torch
+ * at its best setting of the grid in bench/peer.h, the winner on stderr).
  * Prints: op_overhead: tapegrad <ns>, torch <ns>, ratio <r> */
 #include <tapegrad.h>
 

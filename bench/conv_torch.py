@@ -6,8 +6,10 @@ Forward + backward of a 32x1x28x28 f32 input through conv(1->32, 3x3) + relu
 not requiring grad, parameters' grads set to None before each step.
 For each thread count in argv[1] (comma-separated) prints one line
     torch <threads> <ms>
-where <ms> is the best of `blocks` block medians of `runs` timed steps
-(after warm-up); blocks alternate between the thread counts.
+where <ms> is the median of the `blocks` x `runs` timed steps at that
+setting (after warm-up); blocks alternate between the thread counts.
+bench/bench_conv.c runs it once per OPENBLAS_NUM_THREADS x malloc setting
+(bench/peer.h, bench_torch_grid).
 Run with Debian's python3-torch: /usr/bin/python3 bench/conv_torch.py 1,2
 """
 import sys
@@ -36,7 +38,7 @@ def step():
     y.sum().backward()
 
 
-best = {t: float("inf") for t in threads}
+samples = {t: [] for t in threads}
 for t in threads:  # warm-up for each setting
     torch.set_num_threads(t)
     for _ in range(5):
@@ -45,12 +47,10 @@ for _ in range(blocks):
     for t in threads:
         torch.set_num_threads(t)
         step()
-        ts = []
         for _ in range(runs):
             t0 = time.perf_counter()
             step()
-            ts.append(time.perf_counter() - t0)
-        ts.sort()
-        best[t] = min(best[t], ts[len(ts) // 2] * 1e3)
+            samples[t].append((time.perf_counter() - t0) * 1e3)
 for t in threads:
-    print(f"torch {t} {best[t]:.4f}", flush=True)
+    ts = sorted(samples[t])
+    print(f"torch {t} {ts[len(ts) // 2]:.4f}", flush=True)

@@ -6,20 +6,22 @@
 #
 # prints one line per comparison (ratio = tapegrad / peer for times,
 # tapegrad / peer for GFLOP/s on sgemm):
-#   sgemm_<n>: tapegrad <GFLOP/s>, openblas <GFLOP/s>, ratio <r>   n = 256..2048
+#   sgemm_<n>: tapegrad <GFLOP/s>, openblas <GFLOP/s>, ratio <r>
+#       n = 256, 512, 1024, 2048, 1000, 1023, and sgemm_64x784x100
 #   mlp_epoch: tapegrad <s>, torch <s>, ratio <r>
 #   rosenbrock_tensor: tapegrad <ms>, torch <ms>, ratio <r>
 #   rosenbrock_scalar: tapegrad <s>, adolc <s>, ratio <r>
 #   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
 #   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
 #   revolve_lorenz: full <s> s <MB> MB, checkpointed <s> s <MB> MB, time ratio <r>, memory ratio <m>
-# Diagnostics (thread settings, losses) go to stderr.
+# Diagnostics (every peer setting's time, the winning one, losses) go to
+# stderr.
 #
 # Peers: PyTorch from /usr/bin/python3 (Debian's python3-torch), OpenBLAS,
-# ADOL-C. Every peer runs with OPENBLAS_CORETYPE unset and its thread counts
-# set explicitly; each side reports its best thread setting (1 or 2 threads;
-# sgemm and conv: both sides on 2 threads). Needs libopenblas-dev,
-# libadolc-dev, python3-torch and dataset-fashion-mnist.
+# ADOL-C, each at its best over the grid of its settings in the same run
+# (bench/README.md, "Peers at their best"); every time is a median of runs.
+# Needs libopenblas-dev, libadolc-dev, python3-torch and
+# dataset-fashion-mnist.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-perfbench}

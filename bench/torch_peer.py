@@ -4,24 +4,18 @@ benchmarks in the same run (popen) so both sides see the same machine.
 
     /usr/bin/python3 bench/torch_peer.py <benchmark> [args...]
 
-prints one number (seconds per unit stated by each benchmark) on stdout.
-Each benchmark tries 1 and 2 torch threads and reports the best, with
-OPENBLAS_CORETYPE unset and every thread count set explicitly (the caller
-sets OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS).
+prints one line per torch thread count (1 and 2) on stdout:
+    torch <threads> <seconds>
+the median of the benchmark's runs at that setting, in seconds per unit
+stated by each benchmark. The caller (bench/peer.h, bench_torch_grid) runs
+this script once per OPENBLAS_NUM_THREADS x malloc setting, with
+OPENBLAS_CORETYPE unset and every thread count set explicitly, and keeps
+the best line.
 """
 import sys
 import time
 
 import torch
-
-
-def best_of(fn, reps):
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def median_of(fn, reps):
@@ -102,11 +96,9 @@ def main():
     fn = {"op_overhead": op_overhead, "rosenbrock_tensor": rosenbrock_tensor,
           "mlp_epoch": mlp_epoch}[name]
     args = [a if name == "mlp_epoch" else int(a) for a in sys.argv[2:]]
-    best = float("inf")
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        best = min(best, fn(*args))
-    print(f"{best:.9g}")
+        print(f"torch {threads} {fn(*args):.9g}", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ static inline void window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h
      * PyTorch: the running max moves on `v > m || v is NaN`). Branch-free:  \
      * start from the window's first element, which gives the same result   \
      * as PyTorch's start from -inf. Non-overlapping windows without padding \
-     * (the common 2x2 stride 2) take a row-at-a-time path. */               \
+     * take a row-at-a-time path; 2x2 stride 2 (the common case) reads each  \
+     * window once, in the same order, so it picks the same element. */       \
     static void max_fwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y) { \
         const int64_t W = g->W, OW = g->OW, kh = g->kh, kw = g->kw, sw = g->sw; \
         bool simple = g->ph == 0 && g->pw == 0 && g->sh >= kh && sw >= kw;     \
@@ -61,6 +62,24 @@ static inline void window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h
                 int64_t h0 = oh * g->sh - g->ph, h1 = h0 + kh;                 \
                 if (h0 < 0) h0 = 0;                                            \
                 if (h1 > g->H) h1 = g->H;                                      \
+                if (simple && kh == 2 && kw == 2 && sw == 2 && h1 - h0 == 2) { \
+                    /* 2x2 stride 2: each window once, in the same order */ \
+                    const T *r0 = xp + h0 * W, *r1 = r0 + W;                   \
+                    const int32_t b0 = (int32_t)(h0 * W), w1i = (int32_t)W;    \
+                    for (int64_t ow = 0; ow < OW; ow++) {                      \
+                        T a = r0[2 * ow], b = r0[2 * ow + 1];                  \
+                        T c = r1[2 * ow], d = r1[2 * ow + 1], m = a;           \
+                        int32_t k = 0;                                         \
+                        bool t = b > m || b != b;                              \
+                        m = t ? b : m, k = t ? 1 : k;                          \
+                        t = c > m || c != c;                                   \
+                        m = t ? c : m, k = t ? w1i : k;                        \
+                        t = d > m || d != d;                                   \
+                        m = t ? d : m, k = t ? w1i + 1 : k;                    \
+                        yr[ow] = m, ir[ow] = b0 + (int32_t)(2 * ow) + k;       \
+                    }                                                          \
+                    continue;                                                  \
+                }                                                              \
                 if (simple) {                                                  \
                     const T *xr = xp + h0 * W;                                 \
                     for (int64_t ow = 0; ow < OW; ow++)                        \

@@ -1,0 +1,115 @@
+/* profile_steps.c - tapegrad's side of the benchmarks alone, on one thread,
+ * for profilers and CPU-time counts (no peer runs, so `perf record`,
+ * `perf stat -e task-clock` and `valgrind --tool=callgrind` see tapegrad
+ * only):
+ *
+ *   profile_steps rosenbrock <passes>   the tensor Rosenbrock gradient, n = 1e6
+ *   profile_steps conv <steps>          bench_conv's step
+ *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout)
+ *   profile_steps sgemm <m> <k> <n>     GFLOP/s per CPU second, tapegrad and OpenBLAS,
+ *                                       both on one thread (thread CPU time, median of 9)
+ *
+ * The cost of one pass or step is the difference of two counts, e.g.
+ * (task-clock of 60 steps - task-clock of 10 steps) / 50, which removes the
+ * start-up (the first pass pages in the arena). */
+#include <tapegrad.h>
+
+#include <cblas.h>
+#include <string.h>
+
+#include "peer.h"
+#include "steps.h"
+
+void openblas_set_num_threads(int n);
+
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int rosenbrock(int passes) {
+    int64_t n = 1000000;
+    tg_tape *tape = tg_tape_new();
+    double *x0 = malloc((size_t)n * sizeof *x0), g0 = 0;
+    if (!tape || !x0) return 1;
+    for (int64_t i = 0; i < n; i++) x0[i] = (double)(i % 97) / 97;
+    for (int r = 0; r < passes; r++) {
+        tg_tensor *x;
+        bench_rosenbrock_pass(tape, n, x0, &x);
+        g0 += tg_tensor_get(tg_tensor_grad(x), 0);
+    }
+    printf("rosenbrock: %d passes, gradient[0] sum %g\n", passes, g0);
+    tg_tape_free(tape);
+    free(x0);
+    return 0;
+}
+
+static int conv(int steps) {
+    bench_cnn c;
+    if (!bench_cnn_init(&c)) return 1;
+    for (int s = 0; s < steps; s++) bench_cnn_step(&c);
+    printf("conv: %d steps, dw1[0] %g\n", steps, tg_tensor_get(tg_tensor_grad(c.w1), 0));
+    bench_cnn_free(&c);
+    return 0;
+}
+
+static int mlp(int epochs, const char *dir) {
+    char err[256];
+    tg_dataset d;
+    if (!bench_load_train(dir, &d)) return 1;
+    bench_mlp m;
+    if (!bench_mlp_init(&m, &d, err, sizeof err)) return 1;
+    double loss = 0;
+    for (int e = 0; e < epochs; e++)
+        printf("mlp: epoch %d: %.3f CPU s\n", e, bench_mlp_epoch(&m, &d, cpu_now, &loss));
+    bench_mlp_free(&m);
+    tg_dataset_free(&d);
+    return 0;
+}
+
+static int sgemm(int M, int K, int N) {
+    openblas_set_num_threads(1);
+    tg_tape *tape = tg_tape_new();
+    tg_tape_set_grad_enabled(tape, false);
+    tg_tensor *pa = tg_param_new(TG_F32, 2, (int64_t[]){M, K});
+    tg_tensor *pb = tg_param_new(TG_F32, 2, (int64_t[]){K, N});
+    float *C = malloc((size_t)M * (size_t)N * sizeof *C);
+    if (!tape || !pa || !pb || !C) return 1;
+    float *A = tg_tensor_data(pa), *B = tg_tensor_data(pb);
+    for (int64_t i = 0; i < (int64_t)M * K; i++) A[i] = (float)((i * 7) % 13) / 13 - 0.5f;
+    for (int64_t i = 0; i < (int64_t)K * N; i++) B[i] = (float)((i * 5) % 11) / 11 - 0.5f;
+    double flop = 2.0 * M * (double)K * N, tt[9], to[9];
+    int reps = (int)(2e9 / flop) + 1;
+    for (int r = 0; r < 9; r++) {
+        double t0 = cpu_now();
+        for (int i = 0; i < reps; i++) {
+            tg_tape_reset(tape);
+            tg_matmul(tg_param_on(tape, pa), tg_param_on(tape, pb));
+        }
+        tt[r] = (cpu_now() - t0) / reps;
+        t0 = cpu_now();
+        for (int i = 0; i < reps; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N);
+        to[r] = (cpu_now() - t0) / reps;
+    }
+    double gt = flop / bench_median(tt, 9) * 1e-9, go = flop / bench_median(to, 9) * 1e-9;
+    printf("sgemm %dx%dx%d, one thread, GFLOP per CPU second: tapegrad %.1f, openblas %.1f, "
+           "ratio %.2f\n", M, K, N, gt, go, gt / go);
+    tg_tape_free(tape);
+    tg_param_free(pa), tg_param_free(pb);
+    free(C);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    tg_set_num_threads(1);
+    const char *what = argc > 1 ? argv[1] : "";
+    int n = argc > 2 ? atoi(argv[2]) : 10;
+    if (!strcmp(what, "rosenbrock")) return rosenbrock(n);
+    if (!strcmp(what, "conv")) return conv(n);
+    if (!strcmp(what, "mlp")) return mlp(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
+    if (!strcmp(what, "sgemm") && argc > 4) return sgemm(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp <count> | sgemm <m> <k> <n>\n");
+    return 2;
+}
