@@ -12,6 +12,7 @@
 #   rosenbrock_scalar: tapegrad <s>, adolc <s>, ratio <r>
 #   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
 #   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
+#   dist_epoch: tapegrad <s>, torch_ddp <s>, ratio <r>, efficiency <e>   (bench/bench_dist.sh)
 # Diagnostics (thread settings, losses) go to stderr.
 #
 # Peers: PyTorch from /usr/bin/python3 (Debian's python3-torch), OpenBLAS,
@@ -44,3 +45,4 @@ else
 fi
 "$b/bench_op_overhead"
 "$b/bench_conv"
+sh bench/bench_dist.sh "$build"

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 bool tg_dist_available(void) {
 #ifdef TG_HAVE_MPI
@@ -77,6 +78,14 @@ tg_status tg__dist_mpi(tg_dist *d, int rc, const char *what) {
     int len = 0;
     if (MPI_Error_string(rc, words, &len) != MPI_SUCCESS) snprintf(words, sizeof words, "code %d", rc);
     return tg__dist_fail(d, TG_ERR_STATE, "dist: %s failed: %s", what, words);
+}
+
+int tg__dist_wait(MPI_Request *req) {
+    for (long i = 0;; i++) {
+        int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done) return rc;
+        if (i >= 200) nanosleep(&(struct timespec){0, 20000}, NULL);
+    }
 }
 
 /* A new handle over a duplicate of comm (errors returned, not fatal). */
@@ -149,8 +158,10 @@ tg_status tg_dist_allreduce(tg_dist *d, double *v, int n, tg_dist_op op) {
     if (!d || (!v && n > 0)) return d ? tg__dist_fail(d, TG_ERR_NULL, "dist_allreduce: NULL values") : TG_ERR_NULL;
     if (n < 0) return tg__dist_fail(d, TG_ERR_ARG, "dist_allreduce: %d values", n);
     MPI_Op mop = op == TG_DIST_MIN ? MPI_MIN : op == TG_DIST_MAX ? MPI_MAX : MPI_SUM;
-    return tg__dist_mpi(d, MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, mop, d->comm),
-                        "MPI_Allreduce");
+    MPI_Request req;
+    tg_status s = tg__dist_mpi(d, MPI_Iallreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, mop, d->comm,
+                                                 &req), "MPI_Iallreduce");
+    return s != TG_OK ? s : tg__dist_mpi(d, tg__dist_wait(&req), "MPI_Wait");
 }
 
 /* What a failing rank tells the others. */

@@ -282,11 +282,11 @@ tg_status tg_ddp_sync(tg_ddp *g, tg_tape *tape) {
                                                  d->comm, &sreq), "MPI_Iallreduce (status)");
     for (int i = 0; i < g->nb; i++)
         if (g->b[i].req != MPI_REQUEST_NULL) {
-            tg_status w = tg__dist_mpi(d, MPI_Wait(&g->b[i].req, MPI_STATUS_IGNORE), "MPI_Wait");
+            tg_status w = tg__dist_mpi(d, tg__dist_wait(&g->b[i].req), "MPI_Wait");
             if (s == TG_OK) s = w;
         }
     if (sreq != MPI_REQUEST_NULL) {
-        tg_status w = tg__dist_mpi(d, MPI_Wait(&sreq, MPI_STATUS_IGNORE), "MPI_Wait (status)");
+        tg_status w = tg__dist_mpi(d, tg__dist_wait(&sreq), "MPI_Wait (status)");
         if (s == TG_OK) s = w;
     }
     g->open = false;

@@ -33,6 +33,11 @@ tg_status tg__dist_fail(tg_dist *d, tg_status s, const char *fmt, ...) TG__FMT(3
  * failed: <MPI's words>" in d->err. */
 tg_status tg__dist_mpi(tg_dist *d, int rc, const char *what);
 
+/* MPI_Wait, politely: Open MPI's own wait spins on the CPU, which on a
+ * machine with more runnable processes than cores keeps the very peer it
+ * waits for off the CPU. Tests 200 times, then between 20 us sleeps. */
+int tg__dist_wait(MPI_Request *req);
+
 /* Agrees on a failure after a collective step in which each rank may have
  * failed on its own (s != TG_OK, sentence msg): returns TG_OK on every rank
  * when none failed, else on every rank the lowest failing rank's status,
