@@ -17,15 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-static double now(clockid_t c) {
-    struct timespec t;
-    clock_gettime(c, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "peer.h"
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static int allreduce(tg_dist *d) {
@@ -34,13 +31,13 @@ static int allreduce(tg_dist *d) {
         double *v = calloc((size_t)n, 8), t[200];
         for (int r = 0; r < reps; r++) {
             tg_dist_barrier(d);
-            double t0 = now(CLOCK_MONOTONIC);
+            double t0 = bench_now();
             tg_dist_allreduce(d, v, n, TG_DIST_SUM);
-            t[r] = now(CLOCK_MONOTONIC) - t0;
+            t[r] = bench_now() - t0;
         }
         tg_dist_allreduce(d, t, reps, TG_DIST_MAX); /* the slowest rank's */
-        qsort(t, (size_t)reps, sizeof t[0], cmp);
-        if (tg_dist_rank(d) == 0) printf("allreduce %zu %.1f\n", bytes, 1e6 * t[reps / 2]);
+        double med = bench_median(t, reps);
+        if (tg_dist_rank(d) == 0) printf("allreduce %zu %.1f\n", bytes, 1e6 * med);
         free(v);
     }
     return 0;
@@ -49,19 +46,17 @@ static int allreduce(tg_dist *d) {
 static int epoch(tg_dist *d, const char *dir) {
     char err[512];
     tg_dataset train;
-    if (tg_mnist_load_dir(dir, true, &train, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "bench_dist: %s\n", err);
-        return 1;
-    }
-    tg_dataset_scale(&train, 0, 255);
+    tg_status s = tg_mnist_load_dir(dir, true, &train, err, sizeof err);
+    if (s == TG_OK) s = tg_dataset_scale(&train, 0, 255);
+    if (s != TG_OK) return fprintf(stderr, "bench_dist: %s\n", err), 1;
     double mean, sd;
     tg_dataset_stats(&train, false, &mean, &sd);
     tg_dataset_standardize(&train, false, &mean, &sd);
+    tg_params *ps = tg_params_new(TG_F32);
     tg_rng rng;
     tg_rng_seed(&rng, 1);
-    tg_params *ps = tg_params_new(TG_F32);
-    tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){784, 100, 10}, 3, TG_ACT_RELU,
-                                    TG_ACT_NONE, &rng);
+    const int64_t widths[] = {784, 100, 10}; /* the flagship, Adam as it */
+    tg_sequential *net = tg_mlp_new(ps, "mlp", widths, 3, TG_ACT_RELU, TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, 2e-3, NULL);
     tg_dist_broadcast_params(d, ps, true);
     tg_ddp *g = tg_ddp_new(d, ps, 0, err, sizeof err);
@@ -74,7 +69,7 @@ static int epoch(tg_dist *d, const char *dir) {
     }
     tg_tape *tape = tg_tape_new();
     tg_dist_barrier(d);
-    double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = bench_now(), c0 = cpu_now();
     const int64_t *idx;
     int64_t n;
     int status = 0;
@@ -94,7 +89,7 @@ static int epoch(tg_dist *d, const char *dir) {
         tg_optim_step(opt);
         tg_tape_reset(tape);
     }
-    double t[2] = {now(CLOCK_MONOTONIC) - t0, now(CLOCK_PROCESS_CPUTIME_ID) - c0};
+    double t[2] = {bench_now() - t0, cpu_now() - c0};
     tg_dist_allreduce(d, t, 1, TG_DIST_MAX);
     if (tg_dist_rank(d) == 0)
         printf("epoch_s %.3f cpu_s %.3f ranks %d\n", t[0], t[1], tg_dist_size(d));
@@ -109,15 +104,16 @@ static int epoch(tg_dist *d, const char *dir) {
 
 int main(int argc, char **argv) {
     char err[512];
-    tg_dist *d;
-    if (tg_dist_init(&argc, &argv, &d, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "bench_dist: %s\n", err);
-        return 1;
-    }
+    tg_dist *d = NULL;
+    tg_status s = tg_dist_init(&argc, &argv, &d, err, sizeof err);
+    int status = s != TG_OK;
     tg_set_num_threads(1);
-    int status = argc > 1 && !strcmp(argv[1], "allreduce")
-                     ? allreduce(d)
-                     : epoch(d, argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist");
+    if (status)
+        fprintf(stderr, "bench_dist: %s\n", err);
+    else if (argc > 1 && !strcmp(argv[1], "allreduce"))
+        status = allreduce(d);
+    else
+        status = epoch(d, argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist");
     tg_dist_finalize(d);
     return status;
 }

@@ -9,7 +9,7 @@ import math
 
 LAT = 25e-6          # s per message: a small allreduce over TCP loopback (bench_dist allreduce)
 NODE_FLOPS = 160e9   # f32 FLOP/s of one 2-core node in GEMM (bench/README.md, sgemm 1024-2048)
-FLAG_STEP = 1.6e-3   # s: one flagship step, batch 128, on one node (1 rank x 1 thread: see doc)
+FLAG_STEP = 1.47e-3  # s: one flagship step, batch 128: README's 5.5 s of CPU for 8 epochs of 469 steps
 PER_NODE_BATCH = 128
 
 MODELS = {

@@ -75,21 +75,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fashion_mnist_dist: %s\n", err);
         return 1;
     }
-    const char *data = "/usr/share/datasets/fashion-mnist", *save = NULL, *ckpt = NULL;
-    long test_limit = 0, epochs = 8, batch = 128, hidden = 100, threads = 1, seed = 1, limit = 0;
+    const char *data_dir = "/usr/share/datasets/fashion-mnist", *save = NULL, *ckpt = NULL;
+    long test_limit = 0, epochs = 8, global_batch = 128, width = 100, threads = 1, seed = 1, limit = 0;
+    double lr = 2e-3;
     long every = 0, die_at = 0, die_rank = 1, bucket_mb = 25;
     int resume = 0;
-    double lr = 2e-3;
-    const ex_flag flags[] = {
-        {"--data", EX_STRING, &data, "directory with the four IDX files (.gz or not)"},
-        {"--epochs", EX_INT, &epochs, "passes over the training set"},
-        {"--batch", EX_INT, &batch, "samples per step, over all ranks (the global batch)"},
-        {"--lr", EX_DOUBLE, &lr, "Adam's learning rate"},
-        {"--hidden", EX_INT, &hidden, "hidden units"},
+    const ex_flag flag_table[] = {
+        {"--data", EX_STRING, &data_dir, "the Fashion-MNIST IDX files' directory (every rank reads it)"},
+        {"--batch", EX_INT, &global_batch, "samples per step, over all ranks (the global batch)"},
+        {"--epochs", EX_INT, &epochs, "training epochs"},
+        {"--hidden", EX_INT, &width, "width of the hidden layer"},
+        {"--lr", EX_DOUBLE, &lr, "Adam's learning rate (cosine-annealed to 0)"},
+        {"--seed", EX_INT, &seed, "seed of the weights and of the shuffled order"},
         {"--threads", EX_INT, &threads, "threads per rank for the big kernels"},
-        {"--seed", EX_INT, &seed, "seed of the weights and the shuffling"},
-        {"--limit", EX_INT, &limit, "use only the first N training images (0: all)"},
-        {"--test-limit", EX_INT, &test_limit, "evaluate on the first N test images only (0: all)"},
+        {"--limit", EX_INT, &limit, "train on the first N images only (0: all)"},
+        {"--test-limit", EX_INT, &test_limit, "test on the first N images only (0: all)"},
         {"--bucket-mb", EX_INT, &bucket_mb, "gradient bucket size in MB"},
         {"--save", EX_STRING, &save, "write the trained model to this .safetensors file (rank 0)"},
         {"--checkpoint", EX_STRING, &ckpt, "checkpoint file (model, Adam, step, data position)"},
@@ -98,13 +98,14 @@ int main(int argc, char **argv) {
         {"--die-at", EX_INT, &die_at, "testing: before this step (from 1), --die-rank kills itself"},
         {"--die-rank", EX_INT, &die_rank, "testing: the rank that --die-at kills"},
     };
-    EX_PARSE(argc, argv, "The 784-100-10 MLP on Fashion-MNIST, data-parallel over MPI ranks.", flags);
+    EX_PARSE(argc, argv, "The 784-100-10 MLP on Fashion-MNIST, data-parallel over MPI ranks.",
+             flag_table);
     int rank = tg_dist_rank(dist), size = tg_dist_size(dist);
     if (threads > 0) tg_set_num_threads((int)threads);
     if (rank != 0 && !freopen("/dev/null", "w", stdout)) return fail(dist, "cannot silence stdout");
 
     tg_dataset train, test;
-    int st = ex_fashion_load("fashion_mnist_dist", data, limit, test_limit, &train, &test);
+    int st = ex_fashion_load("fashion_mnist_dist", data_dir, limit, test_limit, &train, &test);
     if (st) {
         tg_dist_finalize(dist);
         return st;
@@ -114,14 +115,14 @@ int main(int argc, char **argv) {
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
     tg_params *ps = tg_params_new(TG_F32);
-    tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){train.dim, hidden, 10}, 3, TG_ACT_RELU,
+    tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){train.dim, width, 10}, 3, TG_ACT_RELU,
                                     TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, lr, NULL);
     if (!net || !opt) return fail(dist, tg_params_error(ps));
     if (tg_dist_broadcast_params(dist, ps, true) != TG_OK) return fail(dist, tg_dist_error(dist));
     tg_ddp *ddp = tg_ddp_new(dist, ps, (size_t)bucket_mb << 20, err, sizeof err);
     tg_dist_batcher b;
-    if (!ddp || tg_dist_batcher_init(&b, &train, batch, true, (uint64_t)seed, rank, size, err,
+    if (!ddp || tg_dist_batcher_init(&b, &train, global_batch, true, (uint64_t)seed, rank, size, err,
                                      sizeof err) != TG_OK)
         return fail(dist, err);
     long total = (long)(epochs * tg_dist_batcher_count(&b));
@@ -146,7 +147,7 @@ int main(int argc, char **argv) {
         printf("resumed from %s at step %ld\n", ckpt, step);
     }
     printf("Fashion-MNIST on %d ranks: %lld training images, global batch %ld (%ld per rank), "
-           "%d buckets\n", size, (long long)train.n, batch, batch / size, tg_ddp_buckets(ddp));
+           "%d buckets\n", size, (long long)train.n, global_batch, global_batch / size, tg_ddp_buckets(ddp));
 
     tg_tape *tape = tg_tape_new();
     ex_losses losses = {0};
