@@ -86,7 +86,7 @@ TG_API int tg_dist_size(const tg_dist *d);
 TG_API tg_status tg_dist_barrier(tg_dist *d);
 
 /* Frees the handle and, if tg_dist_init started MPI, finalizes MPI (after
- * a barrier-free MPI_Comm_free). Every rank must call it. NULL is
+ * freeing its communicator). Every rank must call it. NULL is
  * allowed. Returns TG_OK or TG_ERR_STATE. */
 TG_API tg_status tg_dist_finalize(tg_dist *d);
 
