@@ -14,6 +14,7 @@
 #   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
 #   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
 #   revolve_lorenz: full <s> s <MB> MB, checkpointed <s> s <MB> MB, time ratio <r>, memory ratio <m>
+#   dist_epoch: tapegrad <s>, torch_ddp <s>, ratio <r>, efficiency <e>   (bench/bench_dist.sh)
 # Diagnostics (every peer setting's time, the winning one, losses) go to
 # stderr.
 #
@@ -48,3 +49,4 @@ fi
 "$b/bench_op_overhead"
 "$b/bench_conv"
 "$b/bench_revolve"
+sh bench/bench_dist.sh "$build"

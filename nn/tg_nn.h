@@ -15,5 +15,6 @@
 #include "tg_loss.h"       /* losses                              (nn/loss.c) */
 #include "tg_checkpoint.h" /* safetensors save / load             (nn/checkpoint.c) */
 #include "tg_data.h"       /* IDX / CSV readers, batching         (nn/data.c) */
+#include "tg_dist.h"       /* many processes over MPI             (nn/dist*.c) */
 
 #endif
