@@ -105,7 +105,9 @@ int main(int argc, char **argv) {
     if (rank != 0 && !freopen("/dev/null", "w", stdout)) return fail(dist, "cannot silence stdout");
 
     tg_dataset train, test;
-    int st = ex_fashion_load("fashion_mnist_dist", data_dir, limit, test_limit, &train, &test);
+    double mean, sd; /* the normalization, stored with a saved model */
+    int st = ex_fashion_load("fashion_mnist_dist", data_dir, limit, test_limit, &train, &test,
+                             &mean, &sd);
     if (st) {
         tg_dist_finalize(dist);
         return st;
@@ -205,7 +207,13 @@ int main(int argc, char **argv) {
     }
     if (!status) {
         printf("trained in %.1f s on %d ranks\n", ex_now() - t0, size);
-        if (save && rank == 0 && ex_save_params("fashion_mnist_dist", save, ps)) status = 1;
+        char smean[32], ssd[32];
+        snprintf(smean, sizeof smean, "%.9g", mean);
+        snprintf(ssd, sizeof ssd, "%.9g", sd);
+        const char *meta[] = {"input", "x = (pixels / 255 - mean) / std", "mean", smean,
+                              "std", ssd};
+        if (save && rank == 0 && ex_save_params("fashion_mnist_dist", save, ps, 3, meta))
+            status = 1;
         if (!status) status = ex_loss_report(losses.first, ex_losses_last(&losses));
         printf("test_accuracy: %.4f\n", acc);
     }
