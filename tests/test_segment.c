@@ -294,6 +294,38 @@ static void test_gradcheck_and_graph(void) {
     tg_tape_free(tape);
 }
 
+/* ------------------------------------- a parameter the only gradient */
+
+static void scale_by(void *ctx, tg_tensor *const *in, tg_tensor **out) {
+    out[0] = tg_mul(tg_sin(in[0]), (tg_tensor *)ctx);
+}
+
+/* The input needs no gradient; the parameter inside does. used_before:
+ * the pass used it before the segment (its proxy is older). */
+static void test_param_only(bool used_before) {
+    tg_tensor *p = tg_param_new(TG_F64, TG_SHAPE(3));
+    double *pd = tg_tensor_data(p);
+    pd[0] = 0.5, pd[1] = -1, pd[2] = 2;
+    double want[3], got[3];
+    for (int mode = 0; mode < 2; mode++) {
+        tg_zero_grad(p);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tg_tensor_new(tape, TG_F64, TG_SHAPE(3), (double[]){0.1, 0.2, 0.3}), *y;
+        tg_tensor *before = used_before ? tg_sum(tg_param_on(tape, p)) : tg_scalar(tape, 0);
+        if (mode == 0) scale_by(p, &x, &y);
+        else CHECK(tg_segment(scale_by, p, 1, &x, 1, &y, NULL) == TG_OK, "segment");
+        CHECK(tg_tensor_requires_grad(y), "the output requires grad through the parameter");
+        CHECK(tg_backward(tg_add(tg_sum(tg_mul(y, y)), before)) == TG_OK, "backward: %s",
+              tg_tape_error(tape));
+        for (int i = 0; i < 3; i++) (mode ? got : want)[i] = tg_tensor_get(tg_tensor_grad(p), i);
+        tg_tape_free(tape);
+    }
+    CHECK(memcmp(want, got, sizeof want) == 0 && want[1] != 0,
+          "parameter gradient through a segment (used before: %d): %g %g %g, full %g %g %g",
+          used_before, got[0], got[1], got[2], want[0], want[1], want[2]);
+    tg_param_free(p);
+}
+
 /* ------------------------------------------------------------- errors */
 
 static void give_null(void *ctx, tg_tensor *const *in, tg_tensor **out) {
@@ -364,6 +396,10 @@ static void test_errors(void) {
           "the sweep runs it again: %d calls", calls);
     CHECK(tg_backward(o[0]) == TG_OK && calls == 3 && tg_item(tg_tensor_grad(x)) == 12,
           "a second sweep again, accumulating");
+    tg_tensor *g = NULL;
+    CHECK(tg_grad(o[0], NULL, 1, &x, &g, 0) == TG_OK && calls == 4 && g && tg_item(g) == 6 &&
+              tg_item(tg_tensor_grad(x)) == 12,
+          "tg_grad through a segment: %g", g ? tg_item(g) : NAN);
     /* a handle kept from inside the segment is stale */
     lorenz L = {tg_param_new(TG_F64, 0, NULL), tg_param_new(TG_F64, 0, NULL),
                 tg_param_new(TG_F64, 0, NULL), TG_F64, 2, 0, 0, 0, NULL};
@@ -437,6 +473,8 @@ int main(void) {
     test_rnn(TG_F64);
     test_rnn(TG_F32);
     test_gradcheck_and_graph();
+    test_param_only(false);
+    test_param_only(true);
     test_errors();
     test_oom();
     return TEST_DONE("segment");
