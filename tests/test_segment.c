@@ -9,6 +9,7 @@
  * errors.
  */
 #include "tg_test.h"
+#include "fail_alloc.h"
 
 #include <stdlib.h>
 
@@ -341,10 +342,10 @@ static void give_i64(void *ctx, tg_tensor *const *in, tg_tensor **out) {
     (void)ctx;
     out[0] = tg_tensor_new(tg_tensor_tape(in[0]), TG_I64, TG_SHAPE(1), (int64_t[]){3});
 }
-static int calls;
+static int ncalls;
 static void counted(void *ctx, tg_tensor *const *in, tg_tensor **out) {
     (void)ctx;
-    calls++;
+    ncalls++;
     out[0] = tg_mul(in[0], in[0]);
 }
 
@@ -385,19 +386,19 @@ static void test_errors(void) {
     tg_tape_reset(tape);
     x = tg_requires_grad(tg_scalar(tape, 3.0));
     tg_tape_set_grad_enabled(tape, false);
-    calls = 0;
-    CHECK(tg_segment(counted, NULL, 1, &x, 1, o, NULL) == TG_OK && calls == 1 &&
+    ncalls = 0;
+    CHECK(tg_segment(counted, NULL, 1, &x, 1, o, NULL) == TG_OK && ncalls == 1 &&
               tg_item(o[0]) == 9 && !tg_tensor_requires_grad(o[0]), "recording off");
     tg_tape_set_grad_enabled(tape, true);
     /* recording on: once in the forward, once per sweep */
-    calls = 0;
-    CHECK(tg_segment(counted, NULL, 1, &x, 1, o, NULL) == TG_OK && calls == 1, "forward once");
-    CHECK(tg_backward(o[0]) == TG_OK && calls == 2 && tg_item(tg_tensor_grad(x)) == 6,
-          "the sweep runs it again: %d calls", calls);
-    CHECK(tg_backward(o[0]) == TG_OK && calls == 3 && tg_item(tg_tensor_grad(x)) == 12,
+    ncalls = 0;
+    CHECK(tg_segment(counted, NULL, 1, &x, 1, o, NULL) == TG_OK && ncalls == 1, "forward once");
+    CHECK(tg_backward(o[0]) == TG_OK && ncalls == 2 && tg_item(tg_tensor_grad(x)) == 6,
+          "the sweep runs it again: %d calls", ncalls);
+    CHECK(tg_backward(o[0]) == TG_OK && ncalls == 3 && tg_item(tg_tensor_grad(x)) == 12,
           "a second sweep again, accumulating");
     tg_tensor *g = NULL;
-    CHECK(tg_grad(o[0], NULL, 1, &x, &g, 0) == TG_OK && calls == 4 && g && tg_item(g) == 6 &&
+    CHECK(tg_grad(o[0], NULL, 1, &x, &g, 0) == TG_OK && ncalls == 4 && g && tg_item(g) == 6 &&
               tg_item(tg_tensor_grad(x)) == 12,
           "tg_grad through a segment: %g", g ? tg_item(g) : NAN);
     /* a handle kept from inside the segment is stale */
@@ -412,17 +413,6 @@ static void test_errors(void) {
 }
 
 /* --------------------------------------- out of memory in a recomputation */
-
-static long fail_at = -1, allocs;
-static void *f_malloc(size_t n, void *ud) {
-    (void)ud;
-    return ++allocs == fail_at ? NULL : malloc(n);
-}
-static void *f_realloc(void *p, size_t n, void *ud) {
-    (void)ud;
-    return ++allocs == fail_at ? NULL : realloc(p, n);
-}
-static void f_free(void *p, void *ud) { (void)ud; free(p); }
 
 /* A segment whose recomputation needs more memory than the forward had. */
 static void big(void *ctx, tg_tensor *const *in, tg_tensor **out) {
@@ -443,7 +433,7 @@ static void test_oom(void) {
         tg_status st = tg_segment(big, NULL, 1, &x, 1, &y, NULL);
         tg_tensor *l = tg_sum(y);
         /* fail the k-th allocation from now: during the backward's rerun */
-        allocs = 0, fail_at = k;
+        calls = 0, fail_at = k;
         if (st == TG_OK) st = tg_backward(l);
         fail_at = -1;
         runs++;
