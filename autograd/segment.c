@@ -85,6 +85,12 @@ static int take_params(tg_tape *tape, int n0, tg_tensor **ps) {
     return np;
 }
 
+/* Gives back everything made since m (inspect's names and hooks too). */
+static void give_back(tg_tape *tape, const tg_mark *m) {
+    if (tape->ext) tg__inspect_forget_since(tape, m);
+    tg__rollback(tape, m);
+}
+
 /* With recording off: fn, plainly. */
 static tg_status run_plain(tg_tape *tape, tg_segment_fn fn, void *ctx, int nin,
                            tg_tensor **x, int nout, tg_tensor **out) {
@@ -114,14 +120,14 @@ static tg_status record(tg_tape *tape, const tg_mark *m, seg *sg, int nin, tg_te
     size_t es = tg__esize(dt), bytes = (size_t)sg->off[nout] * es;
     char *keep = tg__malloc(bytes ? bytes : 1);
     if (!keep) {
-        tg__rollback(tape, m);
+        give_back(tape, m);
         return tg__fail(tape, TG_ERR_NOMEM, "segment", "out of memory keeping the outputs"),
                tape->status;
     }
     for (int k = 0; k < nout; k++)
         memcpy(keep + (size_t)sg->off[k] * es, tg__rec(o[k])->data,
                (size_t)(sg->off[k + 1] - sg->off[k]) * es);
-    tg__rollback(tape, m);
+    give_back(tape, m);
     tg_tensor *s = NULL;
     bool ok = true;
     /* proxies, before the segment's record, of the parameters new to the pass */
@@ -258,7 +264,7 @@ bool tg__bw_segment(tg_tensor *s) {
         else tg__add_into(s->dtype, g, (char *)s->grad + (size_t)sg->off[k] * tg__esize(s->dtype), n);
     }
     if (ok) ok = tg__sweep_since(tape, &m);
-    tg__rollback(tape, &m);
+    give_back(tape, &m);
     return ok;
 }
 

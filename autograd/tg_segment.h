@@ -46,7 +46,8 @@
  * checks) that reaches a segment fails with TG_ERR_STATE and a sentence
  * saying so; run the function without tg_segment for higher derivatives.
  * Gradient hooks and anomaly mode (tg_inspect.h) do not see the records
- * inside a segment (parameters' hooks still run).
+ * inside a segment (parameters' hooks still run); names and hooks given to
+ * tensors inside are dropped with them.
  */
 #ifndef TG_SEGMENT_H
 #define TG_SEGMENT_H

@@ -20,6 +20,10 @@ bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
 bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
 bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
 
+/* Forgets the names and hooks of the records made since m (inspect.c), before
+ * a rollback to m frees them (their slots will hold other tensors). */
+void tg__inspect_forget_since(tg_tape *tape, const tg_mark *m);
+
 /* -------------------------------------------- segments (segment.c, backward.c) */
 /* The numeric sweep of the records made since mark m (newest first), from
  * inside a numeric sweep (a segment's backward, autograd/segment.c): each

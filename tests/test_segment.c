@@ -349,6 +349,29 @@ static void counted(void *ctx, tg_tensor *const *in, tg_tensor **out) {
     out[0] = tg_mul(in[0], in[0]);
 }
 
+static void named(void *ctx, tg_tensor *const *in, tg_tensor **out) {
+    (void)ctx;
+    tg_tensor *a = in[0];
+    for (int k = 0; k < 6; k++) a = tg_tensor_set_name(tg_mul_scalar(a, 2), "inside");
+    out[0] = a;
+}
+
+/* Names given inside a segment do not stick to the tensors that reuse
+ * the freed slots (the forward's, and the rerun's). */
+static void test_names(void) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tg_tensor_set_name(tg_requires_grad(tg_scalar(tape, 1.0)), "x"), *y;
+    CHECK(tg_segment(named, NULL, 1, &x, 1, &y, NULL) == TG_OK, "segment");
+    int stuck = tg_tensor_name(y) != NULL;
+    for (int k = 0; k < 8; k++) stuck += tg_tensor_name(tg_scalar(tape, k)) != NULL;
+    CHECK(tg_backward(y) == TG_OK && tg_item(tg_tensor_grad(x)) == 64, "backward: %s",
+          tg_tape_error(tape));
+    for (int k = 0; k < 8; k++) stuck += tg_tensor_name(tg_scalar(tape, k)) != NULL;
+    CHECK(stuck == 0 && strcmp(tg_tensor_name(x), "x") == 0, "%d tensors got a name from inside",
+          stuck);
+    tg_tape_free(tape);
+}
+
 static void test_errors(void) {
     tg_tape *tape = tg_tape_new();
     tg_tensor *x = tg_requires_grad(tg_scalar(tape, 2.0)), *o[2] = {x, x};
@@ -466,6 +489,7 @@ int main(void) {
     test_param_only(false);
     test_param_only(true);
     test_errors();
+    test_names();
     test_oom();
     return TEST_DONE("segment");
 }
