@@ -372,6 +372,13 @@ static void test_names(void) {
     tg_tape_free(tape);
 }
 
+/* A function that changes between its runs (misuse): 2 elements, then 3. */
+static void grows(void *ctx, tg_tensor *const *in, tg_tensor **out) {
+    int *runs = ctx;
+    int64_t n = 2 + (*runs)++;
+    out[0] = tg_mul_scalar(tg_expand(in[0], 1, &n), 2);
+}
+
 static void test_errors(void) {
     tg_tape *tape = tg_tape_new();
     tg_tensor *x = tg_requires_grad(tg_scalar(tape, 2.0)), *o[2] = {x, x};
@@ -424,6 +431,15 @@ static void test_errors(void) {
     CHECK(tg_grad(o[0], NULL, 1, &x, &g, 0) == TG_OK && ncalls == 4 && g && tg_item(g) == 6 &&
               tg_item(tg_tensor_grad(x)) == 12,
           "tg_grad through a segment: %g", g ? tg_item(g) : NAN);
+    int runs = 0;
+    tg_tensor *v = tg_requires_grad(tg_tensor_new(tape, TG_F64, TG_SHAPE(1), (double[]){1}));
+    CHECK(tg_segment(grows, &runs, 1, &v, 1, o, NULL) == TG_OK, "grows: forward");
+    CHECK(tg_backward(tg_sum(o[0])) == TG_ERR_STATE &&
+              strstr(tg_tape_error(tape), "segment: rerun for the backward, the function gave "
+                                          "output 1 of shape [3]; the forward gave [2]"),
+          "a function that changes: %s", tg_tape_error(tape));
+    tg_tape_reset(tape);
+    x = tg_requires_grad(tg_scalar(tape, 3.0));
     /* a handle kept from inside the segment is stale */
     lorenz L = {tg_param_new(TG_F64, 0, NULL), tg_param_new(TG_F64, 0, NULL),
                 tg_param_new(TG_F64, 0, NULL), TG_F64, 2, 0, 0, 0, NULL};
