@@ -10,7 +10,11 @@
  * a steady loop, whose arenas are already there), and whether the
  * gradients are equal bit for bit.
  *
- *   build/bench/bench_segment [N [S]]      (defaults 20000 and 200)
+ *   build/bench/bench_segment [N [S [full|seg]]]   (defaults 20000 and 200)
+ *
+ * With full or seg it runs that mode once and prints nothing else: for
+ * counting instructions, which a loaded machine does not disturb:
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null build/bench/bench_segment 2000 20 seg
  */
 #define _POSIX_C_SOURCE 200809L
 #include <tapegrad.h>
@@ -101,6 +105,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_segment [N [S]], S dividing N\n");
         return 2;
     }
+    const char *only = argc > 3 ? argv[3] : NULL;
     lorenz L;
     double pv[3] = {10.0, 28.0, 8.0 / 3.0};
     for (int i = 0; i < 3; i++) {
@@ -108,6 +113,13 @@ int main(int argc, char **argv) {
         *(double *)tg_tensor_data(L.p[i]) = pv[i];
     }
     double tf[5], ts[5], gf[6], gs[6];
+    if (only) { /* one run of one mode */
+        tg_tape *tape = tg_tape_new();
+        run(tape, &L, n, strcmp(only, "seg") == 0 ? seg : 0, gf);
+        tg_tape_free(tape);
+        for (int i = 0; i < 3; i++) tg_param_free(L.p[i]);
+        return 0;
+    }
     size_t pf = 0, ps = 0;
     tg_tape *full = tg_tape_new(), *segd = tg_tape_new();
     for (int r = -1; r < 5; r++) { /* r = -1: the warm-up */
