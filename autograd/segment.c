@@ -249,7 +249,7 @@ bool tg__bw_segment(tg_tensor *s) {
         tg_tensor *r = tg__operand(&tp, o[k], "segment", k);
         int64_t n = sg->off[k + 1] - sg->off[k];
         if (!r || r->dtype != s->dtype || r->rank != sg->rank[k] ||
-            memcmp(r->shape, sg->shape[k], (size_t)r->rank * sizeof(int64_t)) != 0) {
+            (r->rank && memcmp(r->shape, sg->shape[k], (size_t)r->rank * sizeof(int64_t)))) {
             char b0[160], b1[160];
             ok = tg__fail(tape, TG_ERR_STATE, "segment",
                           "rerun for the backward, the function gave output %d of shape %s; "

@@ -74,8 +74,9 @@ typedef void (*tg_segment_fn)(void *ctx, tg_tensor *const *in, tg_tensor **out);
  * stay valid until the tape's sweeps are done (the sweep calls fn again).
  * Returns the tape's status: TG_OK, or the error kept on the tape (a NULL,
  * stale or foreign input, bad counts, an output that is NULL, not float,
- * or of a dtype other than out[0]'s, and any error fn made); then every
- * out[k] is NULL. With no usable input there is no tape: TG_ERR_NULL. */
+ * or of a dtype other than out[0]'s, and any error fn made); then
+ * out[0..nout) are NULL (the first 16 when nout is larger). With no usable
+ * input there is no tape: TG_ERR_NULL. */
 TG_API tg_status tg_segment(tg_segment_fn fn, void *ctx, int nin, tg_tensor *const *in,
                             int nout, tg_tensor **out, tg_rng *rng);
 

@@ -387,7 +387,8 @@ static void test_errors(void) {
               strstr(tg_tape_error(tape), "segment: fn is NULL"), "NULL fn: %s", tg_tape_error(tape));
     tg_tape_reset(tape);
     x = tg_requires_grad(tg_scalar(tape, 2.0));
-    CHECK(tg_segment(counted, NULL, 1, &x, 17, o, NULL) == TG_ERR_ARG &&
+    tg_tensor *o17[17];
+    CHECK(tg_segment(counted, NULL, 1, &x, 17, o17, NULL) == TG_ERR_ARG &&
               strstr(tg_tape_error(tape), "segment: 1 inputs and 17 outputs; a segment has 1 to 16"),
           "17 outputs: %s", tg_tape_error(tape));
     tg_tape_reset(tape);
