@@ -12,6 +12,7 @@
 #   rosenbrock_scalar: tapegrad <s>, adolc <s>, ratio <r>
 #   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
 #   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
+#   revolve_lorenz: full <s> s <MB> MB, checkpointed <s> s <MB> MB, time ratio <r>, memory ratio <m>
 # Diagnostics (thread settings, losses) go to stderr.
 #
 # Peers: PyTorch from /usr/bin/python3 (Debian's python3-torch), OpenBLAS,
@@ -44,3 +45,4 @@ else
 fi
 "$b/bench_op_overhead"
 "$b/bench_conv"
+"$b/bench_revolve"

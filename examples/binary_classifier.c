@@ -70,6 +70,10 @@ int main(int argc, char **argv) {
         {"--seed", EX_INT, &seed, "seed of the data, the weights and the shuffling"},
     };
     EX_PARSE(argc, argv, "A 2-16-1 network separates two half moons.", flags);
+    ex_require_training(argv[0], epochs, batch, lr);
+    ex_require(noise >= 0, argv[0], "--noise", "0 or more", (double)noise);
+    ex_require(ntrain >= 1, argv[0], "--train", "at least 1", (double)ntrain);
+    ex_require(ntest >= 1, argv[0], "--test", "at least 1", (double)ntest);
 
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);

@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
     long steps = 400;
     const ex_flag flags[] = {{"--steps", EX_INT, &steps, "training steps for each model"}};
     EX_PARSE(argc, argv, "Huber and focal losses from primitive ops.", flags);
+    ex_require(steps >= 1, argv[0], "--steps", "at least 1", (double)steps);
     int bad = 0;
     tg_rng rng;
     tg_rng_seed(&rng, 3);

@@ -117,6 +117,7 @@ int main(int argc, char **argv) {
     long steps = 400;
     const ex_flag flags[] = {{"--steps", EX_INT, &steps, "gradient descent steps"}};
     EX_PARSE(argc, argv, "A custom op (libm's Bessel function J0) inside a loss.", flags);
+    ex_require(steps >= 1, argv[0], "--steps", "at least 1", (double)steps);
     int bad = 0;
 
     /* Samples of y = 1.5 J0(2 t) on t in [0, 6), with noise. */

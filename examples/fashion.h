@@ -10,15 +10,18 @@
 
 #include <stdio.h>
 
+#include "common.h"
+
 /* Loads the training and test sets from `dir`, keeps the first `limit` and
  * `test_limit` images when those are > 0 (for quick runs), scales pixels
  * 0..255 to [0, 1] and standardizes both sets with the training set's mean
- * and standard deviation (about 0.29 and 0.35): inputs centred on 0 with
- * unit spread make the first steps better conditioned. Returns 0, or the
- * exit status after printing why: 77 (skipped) when the files are not
- * there or are gzip'd and the build has no zlib, 1 otherwise. */
+ * and standard deviation (about 0.29 and 0.35, stored in *mean and *sd):
+ * inputs centred on 0 with unit spread make the first steps better
+ * conditioned. Returns 0, or the exit status after printing why: 77
+ * (skipped) when the files are not there or are gzip'd and the build has
+ * no zlib, 1 otherwise. */
 static inline int ex_fashion_load(const char *prog, const char *dir, long limit, long test_limit,
-                                  tg_dataset *train, tg_dataset *test) {
+                                  tg_dataset *train, tg_dataset *test, double *mean, double *sd) {
     char err[512];
     tg_status s = tg_mnist_load_dir(dir, true, train, err, sizeof err);
     if (s == TG_OK) {
@@ -34,13 +37,23 @@ static inline int ex_fashion_load(const char *prog, const char *dir, long limit,
     }
     if (limit > 0 && limit < train->n) train->n = limit;
     if (test_limit > 0 && test_limit < test->n) test->n = test_limit;
-    double mean, sd;
     tg_dataset_scale(train, 0, 255);
     tg_dataset_scale(test, 0, 255);
-    tg_dataset_stats(train, false, &mean, &sd);
-    tg_dataset_standardize(train, false, &mean, &sd);
-    tg_dataset_standardize(test, false, &mean, &sd);
+    tg_dataset_stats(train, false, mean, sd);
+    tg_dataset_standardize(train, false, mean, sd);
+    tg_dataset_standardize(test, false, mean, sd);
     return 0;
+}
+
+/* The ranges of the flags both Fashion-MNIST examples have (exit 2 when
+ * out of range, as ex_parse): ex_require_training's, and --threads,
+ * --limit, --test-limit 0 or more. */
+static inline void ex_fashion_require(const char *prog, long epochs, long batch, double lr,
+                                      long threads, long limit, long test_limit) {
+    ex_require_training(prog, epochs, batch, lr);
+    ex_require(threads >= 0, prog, "--threads", "0 or more", (double)threads);
+    ex_require(limit >= 0, prog, "--limit", "0 or more", (double)limit);
+    ex_require(test_limit >= 0, prog, "--test-limit", "0 or more", (double)test_limit);
 }
 
 /* A model's forward pass: images x [n, dim] -> logits [n, 10]. */
@@ -87,9 +100,11 @@ static inline double ex_losses_last(const ex_losses *l) {
     return last;
 }
 
-/* Writes every parameter of ps to a .safetensors file under its name.
- * Returns 0, or 1 after printing why. */
-static inline int ex_save_params(const char *prog, const char *path, tg_params *ps) {
+/* Writes every parameter of ps to a .safetensors file under its name, with
+ * nmeta (key, value) string pairs in meta as its "__metadata__" (what a
+ * reader needs to use the file alone). Returns 0, or 1 after printing why. */
+static inline int ex_save_params(const char *prog, const char *path, tg_params *ps, int nmeta,
+                                 const char *const *meta) {
     char err[512];
     int np = tg_params_count(ps);
     const char *names[16];
@@ -99,7 +114,7 @@ static inline int ex_save_params(const char *prog, const char *path, tg_params *
         return 1;
     }
     for (int i = 0; i < np; i++) names[i] = tg_params_name(ps, i), ts[i] = tg_params_at(ps, i);
-    if (tg_checkpoint_save(path, np, names, ts, 0, NULL, err, sizeof err) != TG_OK) {
+    if (tg_checkpoint_save(path, np, names, ts, nmeta, meta, err, sizeof err) != TG_OK) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }

@@ -60,11 +60,13 @@ int main(int argc, char **argv) {
         {"--loss-csv", EX_STRING, &csv, "write the loss of every step to this CSV file"},
     };
     EX_PARSE(argc, argv, "A small CNN on Fashion-MNIST.", flags);
+    ex_fashion_require(argv[0], epochs, batch, lr, threads, limit, test_limit);
     if (threads > 0) tg_set_num_threads((int)threads);
 
     /* The data, standardized as in fashion_mnist (fashion.h). */
     tg_dataset train, test;
-    int st = ex_fashion_load("fashion_cnn", data, limit, test_limit, &train, &test);
+    double mean, sd;
+    int st = ex_fashion_load("fashion_cnn", data, limit, test_limit, &train, &test, &mean, &sd);
     if (st) return st;
     if (train.dim != 784 || test.dim != 784) {
         fprintf(stderr, "fashion_cnn: expected 28x28 images\n");
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
     double acc = 0, t0 = ex_now();
     for (long epoch = 1; epoch <= epochs; epoch++) {
         ex_progress bar;
-        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b));
+        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b), t0);
         double sum = 0;
         long nb = 0, seen = 0;
         int64_t n;
@@ -139,7 +141,14 @@ int main(int argc, char **argv) {
     printf("trained in %.1f s\n", ex_now() - t0);
     if (log) fclose(log);
 
-    if (save && ex_save_params("fashion_cnn", save, m.ps)) return 1;
+    if (save) {
+        char smean[32], ssd[32];
+        snprintf(smean, sizeof smean, "%.9g", mean);
+        snprintf(ssd, sizeof ssd, "%.9g", sd);
+        const char *meta[] = {"input", "x = (pixels / 255 - mean) / std, pixels [n, 1, 28, 28]",
+                              "mean", smean, "std", ssd};
+        if (ex_save_params("fashion_cnn", save, m.ps, 3, meta)) return 1;
+    }
 
     int bad = ex_loss_report(losses.first, ex_losses_last(&losses));
     printf("test_accuracy: %.4f\n", acc);

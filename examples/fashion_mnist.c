@@ -51,12 +51,15 @@ int main(int argc, char **argv) {
         {"--loss-csv", EX_STRING, &csv, "write the loss of every step to this CSV file"},
     };
     EX_PARSE(argc, argv, "A 784-100-10 MLP on Fashion-MNIST.", flags);
+    ex_fashion_require(argv[0], epochs, batch, lr, threads, limit, test_limit);
+    ex_require(hidden >= 1, argv[0], "--hidden", "at least 1", (double)hidden);
     if (threads > 0) tg_set_num_threads((int)threads);
 
     /* The data: pixels scaled to [0, 1] and standardized, labels 0..9
      * (fashion.h). --limit and --test-limit keep the first images only. */
     tg_dataset train, test;
-    int st = ex_fashion_load("fashion_mnist", data, limit, test_limit, &train, &test);
+    double mean, sd;
+    int st = ex_fashion_load("fashion_mnist", data, limit, test_limit, &train, &test, &mean, &sd);
     if (st) return st;
     char err[512] = "";
 
@@ -64,7 +67,7 @@ int main(int argc, char **argv) {
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
     tg_params *ps = tg_params_new(TG_F32);
-    tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){train.dim, hidden, 10}, 3, TG_ACT_RELU,
+    tg_sequential *net = tg_mlp_new(ps, NULL, (int64_t[]){train.dim, hidden, 10}, 3, TG_ACT_RELU,
                                     TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, lr, NULL);
     tg_batcher b;
@@ -90,7 +93,7 @@ int main(int argc, char **argv) {
     double acc = 0, t0 = ex_now();
     for (long epoch = 1; epoch <= epochs; epoch++) {
         ex_progress bar;
-        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b));
+        ex_progress_start(&bar, epoch, epochs, (long)tg_batcher_count(&b), t0);
         double sum = 0;
         long nb = 0, seen = 0;
         int64_t n;
@@ -125,7 +128,26 @@ int main(int argc, char **argv) {
     printf("trained in %.1f s\n", ex_now() - t0);
     if (log) fclose(log);
 
-    if (save && ex_save_params("fashion_mnist", save, ps)) return 1;
+    /* The file alone is enough to use the model: the parameters under the
+     * names of PyTorch's nn.Sequential(Linear, ReLU, Linear), and in
+     * __metadata__ the architecture and the input's normalization. */
+    if (save) {
+        char smean[32], ssd[32], sarch[128], swidths[64], sacc[32];
+        snprintf(smean, sizeof smean, "%.9g", mean);
+        snprintf(ssd, sizeof ssd, "%.9g", sd);
+        snprintf(sarch, sizeof sarch, "Sequential(Linear(%lld, %ld), ReLU(), Linear(%ld, 10))",
+                 (long long)train.dim, hidden, hidden);
+        snprintf(swidths, sizeof swidths, "%lld,%ld,10", (long long)train.dim, hidden);
+        snprintf(sacc, sizeof sacc, "%.4f", acc);
+        const char *meta[] = {
+            "architecture", sarch, "widths", swidths, "activation", "relu",
+            "input", "x = (pixels / 255 - mean) / std, pixels [n, 784] row by row",
+            "mean", smean, "std", ssd,
+            "classes", "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
+            "test_accuracy", sacc,
+        };
+        if (ex_save_params("fashion_mnist", save, ps, 8, meta)) return 1;
+    }
 
     int bad = ex_loss_report(losses.first, ex_losses_last(&losses));
     printf("test_accuracy: %.4f\n", acc);

@@ -39,6 +39,8 @@ int main(int argc, char **argv) {
     const ex_flag flags[] = {{"--lambda", EX_DOUBLE, &lambda, "weight of the gradient penalty"},
                              {"--steps", EX_INT, &steps, "gradient-descent steps"}};
     EX_PARSE(argc, argv, "A regression trained with an input-gradient penalty.", flags);
+    ex_require(lambda >= 0, argv[0], "--lambda", "0 or more", (double)lambda);
+    ex_require(steps >= 1, argv[0], "--steps", "at least 1", (double)steps);
 
     /* Data: x in [-1, 1], y = sin(3x) + noise. x is [N, 1]: one sample a row. */
     tg_rng rng;

@@ -36,6 +36,9 @@ int main(int argc, char **argv) {
         {"--seed", EX_INT, &seed, "seed of the initial weights"},
     };
     EX_PARSE(argc, argv, "A 2-4-1 MLP learns XOR.", flags);
+    ex_require(epochs >= 1, argv[0], "--epochs", "at least 1", (double)epochs);
+    ex_require(lr > 0, argv[0], "--lr", "positive", (double)lr);
+    ex_require(every >= 1, argv[0], "--every", "at least 1", (double)every);
 
     /* The data: four inputs and their labels, as plain arrays. */
     const float X[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};

@@ -328,8 +328,10 @@ tg_sequential *tg_mlp_new(tg_params *ps, const char *name, const int64_t *widths
     }
     tg_sequential *s = tg_sequential_new(ps);
     for (int i = 0; s && i + 1 < n; i++) {
+        /* named by its position in the container, activations counted, as
+         * PyTorch's nn.Sequential names its children */
         char buf[256], idx[16];
-        snprintf(idx, sizeof idx, "%d", i);
+        snprintf(idx, sizeof idx, "%d", s->n);
         tg_linear *l = tg_linear_new(ps, join(buf, sizeof buf, name, idx), widths[i],
                                      widths[i + 1], true, rng);
         tg_act a = i + 2 < n ? act : out_act;

@@ -32,6 +32,7 @@
 #include "tg_version.h"
 #include "tg_autograd.h"
 #include "tg_inspect.h"
+#include "tg_revolve.h"
 #include "tg_ops.h"
 #include "tg_custom.h"
 #include "tg_segment.h"

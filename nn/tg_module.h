@@ -209,10 +209,15 @@ TG_API tg_sequential *tg_sequential_new(tg_params *ps);
 TG_API tg_status tg_sequential_add(tg_sequential *s, tg_layer *l);
 TG_API tg_tensor *tg_sequential_forward(tg_sequential *s, tg_tensor *x);
 
-/* A multilayer perceptron: n widths give n-1 Linear layers named
- * "<name>.0", "<name>.1", ... with `act` between them and `out_act` after
- * the last (TG_ACT_NONE for none), each activation fused into its Linear
- * when the container runs. Returns the container, owned by ps. */
+/* A multilayer perceptron: n widths give n-1 Linear layers with `act`
+ * between them and `out_act` after the last (TG_ACT_NONE for none), each
+ * activation fused into its Linear when the container runs. A Linear is
+ * named by its index in the container, activation layers counted, as
+ * PyTorch's nn.Sequential(Linear, act, Linear, ...) names its children:
+ * widths {784, 100, 10} with a ReLU give "<name>.0.weight" [100, 784],
+ * "<name>.0.bias", "<name>.2.weight" [10, 100], "<name>.2.bias"; name NULL
+ * or "" gives "0.weight", ... (the keys of that nn.Sequential's
+ * state_dict, shapes included). Returns the container, owned by ps. */
 TG_API tg_sequential *tg_mlp_new(tg_params *ps, const char *name, const int64_t *widths, int n,
                                  tg_act act, tg_act out_act, tg_rng *rng);
 

@@ -239,6 +239,30 @@ static tg_tensor *mlp_fn(tg_tape *tape, tg_tensor *const *in, void *ud) {
     return y;
 }
 
+/* Without a name, the keys and shapes of PyTorch's
+ * nn.Sequential(Linear(3, 5), ReLU(), Linear(5, 2)).state_dict(). */
+static void test_mlp_torch_names(void) {
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    for (int named = 0; named < 2; named++) {
+        tg_params *ps = tg_params_new(TG_F32);
+        tg_sequential *net = tg_mlp_new(ps, named ? "" : NULL, (int64_t[]){3, 5, 2}, 3, TG_ACT_RELU,
+                                        TG_ACT_NONE, &rng);
+        CHECK(net && tg_params_count(ps) == 4, "mlp: %s", tg_params_error(ps));
+        const char *want[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+        const int64_t shapes[4][2] = {{5, 3}, {5, 0}, {2, 5}, {2, 0}};
+        for (int i = 0; net && i < 4; i++) {
+            tg_tensor *t = tg_params_at(ps, i);
+            CHECK(!strcmp(tg_params_name(ps, i), want[i]), "name %d: %s, want %s", i,
+                  tg_params_name(ps, i), want[i]);
+            CHECK(tg_tensor_rank(t) == (shapes[i][1] ? 2 : 1) && tg_tensor_dim(t, 0) == shapes[i][0] &&
+                      (!shapes[i][1] || tg_tensor_dim(t, 1) == shapes[i][1]),
+                  "shape of %s", want[i]);
+        }
+        tg_params_free(ps);
+    }
+}
+
 static void test_mlp(void) {
     static const char *names[] = {"none", "relu", "tanh", "sigmoid", "gelu", "leaky_relu"};
     for (int act = TG_ACT_RELU; act <= TG_ACT_LEAKY_RELU; act++) {
@@ -254,8 +278,12 @@ static void test_mlp(void) {
             continue;
         }
         CHECK(net->n == (out_act ? 6 : 5), "%s: %d layers", names[act], net->n);
-        CHECK(tg_params_count(ps) == 6 && !strcmp(tg_params_name(ps, 4), "mlp.2.weight"),
-              "%s: names", names[act]);
+        /* PyTorch's nn.Sequential names: activations take an index too */
+        CHECK(tg_params_count(ps) == 6 && !strcmp(tg_params_name(ps, 0), "mlp.0.weight") &&
+                  !strcmp(tg_params_name(ps, 3), "mlp.2.bias") &&
+                  !strcmp(tg_params_name(ps, 4), "mlp.4.weight"),
+              "%s: names %s %s %s", names[act], tg_params_name(ps, 0), tg_params_name(ps, 3),
+              tg_params_name(ps, 4));
         CHECK(tg_params_numel(ps) == 3 * 5 + 5 + 5 * 4 + 4 + 4 * 2 + 2, "numel");
         CHECK(!strcmp(net->layers[1]->kind, names[act]), "activation kind %s", net->layers[1]->kind);
         mlp_case c = {net, {NULL}, 0};
@@ -478,6 +506,7 @@ int main(void) {
     test_linear_init_stats();
     test_init();
     test_mlp();
+    test_mlp_torch_names();
     test_sequential();
     test_dropout();
     test_conv_embedding_norms();

@@ -38,6 +38,7 @@ bool tg__since(const tg_tape *tape, const tg_mark *m, const tg_tensor *t) {
 }
 
 void tg__rollback(tg_tape *tape, const tg_mark *m) {
+    tg__tape_note_peak(tape); /* the bytes fall here: keep the peak they reached */
     /* a handle to a freed record is stale until its slot is filled again */
     FOR_SINCE(tape, m, r, { r->gen = 0; })
     tape->cur = m->cur;

@@ -91,6 +91,7 @@ void tg_tape_free(tg_tape *tape) {
 void tg_tape_reset(tg_tape *tape) {
     if (!tape || refuse_in_sweep(tape, "tape_reset")) return;
     tg__drop_proxies(tape);
+    tg__tape_note_peak(tape);
     tape->gen = next_pass(tape->gen);
     /* the other set of slots takes this pass */
     tg_slab *s = tape->slabs;
@@ -137,6 +138,27 @@ size_t tg_tape_bytes(const tg_tape *tape) {
 }
 
 size_t tg_tape_count(const tg_tape *tape) { return tape ? tape->count : 0; }
+
+size_t tg_tape_bytes_peak(const tg_tape *tape) {
+    if (!tape) return 0;
+    size_t now = tg_tape_bytes(tape);
+    return now > tape->peak ? now : tape->peak;
+}
+
+void tg_tape_reset_peak(tg_tape *tape) {
+    if (tape) tape->peak = tg_tape_bytes(tape);
+}
+
+size_t tg_tape_bytes_held(const tg_tape *tape) {
+    if (!tape) return 0;
+    size_t n = sizeof *tape + (size_t)tape->capproxy * sizeof *tape->proxies +
+               (size_t)(tape->capslab + tape->ocapslab) * sizeof(tg_slab) +
+               (size_t)tape->capchunk * sizeof(tg_dchunk);
+    for (int i = 0; i < tape->nslab; i++) n += tape->slabs[i].cap * sizeof(tg_tensor) + 64;
+    for (int i = 0; i < tape->onslab; i++) n += tape->oslabs[i].cap * sizeof(tg_tensor) + 64;
+    for (int i = 0; i < tape->nchunk; i++) n += tape->chunks[i].cap + 64;
+    return n;
+}
 
 static bool add_slab(tg_tape *tape) {
     if (tape->nslab == tape->capslab) {

@@ -227,6 +227,25 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
 TG_API size_t tg_tape_bytes(const tg_tape *tape);
 TG_API size_t tg_tape_count(const tg_tape *tape);
 
+/* The most bytes tg_tape_bytes has counted since the tape was made or
+ * since the last tg_tape_reset_peak, across resets: a loop that resets the
+ * tape each step reads here the largest single pass. Reading it costs
+ * nothing on the recording path (the peak is folded in at resets).
+ * Includes what a sweep adds (gradient buffers of tensors of rank >= 1).
+ * 0 for NULL. */
+TG_API size_t tg_tape_bytes_peak(const tg_tape *tape);
+
+/* Starts a new peak: tg_tape_bytes_peak reads tg_tape_bytes(tape) now, and
+ * the most from here on. tg_tape_reset does not do this. */
+TG_API void tg_tape_reset_peak(tg_tape *tape);
+
+/* Bytes the tape holds from the allocator: the record slabs (two sets,
+ * taking turns between passes), the data arena's chunks, and the tape's
+ * own bookkeeping; at least tg_tape_bytes_peak for a tape that was never
+ * rewound. Kept across resets, so a steady loop allocates nothing (see
+ * tg_tape_reset). Excludes what tg_inspect.h's names and hooks hold. */
+TG_API size_t tg_tape_bytes_held(const tg_tape *tape);
+
 /* ---------------------------------------------------- tensors on a tape */
 
 /* A 0-d f64 tensor holding v; tg_scalar_as chooses the dtype. */

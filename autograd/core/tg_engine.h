@@ -154,6 +154,10 @@ struct tg_tape {
     tg_dchunk *chunks;
     int nchunk, capchunk, dcur;
     size_t dbytes;            /* data bytes in use */
+    size_t peak;              /* the most bytes in use (count * 64 + dbytes)
+                               * seen where they last fell: at a reset or a
+                               * rewind (tg__tape_note_peak); the public peak
+                               * is the larger of this and the current bytes */
     /* state */
     bool grad_enabled;
     bool abort_on_error;
@@ -269,6 +273,13 @@ static inline tg_tensor *tg__record(tg_tape *tape) {
         return t;
     }
     return tg__record_slow(tape);
+}
+/* Folds the bytes now in use into tape->peak: call it before anything
+ * that lowers count or dbytes (a reset, a rewind). Recording never calls
+ * it: both only grow within a pass, so the peak is read at query time. */
+static inline void tg__tape_note_peak(tg_tape *tape) {
+    size_t now = tape->count * sizeof(tg_tensor) + tape->dbytes;
+    if (now > tape->peak) tape->peak = now;
 }
 /* Data arena: n bytes, 64-byte aligned when n >= 64, 8 when n <= 8 (a
  * scalar's gradient: scalar code makes millions), else 16. NULL = OOM
