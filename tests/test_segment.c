@@ -86,6 +86,7 @@ typedef struct lorenz_result {
     size_t max_count;   /* the most records seen inside the step functions */
     size_t max_inner;   /* the most seen in an inner segment's rerun */
     size_t bwd_count;   /* records after the backward */
+    size_t peak;        /* the tape's peak bytes, forward and backward */
 } lorenz_result;
 
 static double grad_of(const tg_tensor *t) {
@@ -95,7 +96,7 @@ static double grad_of(const tg_tensor *t) {
 
 /* 200 RK4 steps: nseg segments (0: no segments), inner > 0 nests. */
 static lorenz_result run_lorenz(tg_dtype dt, int nseg, int inner) {
-    lorenz_result res = {{0}, 0, 0, 0, 0, 0};
+    lorenz_result res = {{0}, 0, 0, 0, 0, 0, 0};
     tg_tape *tape = tg_tape_new();
     lorenz L = {tg_param_new(dt, 0, NULL), tg_param_new(dt, 0, NULL), tg_param_new(dt, 0, NULL),
                 dt, nseg ? 200 / nseg : 200, inner, 0, 0, NULL};
@@ -120,6 +121,7 @@ static lorenz_result run_lorenz(tg_dtype dt, int nseg, int inner) {
     res.fwd_count = tg_tape_count(tape);
     CHECK(tg_backward(loss) == TG_OK, "lorenz backward: %s", tg_tape_error(tape));
     res.bwd_count = tg_tape_count(tape);
+    res.peak = tg_tape_bytes_peak(tape);
     res.loss = tg_item(loss);
     for (int i = 0; i < 3; i++) res.g[i] = grad_of(s0[i]), res.g[3 + i] = grad_of(ps[i]);
     res.max_count = L.max_count;
@@ -157,6 +159,16 @@ static void test_lorenz(tg_dtype dt) {
           nest.max_count);
     CHECK(nest.max_inner <= nest.fwd_count + 4 * 7 + 5 * 80, "%s: at most %zu records in an inner rerun", dn,
           nest.max_inner);
+    /* the tape's own peak (tg_tape_bytes_peak): the kept records and one
+     * segment's, a tenth of the full tape and less */
+    CHECK(seg.peak * 8 < full.peak && nest.peak * 8 < full.peak,
+          "%s: peak bytes %zu with segments, %zu nested, %zu on the full tape", dn, seg.peak,
+          nest.peak, full.peak);
+    CHECK(seg.peak >= seg.max_count * 64 && nest.peak >= nest.max_count * 64,
+          "%s: the peak counts the records a segment made and gave back (%zu, %zu records)", dn,
+          seg.max_count, nest.max_count);
+    CHECK(seg.peak <= (seg.fwd_count + 20 * 80) * 64 + 4096,
+          "%s: peak bytes %zu with segments, %zu records kept", dn, seg.peak, seg.fwd_count);
     CHECK(seg.bwd_count == seg.fwd_count && nest.bwd_count == nest.fwd_count,
           "%s: the recomputations are freed (%zu -> %zu, nested %zu -> %zu)", dn, seg.fwd_count,
           seg.bwd_count, nest.fwd_count, nest.bwd_count);
