@@ -354,3 +354,25 @@ void tg_zero_grad(tg_tensor *h) {
         return;
     memset(t->u.gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
 }
+
+bool tg__sweep_since(tg_tape *tape, const tg_mark *m) {
+    sweep sw = {tape, false, false};
+    int top = tape->cur;
+    size_t top_pos = tape->pos;
+    if (top >= tape->nslab) { /* a slab that failed to come: the last one is full */
+        top = tape->nslab - 1;
+        top_pos = top >= 0 ? tape->slabs[top].cap : 0;
+    }
+    for (int s = top; s >= m->cur && s >= 0; s--) {
+        tg_tensor *base = tape->slabs[s].slot;
+        size_t lo = s == m->cur ? m->pos : 0;
+        for (size_t p = s == top ? top_pos : tape->slabs[s].cap; p-- > lo;) {
+            tg_tensor *r = base + p;
+            if (!(r->flags & TGF_REQ) || !r->grad) continue;
+            if (r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) continue;
+            if (tg__ops[r->op].nin == 0) continue; /* a leaf made in the segment: no one reads it */
+            if (!step(&sw, r)) return false;
+        }
+    }
+    return true;
+}

@@ -168,3 +168,32 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *h, tg_grad_hook fn, void *ud) {
 }
 
 
+
+/* Empties slot i of the table and moves later entries of its probe run
+ * back where their own slot allows (deletion in linear probing). */
+static void ext_delete(struct tg_tape_ext *e, size_t i) {
+    size_t mask = e->cap - 1;
+    memset(&e->tab[i], 0, sizeof e->tab[i]);
+    for (size_t j = (i + 1) & mask; e->tab[j].t; j = (j + 1) & mask) {
+        size_t k = hslot(e->tab[j].t, e->cap);
+        bool stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+        if (stays) continue;
+        e->tab[i] = e->tab[j];
+        memset(&e->tab[j], 0, sizeof e->tab[j]);
+        i = j;
+    }
+}
+
+void tg__inspect_forget_since(tg_tape *tape, const tg_mark *m) {
+    struct tg_tape_ext *e = tape->ext;
+    if (!e || e->gen != tape->gen || !e->n) return;
+    for (size_t s = 0; s < e->cap;) {
+        if (!e->tab[s].t || !tg__since(tape, m, e->tab[s].t)) {
+            s++;
+            continue;
+        }
+        if (e->tab[s].hook) e->nhooks--;
+        e->n--;
+        ext_delete(e, s); /* slot s may hold a moved entry now: look again */
+    }
+}

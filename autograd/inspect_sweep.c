@@ -186,29 +186,8 @@ static void trace_values(FILE *f, const tg_tensor *t, const void *data) {
 }
 
 /* The trace's arithmetic makes temporary records and data; it gives them
- * back afterwards (nothing else holds them), so that a traced tape prints
- * and draws the same as an untraced one. */
-typedef struct tmark {
-    int cur, dcur;
-    size_t pos, count, used, dbytes;
-} tmark;
-
-static tmark mark(const tg_tape *t) {
-    tmark m = {t->cur, t->dcur, t->pos, t->count, 0, t->dbytes};
-    if (t->dcur < t->nchunk) m.used = t->chunks[t->dcur].used;
-    return m;
-}
-
-static void release(tg_tape *t, const tmark *m) {
-    tg__tape_note_peak(t);
-    t->cur = m->cur;
-    t->pos = m->pos;
-    t->count = m->count;
-    for (int i = m->dcur + 1; i < t->nchunk; i++) t->chunks[i].used = 0;
-    if (m->dcur < t->nchunk) t->chunks[m->dcur].used = m->used;
-    t->dcur = m->dcur;
-    t->dbytes = m->dbytes;
-}
+ * back afterwards (nothing else holds them: tg__mark, tg__rollback), so
+ * that a traced tape prints and draws the same as an untraced one. */
 
 /* The steps of the chain rule at record r (its gradient complete): for
  * each input that requires grad, the incoming gradient, the local
@@ -223,7 +202,8 @@ bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
     bool graph = r->flags & TGF_GRAPH;
     bool was = tape->grad_enabled;
     tape->grad_enabled = false; /* the trace's own arithmetic is never recorded */
-    tmark m = mark(tape);
+    tg_mark m;
+    tg__mark(tape, &m);
     const tg_op_desc *d = &tg__ops[r->op];
     tg_tensor *g = graph ? r->grad : tg__wrap(tape, r->dtype, r->rank, r->shape, r->grad);
     bool ok = g != NULL;
@@ -247,7 +227,7 @@ bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
         ok = fn(ud, r, &st);
     }
     tape->grad_enabled = was;
-    release(tape, &m);
+    tg__rollback(tape, &m);
     return ok;
 }
 

@@ -20,8 +20,15 @@ bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
 bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
 bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
 
-/* Test only (tests/test_inspect.c; test_bad.c): a*a with a deliberately wrong fast
- * backward, so the test can show that tg_gradcheck catches it. */
-tg_tensor *tg__test_bad(tg_tensor *a);
+/* Forgets the names and hooks of the records made since m (inspect.c), before
+ * a rollback to m frees them (their slots will hold other tensors). */
+void tg__inspect_forget_since(tg_tape *tape, const tg_mark *m);
+
+/* -------------------------------------------- segments (segment.c, backward.c) */
+/* The numeric sweep of the records made since mark m (newest first), from
+ * inside a numeric sweep (a segment's backward, autograd/segment.c): each
+ * record with a gradient passes it to its inputs, records older than m
+ * included; leaves made since m keep nothing. false = error recorded. */
+bool tg__sweep_since(tg_tape *tape, const tg_mark *m);
 
 #endif /* TG_SWEEP_H */

@@ -39,7 +39,9 @@
  *
  * Parts, bottom to top: tg_core.h (tensors, tape, parameters, errors,
  * allocator, threads), tg_ops.h (the differentiable ops), tg_autograd.h
- * (backward, gradients, gradcheck, higher order), tg_inspect.h (printing,
+ * (backward, gradients, gradcheck, higher order), tg_custom.h (ops from
+ * your own forward and backward), tg_segment.h (recomputed segments:
+ * gradients in less memory), tg_inspect.h (printing,
  * DOT, trace, anomaly mode, hooks), tg_nn.h (layers, losses, optimizers,
  * data); tg_version.h (the version, TG_VERSION_* and tg_version()).
  */
@@ -52,6 +54,8 @@
 #include "tg_inspect.h"
 #include "tg_revolve.h"
 #include "tg_ops.h"
+#include "tg_custom.h"
+#include "tg_segment.h"
 #include "tg_nn.h"
 
 #endif

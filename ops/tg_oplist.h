@@ -80,5 +80,8 @@ TG_OP(MAXPOOL2D, "max_pool2d",  1, maxpool2d, maxpool2d)
 TG_OP(MAXPOOL2D_BW, "max_pool2d_backward", 1, maxpool2d_bw, maxpool2d_bw)
 TG_OP(AVGPOOL2D, "avg_pool2d",  1, avgpool2d, avgpool2d)
 TG_OP(AVGPOOL2D_BW, "avg_pool2d_backward", 1, avgpool2d_bw, avgpool2d_bw)
-/* autograd/test_bad.c: test only (tests/test_inspect.c), a deliberately wrong fast backward */
-TG_OP(TEST_BAD,  "test_bad",    1, test_bad, test_bad)
+/* ops/custom.c: an op from a user forward and backward (tg_custom.h) */
+TG_OP(CUSTOM,    "custom",     -1, custom,   custom)
+/* autograd/segment.c: a recomputed segment (tg_segment.h); its backward re-runs
+ * the segment recorded and sweeps it; it has no graph backward (an error) */
+TG_OP(SEGMENT,   "segment",    -1, segment,  segment)

@@ -1,6 +1,6 @@
 /* test_inspect.c - names, tape printing, DOT, the backward trace
  * (autograd/inspect*.c), and that tg_gradcheck catches a deliberately
- * wrong backward (the test-only op tg__test_bad, autograd/test_bad.c).
+ * wrong backward (test_bad, a custom op of the tests: bad_op.h).
  * Anomaly mode and gradient hooks: test_anomaly_hooks.c.
  *
  * The printed tape, DOT and trace of two small fixed examples are compared
@@ -8,14 +8,11 @@
  * TG_UPDATE_EXPECTED=1 rewrites those files instead: review the diff. When
  * Graphviz's `dot` is installed, the DOT is also rendered to check that it
  * parses.
- *
- * Links the static library (tg__test_bad is hidden in the shared one).
  */
 #include "tg_test.h"
+#include "bad_op.h"
 
 #include <unistd.h>
-
-tg_tensor *tg__test_bad(tg_tensor *a); /* autograd/test_bad.c, internal */
 
 static const char *expected_dir = "tests/expected";
 
@@ -255,7 +252,7 @@ static void test_names(void) {
 
 static tg_tensor *f_bad(tg_tape *t, tg_tensor *const *x, void *ud) {
     (void)t, (void)ud;
-    return tg__test_bad(x[0]);
+    return test_bad(x[0]);
 }
 static tg_tensor *f_square(tg_tape *t, tg_tensor *const *x, void *ud) {
     (void)t, (void)ud;
@@ -269,7 +266,7 @@ static void test_gradcheck_catches(void) {
     /* the same function with a right backward passes */
     CHECK(tg_gradcheck(f_square, NULL, 1, &x, NULL, &rep), "x*x: %s", rep.msg);
     /* the value of test_bad is right: only its fast backward is wrong */
-    tg_tensor *y = tg__test_bad(x);
+    tg_tensor *y = test_bad(x);
     CHECK(y && tg_tensor_get(y, 1) == 2.25, "test_bad forward");
     tg_gradcheck_opts o = {1e-6, 1e-6, 1e-4, 3, false, false};
     bool ok = tg_gradcheck(f_bad, NULL, 1, &x, &o, &rep);

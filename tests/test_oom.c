@@ -10,16 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static long fail_at, calls;
-static void *f_malloc(size_t n, void *ud) {
-    (void)ud;
-    return ++calls == fail_at ? NULL : malloc(n);
-}
-static void *f_realloc(void *p, size_t n, void *ud) {
-    (void)ud;
-    return ++calls == fail_at ? NULL : realloc(p, n);
-}
-static void f_free(void *p, void *ud) { (void)ud; free(p); }
+#include "fail_alloc.h"
 
 /* The program: a tape, an MLP in a tg_params list (tg_mlp_new), an Adam
  * optimizer, two passes of forward, backward and tg_optim_step with a

@@ -300,6 +300,21 @@ static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
     return p ? p : tg__arena_slow(tape, n, op);
 }
 
+/* A mark: where the tape's arenas stand (mark.c). tg__rollback takes both
+ * arenas back to it, within the same pass: the records and data made since
+ * are free again (their slots' gen is zeroed, so a handle to one is stale
+ * until the slot is filled again), the chunks and slabs stay for reuse.
+ * Recomputed segments (autograd/segment.c) run their function and roll it
+ * back. Anything that points into the freed part must be dropped first. */
+typedef struct tg_mark {
+    int cur, dcur;
+    size_t pos, count, used, dbytes;
+} tg_mark;
+void tg__mark(const tg_tape *tape, tg_mark *m);
+void tg__rollback(tg_tape *tape, const tg_mark *m);
+/* Whether record t was made since mark m (it lies in the slots after m). */
+bool tg__since(const tg_tape *tape, const tg_mark *m, const tg_tensor *t);
+
 /* --------------------------------------------------------------- errors */
 /* Records the first error ("<op>: <sentence>") and returns NULL. */
 void *tg__fail(tg_tape *tape, tg_status s, const char *op, const char *fmt, ...)

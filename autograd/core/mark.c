@@ -1,0 +1,51 @@
+/* mark.c - marks in a tape's arenas, and rolling back to one.
+ *
+ * A recomputed segment (autograd/segment.c) runs its function, keeps its
+ * outputs and gives back everything the function made: its records and
+ * their data are free again, so a long computation in segments holds one
+ * segment's intermediates at a time. Within one pass only.
+ */
+#include "tg_engine.h"
+
+void tg__mark(const tg_tape *tape, tg_mark *m) {
+    m->cur = tape->cur;
+    m->pos = tape->pos;
+    m->count = tape->count;
+    m->dcur = tape->dcur;
+    m->used = tape->dcur < tape->nchunk ? tape->chunks[tape->dcur].used : 0;
+    m->dbytes = tape->dbytes;
+}
+
+/* Calls BODY with r on each record made since m, oldest first. */
+#define FOR_SINCE(tape, m, r, BODY)                                                   \
+    for (int s_ = (m)->cur; s_ <= (tape)->cur && s_ < (tape)->nslab; s_++) {          \
+        size_t lo_ = s_ == (m)->cur ? (m)->pos : 0;                                   \
+        size_t hi_ = s_ == (tape)->cur ? (tape)->pos : (tape)->slabs[s_].cap;         \
+        for (size_t p_ = lo_; p_ < hi_; p_++) {                                       \
+            tg_tensor *r = &(tape)->slabs[s_].slot[p_];                               \
+            BODY                                                                      \
+        }                                                                             \
+    }
+
+bool tg__since(const tg_tape *tape, const tg_mark *m, const tg_tensor *t) {
+    for (int s = m->cur; s <= tape->cur && s < tape->nslab; s++) {
+        const tg_tensor *base = tape->slabs[s].slot;
+        size_t lo = s == m->cur ? m->pos : 0;
+        size_t hi = s == tape->cur ? tape->pos : tape->slabs[s].cap;
+        if (t >= base + lo && t < base + hi) return true;
+    }
+    return false;
+}
+
+void tg__rollback(tg_tape *tape, const tg_mark *m) {
+    tg__tape_note_peak(tape); /* the bytes fall here: keep the peak they reached */
+    /* a handle to a freed record is stale until its slot is filled again */
+    FOR_SINCE(tape, m, r, { r->gen = 0; })
+    tape->cur = m->cur;
+    tape->pos = m->pos;
+    tape->count = m->count;
+    for (int c = m->dcur + 1; c < tape->nchunk; c++) tape->chunks[c].used = 0;
+    if (m->dcur < tape->nchunk) tape->chunks[m->dcur].used = m->used;
+    tape->dcur = m->dcur;
+    tape->dbytes = m->dbytes;
+}
