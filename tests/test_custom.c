@@ -159,7 +159,7 @@ static void test_gradients(void) {
           "graph backward only (fast sweeps run it unrecorded): %s", rep.msg);
     CHECK(tg_gradcheck(f_cube, (void *)&CUBE_FAST, 1, &x, &first, &rep), "fast backward only: %s",
           rep.msg);
-    CHECK(!tg_gradcheck(f_cube, (void *)&CUBE_FAST, 1, &x, NULL, &rep) &&
+    CHECK(!tg_gradcheck(f_cube, (void *)&CUBE_FAST, 1, &x, &(tg_gradcheck_opts){.graph = true}, &rep) &&
               strstr(rep.msg, "no graph_backward") != NULL,
           "fast only, graph checked: refused with a sentence: %s", rep.msg);
     tg_tensor *ab[2] = {tg_tensor_new(tape, TG_F64, TG_SHAPE(4), (double[]){1, -2, 3, 0.5}),
