@@ -72,7 +72,7 @@ def gmm_objective(alphas, means, icf, x, gamma, m, pos, const):
     sum_qs = q.sum(1)
     Q = torch.cat([qdiag, ltri, torch.zeros(k, 1, dtype=icf.dtype)], 1)[:, pos]  # (k, d*d)
     Qmu = torch.matmul(Q.reshape(k, d, d), means.reshape(k, d, 1)).reshape(k * d)
-    qxc = x @ Q.reshape(k * d, d).t() - Qmu  # (n, k d)
+    qxc = torch.nn.functional.linear(x, Q.reshape(k * d, d), -Qmu)  # (n, k d)
     sq = (qxc * qxc).reshape(n, k, d).sum(2)
     main = sq * -0.5 + (alphas + sum_qs)
     slse = torch.logsumexp(main, 1).sum()

@@ -9,7 +9,7 @@
  *   - n lse(alpha) + sum_k [gamma^2/2 (|exp q_k|^2 + |L_k|^2) - m sum q_k]
  *   - k C(d, m, gamma)                                   (Wishart prior)
  * The tensor form computes Q_k (x - mu_k) for every x and k at once as one
- * GEMM, X Q^T - (Q mu): [n, d] @ [d, k d] minus a [k d] row. */
+ * GEMM with a bias, X Q^T - (Q mu): [n, d] @ [d, k d] minus a [k d] row. */
 #include "adbench.h"
 
 #include <math.h>
@@ -111,8 +111,9 @@ bool adb_gmm_grad(tg_tape *tape, const adb_gmm *g, double *f, double *grad) {
     tg_tensor *Qr = tg_reshape(Q, TG_SHAPE((int64_t)k * d, d));       /* (k d, d) */
     tg_tensor *Qmu = tg_matmul(tg_reshape(Q, TG_SHAPE(k, d, d)),
                                tg_reshape(means, TG_SHAPE(k, d, 1))); /* (k, d, 1) */
-    tg_tensor *qxc = tg_sub(tg_matmul_t(x, Qr, false, true),          /* (n, k d) */
-                            tg_reshape(Qmu, TG_SHAPE((int64_t)k * d)));
+    /* x Q^T - Q mu: one GEMM with the bias in its pass (tg_linear_act) */
+    tg_tensor *qxc = tg_linear_act(x, Qr, tg_reshape(tg_neg(Qmu), TG_SHAPE((int64_t)k * d)),
+                                   TG_ACT_NONE);                       /* (n, k d) */
     tg_tensor *sq = tg_sum_axis(tg_reshape(tg_square(qxc), TG_SHAPE(n, k, d)), 2, false);
     tg_tensor *main_term = tg_add(tg_mul_scalar(sq, -0.5), tg_add(alphas, sum_qs)); /* (n, k) */
     tg_tensor *slse = tg_sum(tg_logsumexp(main_term, 1, (const int[]){1}, false));
