@@ -7,6 +7,9 @@
 
 #include "adbench.h"
 
+/* Process CPU time in seconds (CLOCK_PROCESS_CPUTIME_ID). */
+double adb_cpu_now(void);
+
 /* PyTorch's gradient time (seconds of CPU time, median) on problem kind
  * ("gmm" or "lstm") and input file path, at its best setting: torch threads
  * {1, 2} x OPENBLAS_NUM_THREADS {1, 2} x {glibc's default malloc, the tuned

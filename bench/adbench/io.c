@@ -15,16 +15,17 @@ static bool fail(char *err, size_t n, const char *fmt, ...) {
     return false;
 }
 
-/* count doubles from f into a new array (NULL on short data) */
-static double *read_doubles(FILE *f, size_t count) {
-    double *v = malloc((count ? count : 1) * sizeof *v);
-    if (!v) return NULL;
-    for (size_t i = 0; i < count; i++)
-        if (fscanf(f, "%lf", &v[i]) != 1) {
-            free(v);
-            return NULL;
-        }
-    return v;
+/* n arrays from f, in order: *outs[i] gets counts[i] doubles (malloc'd;
+ * NULL from the first that runs short on) */
+static bool read_arrays(FILE *f, int n, double **const *outs, const size_t *counts) {
+    for (int a = 0; a < n; a++) {
+        double *v = malloc((counts[a] ? counts[a] : 1) * sizeof *v);
+        *outs[a] = v;
+        if (!v) return false;
+        for (size_t i = 0; i < counts[a]; i++)
+            if (fscanf(f, "%lf", &v[i]) != 1) return false;
+    }
+    return true;
 }
 
 /* sizes in 1..limit */
@@ -44,12 +45,10 @@ bool adb_gmm_read(const char *path, adb_gmm *g, char *err, size_t n) {
     if (!f) return fail(err, n, "gmm: cannot open %s", path);
     bool ok = fscanf(f, "%d %d %d", &g->d, &g->k, &g->n) == 3 &&
               sizes_ok(g->d, g->k, g->n, 1 << 20) && g->d <= 4096;
-    size_t d = (size_t)g->d, k = (size_t)g->k, icf = d * (d + 1) / 2;
-    if (ok) g->alphas = read_doubles(f, k);
-    if (g->alphas) g->means = read_doubles(f, k * d);
-    if (g->means) g->icf = read_doubles(f, k * icf);
-    if (g->icf) g->x = read_doubles(f, (size_t)g->n * d);
-    ok = g->x && fscanf(f, "%lf %d", &g->gamma, &g->m) == 2;
+    size_t d = (size_t)g->d, k = (size_t)g->k;
+    double **const arrays[4] = {&g->alphas, &g->means, &g->icf, &g->x};
+    const size_t counts[4] = {k, k * d, k * (d * (d + 1) / 2), (size_t)g->n * d};
+    ok = ok && read_arrays(f, 4, arrays, counts) && fscanf(f, "%lf %d", &g->gamma, &g->m) == 2;
     fclose(f);
     if (!ok) {
         adb_gmm_free(g);
@@ -70,11 +69,9 @@ bool adb_lstm_read(const char *path, adb_lstm *s, char *err, size_t n) {
     bool ok = fscanf(f, "%d %d %d", &s->l, &s->c, &s->b) == 3 &&
               sizes_ok(s->l, s->c, s->b, 1 << 20);
     size_t l = (size_t)s->l, b = (size_t)s->b;
-    if (ok) s->main_params = read_doubles(f, 8 * l * b);
-    if (s->main_params) s->extra_params = read_doubles(f, 3 * b);
-    if (s->extra_params) s->state = read_doubles(f, 2 * l * b);
-    if (s->state) s->seq = read_doubles(f, (size_t)s->c * b);
-    ok = s->seq != NULL;
+    double **const arrays[4] = {&s->main_params, &s->extra_params, &s->state, &s->seq};
+    const size_t counts[4] = {8 * l * b, 3 * b, 2 * l * b, (size_t)s->c * b};
+    ok = ok && read_arrays(f, 4, arrays, counts);
     fclose(f);
     if (!ok) {
         adb_lstm_free(s);

@@ -17,12 +17,12 @@
  * tapegrad runs on one thread (tg_set_num_threads(1)). */
 #include "adbench.h"
 #include "adbench_peer.h"
+#include "../peer.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { GMM, LSTM, BA };
 
@@ -36,17 +36,6 @@ typedef struct problem {
     double f, *grad, *reproj, *werr;
     bool ok;
 } problem;
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* what: 0 plain-C objective, 1 tapegrad objective, 2 tapegrad derivative */
 static void run_once(problem *P, int what) {
@@ -74,13 +63,12 @@ static double time_it(problem *P, int what) {
     int n = 0;
     double spent = 0;
     while (n < maxreps && (n < 5 || spent < 0.5)) {
-        double t0 = cpu_now();
+        double t0 = adb_cpu_now();
         run_once(P, what);
-        t[n] = cpu_now() - t0;
+        t[n] = adb_cpu_now() - t0;
         spent += t[n++];
     }
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return t[n / 2];
+    return bench_median(t, n);
 }
 
 static bool load(problem *P, const char *kind, const char *path) {
@@ -172,23 +160,13 @@ static int bench(problem *P, const char *kind, const char *input) {
         fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
         return 1;
     }
-    if (P->kind == BA) {
-        double t_peer = adb_adolc_ba_time(&P->b);
-        if (t_peer > 0)
-            printf("%s: tapegrad %.3f ms, adolc %.3f ms, ratio %.3f, jacobian/objective %.1f\n",
-                   name, 1e3 * t_tg, 1e3 * t_peer, t_tg / t_peer, t_tg / t_c);
-        else
-            printf("%s: tapegrad %.3f ms, adolc skipped, jacobian/objective %.1f\n", name,
-                   1e3 * t_tg, t_tg / t_c);
-    } else {
-        double t_peer = adb_torch_time(kind, input);
-        if (t_peer > 0)
-            printf("%s: tapegrad %.3f ms, torch %.3f ms, ratio %.3f, gradient/objective %.1f\n",
-                   name, 1e3 * t_tg, 1e3 * t_peer, t_tg / t_peer, t_tg / t_c);
-        else
-            printf("%s: tapegrad %.3f ms, torch failed, gradient/objective %.1f\n", name,
-                   1e3 * t_tg, t_tg / t_c);
-    }
+    bool ba = P->kind == BA;
+    double t_peer = ba ? adb_adolc_ba_time(&P->b) : adb_torch_time(kind, input);
+    const char *peer = ba ? "adolc" : "torch", *what = ba ? "jacobian" : "gradient";
+    printf("%s: tapegrad %.3f ms, ", name, 1e3 * t_tg);
+    if (t_peer > 0) printf("%s %.3f ms, ratio %.3f, ", peer, 1e3 * t_peer, t_tg / t_peer);
+    else printf("%s %s, ", peer, ba ? "skipped" : "failed");
+    printf("%s/objective %.1f\n", what, t_tg / t_c);
     fprintf(stderr, "# %s: plain-C objective %.4f ms (CPU time, median)\n", name, 1e3 * t_c);
     fflush(stdout);
     return 0;

@@ -7,9 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef TG_BENCH_SRC
-#define TG_BENCH_SRC "bench"
-#endif
+#include "../peer.h"
+
+double adb_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 double adb_torch_time(const char *kind, const char *input) {
     static const char *mallocs[2] = {
@@ -47,26 +51,15 @@ double adb_torch_time(const char *kind, const char *input) {
 void adb_adolc_ba_obs(const double *cam, const double *X, double w, const double *feat,
                       double *jac /* (3, 15) */);
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double adb_adolc_ba_time(const adb_ba *b) {
     enum { runs = 5 };
     double t[runs], jac[45], maxdiff = 0;
     for (int r = -1; r < runs; r++) {
-        double t0 = cpu_now();
+        double t0 = adb_cpu_now();
         for (int i = 0; i < b->p; i++)
             adb_adolc_ba_obs(b->cams + ADB_BA_NCAM * b->obs[2 * i], b->X + 3 * b->obs[2 * i + 1],
                              b->w[i], b->feats + 2 * i, jac);
-        if (r >= 0) t[r] = cpu_now() - t0;
+        if (r >= 0) t[r] = adb_cpu_now() - t0;
     }
     /* the same values as tapegrad's, on the last observation */
     tg_tape *tape = tg_tape_new();
@@ -88,8 +81,7 @@ double adb_adolc_ba_time(const adb_ba *b) {
     tg_tape_free(tape);
     fprintf(stderr, "# adolc ba: max difference from tapegrad's Jacobian %.2g\n", maxdiff);
     if (!(maxdiff < 1e-12)) return -1;
-    qsort(t, runs, sizeof *t, cmp_double);
-    return t[runs / 2];
+    return bench_median(t, runs);
 }
 #else
 double adb_adolc_ba_time(const adb_ba *b) {
