@@ -78,6 +78,19 @@ static double fd5(objective_fn f, void *ctx, double *v, double h) {
 static double gmm_f(void *ctx) { return adb_gmm_objective(ctx); }
 static double lstm_f(void *ctx) { return adb_lstm_objective(ctx); }
 
+/* tapegrad's objective f (and with recording off, fnograd) against the
+ * plain-C one fc and PyTorch's; its gradient against PyTorch's (want) */
+static void check_against(const char *name, double f, double fnograd, double fc,
+                          const double *grad, double *want, int np) {
+    double fref = NAN;
+    CHECK(fabs(f - fc) <= 1e-12 * fabs(fc), "%s objective %.17g, plain C %.17g", name, f, fc);
+    CHECK(f == fnograd, "%s objective with recording off %.17g vs %.17g", name, fnograd, f);
+    CHECK(ref_values(name, "F", &fref, 1) && ref_values(name, "J", want, np),
+          "%s reference values missing", name);
+    CHECK(fabs(f - fref) <= 1e-9 * fabs(fref), "%s objective %.17g, torch %.17g", name, f, fref);
+    CHECK(mismatches(name, grad, want, np, 1e-9, 1e-15) == 0, "%s gradient vs torch", name);
+}
+
 /* ------------------------------------------------------------------ GMM */
 static void test_gmm(tg_tape *tape) {
     char path[600], err[256];
@@ -90,15 +103,10 @@ static void test_gmm(tg_tape *tape) {
     CHECK(np == 5 + 10 + 15, "gmm params %d", np);
     double *grad = calloc((size_t)np, sizeof *grad), *want = calloc((size_t)np, sizeof *want);
     double *fd = calloc((size_t)np, sizeof *fd);
-    double f = 0, fc = adb_gmm_objective(&g), fref = 0, fnograd = 0;
+    double f = 0, fnograd = 0;
     CHECK(adb_gmm_grad(tape, &g, &f, grad), "gmm grad: %s", tg_tape_error(tape));
     CHECK(adb_gmm_grad(tape, &g, &fnograd, NULL), "gmm objective: %s", tg_tape_error(tape));
-    CHECK(fabs(f - fc) <= 1e-12 * fabs(fc), "gmm objective %.17g, plain C %.17g", f, fc);
-    CHECK(f == fnograd, "gmm objective with recording off %.17g vs %.17g", fnograd, f);
-    CHECK(ref_values("gmm_d2_K5", "F", &fref, 1) && ref_values("gmm_d2_K5", "J", want, np),
-          "gmm reference values missing");
-    CHECK(fabs(f - fref) <= 1e-9 * fabs(fref), "gmm objective %.17g, torch %.17g", f, fref);
-    CHECK(mismatches("gmm grad vs torch", grad, want, np, 1e-9, 1e-15) == 0, "gmm vs torch");
+    check_against("gmm_d2_K5", f, fnograd, adb_gmm_objective(&g), grad, want, np);
     /* every parameter, in the input's order */
     double *params[3] = {g.alphas, g.means, g.icf};
     int sizes[3] = {g.k, g.k * g.d, g.k * g.d * (g.d + 1) / 2}, at = 0;
@@ -119,15 +127,10 @@ static void test_lstm(tg_tape *tape, bool quick) {
     CHECK(s.l == 2 && s.c == 1024 && s.b == 14, "lstm_l2_c1024 header");
     int np = adb_lstm_nparams(&s);
     double *grad = calloc((size_t)np, sizeof *grad), *want = calloc((size_t)np, sizeof *want);
-    double f = 0, fc = adb_lstm_objective(&s), fref = 0, fnograd = 0;
+    double f = 0, fnograd = 0;
     CHECK(adb_lstm_grad(tape, &s, &f, grad), "lstm grad: %s", tg_tape_error(tape));
     CHECK(adb_lstm_grad(tape, &s, &fnograd, NULL), "lstm objective: %s", tg_tape_error(tape));
-    CHECK(fabs(f - fc) <= 1e-12 * fabs(fc), "lstm objective %.17g, plain C %.17g", f, fc);
-    CHECK(f == fnograd, "lstm objective with recording off %.17g vs %.17g", fnograd, f);
-    CHECK(ref_values("lstm_l2_c1024", "F", &fref, 1) && ref_values("lstm_l2_c1024", "J", want, np),
-          "lstm reference values missing");
-    CHECK(fabs(f - fref) <= 1e-9 * fabs(fref), "lstm objective %.17g, torch %.17g", f, fref);
-    CHECK(mismatches("lstm grad vs torch", grad, want, np, 1e-9, 1e-15) == 0, "lstm vs torch");
+    check_against("lstm_l2_c1024", f, fnograd, adb_lstm_objective(&s), grad, want, np);
     /* finite differences: every parameter (every 7th under valgrind) */
     int step = quick ? 7 : 1, bad = 0;
     double scale = max_abs(want, np);
