@@ -50,3 +50,10 @@ fi
 "$b/bench_conv"
 "$b/bench_revolve"
 sh bench/bench_dist.sh "$build"
+# ADBench's problems (bench/adbench/, bench/README.md "ADBench"): one line
+# each, tapegrad's gradient against PyTorch's best setting (GMM, LSTM) or
+# against ADOL-C (BA), and over the plain-C objective.
+d=bench/adbench/data
+for f in gmm_d2_K5 gmm_d10_K25 gmm_d20_K50; do "$b/adbench" --bench gmm "$d/gmm/$f.txt"; done
+for f in lstm_l2_c1024 lstm_l4_c1024; do "$b/adbench" --bench lstm "$d/lstm/$f.txt"; done
+for f in ba1_n49_m7776_p31843 ba5_n257_m65132_p225911; do "$b/adbench" --bench ba "$d/ba/$f.txt"; done

@@ -1,0 +1,91 @@
+/* peer.c - running the ADBench bench lines' peers (adbench_peer.h). */
+#include "adbench_peer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../peer.h"
+
+double adb_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double adb_torch_time(const char *kind, const char *input) {
+    static const char *mallocs[2] = {
+        "", "MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=100000000000 "};
+    const char *dir = getenv("TG_BENCH_DIR");
+    double best = -1;
+    char winner[256] = "";
+    for (int threads = 1; threads <= 2; threads++)
+        for (int blas = 1; blas <= 2; blas++)
+            for (int m = 0; m < 2; m++) {
+                char cmd[2048], setting[256];
+                snprintf(setting, sizeof setting, "torch threads %d, OPENBLAS_NUM_THREADS=%d, %s",
+                         threads, blas, m ? "tuned malloc" : "default malloc");
+                snprintf(cmd, sizeof cmd,
+                         "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=%d "
+                         "OPENBLAS_NUM_THREADS=%d MKL_NUM_THREADS=1 %s/usr/bin/python3 "
+                         "%s/adbench_torch.py %s %s %d",
+                         threads, blas, mallocs[m], dir ? dir : TG_BENCH_SRC, kind, input, threads);
+                FILE *p = popen(cmd, "r");
+                double t = -1;
+                if (p) {
+                    if (fscanf(p, "%lf", &t) != 1) t = -1;
+                    pclose(p);
+                }
+                fprintf(stderr, "#   torch %s %s: %.4f ms\n", kind, setting, 1e3 * t);
+                if (t > 0 && (best < 0 || t < best)) best = t, snprintf(winner, sizeof winner, "%s", setting);
+            }
+    if (best > 0) fprintf(stderr, "# torch %s best: %s\n", kind, winner);
+    return best;
+}
+
+#ifdef ADB_HAVE_ADOLC
+/* ba_adolc.cpp: one observation's two reprojection errors and weight error
+ * taped by ADOL-C, and their 3 x 15 Jacobian (rows err0, err1, werr). */
+void adb_adolc_ba_obs(const double *cam, const double *X, double w, const double *feat,
+                      double *jac /* (3, 15) */);
+
+double adb_adolc_ba_time(const adb_ba *b) {
+    enum { runs = 5 };
+    double t[runs], jac[45], maxdiff = 0;
+    for (int r = -1; r < runs; r++) {
+        double t0 = adb_cpu_now();
+        for (int i = 0; i < b->p; i++)
+            adb_adolc_ba_obs(b->cams + ADB_BA_NCAM * b->obs[2 * i], b->X + 3 * b->obs[2 * i + 1],
+                             b->w[i], b->feats + 2 * i, jac);
+        if (r >= 0) t[r] = adb_cpu_now() - t0;
+    }
+    /* the same values as tapegrad's, on the last observation */
+    tg_tape *tape = tg_tape_new();
+    adb_ba_jac J = {0};
+    double *reproj = malloc((size_t)b->p * 3 * sizeof *reproj);
+    int last = b->p - 1;
+    if (!tape || !reproj || !adb_ba_jac_alloc(&J, b)) {
+        tg_tape_free(tape), free(reproj);
+        return -1;
+    }
+    adb_ba_jacobian_range(tape, b, last, b->p, reproj, reproj + 2 * b->p, &J);
+    free(reproj);
+    for (int j = 0; j < 30; j++) {
+        double v = J.vals[30 * (size_t)last + j];
+        maxdiff = fmax(maxdiff, fabs(v - jac[j]) / (1 + fabs(v)));
+    }
+    maxdiff = fmax(maxdiff, fabs(J.vals[30 * (size_t)b->p + last] - jac[44]));
+    adb_ba_jac_free(&J);
+    tg_tape_free(tape);
+    fprintf(stderr, "# adolc ba: max difference from tapegrad's Jacobian %.2g\n", maxdiff);
+    if (!(maxdiff < 1e-12)) return -1;
+    return bench_median(t, runs);
+}
+#else
+double adb_adolc_ba_time(const adb_ba *b) {
+    (void)b;
+    return -1;
+}
+#endif
