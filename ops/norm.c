@@ -244,6 +244,7 @@ tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias,
     if (!out) return NULL;
     out->u.aux = ax;
     tg__set_req(out, n, ax->in);
+    if (C == 0) return tg__handle(out); /* no channel, nothing to compute (N may be 2^62) */
     bn_job j = {a->dtype, e, a->data, weight ? weight->data : NULL, bias ? bias->data : NULL,
                 out->data, NULL, NULL, NULL, NULL};
     const norm_kern *k = kern_at[tg__simd_level()];
@@ -291,6 +292,7 @@ bool tg__bw_batch_norm(tg_tensor *o) {
     tg_tensor *a, *w, *b;
     void *ga, *gw, *gb;
     if (!norm_grads(ax, e->hw, e->hb, &a, &w, &b, &ga, &gw, &gb)) return false;
+    if (e->C == 0) return true; /* no channel: the kernels would walk N empty rows */
     bn_job j = {o->dtype, e, a->data, w ? w->data : NULL, NULL, NULL, o->grad, ga, gw, gb};
     kern_at[tg__simd_level()]->bn_bw(&j);
     return true;

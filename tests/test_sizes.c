@@ -502,14 +502,18 @@ static void softmax(void) {
     tg_tape_reset(T);
 }
 
-/* Layer norm over two axes whose product overflows: an empty result, no
- * overflow. (Batch norm of [2^62, 0, 4] is not here: its kernels still
- * loop over the 2^62 batch entries of no channel; issue 14.) */
+/* Layer norm over two axes whose product overflows, and batch norm with
+ * no channels beside huge batch and spatial axes: empty results, no
+ * overflow, and no loop over the 2^62 empty batch entries. */
 static void norm(void) {
     tg_tensor *x = leaf(TG_SHAPE(0, G62, 4));
     tg_tensor *y = tg_layer_norm(x, 2, NULL, NULL, 1e-5);
     SHAPE_IS("layer_norm", y, 0, G62, 4);
     BACK_FAST("layer_norm", y, 0, x);
+    x = leaf(TG_SHAPE(G62, 0, 4));
+    y = tg_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5);
+    SHAPE_IS("batch_norm", y, G62, 0, 4);
+    BACK_FAST("batch_norm", y, 0, x);
     tg_tape_reset(T);
 }
 
