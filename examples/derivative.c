@@ -14,7 +14,8 @@
  * With no expression it differentiates sin(x*y) + x^2/y - exp(-y) at
  * x = 1.5, y = 0.5; `derivative X Y` (two numbers) the same at (X, Y).
  * --trace prints every step of the backward sweep (tg_tape_set_trace),
- * --dot FILE writes the graph with its gradients (dot -Tpng FILE).
+ * --dot FILE writes the graph with its gradients (dot -Tpng FILE),
+ * --html FILE the backward sweep as a page to step through in a browser.
  *
  * Exit status: 0; 1 when a derivative and its finite difference differ by
  * more than 1e-6 (1 + |df/dx| + |f|) (as where f is not differentiable)
@@ -52,11 +53,12 @@ static int is_number(const char *text) {
 }
 
 int main(int argc, char **argv) {
-    const char *dot = NULL;
+    const char *dot = NULL, *html = NULL;
     int trace = 0;
     const ex_flag flags[] = {
         {"--trace", EX_BOOL, &trace, "print every step of the backward sweep"},
         {"--dot", EX_STRING, &dot, "write the graph, values and gradients as Graphviz DOT to this file"},
+        {"--html", EX_STRING, &html, "write the backward sweep as a page to step through in a browser"},
     };
     char *pos[1 + MAX_VARS];
     int npos = ex_parse_pos(
@@ -182,6 +184,21 @@ int main(int argc, char **argv) {
             bad = 1;
         } else {
             printf("wrote the graph to %s (draw it: dot -Tpng %s -o graph.png)\n", dot, dot);
+        }
+    }
+    if (html && !(f && tg_tensor_requires_grad(f))) {
+        fprintf(stderr, "%s: --html: f uses no variable, so there is no backward sweep to show\n",
+                argv[0]);
+        bad = 1;
+    } else if (html) {
+        /* one self-contained page: the graph, and Next/Previous through the sweep */
+        tg_html_opts ho = {text, TG_HTML_AUTO};
+        tg_status hs = tg_tape_write_html(tape, f, html, &ho);
+        if (hs != TG_OK) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", argv[0], html, tg_status_name(hs));
+            bad = 1;
+        } else {
+            printf("wrote %s: open it in a browser and press Next to step through the sweep\n", html);
         }
     }
     tg_tape_free(tape);

@@ -138,6 +138,13 @@ def derivative(exe):
         check(os.path.exists(dot) and "digraph" in open(dot).read(), "--dot wrote no graph")
         rc, out, err = run([exe, "--dot", os.path.join(d, "no/such/dir.dot"), "x", "x=1"])
         check(rc == 1 and "cannot write" in err, f"--dot to a missing folder: exit {rc} {err}")
+        page = os.path.join(d, "sweep.html")
+        rc, out, err = run([exe, "--html", page, "x*y + sin(x)/y", "x=2", "y=3"])
+        text = open(page).read() if os.path.exists(page) else ""
+        check(rc == 0 and "<svg" in text and "Next" in text and "x*y + sin(x)/y" in text,
+              f"--html: exit {rc} {err}, page of {len(text)} characters")
+        rc, out, err = run([exe, "--html", page, "2"])
+        check(rc == 1 and "no backward sweep to show" in err, f"--html of a constant: exit {rc} {err}")
 
     # not differentiable there: exit 1 and a word on why
     rc, out, err = run([exe, "sqrt(x)", "x=0"])
