@@ -94,13 +94,17 @@ static tg_tensor *row_sum(tg_tensor *t, const tg_tensor *o) {
     return o->rank ? tg_sum_axis(t, softmax_axis(o), true) : t;
 }
 
+/* An empty output has an empty gradient: the row sums below would keep the
+ * reduced axis as 1 and could not fit beside a huge axis ([0, 2^62, 2]). */
 tg_tensor *tg__vjp_softmax(tg_tensor *o, tg_tensor *g, int i) {
     (void)i;
+    if (tg__numel(o) == 0) return tg_mul_scalar(g, 0.0);
     return tg_mul(o, tg_sub(g, row_sum(tg_mul(g, o), o)));
 }
 
 tg_tensor *tg__vjp_log_softmax(tg_tensor *o, tg_tensor *g, int i) {
     (void)i;
+    if (tg__numel(o) == 0) return tg_mul_scalar(g, 0.0);
     return tg_sub(g, tg_mul(tg_exp(o), row_sum(g, o)));
 }
 
