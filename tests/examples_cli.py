@@ -189,8 +189,13 @@ def progress(exe):
                 lines.append(line)
                 alive.append(p.poll() is None)
     finally:
-        p.send_signal(signal.SIGKILL)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
         p.communicate()
+    if not lines and p.returncode == 77:
+        # the example skipped itself (e.g. a build without zlib: the data are gzip'd)
+        print("examples_cli: fashion_mnist skipped (77), so this is skipped")
+        return 77
     check(len(lines) == 2, f"progress: {len(lines)} progress lines read from the pipe")
     check(all(alive), "progress: the lines came only when the program ended (not flushed)")
     pat = re.compile(r"^epoch 1/8  batch \d+/469  loss \d+\.\d{4}  \d+ samples/s  "
