@@ -38,6 +38,10 @@ for set in cma none; do
         best_t2=$t2 best_t1=$t1 best_set=$set
     fi
 done
+# The same 2 ranks with no gradient averaging at all: what this machine's
+# two cores give when nothing is communicated (the efficiency's ceiling).
+t2a=$(for i in 1 2 3; do $mpi --mca btl_vader_single_copy_mechanism $best_set -np 2 "$b" alone "$data" | awk '/^epoch_s/ {print $2}'; done | median3)
+awk -v t1="$best_t1" -v a="$t2a" 'BEGIN { printf "dist_epoch detail: 2 ranks with no averaging %.3f s: efficiency ceiling %.2f\n", a, t1 / (2 * a) }' >&2
 p_default=$(pt X=1)
 p_tuned=$(pt MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=100000000000)
 echo "dist_epoch detail: tapegrad's best: vader single copy $best_set; torch_ddp default malloc $p_default s, tuned $p_tuned s" >&2
