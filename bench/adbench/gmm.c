@@ -114,7 +114,7 @@ bool adb_gmm_grad(tg_tape *tape, const adb_gmm *g, double *f, double *grad) {
     /* x Q^T - Q mu: one GEMM with the bias in its pass (tg_linear_act) */
     tg_tensor *qxc = tg_linear_act(x, Qr, tg_reshape(tg_neg(Qmu), TG_SHAPE((int64_t)k * d)),
                                    TG_ACT_NONE);                       /* (n, k d) */
-    tg_tensor *sq = tg_sum_axis(tg_reshape(tg_square(qxc), TG_SHAPE(n, k, d)), 2, false);
+    tg_tensor *sq = tg_sum_squares(tg_reshape(qxc, TG_SHAPE(n, k, d)), 1, (const int[]){2}, false);
     tg_tensor *main_term = tg_add(tg_mul_scalar(sq, -0.5), tg_add(alphas, sum_qs)); /* (n, k) */
     tg_tensor *slse = tg_sum(tg_logsumexp(main_term, 1, (const int[]){1}, false));
     tg_tensor *lse_a = tg_logsumexp(alphas, 1, (const int[]){0}, false);
