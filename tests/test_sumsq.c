@@ -27,6 +27,9 @@ OP(f_twice, tg_add(tg_sum_squares(x[0], 1, (int[]){-1}, true), tg_mul_scalar(x[0
 OP(f_twice0, tg_add(tg_sum_squares(x[0], 1, (int[]){0}, true), tg_mul_scalar(x[0], 3.0)))
 /* through a reshape, as bench/adbench/gmm.c uses it */
 OP(f_gmm, tg_sum_squares(tg_reshape(x[0], TG_SHAPE(2, 3, 2)), 1, (int[]){2}, false))
+/* the reshape's input also used after it: reshape's backward adds, not copies */
+OP(f_gmm2, tg_add(tg_sum_squares(tg_reshape(x[0], TG_SHAPE(2, 3, 2)), 1, (int[]){2}, false),
+                  tg_sum_axis(tg_reshape(tg_mul_scalar(x[0], 3.0), TG_SHAPE(2, 3, 2)), 2, false)))
 
 /* tg_sum_squares equals sum(square(a)) to rounding, on the same axes */
 static void check_agrees(tg_tape *t, tg_tensor *a, int naxes, const int *axes, bool keep,
@@ -56,7 +59,7 @@ int main(int argc, char **argv) {
         {"0 size-1", r_0, S2(1, 4), false},      {"0,2 keepdim", r_02k, S3(2, 3, 4), true},
         {"1 middle", r_1, S3(2, 3, 4), false},   {"1 of [2,0,3]", r_1, S3(2, 0, 3), false},
         {"twice -1", f_twice, S2(3, 4), true},   {"twice 0", f_twice0, S2(3, 4), true},
-        {"gmm reshape", f_gmm, S2(2, 6), true},
+        {"gmm reshape", f_gmm, S2(2, 6), true},  {"gmm reshape, x twice", f_gmm2, S2(2, 6), true},
     };
     for (size_t k = 0; k < sizeof g1 / sizeof *g1; k++)
         gc_check(g1[k].name, g1[k].f, NULL, 1, &g1[k].s, 11 + k, -2, 2, NULL, g1[k].second);
