@@ -56,9 +56,11 @@ tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
 }
 
 bool tg__bw_reshape(tg_tensor *o) {
-    void *ga = tg__gacc(o->in0);
+    bool fresh; /* a new buffer: copy into it, no zeroing and adding */
+    void *ga = tg__gacc_w(o->in0, &fresh);
     if (!ga) return false;
-    tg__add_into(o->dtype, ga, o->grad, tg__numel(o));
+    if (fresh) memcpy(ga, o->grad, (size_t)tg__numel(o) * tg__esize(o->dtype));
+    else tg__add_into(o->dtype, ga, o->grad, tg__numel(o));
     return true;
 }
 

@@ -50,6 +50,8 @@ TG_OP(ARGMAX,     "argmax",      1, nograd,   nograd)
 TG_OP(ARGMIN,     "argmin",      1, nograd,   nograd)
 TG_OP(LOGSUMEXP,  "logsumexp",   1, logsumexp, logsumexp)
 TG_OP(SAFE_SQRT,  "safe_sqrt",   1, safe_sqrt, safe_sqrt)
+/* ops/sumsq.c */
+TG_OP(SUM_SQUARES, "sum_squares", 1, sum_squares, sum_squares)
 /* ops/shape.c, ops/slice.c (more shape ops) */
 TG_OP(PERMUTE,   "permute",     1, vjp,      permute)
 TG_OP(CONCAT,    "concat",     -1, concat,   concat)

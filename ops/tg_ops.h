@@ -204,6 +204,12 @@ TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, bool keepdim);
 TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim);
 /* log(sum(exp(a))), stable for +-1000. */
 TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim);
+/* The sum of squares over the axes, sum_A a^2: what
+ * tg_sum_axes(tg_square(a), ...) computes, in one pass with no a-sized
+ * temporary, and one pass backward (d/da = 2 a g). f32 input squares and
+ * adds in double, rounding once at the end. Float dtypes only (an i64 a
+ * is TG_ERR_DTYPE); a 0-d a gives a^2; bad axes fail as tg_sum_axes. */
+TG_API tg_tensor *tg_sum_squares(tg_tensor *a, int naxes, const int *axes, bool keepdim);
 /* p = 1 (sum |a|) or 2 (sqrt of sum a^2; gradient 0 at 0). */
 TG_API tg_tensor *tg_norm(tg_tensor *a, int p, int naxes, const int *axes, bool keepdim);
 

@@ -111,10 +111,12 @@ bool adb_gmm_grad(tg_tape *tape, const adb_gmm *g, double *f, double *grad) {
     tg_tensor *Qr = tg_reshape(Q, TG_SHAPE((int64_t)k * d, d));       /* (k d, d) */
     tg_tensor *Qmu = tg_matmul(tg_reshape(Q, TG_SHAPE(k, d, d)),
                                tg_reshape(means, TG_SHAPE(k, d, 1))); /* (k, d, 1) */
-    /* x Q^T - Q mu: one GEMM with the bias in its pass (tg_linear_act) */
-    tg_tensor *qxc = tg_linear_act(x, Qr, tg_reshape(tg_neg(Qmu), TG_SHAPE((int64_t)k * d)),
+    /* x Q^T - Q mu as one GEMM: [x | 1] [Q | -Q mu]^T, the bias a column */
+    tg_tensor *xs[2] = {x, tg_ones(tape, TG_F64, TG_SHAPE(n, 1))};
+    tg_tensor *ws[2] = {Qr, tg_reshape(tg_neg(Qmu), TG_SHAPE((int64_t)k * d, 1))};
+    tg_tensor *qxc = tg_linear_act(tg_concat(2, xs, 1), tg_concat(2, ws, 1), NULL,
                                    TG_ACT_NONE);                       /* (n, k d) */
-    tg_tensor *sq = tg_sum_axis(tg_reshape(tg_square(qxc), TG_SHAPE(n, k, d)), 2, false);
+    tg_tensor *sq = tg_sum_squares(tg_reshape(qxc, TG_SHAPE(n, k, d)), 1, (const int[]){2}, false);
     tg_tensor *main_term = tg_add(tg_mul_scalar(sq, -0.5), tg_add(alphas, sum_qs)); /* (n, k) */
     tg_tensor *slse = tg_sum(tg_logsumexp(main_term, 1, (const int[]){1}, false));
     tg_tensor *lse_a = tg_logsumexp(alphas, 1, (const int[]){0}, false);
