@@ -14,7 +14,12 @@
  *   d x       dcol_g   = W_g^T @ g[n]_g;  dx[n] += col2im(dcol)
  *   d w       dW_g    += g[n]_g @ col_g^T
  *   d b       db      += sum over n, i, j of g
- * The transposes are GEMM flags: nothing is transposed by copying.
+ * The transposes are GEMM flags: nothing is transposed by copying, except
+ * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
+ * over the chunk's samples and added transposed once (dw_transposed).
+ * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
+ * sample's dx is zeroed on its chunk's thread just before col2im adds
+ * into it (a 1x1 convolution's GEMM overwrites it).
  *
  * The convolution is bilinear in (x, w), so every backward is one of three
  * ops again, and create-graph and higher derivatives come for free:
