@@ -14,7 +14,12 @@
  *   d x       dcol_g   = W_g^T @ g[n]_g;  dx[n] += col2im(dcol)
  *   d w       dW_g    += g[n]_g @ col_g^T
  *   d b       db      += sum over n, i, j of g
- * The transposes are GEMM flags: nothing is transposed by copying.
+ * The transposes are GEMM flags: nothing is transposed by copying, except
+ * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
+ * over the chunk's samples and added transposed once (dw_transposed).
+ * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
+ * sample's dx is zeroed on its chunk's thread just before col2im adds
+ * into it (a 1x1 convolution's GEMM overwrites it).
  *
  * The convolution is bilinear in (x, w), so every backward is one of three
  * ops again, and create-graph and higher derivatives come for free:
@@ -52,6 +57,15 @@ typedef struct conv_geom {
 #define GEOM_OFF tg__auxin_size(3)
 static const conv_geom *geom_of(const tg_tensor *o) {
     return (const conv_geom *)((const char *)o->u.aux + GEOM_OFF);
+}
+
+/* The weight gradient is computed transposed, dW_g^T (CKg x Og) +=
+ * col_g @ gy[n]_g^T, when a group's weight has fewer columns than rows
+ * (CKg < Og: a first layer, e.g. 1 channel and 3x3 = 9 columns for 32
+ * filters). The GEMM's register tiles are wide in N (16-32 columns), so
+ * N = CKg = 9 would fill a third of each tile; N = Og fills them. */
+static bool dw_transposed(const conv_geom *g) {
+    return g->C / g->G * g->KH * g->KW < g->O / g->G;
 }
 
 static bool pointwise(const conv_geom *g) {
@@ -120,6 +134,13 @@ static void ow_range(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi) 
         for (int64_t o = 0; o < O; o++, y += P)                                \
             for (int64_t p = 0; p < P; p++) y[p] = b[o];                       \
     }                                                                          \
+    /* dw[gi][o][k] += t[gi][k][o]: G blocks of (Og, CKg) from (CKg, Og) */ \
+    static void add_transposed_##SUF(int64_t G, int64_t CK, int64_t Og, const T *restrict t, \
+                                     T *restrict dw) {                         \
+        for (int64_t gi = 0; gi < G; gi++, t += CK * Og, dw += Og * CK)        \
+            for (int64_t o = 0; o < Og; o++)                                   \
+                for (int64_t k = 0; k < CK; k++) dw[o * CK + k] += t[k * Og + o]; \
+    }                                                                          \
     /* db[o] += sum over p of g (O, P): 8 partial sums, so it vectorizes */   \
     static void bias_grad_##SUF(int64_t O, int64_t P, const T *restrict g, T *restrict db) { \
         for (int64_t o = 0; o < O; o++, g += P) {                              \
@@ -150,8 +171,10 @@ typedef struct conv_job {
     char *y;              /* K_FWD */
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
-    char *scratch;        /* nch pieces of `per` bytes: col, then dw and db */
-    size_t per, colbytes; /* partial sums (chunks > 0) */
+    bool dx_fresh;        /* dx is uninitialised: written, not added into */
+    char *scratch;        /* nch pieces of `per` bytes: col, dw^T, then dw and db */
+    size_t per, colbytes; /* partial sums (chunks > 0) at sumoff; dw^T (when */
+    size_t sumoff;        /* dw_transposed) at colbytes */
     int64_t nch;
 } conv_job;
 
@@ -165,7 +188,10 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
     int64_t CKg = Cg * g->KH * g->KW;
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
-    char *dw = j->dw && !first ? scr + j->colbytes : j->dw;
+    char *dw = j->dw && !first ? scr + j->sumoff : j->dw;
+    bool tdw = dw && dw_transposed(g);
+    char *dwt = tdw ? scr + j->colbytes : NULL; /* this chunk's dW^T, (G, CKg, Og) */
+    if (tdw) memset(dwt, 0, (size_t)(g->O * CKg) * es);
     char *db = j->db && !first ? scr + j->per - (size_t)g->O * es : j->db;
     for (int64_t n = n0; n < n1; n++) {
         const char *xn = j->x ? j->x + (size_t)(n * xs) * es : NULL;
@@ -192,16 +218,24 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
             if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             for (int64_t gi = 0; gi < g->G; gi++)
-                tg__gemm(dt, false, true, Og, CKg, P, gn + (size_t)(gi * Og * P) * es, P,
-                     col + (size_t)(gi * CKg * P) * es, P, 1.0,
-                     dw + (size_t)(gi * Og * CKg) * es, CKg);
+                if (tdw) /* dW_g^T += col_g @ gy[n]_g^T */
+                    tg__gemm(dt, false, true, CKg, Og, P, col + (size_t)(gi * CKg * P) * es, P,
+                             gn + (size_t)(gi * Og * P) * es, P, 1.0,
+                             dwt + (size_t)(gi * CKg * Og) * es, Og);
+                else
+                    tg__gemm(dt, false, true, Og, CKg, P, gn + (size_t)(gi * Og * P) * es, P,
+                             col + (size_t)(gi * CKg * P) * es, P, 1.0,
+                             dw + (size_t)(gi * Og * CKg) * es, CKg);
         }
         if (j->dx) { /* dcol_g = W_g^T @ gy[n]_g, dx[n] += col2im(dcol) */
             char *dxn = j->dx + (size_t)(n * xs) * es;
             char *dcol = pw ? dxn : scr;
+            /* a fresh dx: pointwise overwrites it, col2im adds into zeros
+             * set here, one sample at a time on this chunk's thread */
+            if (j->dx_fresh && !pw) memset(dxn, 0, (size_t)xs * es);
             for (int64_t gi = 0; gi < g->G; gi++)
                 tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                     gn + (size_t)(gi * Og * P) * es, P, pw ? 1.0 : 0.0,
+                     gn + (size_t)(gi * Og * P) * es, P, pw && !j->dx_fresh ? 1.0 : 0.0,
                      dcol + (size_t)(gi * CKg * P) * es, P);
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
                          : col2im_f64(g, (const double *)dcol, (double *)dxn);
@@ -209,6 +243,8 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
         if (db) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
                     : bias_grad_f64(g->O, P, (const double *)gn, (double *)db);
     }
+    if (tdw) f32 ? add_transposed_f32(g->G, CKg, Og, (const float *)dwt, (float *)dw)
+                 : add_transposed_f64(g->G, CKg, Og, (const double *)dwt, (double *)dw);
 }
 
 static void conv_piece(void *ctx, int64_t lo, int64_t hi) {
@@ -216,7 +252,7 @@ static void conv_piece(void *ctx, int64_t lo, int64_t hi) {
     int64_t N = j->g->N;
     for (int64_t k = lo; k < hi; k++) {
         char *scr = j->scratch ? j->scratch + j->per * (size_t)k : NULL;
-        if (k > 0 && j->per > j->colbytes) memset(scr + j->colbytes, 0, j->per - j->colbytes);
+        if (k > 0 && j->per > j->sumoff) memset(scr + j->sumoff, 0, j->per - j->sumoff);
         conv_samples(j, k * N / j->nch, (k + 1) * N / j->nch, scr, k == 0);
     }
 }
@@ -241,11 +277,15 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     /* im2col: C * KH * KW rows of P, which a large padding can make larger
      * than memory while x and w are small */
     int64_t col = 0;
+    /* dW^T (dw_transposed): nw elements, rounded up to 64 bytes */
+    size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
+                        ? (((size_t)nw * es + 63) & ~(size_t)63)
+                        : 0;
     size_t sums = j->nch > 1 && j->kind == K_BW /* partial sums of dw and db */
                       ? (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es
                       : 0;
     if (need_col && (!tg__mul_ok(g->C, g->KH, &col) || !tg__mul_ok(col, g->KW, &col) ||
-                     !tg__mul_ok(col, P, &col) || (uint64_t)col > (SIZE_MAX - 127 - sums) / es)) {
+                     !tg__mul_ok(col, P, &col) || (uint64_t)col > (SIZE_MAX - 127 - sums - tbytes) / es)) {
         char b0[160], b1[160];
         int64_t xs[4] = {g->N, g->C, g->H, g->W}, ws[4] = {g->O, g->C / g->G, g->KH, g->KW};
         return tg__fail(tape, TG_ERR_OVERFLOW, op,
@@ -255,7 +295,8 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         (long long)g->OH, (long long)g->OW), false;
     }
     j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
-    j->per = (j->colbytes + sums + 63) & ~(size_t)63;
+    j->sumoff = j->colbytes + tbytes;
+    j->per = (j->sumoff + sums + 63) & ~(size_t)63;
     j->scratch = NULL;
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);
@@ -267,7 +308,7 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
         conv_piece(j, 0, 1);
     for (int64_t k = 1; k < j->nch; k++) {
         const char *part = j->scratch + j->per * (size_t)k;
-        if (j->dw) tg__add_into(j->dt, j->dw, part + j->colbytes, nw);
+        if (j->dw) tg__add_into(j->dt, j->dw, part + j->sumoff, nw);
         if (j->db) tg__add_into(j->dt, j->db, part + j->per - (size_t)g->O * es, g->O);
     }
     return true;
@@ -281,11 +322,16 @@ static bool run_fwd(tg_tape *tape, int dt, const conv_geom *g, const void *x, co
     return conv_run(tape, &j, op);
 }
 
-/* dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum gy (NULL: skip) */
+/* dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum gy (NULL: skip);
+ * dx_fresh: dx is uninitialised and receives conv_dx(gy, w). */
 static bool run_bw(tg_tape *tape, int dt, const conv_geom *g, const void *x, const void *w,
-                   const void *gy, void *dx, void *dw, void *db, const char *op) {
+                   const void *gy, void *dx, bool dx_fresh, void *dw, void *db,
+                   const char *op) {
     conv_job j = {.g = g, .dt = dt, .kind = K_BW, .x = x, .w = w, .gy = gy, .dx = dx, .dw = dw,
-                  .db = db};
+                  .db = db, .dx_fresh = dx && dx_fresh};
+    if (j.dx_fresh && (g->N == 0 || g->O == 0)) /* no sample to write it: dx = 0 */
+        memset(dx, 0, (size_t)tg__shape_numel(4, (const int64_t[]){g->N, g->C, g->H, g->W}) *
+                          tg__esize(dt));
     return conv_run(tape, &j, op);
 }
 
@@ -341,8 +387,8 @@ static tg_tensor *conv_make(int op, tg_tensor *a, tg_tensor *b, tg_tensor *bias,
                   ? run_fwd(tape, dt, g, a->data, b->data, bias ? bias->data : NULL, out->data,
                             0.0, name)
               : op == TG_OP_CONV2D_DX
-                  ? run_bw(tape, dt, g, NULL, b->data, a->data, out->data, NULL, NULL, name)
-                  : run_bw(tape, dt, g, a->data, NULL, b->data, NULL, out->data, NULL, name);
+                  ? run_bw(tape, dt, g, NULL, b->data, a->data, out->data, false, NULL, NULL, name)
+                  : run_bw(tape, dt, g, a->data, NULL, b->data, NULL, false, out->data, NULL, name);
     return ok ? out : NULL;
 }
 
@@ -497,10 +543,16 @@ static bool grads_of(tg_tensor *o, tg_tensor **in, void **gin) {
 bool tg__bw_conv2d(tg_tensor *o) {
     tg_tensor *in[3];
     void *gi[3];
-    if (!grads_of(o, in, gi)) return false;
+    bool fresh = false;
+    int n = tg__inputs(o, in);
+    for (int i = 0; i < 3; i++) gi[i] = NULL;
+    for (int i = 0; i < n; i++) { /* x's buffer may be new: then written, not zeroed first */
+        gi[i] = i == 0 ? tg__gacc_w(in[0], &fresh) : tg__gacc(in[i]);
+        if ((in[i]->flags & TGF_REQ) && !gi[i]) return false;
+    }
     const conv_geom *g = geom_of(o);
-    return run_bw(o->tape, o->dtype, g, in[0]->data, in[1]->data, o->grad, gi[0], gi[1], gi[2],
-                  "conv2d");
+    return run_bw(o->tape, o->dtype, g, in[0]->data, in[1]->data, o->grad, gi[0], fresh, gi[1],
+                  gi[2], "conv2d");
 }
 
 tg_tensor *tg__vjp_conv2d(tg_tensor *o, tg_tensor *h, int i) {
@@ -522,7 +574,7 @@ bool tg__bw_conv2d_dx(tg_tensor *o) {
     if (gi[0] && !run_fwd(o->tape, o->dtype, g, o->grad, in[1]->data, NULL, gi[0], 1, name))
         return false;
     return !gi[1] ||
-           run_bw(o->tape, o->dtype, g, o->grad, NULL, in[0]->data, NULL, gi[1], NULL, name);
+           run_bw(o->tape, o->dtype, g, o->grad, NULL, in[0]->data, NULL, false, gi[1], NULL, name);
 }
 
 tg_tensor *tg__vjp_conv2d_dx(tg_tensor *o, tg_tensor *h, int i) {
@@ -540,7 +592,7 @@ bool tg__bw_conv2d_dw(tg_tensor *o) {
     if (!grads_of(o, in, gi)) return false;
     const conv_geom *g = geom_of(o);
     const char *name = "conv2d_weight_grad";
-    if (gi[0] && !run_bw(o->tape, o->dtype, g, NULL, o->grad, in[1]->data, gi[0], NULL, NULL, name))
+    if (gi[0] && !run_bw(o->tape, o->dtype, g, NULL, o->grad, in[1]->data, gi[0], false, NULL, NULL, name))
         return false;
     return !gi[1] ||
            run_fwd(o->tape, o->dtype, g, in[0]->data, o->grad, NULL, gi[1], 1, name);

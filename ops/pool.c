@@ -186,6 +186,11 @@ DEF_POOL(double, f64)
 
 /* What one parallel piece does. */
 enum { P_MAX, P_GATHER, P_GATHER_ADD, P_SCATTER, P_AVG, P_AVG_ADD, P_AVG_BWD };
+/* Or'd into a backward kind (P_SCATTER, P_AVG_BWD): dst is a fresh,
+ * uninitialised gradient buffer (tg__gacc_w), so each piece zeroes its own
+ * planes just before adding into them, in parallel and while they are in
+ * cache, instead of one serial pass over the whole buffer first. */
+#define P_FRESH 16
 typedef struct pool_job {
     const pool_geom *g;
     int dt, kind;
@@ -197,7 +202,11 @@ static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
     const pool_job *j = ctx;
     const pool_geom *g = j->g;
     bool f = j->dt == TG_F32;
-    switch (j->kind) {
+    if (j->kind & P_FRESH) {
+        size_t es = f ? sizeof(float) : sizeof(double), hw = (size_t)(g->H * g->W);
+        memset((char *)j->dst + (size_t)p0 * hw * es, 0, (size_t)(p1 - p0) * hw * es);
+    }
+    switch (j->kind & ~P_FRESH) {
     case P_MAX:
         f ? max_fwd_f32(g, p0, p1, j->src, j->dst) : max_fwd_f64(g, p0, p1, j->src, j->dst);
         break;
@@ -365,9 +374,10 @@ static tg_tensor *pool_scatter(tg_tensor *a, const pool_geom *g) {
 }
 
 bool tg__bw_maxpool2d(tg_tensor *o) {
-    void *gx = tg__gacc(o->in0);
+    bool fresh;
+    void *gx = tg__gacc_w(o->in0, &fresh);
     if (!gx) return false;
-    pool_run(o->u.aux, o->dtype, P_SCATTER, o->grad, gx);
+    pool_run(o->u.aux, o->dtype, P_SCATTER | (fresh ? P_FRESH : 0), o->grad, gx);
     return true;
 }
 tg_tensor *tg__vjp_maxpool2d(tg_tensor *o, tg_tensor *h, int i) {
@@ -407,9 +417,10 @@ tg_tensor *tg_avg_pool2d(tg_tensor *x, const tg_pool_opts *o) {
 }
 
 bool tg__bw_avgpool2d(tg_tensor *o) {
-    void *gx = tg__gacc(o->in0);
+    bool fresh;
+    void *gx = tg__gacc_w(o->in0, &fresh);
     if (!gx) return false;
-    pool_run(o->u.aux, o->dtype, P_AVG_BWD, o->grad, gx);
+    pool_run(o->u.aux, o->dtype, P_AVG_BWD | (fresh ? P_FRESH : 0), o->grad, gx);
     return true;
 }
 tg_tensor *tg__vjp_avgpool2d(tg_tensor *o, tg_tensor *h, int i) {

@@ -7,7 +7,7 @@
 
 /* What a case computes: conv2d/conv1d with options and optional bias, a
  * pooling, or a small network. */
-enum { F_CONV2D, F_CONV1D, F_MAX, F_AVG, F_NET, F_CONV_SQ };
+enum { F_CONV2D, F_CONV1D, F_MAX, F_AVG, F_NET, F_CONV_SQ, F_POOL_FIRST, F_POOL_LAST };
 typedef struct spec {
     int kind;
     tg_conv_opts c;
@@ -24,6 +24,15 @@ static tg_tensor *build(tg_tape *t, tg_tensor *const *x, void *ud) {
     case F_CONV1D: return tg_conv1d(x[0], x[1], b, &s->c);
     case F_MAX: return tg_max_pool2d(x[0], &s->p);
     case F_AVG: return tg_avg_pool2d(x[0], &s->p);
+    case F_POOL_FIRST: /* x's gradient: the pooling's backward runs last, into a buffer
+                        * the square's backward made */
+    case F_POOL_LAST: { /* ...or first, into a fresh buffer */
+        tg_tensor *p = NULL, *q = NULL;
+        if (s->kind == F_POOL_FIRST) p = s->c.groups ? tg_avg_pool2d(x[0], &s->p) : tg_max_pool2d(x[0], &s->p);
+        q = tg_mul(x[0], x[0]);
+        if (s->kind == F_POOL_LAST) p = s->c.groups ? tg_avg_pool2d(x[0], &s->p) : tg_max_pool2d(x[0], &s->p);
+        return tg_add(tg_sum(tg_mul(p, p)), tg_sum(q));
+    }
     case F_CONV_SQ: /* nonlinear in x and w: second derivatives are not zero */
         return tg_mul(tg_conv2d(x[0], x[1], b, &s->c), tg_conv2d(x[0], x[1], NULL, &s->c));
     default: { /* conv, relu, max pool, conv, tanh */
@@ -91,6 +100,16 @@ static void gradchecks(void) {
     check("network", ((spec){.kind = F_NET, .c = {.padding = {1, 1}}}), 4,
           (shape[]){S4(2, 1, 6, 6), S4(3, 1, 3, 3), S1(3), S4(2, 3, 2, 2)}, 2);
 
+    /* the weight gradient computed transposed (C/G * KH * KW < O/G) */
+    check("conv2d first layer (dw transposed)", CONV(.padding = {1, 0}), 3,
+          (shape[]){S4(2, 1, 5, 4), S4(6, 1, 2, 2), S1(6)}, false);
+    check("conv2d groups, dw transposed", CONV(.groups = 2, .stride = {2, 1}), 3,
+          (shape[]){S4(2, 2, 5, 5), S4(8, 1, 3, 2), S1(8)}, false);
+    /* x's gradient buffer made by conv2d's backward (pointwise and not) or
+     * already holding the other term's gradient */
+    check("conv2d 1x1 squared", ((spec){.kind = F_CONV_SQ, .c = {.groups = 1}}), 3,
+          (shape[]){S4(2, 3, 3, 4), S4(2, 3, 1, 1), S1(2)}, false);
+
     check("conv1d basic", CONV1(.groups = 0), 3, (shape[]){S3(2, 3, 9), S3(4, 3, 3), S1(4)}, true);
     check("conv1d stride dilation padding", CONV1(.stride = {2}, .padding = {1}, .dilation = {2}),
           3, (shape[]){S3(2, 2, 11), S3(3, 2, 3), S1(3)}, false);
@@ -107,6 +126,17 @@ static void gradchecks(void) {
     check("max_pool2d rank 3", MAXP(.kernel = {2, 2}, .stride = {1, 1}), 1,
           (shape[]){S3(2, 5, 5)}, false);
     check("avg_pool2d 2x2", AVGP(.kernel = {2, 2}), 1, (shape[]){S4(2, 3, 6, 6)}, 2);
+    /* the pooling's backward into a fresh gradient buffer and into one that
+     * holds another op's gradient (c.groups 1: avg, 0: max) */
+    for (int avg = 0; avg <= 1; avg++)
+        for (int last = 0; last <= 1; last++) {
+            spec s = {.kind = last ? F_POOL_LAST : F_POOL_FIRST, .c = {.groups = avg},
+                      .p = {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 0}}};
+            char nm[64];
+            snprintf(nm, sizeof nm, "%s_pool2d %s", avg ? "avg" : "max",
+                     last ? "fresh gradient" : "after another op's gradient");
+            check(nm, s, 1, (shape[]){S4(2, 3, 5, 6)}, false);
+        }
     check("avg_pool2d 3x3 s2 p1", AVGP(.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}), 1,
           (shape[]){S4(2, 2, 7, 7)}, true);
     check("avg_pool2d exclude pad",
@@ -218,11 +248,20 @@ static void naive_checks(void) {
     geo big = {8, 16, 14, 14, 32, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1, 1};
     geo odd = {5, 6, 11, 9, 8, 3, 2, 0, 0, 2, 1, 1, 2, 2, 1, 2};
     geo pw1 = {6, 32, 9, 9, 48, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1};
-    if (quick) big.N = 3, big.C = 8, pw1.N = 2;
+    /* bench_conv's first layer (dw transposed: 9 columns, 32 filters),
+     * large enough to be split over threads; and a strided, padded,
+     * grouped one with the transposed dw */
+    geo first = {16, 1, 28, 28, 32, 3, 3, 0, 0, 1, 1, 0, 0, 1, 1, 1};
+    geo tgrp = {6, 4, 13, 12, 24, 2, 3, 0, 0, 2, 1, 1, 2, 1, 2, 2};
+    if (quick) big.N = 3, big.C = 8, pw1.N = 2, first.N = 3;
     for (int th = 1; th <= 2; th++) {
         against_naive("naive 3x3 pad 1", big, TG_F64, th);
         against_naive("naive odd groups", odd, TG_F64, th);
         against_naive("naive 1x1", pw1, TG_F64, th);
+        against_naive("naive first layer", first, TG_F64, th);
+        against_naive("naive first layer", first, TG_F32, th);
+        against_naive("naive grouped, dw transposed", tgrp, TG_F64, th);
+        against_naive("naive grouped, dw transposed", tgrp, TG_F32, th);
     }
     against_naive("naive 3x3 pad 1", big, TG_F32, 2);
     against_naive("naive odd groups", odd, TG_F32, 2);
@@ -260,6 +299,31 @@ static void pool_rules(void) {
     CHECK(y && z && tg_tensor_get(y, 0) == 0.25 && tg_tensor_get(z, 0) == 1.0,
           "avg corners %g %g", tg_tensor_get(y, 0), tg_tensor_get(z, 0));
     CHECK_OK(t);
+    tg_tape_free(t);
+}
+
+/* No output channel: y [N, 0, OH, OW], and x's gradient (a buffer the
+ * backward writes, not zeroes first) is zeros. */
+static void no_output_channel(void) {
+    tg_tape *t = tg_tape_new();
+    for (int pass = 0; pass < 2; pass++) { /* the first leaves nonzero bytes in the arena */
+    tg_tape_reset(t);
+    tg_backward(tg_sum(tg_mul_scalar(tg_requires_grad(tg_ones(t, TG_F64, TG_SHAPE(64, 64))), 3)));
+    tg_tape_reset(t);
+    double xv[2 * 2 * 4 * 4];
+    for (int i = 0; i < 64; i++) xv[i] = i + 1;
+    tg_tensor *x = tg_requires_grad(tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2, 4, 4), xv));
+    tg_tensor *w = tg_requires_grad(tg_zeros(t, TG_F64, TG_SHAPE(0, 2, 3, 3)));
+    tg_tensor *y = tg_conv2d(x, w, NULL, NULL);
+    tg_status st = tg_backward(tg_add_scalar(tg_sum(y), 1.0));
+    CHECK(st == TG_OK, "O = 0: %s", tg_tape_error(t));
+    tg_tensor *gx = tg_tensor_grad(x);
+    double m = 0;
+    for (int64_t i = 0; gx && i < tg_tensor_numel(gx); i++) m += fabs(tg_tensor_get(gx, i));
+    CHECK(y && tg_tensor_numel(y) == 0 && gx && tg_tensor_numel(gx) == 64 && m == 0,
+          "O = 0: y has %lld elements, |dx| sums to %g", y ? (long long)tg_tensor_numel(y) : -1,
+          m);
+    }
     tg_tape_free(t);
 }
 
@@ -355,6 +419,7 @@ int main(void) {
     gradchecks();
     naive_checks();
     pool_rules();
+    no_output_channel();
     with_params();
     bad_inputs();
     return TEST_DONE("grad_conv");
