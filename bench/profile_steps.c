@@ -1,11 +1,12 @@
 /* profile_steps.c - tapegrad's side of the benchmarks alone, on one thread,
  * for profilers and CPU-time counts (no peer runs, so `perf record`,
  * `perf stat -e task-clock` and `valgrind --tool=callgrind` see tapegrad
- * only):
+ * only; TG_NUM_THREADS=2 lets the pool use two threads):
  *
  *   profile_steps rosenbrock <passes>   the tensor Rosenbrock gradient, n = 1e6
  *   profile_steps conv <steps>          bench_conv's step
- *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout)
+ *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout:
+ *                                       this thread's, all threads', and wall s)
  *   profile_steps sgemm <m> <k> <n>     GFLOP/s per CPU second, tapegrad and OpenBLAS,
  *                                       both on one thread (thread CPU time, median of 9)
  *
@@ -25,6 +26,13 @@ void openblas_set_num_threads(int n);
 static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* All threads' CPU time (the pool's workers too, with TG_NUM_THREADS > 1). */
+static double process_cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -61,8 +69,12 @@ static int mlp(int epochs, const char *dir) {
     bench_mlp m;
     if (!bench_mlp_init(&m, &d, err, sizeof err)) return 1;
     double loss = 0;
-    for (int e = 0; e < epochs; e++)
-        printf("mlp: epoch %d: %.3f CPU s\n", e, bench_mlp_epoch(&m, &d, cpu_now, &loss));
+    for (int e = 0; e < epochs; e++) {
+        double w0 = bench_now(), p0 = process_cpu_now();
+        double cpu = bench_mlp_epoch(&m, &d, cpu_now, &loss);
+        printf("mlp: epoch %d: %.3f CPU s (%.3f process CPU s, %.3f wall s)\n", e, cpu,
+               process_cpu_now() - p0, bench_now() - w0);
+    }
     bench_mlp_free(&m);
     tg_dataset_free(&d);
     return 0;
@@ -103,7 +115,9 @@ static int sgemm(int M, int K, int N) {
 }
 
 int main(int argc, char **argv) {
-    tg_set_num_threads(1);
+    /* one thread, unless TG_NUM_THREADS asks for more (the pool's share) */
+    const char *nt = getenv("TG_NUM_THREADS");
+    tg_set_num_threads(nt && *nt ? 0 : 1);
     const char *what = argc > 1 ? argv[1] : "";
     int n = argc > 2 ? atoi(argv[2]) : 10;
     if (!strcmp(what, "rosenbrock")) return rosenbrock(n);
