@@ -7,6 +7,8 @@
  *   profile_steps conv <steps>          bench_conv's step
  *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout:
  *                                       this thread's, all threads', and wall s)
+ *   profile_steps gather <epochs> [dir] tg_dataset_batch_x alone on the MLP's batches
+ *                                       (CPU us a batch)
  *   profile_steps sgemm <m> <k> <n>     GFLOP/s per CPU second, tapegrad and OpenBLAS,
  *                                       both on one thread (thread CPU time, median of 9)
  *
@@ -80,6 +82,33 @@ static int mlp(int epochs, const char *dir) {
     return 0;
 }
 
+/* tg_dataset_batch_x alone, the MLP's shuffled batches of 64: CPU us a batch. */
+static int gather(int epochs, const char *dir) {
+    char err[256];
+    tg_dataset d;
+    tg_batcher b;
+    if (!bench_load_train(dir, &d)) return 1;
+    tg_tape *tape = tg_tape_new();
+    if (!tape || tg_batcher_init(&b, &d, 64, true, 1, err, sizeof err) != TG_OK) return 1;
+    for (int e = 0; e < epochs; e++) {
+        const int64_t *idx;
+        int64_t n, batches = 0;
+        double t0 = cpu_now(), p0 = process_cpu_now();
+        while ((n = tg_batcher_next(&b, &idx)) > 0) {
+            tg_dataset_batch_x(tape, &d, n, idx, TG_F32, true);
+            tg_tape_reset(tape);
+            batches++;
+        }
+        printf("gather: epoch %d: %.1f CPU us a batch (%.1f process CPU us)\n", e,
+               (cpu_now() - t0) / (double)batches * 1e6,
+               (process_cpu_now() - p0) / (double)batches * 1e6);
+    }
+    tg_batcher_free(&b);
+    tg_tape_free(tape);
+    tg_dataset_free(&d);
+    return 0;
+}
+
 static int sgemm(int M, int K, int N) {
     openblas_set_num_threads(1);
     tg_tape *tape = tg_tape_new();
@@ -123,7 +152,9 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "rosenbrock")) return rosenbrock(n);
     if (!strcmp(what, "conv")) return conv(n);
     if (!strcmp(what, "mlp")) return mlp(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
+    if (!strcmp(what, "gather"))
+        return gather(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
     if (!strcmp(what, "sgemm") && argc > 4) return sgemm(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp <count> | sgemm <m> <k> <n>\n");
+    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp|gather <count> | sgemm <m> <k> <n>\n");
     return 2;
 }
