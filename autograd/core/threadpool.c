@@ -232,11 +232,10 @@ static atomic_bool caller_waits; /* the caller is asleep on done_cv */
 static atomic_bool quit;
 
 /* Piece k belongs to participant k (the caller is 0, worker i is i + 1),
- * so the same thread runs the same piece whenever its worker is awake in
- * time: each thread grows its scratch on its first jobs. The caller runs a
- * piece of a worker's only when that worker is late; for GEMM (the one user
- * of the scratch) piece 0 is the largest, so the caller's scratch, sized by
- * its own piece, already fits a claimed one. */
+ * and runs it whenever its worker is awake in time; the caller runs a
+ * worker's piece only when that worker is late. Either way piece k >= 1
+ * packs its GEMM operands in the pool's scratch block k (scratch_slot),
+ * grown by the same piece every job. */
 static void run_piece(int64_t k) {
     if (k >= job.pieces) return;
     int64_t lo, hi;
@@ -330,6 +329,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     workers = NULL; /* the parent's array stays the parent's */
     nworkers = 0;
+    atomic_store(&running, 0); /* a parent's worker may have counted itself */
     built_for = 0;
     atomic_store(&sleepers, 0);
     pthread_cond_init(&work_cv, NULL);
@@ -349,6 +349,9 @@ static void start_workers(int n) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     unsigned g = atomic_load(&job_gen);
+    /* the new workers' pieces: free from the next job on, however long
+     * ago (in generations, which wrap) they were last used */
+    for (int k = 1; k <= n && k < TG_MAX_THREADS; k++) atomic_store(&claim_gen[k], g);
     while (nworkers < n &&
            pthread_create(&workers[nworkers], NULL, worker_main,
                           (void *)(uintptr_t)(((uint64_t)g << 16) | (uint64_t)(nworkers + 1))) == 0)
