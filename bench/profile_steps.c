@@ -1,11 +1,14 @@
 /* profile_steps.c - tapegrad's side of the benchmarks alone, on one thread,
  * for profilers and CPU-time counts (no peer runs, so `perf record`,
  * `perf stat -e task-clock` and `valgrind --tool=callgrind` see tapegrad
- * only):
+ * only; TG_NUM_THREADS=2 lets the pool use two threads):
  *
  *   profile_steps rosenbrock <passes>   the tensor Rosenbrock gradient, n = 1e6
  *   profile_steps conv <steps>          bench_conv's step
- *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout)
+ *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout:
+ *                                       this thread's, all threads', and wall s)
+ *   profile_steps gather <epochs> [dir] tg_dataset_batch_x alone on the MLP's batches
+ *                                       (CPU us a batch)
  *   profile_steps sgemm <m> <k> <n>     GFLOP/s per CPU second, tapegrad and OpenBLAS,
  *                                       both on one thread (thread CPU time, median of 9)
  *
@@ -25,6 +28,13 @@ void openblas_set_num_threads(int n);
 static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* All threads' CPU time (the pool's workers too, with TG_NUM_THREADS > 1). */
+static double process_cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -61,9 +71,40 @@ static int mlp(int epochs, const char *dir) {
     bench_mlp m;
     if (!bench_mlp_init(&m, &d, err, sizeof err)) return 1;
     double loss = 0;
-    for (int e = 0; e < epochs; e++)
-        printf("mlp: epoch %d: %.3f CPU s\n", e, bench_mlp_epoch(&m, &d, cpu_now, &loss));
+    for (int e = 0; e < epochs; e++) {
+        double w0 = bench_now(), p0 = process_cpu_now();
+        double cpu = bench_mlp_epoch(&m, &d, cpu_now, &loss);
+        printf("mlp: epoch %d: %.3f CPU s (%.3f process CPU s, %.3f wall s)\n", e, cpu,
+               process_cpu_now() - p0, bench_now() - w0);
+    }
     bench_mlp_free(&m);
+    tg_dataset_free(&d);
+    return 0;
+}
+
+/* tg_dataset_batch_x alone, the MLP's shuffled batches of 64: CPU us a batch. */
+static int gather(int epochs, const char *dir) {
+    char err[256];
+    tg_dataset d;
+    tg_batcher b;
+    if (!bench_load_train(dir, &d)) return 1;
+    tg_tape *tape = tg_tape_new();
+    if (!tape || tg_batcher_init(&b, &d, 64, true, 1, err, sizeof err) != TG_OK) return 1;
+    for (int e = 0; e < epochs; e++) {
+        const int64_t *idx;
+        int64_t n, batches = 0;
+        double t0 = cpu_now(), p0 = process_cpu_now();
+        while ((n = tg_batcher_next(&b, &idx)) > 0) {
+            tg_dataset_batch_x(tape, &d, n, idx, TG_F32, true);
+            tg_tape_reset(tape);
+            batches++;
+        }
+        printf("gather: epoch %d: %.1f CPU us a batch (%.1f process CPU us)\n", e,
+               (cpu_now() - t0) / (double)batches * 1e6,
+               (process_cpu_now() - p0) / (double)batches * 1e6);
+    }
+    tg_batcher_free(&b);
+    tg_tape_free(tape);
     tg_dataset_free(&d);
     return 0;
 }
@@ -103,13 +144,17 @@ static int sgemm(int M, int K, int N) {
 }
 
 int main(int argc, char **argv) {
-    tg_set_num_threads(1);
+    /* one thread, unless TG_NUM_THREADS asks for more (the pool's share) */
+    const char *nt = getenv("TG_NUM_THREADS");
+    tg_set_num_threads(nt && *nt ? 0 : 1);
     const char *what = argc > 1 ? argv[1] : "";
     int n = argc > 2 ? atoi(argv[2]) : 10;
     if (!strcmp(what, "rosenbrock")) return rosenbrock(n);
     if (!strcmp(what, "conv")) return conv(n);
     if (!strcmp(what, "mlp")) return mlp(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
+    if (!strcmp(what, "gather"))
+        return gather(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
     if (!strcmp(what, "sgemm") && argc > 4) return sgemm(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp <count> | sgemm <m> <k> <n>\n");
+    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp|gather <count> | sgemm <m> <k> <n>\n");
     return 2;
 }

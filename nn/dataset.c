@@ -1,12 +1,29 @@
 /* dataset.c - data sets in memory (tg_data.h): allocation,
  * normalization, seeded shuffled batches, and batch tensors on a tape.
  */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (glibc hides it under strict POSIX) */
 #include "io_util.h"
 
 #include <math.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* -------------------------------------------------------------- data set */
+
+/* Ask for transparent huge pages on a large set (a hint; Linux in its
+ * default "madvise" mode honours it): shuffled batches read rows all over
+ * it, and with 4 KiB pages nearly every row costs a TLB miss. */
+static void hint_huge(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
 
 tg_status tg_dataset_alloc(tg_dataset *d, int64_t n, int rank, const int64_t *shape,
                            bool with_labels, char *err, size_t errlen) {
@@ -40,6 +57,7 @@ tg_status tg_dataset_alloc(tg_dataset *d, int64_t n, int rank, const int64_t *sh
         return tg__io_fail(err, errlen, TG_ERR_NOMEM,
                            "dataset_alloc: out of memory for %lld samples", (long long)n);
     }
+    hint_huge(d->x, (size_t)bytes);
     memset(d->x, 0, (size_t)bytes);
     if (d->y) memset(d->y, 0, (size_t)n * sizeof(int64_t));
     d->n = n;
@@ -206,6 +224,38 @@ static bool batch_args(tg_tape *tape, const char *op, const tg_dataset *d, int64
     return true;
 }
 
+/* The gather of tg_dataset_batch_x: rows [lo, hi) of the batch. Shuffled
+ * rows are scattered over the whole set, so each row's first lines miss
+ * every cache; the lines of the row GATHER_AHEAD on are prefetched while
+ * this one is copied. */
+typedef struct gather_job {
+    const tg_dataset *d;
+    const int64_t *idx;
+    float *o32;  /* f32 output, or NULL */
+    double *o64; /* f64 output, or NULL */
+} gather_job;
+
+#define GATHER_AHEAD 2
+#define GATHER_GRAIN 262144 /* features per thread, at least (1 MiB of f32) */
+
+static void gather_rows(void *ctx, int64_t lo, int64_t hi) {
+    const gather_job *j = ctx;
+    int64_t dim = j->d->dim;
+    for (int64_t i = lo; i < hi; i++) {
+        if (i + GATHER_AHEAD < hi) {
+            const char *next = (const char *)(j->d->x + (j->idx ? j->idx[i + GATHER_AHEAD]
+                                                               : i + GATHER_AHEAD) * dim);
+            for (size_t b = 0; b < (size_t)dim * sizeof(float); b += 64)
+                __builtin_prefetch(next + b);
+        }
+        const float *src = j->d->x + (j->idx ? j->idx[i] : i) * dim;
+        if (j->o32)
+            memcpy(j->o32 + i * dim, src, (size_t)dim * sizeof(float));
+        else
+            for (int64_t k = 0; k < dim; k++) j->o64[i * dim + k] = src[k];
+    }
+}
+
 tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n, const int64_t *idx,
                               tg_dtype dt, bool flat) {
     if (!tape) return NULL;
@@ -230,18 +280,11 @@ tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n, con
     }
     tg_tensor *t = tg_zeros(tape, dt, rank, shape);
     if (!t) return NULL;
-    int64_t dim = d->dim;
-    if (dt == TG_F32) {
-        float *o = tg_tensor_f32(t);
-        for (int64_t i = 0; i < n; i++)
-            memcpy(o + i * dim, d->x + (idx ? idx[i] : i) * dim, (size_t)dim * sizeof(float));
-    } else {
-        double *o = tg_tensor_f64(t);
-        for (int64_t i = 0; i < n; i++) {
-            const float *src = d->x + (idx ? idx[i] : i) * dim;
-            for (int64_t j = 0; j < dim; j++) o[i * dim + j] = src[j];
-        }
-    }
+    gather_job j = {d, idx, tg_tensor_f32(t), tg_tensor_f64(t)};
+    /* rows on the pool's threads only for large batches: an MLP's batch
+     * (64 x 784) takes ~25 us, about what waking a second thread can cost
+     * on a loaded machine */
+    tg_parallel_for(n, GATHER_GRAIN / (d->dim > 0 ? d->dim : 1) + 1, gather_rows, &j);
     return t;
 }
 

@@ -6,7 +6,8 @@
  * cross the cache blocks), padded leading dimensions, and alpha/beta cases
  * including beta = 0 over a NaN-filled C, checked against a naive
  * double-precision reference with a rounding-error bound. Then the pool:
- * exact coverage, nesting, concurrent callers, and no allocation once warm.
+ * exact coverage, nesting, concurrent callers, no allocation once warm, and
+ * a worker woken late (its piece run by the caller, the same bits).
  *
  * Links the static library (the kernels are hidden in the shared one).
  * TG_TEST_QUICK=1 drops the largest shapes (for valgrind).
@@ -18,6 +19,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <time.h>
 
 static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static double urand(void) { /* in [-1, 1) */
@@ -275,6 +278,94 @@ static void test_steady(void) {
     free(X), free(W), free(Y), free(dY), free(dW), free(dX);
 }
 
+/* ------------------------------------------------- a worker that is late */
+
+/* Which thread ran each item of a job. */
+typedef struct who {
+    atomic_int hits[2];
+    pthread_t by[2];
+} who;
+
+static void who_fn(void *ctx, int64_t lo, int64_t hi) {
+    who *w = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        atomic_fetch_add(&w->hits[i], 1);
+        w->by[i] = pthread_self();
+    }
+}
+
+static void pause_ms(int ms) {
+    struct timespec t = {0, ms * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* After a pause the worker sleeps, and waking it takes longer than the
+ * caller's own piece: the caller then runs the worker's piece too (the
+ * pool does not wait for the wake-up). Every item still runs once, jobs
+ * back to back or not; a GEMM gives the same bits on 1 thread, on 2, and
+ * on 2 with a late worker; and a warm loop of GEMMs with pauses between
+ * allocates nothing (a piece has its scratch whichever thread runs it). */
+static void test_late_worker(bool quick) {
+    tg_set_num_threads(2);
+    int stolen = 0, rounds = quick ? 10 : 40;
+    bool once = true;
+    for (int r = 0; r < rounds; r++) {
+        pause_ms(2);
+        who w = {{0, 0}, {0, 0}};
+        tg__parallel_for(2, 1, who_fn, &w);
+        once &= atomic_load(&w.hits[0]) == 1 && atomic_load(&w.hits[1]) == 1;
+        stolen += pthread_equal(w.by[1], pthread_self()) != 0;
+    }
+    for (int r = 0; r < 2000; r++) { /* back to back: the worker spins */
+        who w = {{0, 0}, {0, 0}};
+        tg__parallel_for(2, 1, who_fn, &w);
+        once &= atomic_load(&w.hits[0]) == 1 && atomic_load(&w.hits[1]) == 1;
+    }
+    CHECK(once, "an item ran other than once");
+    CHECK(stolen > 0, "after a pause the caller never ran the sleeping worker's piece "
+                      "(%d rounds)", rounds);
+
+    /* the MLP's GEMMs (784-100 layer, batch 64): forward x W^T, and dW = dH^T x */
+    enum { M = 64, K = 784, N = 100 };
+    float *X = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K);
+    float *H = malloc(sizeof(float) * M * N), *Y[3], *D[3];
+    for (int i = 0; i < M * K; i++) X[i] = (float)urand();
+    for (int i = 0; i < N * K; i++) W[i] = (float)urand();
+    for (int i = 0; i < M * N; i++) H[i] = (float)urand();
+    for (int v = 0; v < 3; v++) {
+        Y[v] = malloc(sizeof(float) * M * N), D[v] = malloc(sizeof(float) * N * K);
+        tg_set_num_threads(v ? 2 : 1);
+        if (v == 2) pause_ms(2);
+        tg__gemm_f32(false, true, M, N, K, 1, X, K, W, K, 0, Y[v], N);
+        if (v == 2) pause_ms(2);
+        tg__gemm_f32(true, false, N, K, M, 1, H, N, X, K, 0, D[v], K);
+    }
+    for (int v = 1; v < 3; v++) {
+        CHECK(!memcmp(Y[0], Y[v], sizeof(float) * M * N), "x W^T: %s differs from 1 thread",
+              v == 1 ? "2 threads" : "2 threads, late worker");
+        CHECK(!memcmp(D[0], D[v], sizeof(float) * N * K), "dH^T x: %s differs from 1 thread",
+              v == 1 ? "2 threads" : "2 threads, late worker");
+    }
+
+    tg_allocator a = {count_malloc, count_realloc, count_free, NULL};
+    tg__pool_shutdown();
+    tg_set_allocator(&a);
+    tg_set_num_threads(2);
+    long warm = -1;
+    for (int it = 0; it < (quick ? 6 : 20); it++) {
+        if (it == 2) warm = atomic_load(&nmalloc);
+        if (it % 2) pause_ms(1); /* the worker late every other pass */
+        tg__gemm_f32(false, true, M, N, K, 1, X, K, W, K, 0, Y[1], N);
+        tg__gemm_f32(true, false, N, K, M, 1, H, N, X, K, 0, D[1], K);
+    }
+    CHECK(atomic_load(&nmalloc) == warm, "%ld allocations in a warm GEMM loop with pauses",
+          atomic_load(&nmalloc) - warm);
+    tg__pool_shutdown();
+    tg_set_allocator(NULL);
+    for (int v = 0; v < 3; v++) free(Y[v]), free(D[v]);
+    free(X), free(W), free(H);
+}
+
 int main(void) {
     const char *q = getenv("TG_TEST_QUICK");
     bool quick = q && *q && *q != '0';
@@ -307,5 +398,6 @@ int main(void) {
     test_pool();
     test_concurrent();
     test_steady();
+    test_late_worker(quick);
     return TEST_DONE("gemm");
 }

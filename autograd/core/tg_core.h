@@ -126,7 +126,9 @@ TG_API void tg_set_num_threads(int n);
 TG_API int tg_get_num_threads(void);
 
 /* Runs fn(ctx, lo, hi) over pieces covering [0, n) on tapegrad's threads
- * (the caller's thread takes a piece too) and returns when all are done.
+ * (the caller's thread takes a piece too, and then every piece no worker
+ * has started: a worker slow to wake delays nothing) and returns when all
+ * are done.
  * Pieces have at least `grain` items, so a small n runs inline on the
  * calling thread with no wake-up; so does a call made from inside another
  * tg_parallel_for, or while another thread holds the pool. For libraries

@@ -3,9 +3,14 @@
  * Workers (tg_get_num_threads() - 1 of them) start on the first parallel
  * call. Between jobs a worker spins briefly on the job counter and then
  * sleeps on a condition variable. A job is cut into at most num_threads
- * contiguous pieces that the caller and the workers take in turn from an
- * atomic counter; the caller works too, then waits until every worker has
- * acknowledged the job, so job fields are never rewritten under a worker.
+ * contiguous pieces, piece k meant for participant k (the caller is 0).
+ * Each piece is claimed before it runs (claim_gen below); the caller runs
+ * piece 0 and then claims and runs every piece that no worker has claimed
+ * yet, so a worker still waking from its sleep (tens of microseconds on a
+ * loaded machine or a VM) delays nothing: the caller does its work, and
+ * waits only for pieces that workers are running. The job's fields are
+ * rewritten only after every piece has been claimed and has finished, and
+ * a worker that wakes late finds its piece claimed and leaves it.
  *
  * One job at a time: `pool_use` is taken with trylock, so a second user
  * thread (each with its own tape), or a nested call from inside a piece,
@@ -13,9 +18,11 @@
  * oversubscription.
  *
  * Scratch (GEMM packing buffers) is per thread, under a pthread key whose
- * destructor frees it when the thread exits; the workers' buffers go when
- * they are joined, and the exiting thread's at tg__pool_shutdown, which
- * runs as a destructor at exit. valgrind sees no leak.
+ * destructor frees it when the thread exits, except for the pieces k >= 1
+ * of a pool job, which use the pool's block of piece k (scratch_slot);
+ * those go when the workers are joined, and the exiting thread's at
+ * tg__pool_shutdown, which runs as a destructor at exit. valgrind sees no
+ * leak.
  *
  * The worker list and the scratch are kept for the whole process, so they
  * come from tg__keep_malloc (alloc.c): each goes back to the allocator that
@@ -105,18 +112,39 @@ static void scratch_free(void *raw) { tg__keep_free(raw); }
 static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
 static void *scratch_data(void *raw) { return (char *)raw + 64; }
 
+/* Inside a pool job, the piece this thread runs (0: none, or the caller's
+ * own piece): pieces k >= 1 use the pool's block of piece k, whichever
+ * thread runs them (the caller runs a late worker's piece), so each block
+ * is grown by the pieces of the same size every job, and a warm loop
+ * allocates nothing whatever the scheduling. */
+static _Thread_local int scratch_slot;
+static size_t *slot_raw[TG_MAX_THREADS]; /* under pool_use; [0] unused */
+
+static size_t *scratch_block(size_t bytes) {
+    size_t cap = (bytes + 65535) & ~(size_t)65535; /* grow in 64 KiB steps */
+    if (cap < bytes || cap > SIZE_MAX - 128) return NULL;
+    size_t *raw = tg__keep_malloc(cap + 64);
+    if (raw) raw[0] = cap;
+    return raw;
+}
+
 void *tg__thread_scratch(size_t bytes) {
+    if (scratch_slot > 0) {
+        size_t **slot = &slot_raw[scratch_slot];
+        if (!*slot || (*slot)[0] < bytes) {
+            tg__keep_free(*slot); /* the contents need not survive */
+            *slot = scratch_block(bytes);
+        }
+        return *slot ? scratch_data(*slot) : NULL;
+    }
     pthread_once(&scratch_once, scratch_init);
     if (!scratch_ok) return NULL;
     size_t *raw = pthread_getspecific(scratch_key);
     if (raw && raw[0] >= bytes) return scratch_data(raw);
-    size_t cap = (bytes + 65535) & ~(size_t)65535; /* grow in 64 KiB steps */
-    if (cap < bytes || cap > SIZE_MAX - 128) return NULL;
     tg__keep_free(raw); /* the contents need not survive */
     pthread_setspecific(scratch_key, NULL);
-    raw = tg__keep_malloc(cap + 64);
+    raw = scratch_block(bytes);
     if (!raw) return NULL;
-    raw[0] = cap;
     if (pthread_setspecific(scratch_key, raw) != 0) {
         tg__keep_free(raw);
         return NULL;
@@ -193,26 +221,44 @@ static struct {
     int64_t n, pieces;
 } job;
 static atomic_uint job_gen;
-static atomic_int pending;       /* workers that have not finished the job */
+/* claim_gen[k]: the last job generation in which piece k was claimed (or,
+ * for k >= the job's pieces, marked as having none). Generations only move
+ * forward, so a claim for generation g succeeds only while piece k's value
+ * is older than g: once per job, and never for a job that has finished. */
+static atomic_uint claim_gen[TG_MAX_THREADS];
+static atomic_int running;       /* workers between waking for a job and letting go of it */
 static atomic_int sleepers;      /* workers asleep on work_cv */
 static atomic_bool caller_waits; /* the caller is asleep on done_cv */
 static atomic_bool quit;
 
 /* Piece k belongs to participant k (the caller is 0, worker i is i + 1),
- * so the same thread runs the same piece every time: each thread grows its
- * scratch on its first jobs, and a warm loop allocates nothing whatever the
- * scheduling (with pieces taken from a shared counter, a thread that never
- * won a piece during warm-up would allocate later). */
+ * and runs it whenever its worker is awake in time; the caller runs a
+ * worker's piece only when that worker is late. Either way piece k >= 1
+ * packs its GEMM operands in the pool's scratch block k (scratch_slot),
+ * grown by the same piece every job. */
 static void run_piece(int64_t k) {
     if (k >= job.pieces) return;
     int64_t lo, hi;
     piece_range(job.n, job.pieces, k, &lo, &hi);
+    int slot = scratch_slot;
+    scratch_slot = (int)k;
     job.fn(job.ctx, lo, hi);
+    scratch_slot = slot;
+}
+
+/* Piece k of generation g for the calling thread; false if it is taken. */
+static bool claim(int64_t k, unsigned g) {
+    unsigned c = atomic_load(&claim_gen[k]);
+    while ((int)(g - c) > 0)
+        if (atomic_compare_exchange_weak(&claim_gen[k], &c, g)) return true;
+    return false;
 }
 
 /* Sequentially consistent atomics on both sides (job_gen then sleepers
  * here, sleepers then job_gen in the worker) make a lost wake-up
- * impossible; likewise pending / caller_waits. */
+ * impossible; likewise running / caller_waits. A worker counts itself in
+ * `running` before it claims, so a caller that found a piece claimed sees
+ * the worker running it. */
 static unsigned wait_job(unsigned seen) {
     unsigned g;
     for (int s = 0; s < SPIN_WORKER; s++) {
@@ -234,8 +280,9 @@ static void *worker_main(void *arg) {
     for (;;) {
         seen = wait_job(seen);
         if (atomic_load(&quit)) break;
-        run_piece(self);
-        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_waits)) {
+        atomic_fetch_add(&running, 1);
+        if (claim(self, seen)) run_piece(self);
+        if (atomic_fetch_sub(&running, 1) == 1 && atomic_load(&caller_waits)) {
             pthread_mutex_lock(&pool_m);
             pthread_cond_signal(&done_cv);
             pthread_mutex_unlock(&pool_m);
@@ -256,6 +303,10 @@ static void post_job(void) {
 /* Under pool_use. */
 static void stop_workers(void) {
     built_for = 0;
+    for (int k = 1; k < TG_MAX_THREADS; k++) {
+        tg__keep_free(slot_raw[k]);
+        slot_raw[k] = NULL;
+    }
     if (!nworkers) return;
     atomic_store(&quit, true);
     post_job();
@@ -278,6 +329,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     workers = NULL; /* the parent's array stays the parent's */
     nworkers = 0;
+    atomic_store(&running, 0); /* a parent's worker may have counted itself */
     built_for = 0;
     atomic_store(&sleepers, 0);
     pthread_cond_init(&work_cv, NULL);
@@ -297,6 +349,9 @@ static void start_workers(int n) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     unsigned g = atomic_load(&job_gen);
+    /* the new workers' pieces: free from the next job on, however long
+     * ago (in generations, which wrap) they were last used */
+    for (int k = 1; k <= n && k < TG_MAX_THREADS; k++) atomic_store(&claim_gen[k], g);
     while (nworkers < n &&
            pthread_create(&workers[nworkers], NULL, worker_main,
                           (void *)(uintptr_t)(((uint64_t)g << 16) | (uint64_t)(nworkers + 1))) == 0)
@@ -332,16 +387,19 @@ void tg__parallel_for(int64_t n, int64_t grain, tg_range_fn fn, void *ctx) {
     job.ctx = ctx;
     job.n = n;
     job.pieces = pieces;
-    atomic_store(&pending, nworkers);
+    unsigned g = atomic_load(&job_gen) + 1; /* post_job's; only we post, under pool_use */
+    for (int k = (int)pieces; k <= nworkers; k++) atomic_store(&claim_gen[k], g); /* no piece */
     post_job();
     run_piece(0);
+    for (int64_t k = 1; k < pieces; k++) /* the pieces of workers not awake yet */
+        if (claim(k, g)) run_piece(k);
 
-    /* wait until every worker has let go of the job */
-    for (int s = 0; s < SPIN_CALLER && atomic_load(&pending) > 0; s++) cpu_relax();
-    if (atomic_load(&pending) > 0) {
+    /* wait until the workers running pieces of this job have finished */
+    for (int s = 0; s < SPIN_CALLER && atomic_load(&running) > 0; s++) cpu_relax();
+    if (atomic_load(&running) > 0) {
         pthread_mutex_lock(&pool_m);
         atomic_store(&caller_waits, true);
-        while (atomic_load(&pending) > 0) pthread_cond_wait(&done_cv, &pool_m);
+        while (atomic_load(&running) > 0) pthread_cond_wait(&done_cv, &pool_m);
         atomic_store(&caller_waits, false);
         pthread_mutex_unlock(&pool_m);
     }
