@@ -24,16 +24,25 @@ struct tg_params {
     entry *e;
     int nown, capown;  /* owned blocks (layers) */
     void **own;
+    tg_status status; /* the first error's code; TG_OK if none */
     char err[200];
 };
 
 void tg_params_fail(tg_params *ps, const char *fmt, ...) {
-    if (!ps || ps->err[0]) return;
+    char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ps->err, sizeof ps->err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* the code, from the sentence: construction fails for memory or for arguments */
+    tg_status s = strstr(msg, "out of memory") ? TG_ERR_NOMEM : TG_ERR_ARG;
+    tg_set_last_error(s, "%s", msg);
+    if (!ps || ps->status != TG_OK) return;
+    ps->status = s;
+    memcpy(ps->err, msg, sizeof ps->err);
 }
+
+tg_status tg_params_status(const tg_params *ps) { return ps ? ps->status : TG_ERR_NULL; }
 
 /* Grows an array of `size`-byte items to hold one more; false if no memory. */
 static bool grow(void **arr, int *cap, int n, size_t size) {

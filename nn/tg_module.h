@@ -103,10 +103,15 @@ TG_API void tg_params_zero_grad(tg_params *ps);
 TG_API void tg_params_set_training(tg_params *ps, bool training);
 TG_API bool tg_params_training(const tg_params *ps);
 
-/* The first construction error as a sentence ("" if none). */
+/* The list's first construction (or optimizer set_lr) error, sticky:
+ * its code (TG_OK if none; TG_ERR_NULL for a NULL list) and its sentence
+ * ("" if none). Each such failure also wrote tg_last_error(). */
+TG_API tg_status tg_params_status(const tg_params *ps);
 TG_API const char *tg_params_error(const tg_params *ps);
-/* Records a construction error (kept only if it is the first), for code
- * that builds layers: tg_params_fail(ps, "conv2d: %d groups ...", g). */
+/* Records a construction error, for code that builds layers:
+ * tg_params_fail(ps, "conv2d: %d groups ...", g). Writes tg_last_error()
+ * always and the list's sticky error if it is the first (code
+ * TG_ERR_NOMEM if the sentence says "out of memory", else TG_ERR_ARG). */
 TG_API void tg_params_fail(tg_params *ps, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
