@@ -18,14 +18,8 @@ void tg_clear_error(void) {
     last.msg[0] = 0;
 }
 
-/* A NULL argument is most often the failure value of an earlier call: it
- * does not overwrite that call's sentence (the root cause stays readable
- * at the end of a chain of calls). */
-static bool keeps_earlier(tg_status s) { return s == TG_ERR_NULL && last.status != TG_OK; }
-
 /* Writes "<op>: <sentence>" (or just the sentence when op is NULL). */
 static void set_last(tg_status s, const char *op, const char *fmt, va_list ap) {
-    if (keeps_earlier(s)) return;
     last.status = s == TG_OK ? TG_ERR_STATE : s; /* a failure is never "ok" */
     int k = op ? snprintf(last.msg, sizeof last.msg, "%s: ", op) : 0;
     if (k < 0) k = 0;
@@ -63,11 +57,18 @@ const char *tg_status_name(tg_status s) {
     return "unknown status";
 }
 
+bool tg__null_keeps_last(void) { return last.status != TG_OK; }
+
 void tg__failv(tg_tape *tape, tg_status s, const char *op, const char *fmt, va_list ap) {
-    va_list aq;
-    va_copy(aq, ap);
-    set_last(s, op ? op : "tapegrad", fmt, aq); /* the same sentence as the tape keeps */
-    va_end(aq);
+    /* An op given NULL (most often the failure value of an earlier op)
+     * keeps the earlier sentence: the root cause stays readable at the end
+     * of a chain of calls. */
+    if (s != TG_ERR_NULL || !tg__null_keeps_last()) {
+        va_list aq;
+        va_copy(aq, ap);
+        set_last(s, op ? op : "tapegrad", fmt, aq); /* the same sentence as the tape keeps */
+        va_end(aq);
+    }
     if (!tape || tape->status != TG_OK) return;
     tape->status = s;
     int k = snprintf(tape->err, sizeof tape->err, "%s: ", op ? op : "tapegrad");

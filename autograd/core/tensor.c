@@ -376,10 +376,12 @@ tg_dtype tg_tensor_dtype(const tg_tensor *h) {
 __attribute__((noinline, cold))
 #endif
 static void bad_query(const tg_tensor *h, const char *op) {
-    if (!h)
-        tg_set_last_error(TG_ERR_NULL, "%s: the tensor is NULL", op);
-    else
+    if (!h) {
+        if (!tg__null_keeps_last())
+                tg_set_last_error(TG_ERR_NULL, "%s: the tensor is NULL", op);
+    } else {
         tg_set_last_error(TG_ERR_STALE, "%s: the tensor is stale (made before a tg_tape_reset)", op);
+    }
 }
 
 int tg_tensor_rank(const tg_tensor *h) {

@@ -75,9 +75,12 @@ TG_API const char *tg_status_name(tg_status s);
  * 512 bytes (longer sentences are cut, always terminated), overwritten by
  * the next failure on the thread and never by a success (like errno: read
  * it right after a call returned its failure value). One exception keeps
- * the root cause readable: a call that fails only because it was given
- * NULL (TG_ERR_NULL, most often the failure value of an earlier call)
- * does not overwrite an earlier failure's sentence.
+ * the root cause readable: an op (tg_ops.h, tg_loss.h, a layer's forward)
+ * or a query that fails because it was given a NULL tensor (TG_ERR_NULL,
+ * most often the failure value of an earlier op) does not overwrite an
+ * earlier failure's sentence. The pointer tg_last_error returns is the
+ * thread's buffer itself: it stays valid for the thread's life and always
+ * reads the current sentence.
  * tg_last_status: that failure's code (TG_OK when none). */
 TG_API const char *tg_last_error(void);
 TG_API tg_status tg_last_status(void);
@@ -86,8 +89,7 @@ TG_API void tg_clear_error(void);
 /* Records a failure as the calling thread's last error, for code built on
  * tapegrad that fails outside a tape: tg_set_last_error(TG_ERR_ARG,
  * "mylib: k must be positive, got %d", k). A status of TG_OK is stored as
- * TG_ERR_STATE (a failure is never ok). Subject to the NULL exception
- * above. */
+ * TG_ERR_STATE (a failure is never ok). Always writes. */
 TG_API void tg_set_last_error(tg_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
