@@ -11,9 +11,9 @@
  *      tensor), is in one place: tg_last_error(), naming the function and
  *      the shapes, and its code in tg_last_status(). Thread-local, written
  *      only by failures (read it right after a call returned its failure
- *      value, like errno), reset by tg_clear_error(). A call that fails
- *      only because it was given NULL does not overwrite an earlier
- *      sentence, so after a chain of calls it still names the root cause.
+ *      value, like errno), reset by tg_clear_error(). An op or query
+ *      given a NULL tensor does not overwrite an earlier sentence, so
+ *      after a chain of ops it still names the root cause.
  *         if (tg_mnist_load_dir(dir, true, &ds) != TG_OK)
  *             fprintf(stderr, "%s\n", tg_last_error());
  *   For checking once at the end, two places also keep their FIRST error,

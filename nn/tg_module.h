@@ -17,8 +17,9 @@
  *
  * Names follow PyTorch's state_dict ("mlp.0.weight", "bn.running_mean"), so
  * checkpoints can iterate tg_params_count / tg_params_name / tg_params_at.
- * Constructors return NULL on a bad argument or out of memory and leave a
- * sentence in tg_params_error(ps). Forward errors go to x's tape.
+ * Constructors return NULL on a bad argument or out of memory, with the
+ * sentence in tg_last_error() (and kept, if it is the list's first, in
+ * tg_params_error(ps)). Forward errors go to x's tape (and tg_last_error).
  */
 #ifndef TG_MODULE_H
 #define TG_MODULE_H
@@ -52,7 +53,7 @@ TG_API void tg_params_free(tg_params *ps);
 /* Makes a zero-filled persistent tensor of the list's dtype, registers it
  * under `name` (copied; must be unique) and returns it. The list owns it.
  * flags: 0 for a trainable parameter, TG_PARAM_BUFFER for state that is
- * saved but not trained. NULL on error (see tg_params_error). */
+ * saved but not trained. On failure: NULL, tg_last_error(). */
 TG_API tg_tensor *tg_params_add(tg_params *ps, const char *name, int rank, const int64_t *shape,
                                 int flags);
 
@@ -63,7 +64,7 @@ TG_API tg_tensor *tg_params_adopt(tg_params *ps, const char *name, tg_tensor *p,
 
 /* Hands a block from tg_malloc to the list, which frees it with the list
  * (how layers are owned). Returns block, or NULL (block freed) on error,
- * with a sentence in tg_params_error: out of memory, or a NULL block (so
+ * with a sentence in tg_last_error(): out of memory, or a NULL block (so
  * that tg_params_own(ps, tg_malloc(n)) reports a failed tg_malloc). */
 TG_API void *tg_params_own(tg_params *ps, void *block);
 
