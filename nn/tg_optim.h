@@ -91,7 +91,8 @@ TG_API void tg_optim_free(tg_optim *opt);
 
 /* One update from the stored gradients (no tape involved). Returns TG_OK,
  * TG_ERR_NULL, or TG_ERR_STATE (L-BFGS needs tg_lbfgs_step; parameters
- * added after the first step), TG_ERR_NOMEM on the first step. */
+ * added after the first step), TG_ERR_NOMEM on the first step; on failure
+ * the sentence is in tg_last_error(). */
 TG_API tg_status tg_optim_step(tg_optim *opt);
 
 /* Zeroes the gradients of the optimizer's parameters. */

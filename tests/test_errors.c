@@ -77,6 +77,12 @@ static void test_layer_and_optim(void) {
     CHECK(tg_params_status(ps) == TG_ERR_ARG && strstr(tg_params_error(ps), "set_lr"),
           "the list keeps set_lr's error: %s", tg_params_error(ps));
     tg_optim_free(opt);
+    opt = tg_lbfgs_new(ps, 1.0, NULL);
+    CHECK(opt && tg_optim_step(opt) == TG_ERR_STATE, "optim_step on L-BFGS");
+    CHECK_LAST(TG_ERR_STATE, "lbfgs: step: use tg_lbfgs_step");
+    CHECK(tg_optim_step(NULL) == TG_ERR_NULL, "optim_step(NULL)");
+    CHECK_LAST(TG_ERR_NULL, "optim_step: the optimizer is NULL");
+    tg_optim_free(opt);
     tg_params_free(ps);
     CHECK(tg_params_status(NULL) == TG_ERR_NULL, "params status of NULL");
 }
