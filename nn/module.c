@@ -58,9 +58,11 @@ static bool grow(void **arr, int *cap, int n, size_t size) {
 }
 
 tg_params *tg_params_new(tg_dtype dt) {
-    if (dt != TG_F32 && dt != TG_F64) return NULL;
+    if (dt != TG_F32 && dt != TG_F64)
+        return tg_params_fail(NULL, "params_new: dtype %s; layers are f32 or f64", tg_dtype_name(dt)),
+               NULL;
     tg_params *ps = tg_malloc(sizeof *ps);
-    if (!ps) return NULL;
+    if (!ps) return tg_params_fail(NULL, "params_new: out of memory"), NULL;
     memset(ps, 0, sizeof *ps);
     ps->dt = dt;
     ps->training = true;

@@ -43,7 +43,8 @@ enum {
 };
 
 /* A new empty list whose layers make parameters of dtype dt (TG_F32 or
- * TG_F64). Starts in training mode. NULL if out of memory or dt is bad. */
+ * TG_F64). Starts in training mode. On failure (out of memory, dt
+ * not f32 or f64): NULL, tg_last_error(). */
 TG_API tg_params *tg_params_new(tg_dtype dt);
 
 /* Frees the list, every tensor it holds and every block handed to it with

@@ -85,6 +85,8 @@ static void test_layer_and_optim(void) {
     tg_optim_free(opt);
     tg_params_free(ps);
     CHECK(tg_params_status(NULL) == TG_ERR_NULL, "params status of NULL");
+    CHECK(tg_params_new(TG_I64) == NULL, "params of i64");
+    CHECK_LAST(TG_ERR_ARG, "params_new: dtype i64");
 }
 
 static void test_files(void) {
