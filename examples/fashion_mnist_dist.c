@@ -123,7 +123,8 @@ int main(int argc, char **argv) {
     if (tg_dist_broadcast_params(dist, ps, true) != TG_OK) return fail(dist, tg_last_error());
     tg_ddp *ddp = tg_ddp_new(dist, ps, (size_t)bucket_mb << 20);
     tg_dist_batcher b;
-    if (!ddp || tg_dist_batcher_init(&b, &train, global_batch, true, (uint64_t)seed, rank, size) != TG_OK)
+    if (!ddp ||
+        tg_dist_batcher_init(&b, &train, global_batch, true, (uint64_t)seed, rank, size) != TG_OK)
         return fail(dist, tg_last_error());
     long total = (long)(epochs * tg_dist_batcher_count(&b));
     tg_sched *sched = tg_sched_cosine_new(opt, (int)total, 0.0);

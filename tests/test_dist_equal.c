@@ -118,7 +118,9 @@ static tg_status train_dist(tg_dist *dist, model *m, const tg_dataset *d, tg_dty
     if (!g) return TG_ERR_STATE;
     tg_tape *tape = tg_tape_new();
     tg_dist_batcher b;
-    CHECK(tg_dist_batcher_init(&b, d, BATCH, true, 3, tg_dist_rank(dist), tg_dist_size(dist)) == TG_OK, "%s", err);
+    CHECK(tg_dist_batcher_init(&b, d, BATCH, true, 3, tg_dist_rank(dist), tg_dist_size(dist)) ==
+              TG_OK,
+          "%s", err);
     tg_status s = TG_OK;
     *early = 0;
     for (int step = 1; step <= STEPS;) {

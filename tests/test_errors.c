@@ -135,7 +135,7 @@ static void test_queries(void) {
     CHECK_LAST(TG_ERR_STALE, "tensor_dim: ");
     CHECK(isnan(tg_tensor_get(x, 0)), "get of a stale tensor");
     CHECK_LAST(TG_ERR_STALE, "tensor_get: ");
-    CHECK(tg_tensor_f64(x) == NULL && tg_tensor_shape(x) == NULL, "data and shape of a stale tensor");
+    CHECK(tg_tensor_f64(x) == NULL && tg_tensor_shape(x) == NULL, "data, shape of a stale tensor");
     CHECK_LAST(TG_ERR_STALE, "tensor_shape: ");
     CHECK(isnan(tg_item(x)), "item of a stale tensor");
     CHECK_LAST(TG_ERR_STALE, "item: the tensor is stale");
