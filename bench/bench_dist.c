@@ -5,6 +5,9 @@
  *         (784-100-10, Adam, global batch 128 over P ranks, 1 thread each):
  *         prints "epoch_s <wall> cpu_s <cpu of rank 0> ranks <P>"; the wall
  *         time is the slowest rank's, after a barrier
+ *     mpirun -np P bench_dist alone [DATA]   the same loop with no gradient
+ *         averaging (each rank steps on its own slice): the bound that
+ *         communication-free scaling would reach on this machine's cores
  *     mpirun -np P bench_dist allreduce      tg_dist_allreduce (f64 sums) of
  *         8 B .. 32 MB: prints "allreduce <bytes> <median us>" per size
  *
@@ -43,7 +46,7 @@ static int allreduce(tg_dist *d) {
     return 0;
 }
 
-static int epoch(tg_dist *d, const char *dir) {
+static int epoch(tg_dist *d, const char *dir, bool sync) {
     const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset train;
     tg_status s = tg_mnist_load_dir(dir, true, &train);
@@ -59,9 +62,9 @@ static int epoch(tg_dist *d, const char *dir) {
     tg_sequential *net = tg_mlp_new(ps, "mlp", widths, 3, TG_ACT_RELU, TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, 2e-3, NULL);
     tg_dist_broadcast_params(d, ps, true);
-    tg_ddp *g = tg_ddp_new(d, ps, 0);
+    tg_ddp *g = sync ? tg_ddp_new(d, ps, 0) : NULL;
     tg_dist_batcher b;
-    if (!net || !opt || !g ||
+    if (!net || !opt || (sync && !g) ||
         tg_dist_batcher_init(&b, &train, 128, true, 1, tg_dist_rank(d), tg_dist_size(d)) != TG_OK) {
         fprintf(stderr, "bench_dist: %s %s\n", err, tg_params_error(ps));
         return 1;
@@ -78,9 +81,9 @@ static int epoch(tg_dist *d, const char *dir) {
         tg_tensor *loss = tg_cross_entropy(tg_sequential_forward(net, x), y, TG_REDUCE_MEAN,
                                            TG_IGNORE_INDEX, 0.0);
         tg_optim_zero_grad(opt);
-        tg_ddp_begin(g, (double)n);
+        if (g) tg_ddp_begin(g, (double)n);
         tg_backward(loss);
-        if (tg_ddp_sync(g, tape) != TG_OK) {
+        if (g && tg_ddp_sync(g, tape) != TG_OK) {
             fprintf(stderr, "bench_dist: %s\n", tg_last_error());
             status = 1;
             break;
@@ -112,7 +115,8 @@ int main(int argc, char **argv) {
     else if (argc > 1 && !strcmp(argv[1], "allreduce"))
         status = allreduce(d);
     else
-        status = epoch(d, argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist");
+        status = epoch(d, argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist",
+                       !(argc > 1 && !strcmp(argv[1], "alone")));
     tg_dist_finalize(d);
     return status;
 }

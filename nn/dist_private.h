@@ -35,7 +35,10 @@ tg_status tg__dist_mpi(tg_dist *d, int rc, const char *what);
 
 /* MPI_Wait, politely: Open MPI's own wait spins on the CPU, which on a
  * machine with more runnable processes than cores keeps the very peer it
- * waits for off the CPU. Tests 200 times, then between 20 us sleeps. */
+ * waits for off the CPU. Tests 200 times, then yields the core between
+ * tests (sched_yield). A sleep instead of the yield costs the common case
+ * dearly: with 2 ranks on 2 cores a 20 us nanosleep made the flagship's
+ * 318 KB gradient allreduce 186 us instead of 94 us. */
 int tg__dist_wait(MPI_Request *req);
 
 /* Agrees on a failure after a collective step in which each rank may have

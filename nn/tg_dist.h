@@ -162,7 +162,10 @@ TG_API tg_status tg_ddp_sync(tg_ddp *g, tg_tape *tape);
 
 /* How many buckets the tensors fill, and how many of the last sync's
  * buckets had started before tg_ddp_sync was called (during the sweep,
- * overlapping it). */
+ * overlapping it): all but the last when every tensor got its gradient.
+ * The last bucket fills with the sweep's last gradients, so nothing is left
+ * to overlap: tg_ddp_sync reduces it with a blocking MPI_Allreduce, which
+ * Open MPI finishes sooner than a non-blocking one. */
 TG_API int tg_ddp_buckets(const tg_ddp *g);
 TG_API int tg_ddp_started_early(const tg_ddp *g);
 
