@@ -47,9 +47,9 @@ static int allreduce(tg_dist *d) {
 }
 
 static int epoch(tg_dist *d, const char *dir, bool sync) {
-    char err[512];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset train;
-    tg_status s = tg_mnist_load_dir(dir, true, &train, err, sizeof err);
+    tg_status s = tg_mnist_load_dir(dir, true, &train);
     if (s == TG_OK) s = tg_dataset_scale(&train, 0, 255);
     if (s != TG_OK) return fprintf(stderr, "bench_dist: %s\n", err), 1;
     double mean, sd;
@@ -62,11 +62,10 @@ static int epoch(tg_dist *d, const char *dir, bool sync) {
     tg_sequential *net = tg_mlp_new(ps, "mlp", widths, 3, TG_ACT_RELU, TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, 2e-3, NULL);
     tg_dist_broadcast_params(d, ps, true);
-    tg_ddp *g = sync ? tg_ddp_new(d, ps, 0, err, sizeof err) : NULL;
+    tg_ddp *g = sync ? tg_ddp_new(d, ps, 0) : NULL;
     tg_dist_batcher b;
     if (!net || !opt || (sync && !g) ||
-        tg_dist_batcher_init(&b, &train, 128, true, 1, tg_dist_rank(d), tg_dist_size(d), err,
-                             sizeof err) != TG_OK) {
+        tg_dist_batcher_init(&b, &train, 128, true, 1, tg_dist_rank(d), tg_dist_size(d)) != TG_OK) {
         fprintf(stderr, "bench_dist: %s %s\n", err, tg_params_error(ps));
         return 1;
     }
@@ -85,7 +84,7 @@ static int epoch(tg_dist *d, const char *dir, bool sync) {
         if (g) tg_ddp_begin(g, (double)n);
         tg_backward(loss);
         if (g && tg_ddp_sync(g, tape) != TG_OK) {
-            fprintf(stderr, "bench_dist: %s\n", tg_dist_error(d));
+            fprintf(stderr, "bench_dist: %s\n", tg_last_error());
             status = 1;
             break;
         }
@@ -106,9 +105,9 @@ static int epoch(tg_dist *d, const char *dir, bool sync) {
 }
 
 int main(int argc, char **argv) {
-    char err[512];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dist *d = NULL;
-    tg_status s = tg_dist_init(&argc, &argv, &d, err, sizeof err);
+    tg_status s = tg_dist_init(&argc, &argv, &d);
     int status = s != TG_OK;
     tg_set_num_threads(1);
     if (status)

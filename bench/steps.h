@@ -74,8 +74,8 @@ static inline void bench_cnn_free(bench_cnn *c) {
 /* The Fashion-MNIST training set from dir, scaled to [0, 1]; false (with
  * the reason on stderr) when it cannot be read. */
 static inline bool bench_load_train(const char *dir, tg_dataset *d) {
-    char err[256];
-    if (tg_mnist_load_dir(dir, true, d, err, sizeof err) != TG_OK) {
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    if (tg_mnist_load_dir(dir, true, d) != TG_OK) {
         fprintf(stderr, "%s\n", err);
         return false;
     }
@@ -101,8 +101,9 @@ static inline bool bench_mlp_init(bench_mlp *m, const tg_dataset *d, char *err, 
                         &rng);
     m->opt = tg_adam_new(m->ps, 1e-3, NULL);
     m->tape = tg_tape_new();
-    return tg_batcher_init(&m->b, d, 64, true, 1, err, errn) == TG_OK && m->net && m->opt &&
-           m->tape;
+    bool ok = tg_batcher_init(&m->b, d, 64, true, 1) == TG_OK && m->net && m->opt && m->tape;
+    if (!ok) snprintf(err, errn, "%s", tg_last_error()); /* the sentence, for the caller */
+    return ok;
 }
 
 /* One epoch; returns clock() after minus before; *loss the last batch's. */

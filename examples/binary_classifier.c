@@ -22,9 +22,8 @@
 /* n points on two half circles (class 0 above, class 1 below and shifted),
  * with Gaussian noise: scikit-learn's make_moons. */
 static int make_moons(tg_dataset *d, int64_t n, double noise, tg_rng *rng) {
-    char err[128];
-    if (tg_dataset_alloc(d, n, 1, (int64_t[]){2}, true, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "%s\n", err);
+    if (tg_dataset_alloc(d, n, 1, (int64_t[]){2}, true) != TG_OK) {
+        fprintf(stderr, "%s\n", tg_last_error());
         return 1;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -89,9 +88,8 @@ int main(int argc, char **argv) {
     tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){2, 16, 1}, 3, TG_ACT_TANH, TG_ACT_SIGMOID, &rng);
     tg_optim *opt = tg_adam_new(ps, lr, NULL);
     tg_batcher b;
-    char err[128];
-    if (!net || !opt || tg_batcher_init(&b, &train, batch, true, (uint64_t)seed, err, sizeof err)) {
-        fprintf(stderr, "setup: %s %s\n", tg_params_error(ps), err);
+    if (!net || !opt || tg_batcher_init(&b, &train, batch, true, (uint64_t)seed)) {
+        fprintf(stderr, "setup: %s\n", tg_last_error());
         return 1;
     }
     printf("two moons: %lld training and %lld test points, noise %g\n", (long long)train.n,

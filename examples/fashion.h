@@ -22,14 +22,13 @@
  * no zlib, 1 otherwise. */
 static inline int ex_fashion_load(const char *prog, const char *dir, long limit, long test_limit,
                                   tg_dataset *train, tg_dataset *test, double *mean, double *sd) {
-    char err[512];
-    tg_status s = tg_mnist_load_dir(dir, true, train, err, sizeof err);
+    tg_status s = tg_mnist_load_dir(dir, true, train);
     if (s == TG_OK) {
-        s = tg_mnist_load_dir(dir, false, test, err, sizeof err);
+        s = tg_mnist_load_dir(dir, false, test);
         if (s != TG_OK) tg_dataset_free(train);
     }
     if (s != TG_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+        fprintf(stderr, "%s: %s\n", prog, tg_last_error());
 #if !defined(TG_HAVE_ZLIB) /* the gzip'd data set, unreadable here (-Dzlib=disabled) */
         if (s == TG_ERR_FORMAT) return 77;
 #endif
@@ -65,7 +64,7 @@ static inline double ex_accuracy(tg_tape *tape, ex_forward_fn forward, void *mod
                                  const tg_dataset *d, int64_t batch) {
     bool was = tg_tape_set_grad_enabled(tape, false);
     tg_batcher b;
-    if (tg_batcher_init(&b, d, batch, false, 0, NULL, 0) != TG_OK) return 0;
+    if (tg_batcher_init(&b, d, batch, false, 0) != TG_OK) return 0;
     int64_t correct = 0, n;
     const int64_t *idx;
     while ((n = tg_batcher_next(&b, &idx)) > 0) {
@@ -105,7 +104,6 @@ static inline double ex_losses_last(const ex_losses *l) {
  * reader needs to use the file alone). Returns 0, or 1 after printing why. */
 static inline int ex_save_params(const char *prog, const char *path, tg_params *ps, int nmeta,
                                  const char *const *meta) {
-    char err[512];
     int np = tg_params_count(ps);
     const char *names[16];
     tg_tensor *ts[16];
@@ -114,8 +112,8 @@ static inline int ex_save_params(const char *prog, const char *path, tg_params *
         return 1;
     }
     for (int i = 0; i < np; i++) names[i] = tg_params_name(ps, i), ts[i] = tg_params_at(ps, i);
-    if (tg_checkpoint_save(path, np, names, ts, nmeta, meta, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+    if (tg_checkpoint_save(path, np, names, ts, nmeta, meta) != TG_OK) {
+        fprintf(stderr, "%s: %s\n", prog, tg_last_error());
         return 1;
     }
     printf("saved %d tensors to %s\n", np, path);

@@ -72,7 +72,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fashion_cnn: expected 28x28 images\n");
         return 1;
     }
-    char err[512] = "";
 
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
@@ -86,8 +85,8 @@ int main(int argc, char **argv) {
     tg_optim *opt = tg_adam_new(m.ps, lr, NULL);
     tg_batcher b;
     if (!m.conv1 || !m.conv2 || !m.fc1 || !m.fc2 || !opt ||
-        tg_batcher_init(&b, &train, batch, true, (uint64_t)seed, err, sizeof err)) {
-        fprintf(stderr, "fashion_cnn: %s %s\n", tg_params_error(m.ps), err);
+        tg_batcher_init(&b, &train, batch, true, (uint64_t)seed)) {
+        fprintf(stderr, "fashion_cnn: %s\n", tg_last_error());
         return 1;
     }
     tg_sched *sched = tg_sched_cosine_new(opt, (int)(epochs * tg_batcher_count(&b)), 0.0);

@@ -61,8 +61,6 @@ int main(int argc, char **argv) {
     double mean, sd;
     int st = ex_fashion_load("fashion_mnist", data, limit, test_limit, &train, &test, &mean, &sd);
     if (st) return st;
-    char err[512] = "";
-
     /* The model and its optimizer. */
     tg_rng rng;
     tg_rng_seed(&rng, (uint64_t)seed);
@@ -71,8 +69,8 @@ int main(int argc, char **argv) {
                                     TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, lr, NULL);
     tg_batcher b;
-    if (!net || !opt || tg_batcher_init(&b, &train, batch, true, (uint64_t)seed, err, sizeof err)) {
-        fprintf(stderr, "fashion_mnist: %s %s\n", tg_params_error(ps), err);
+    if (!net || !opt || tg_batcher_init(&b, &train, batch, true, (uint64_t)seed)) {
+        fprintf(stderr, "fashion_mnist: %s\n", tg_last_error());
         return 1;
     }
     /* Cosine annealing, stepped after every batch: large steps first, then

@@ -69,10 +69,9 @@ static int fail(tg_dist *dist, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    char err[512];
     tg_dist *dist;
-    if (tg_dist_init(&argc, &argv, &dist, err, sizeof err) != TG_OK) {
-        fprintf(stderr, "fashion_mnist_dist: %s\n", err);
+    if (tg_dist_init(&argc, &argv, &dist) != TG_OK) {
+        fprintf(stderr, "fashion_mnist_dist: %s\n", tg_last_error());
         return 1;
     }
     const char *data_dir = "/usr/share/datasets/fashion-mnist", *save = NULL, *ckpt = NULL;
@@ -120,13 +119,13 @@ int main(int argc, char **argv) {
     tg_sequential *net = tg_mlp_new(ps, "mlp", (int64_t[]){train.dim, width, 10}, 3, TG_ACT_RELU,
                                     TG_ACT_NONE, &rng);
     tg_optim *opt = tg_adam_new(ps, lr, NULL);
-    if (!net || !opt) return fail(dist, tg_params_error(ps));
-    if (tg_dist_broadcast_params(dist, ps, true) != TG_OK) return fail(dist, tg_dist_error(dist));
-    tg_ddp *ddp = tg_ddp_new(dist, ps, (size_t)bucket_mb << 20, err, sizeof err);
+    if (!net || !opt) return fail(dist, tg_last_error());
+    if (tg_dist_broadcast_params(dist, ps, true) != TG_OK) return fail(dist, tg_last_error());
+    tg_ddp *ddp = tg_ddp_new(dist, ps, (size_t)bucket_mb << 20);
     tg_dist_batcher b;
-    if (!ddp || tg_dist_batcher_init(&b, &train, global_batch, true, (uint64_t)seed, rank, size, err,
-                                     sizeof err) != TG_OK)
-        return fail(dist, err);
+    if (!ddp ||
+        tg_dist_batcher_init(&b, &train, global_batch, true, (uint64_t)seed, rank, size) != TG_OK)
+        return fail(dist, tg_last_error());
     long total = (long)(epochs * tg_dist_batcher_count(&b));
     tg_sched *sched = tg_sched_cosine_new(opt, (int)total, 0.0);
     if (!sched) return fail(dist, "bad schedule (--epochs)");
@@ -136,13 +135,13 @@ int main(int argc, char **argv) {
     tg_params *lists[] = {ps, tg_optim_state(opt)};
     long step = 0;
     if (resume && ckpt) {
-        if (tg_dist_checkpoint_load(dist, ckpt, 2, lists, true, err, sizeof err) != TG_OK)
-            return fail(dist, err);
+        if (tg_dist_checkpoint_load(dist, ckpt, 2, lists, true) != TG_OK)
+            return fail(dist, tg_last_error());
         tg_checkpoint *ck;
-        if (tg_checkpoint_open(ckpt, &ck, err, sizeof err) != TG_OK) return fail(dist, err);
+        if (tg_checkpoint_open(ckpt, &ck) != TG_OK) return fail(dist, tg_last_error());
         const char *sstep = tg_checkpoint_meta(ck, "step"), *pos = tg_checkpoint_meta(ck, "batcher");
         step = sstep ? strtol(sstep, NULL, 10) : -1;
-        st = pos && step >= 0 ? tg_dist_batcher_restore(&b, pos, err, sizeof err) : TG_ERR_FORMAT;
+        st = pos && step >= 0 ? tg_dist_batcher_restore(&b, pos) : TG_ERR_FORMAT;
         tg_checkpoint_close(ck);
         if (st != TG_OK) return fail(dist, "the checkpoint has no step or data position");
         for (long i = 0; i < step; i++) tg_sched_step(sched);
@@ -174,7 +173,7 @@ int main(int argc, char **argv) {
             tg_ddp_begin(ddp, (double)n); /* weighted by its samples: the global mean */
             tg_backward(loss);            /* buckets start as their gradients finish */
             if (tg_ddp_sync(ddp, tape) != TG_OK) {
-                status = fail(dist, tg_dist_error(dist)); /* the same sentence on every rank */
+                status = fail(dist, tg_last_error()); /* the same sentence on every rank */
                 break;
             }
             tg_optim_step(opt);
@@ -194,8 +193,8 @@ int main(int argc, char **argv) {
                 tg_dist_batcher_state(&b, pos, sizeof pos);
                 snprintf(sstep, sizeof sstep, "%ld", step);
                 const char *meta[] = {"step", sstep, "batcher", pos};
-                if (tg_dist_checkpoint_save(dist, ckpt, 2, lists, 2, meta, err, sizeof err))
-                    status = fail(dist, err);
+                if (tg_dist_checkpoint_save(dist, ckpt, 2, lists, 2, meta))
+                    status = fail(dist, tg_last_error());
             }
         }
         if (status) break;

@@ -58,7 +58,7 @@ static bool pread_all(int fd, void *buf, size_t n, uint64_t off) {
     return true;
 }
 
-tg_status tg_checkpoint_open(const char *path, tg_checkpoint **out, char *err, size_t errlen) {
+tg_status tg__checkpoint_open_e(const char *path, tg_checkpoint **out, char *err, size_t errlen) {
     tg__io_seterr(err, errlen, "%s", "");
     if (out) *out = NULL;
     if (!path || !out) {
@@ -235,8 +235,8 @@ static tg_status read_into(tg_checkpoint *ck, int i, tg_tensor *dst, char *err, 
     return TG_OK;
 }
 
-tg_status tg_checkpoint_read(tg_checkpoint *ck, const char *name, tg_tensor *dst, char *err,
-                             size_t errlen) {
+tg_status tg__checkpoint_read_e(tg_checkpoint *ck, const char *name, tg_tensor *dst, char *err,
+                                size_t errlen) {
     tg__io_seterr(err, errlen, "%s", "");
     if (!ck || !name) {
         tg__io_seterr(err, errlen, "checkpoint read: %s is NULL", ck ? "name" : "the checkpoint");
@@ -251,8 +251,8 @@ tg_status tg_checkpoint_read(tg_checkpoint *ck, const char *name, tg_tensor *dst
     return st != TG_OK ? st : read_into(ck, i, dst, err, errlen);
 }
 
-tg_tensor *tg_checkpoint_get(tg_checkpoint *ck, const char *name, tg_tape *tape, char *err,
-                             size_t errlen) {
+tg_tensor *tg__checkpoint_get_e(tg_checkpoint *ck, const char *name, tg_tape *tape, char *err,
+                                size_t errlen) {
     tg__io_seterr(err, errlen, "%s", "");
     if (!ck || !name || !tape) {
         tg__io_seterr(err, errlen, "checkpoint get: %s is NULL",
@@ -280,8 +280,8 @@ tg_tensor *tg_checkpoint_get(tg_checkpoint *ck, const char *name, tg_tape *tape,
     return read_into(ck, i, t, err, errlen) == TG_OK ? t : NULL;
 }
 
-tg_status tg_checkpoint_load(const char *path, int n, const char *const *names,
-                             tg_tensor *const *tensors, bool strict, char *err, size_t errlen) {
+tg_status tg__checkpoint_load_e(const char *path, int n, const char *const *names,
+                                tg_tensor *const *tensors, bool strict, char *err, size_t errlen) {
     tg__io_seterr(err, errlen, "%s", "");
     if (n < 0 || (n > 0 && (!names || !tensors))) {
         tg__io_seterr(err, errlen, "checkpoint load: %s",
@@ -289,7 +289,7 @@ tg_status tg_checkpoint_load(const char *path, int n, const char *const *names,
         return n < 0 ? TG_ERR_ARG : TG_ERR_NULL;
     }
     tg_checkpoint *ck;
-    tg_status st = tg_checkpoint_open(path, &ck, err, errlen);
+    tg_status st = tg__checkpoint_open_e(path, &ck, err, errlen);
     if (st != TG_OK) return st;
     int *idx = tg_malloc((size_t)(n ? n : 1) * sizeof(int));
     bool *used = tg_malloc((size_t)(ck->n ? ck->n : 1));
@@ -368,9 +368,9 @@ static bool put_file(int fd, void *ctx) {
     return ok;
 }
 
-tg_status tg_checkpoint_save(const char *path, int n, const char *const *names,
-                             tg_tensor *const *tensors, int nmeta, const char *const *meta,
-                             char *err, size_t errlen) {
+tg_status tg__checkpoint_save_e(const char *path, int n, const char *const *names,
+                                tg_tensor *const *tensors, int nmeta, const char *const *meta,
+                                char *err, size_t errlen) {
     tg__io_seterr(err, errlen, "%s", "");
     if (!path || (n > 0 && (!names || !tensors)) || (nmeta > 0 && !meta)) {
         tg__io_seterr(err, errlen, "checkpoint save: %s is NULL",
@@ -492,19 +492,19 @@ static tg_status params_io(bool save, const char *path, int nlists, tg_params *c
     tg__io_seterr(err, errlen, "%s", "");
     tg_status st = flatten(path, nlists, lists, &n, &names, &ts, err, errlen);
     if (st != TG_OK) return st;
-    st = save ? tg_checkpoint_save(path, n, names, ts, nmeta, meta, err, errlen)
-              : tg_checkpoint_load(path, n, names, ts, strict, err, errlen);
+    st = save ? tg__checkpoint_save_e(path, n, names, ts, nmeta, meta, err, errlen)
+              : tg__checkpoint_load_e(path, n, names, ts, strict, err, errlen);
     tg_free(ts);
     return st;
 }
 
-tg_status tg_checkpoint_save_params(const char *path, int nlists, tg_params *const *lists,
-                                    int nmeta, const char *const *meta, char *err,
-                                    size_t errlen) {
+tg_status tg__checkpoint_save_params_e(const char *path, int nlists, tg_params *const *lists,
+                                       int nmeta, const char *const *meta, char *err,
+                                       size_t errlen) {
     return params_io(true, path, nlists, lists, nmeta, meta, false, err, errlen);
 }
 
-tg_status tg_checkpoint_load_params(const char *path, int nlists, tg_params *const *lists,
-                                    bool strict, char *err, size_t errlen) {
+tg_status tg__checkpoint_load_params_e(const char *path, int nlists, tg_params *const *lists,
+                                       bool strict, char *err, size_t errlen) {
     return params_io(false, path, nlists, lists, 0, NULL, strict, err, errlen);
 }

@@ -97,8 +97,8 @@ static tg_status slurp(const char *path, char **out, size_t *len, char *err, siz
     return TG_OK;
 }
 
-tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out, char *err,
-                      size_t errlen) {
+tg_status tg__csv_read_e(const char *path, const tg_csv_opts *opts, tg_dataset *out, char *err,
+                         size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "csv_read: NULL path or output");
@@ -254,7 +254,7 @@ tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out
     if (s == TG_OK) {
         /* Move into exactly sized arrays owned by the data set. */
         int64_t shape[1] = {nf};
-        s = tg_dataset_alloc(out, rows, 1, shape, o.has_label, err, errlen);
+        s = tg__dataset_alloc_e(out, rows, 1, shape, o.has_label, err, errlen);
         if (s == TG_OK) {
             memcpy(out->x, x, (size_t)(rows * nf) * sizeof(float));
             if (o.has_label) memcpy(out->y, y, (size_t)rows * sizeof(int64_t));

@@ -25,8 +25,8 @@ static void hint_huge(void *p, size_t n) {
 #endif
 }
 
-tg_status tg_dataset_alloc(tg_dataset *d, int64_t n, int rank, const int64_t *shape,
-                           bool with_labels, char *err, size_t errlen) {
+tg_status tg__dataset_alloc_e(tg_dataset *d, int64_t n, int rank, const int64_t *shape,
+                              bool with_labels, char *err, size_t errlen) {
     if (d) memset(d, 0, sizeof *d);
     if (!d || !shape) return tg__io_fail(err, errlen, TG_ERR_NULL, "dataset_alloc: NULL argument");
     if (n < 0 || rank < 1 || rank > TG_MAX_RANK - 1)
@@ -147,8 +147,8 @@ static void shuffle_order(tg_batcher *b) {
     }
 }
 
-tg_status tg_batcher_init(tg_batcher *b, const tg_dataset *d, int64_t batch, bool shuffle,
-                          uint64_t seed, char *err, size_t errlen) {
+tg_status tg__batcher_init_e(tg_batcher *b, const tg_dataset *d, int64_t batch, bool shuffle,
+                             uint64_t seed, char *err, size_t errlen) {
     if (b) memset(b, 0, sizeof *b);
     if (!b || !d) return tg__io_fail(err, errlen, TG_ERR_NULL, "batcher_init: NULL argument");
     if (batch < 1 || d->n < 0)

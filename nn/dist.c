@@ -26,28 +26,29 @@ bool tg_dist_available(void) {
 }
 
 tg_status tg__dist_fail(tg_dist *d, tg_status s, const char *fmt, ...) {
-    if (!d) return s;
+    char msg[TG__DIST_ERR];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->err, sizeof d->err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    tg_set_last_error(s, "%s", msg); /* the error rule: every rank reads tg_last_error() */
+    if (d) memcpy(d->err, msg, sizeof d->err);
     return s;
 }
 
 int tg_dist_rank(const tg_dist *d) { return d ? d->rank : 0; }
 int tg_dist_size(const tg_dist *d) { return d ? d->size : 1; }
-const char *tg_dist_error(const tg_dist *d) { return d ? d->err : "dist: NULL handle"; }
 
 #ifndef TG_HAVE_MPI
 
 static const char no_mpi[] = "dist: tapegrad was built without MPI";
 
-tg_status tg_dist_init(int *argc, char ***argv, tg_dist **out, char *err, size_t errlen) {
+tg_status tg__dist_init_e(int *argc, char ***argv, tg_dist **out, char *err, size_t errlen) {
     if (out) *out = NULL;
     return tg__io_fail(err, errlen, TG_ERR_STATE, "%s", no_mpi);
 }
 
-tg_status tg_dist_attach(const void *comm, tg_dist **out, char *err, size_t errlen) {
+tg_status tg__dist_attach_e(const void *comm, tg_dist **out, char *err, size_t errlen) {
     if (out) *out = NULL;
     return tg__io_fail(err, errlen, TG_ERR_STATE, "%s", no_mpi);
 }
@@ -59,14 +60,14 @@ tg_status tg_dist_broadcast_params(tg_dist *d, tg_params *ps, bool buffers) {
     return TG_ERR_NULL;
 }
 tg_status tg_dist_allreduce(tg_dist *d, double *v, int n, tg_dist_op op) { return TG_ERR_NULL; }
-tg_status tg_dist_checkpoint_save(tg_dist *d, const char *path, int nlists,
-                                  tg_params *const *lists, int nmeta, const char *const *meta,
-                                  char *err, size_t errlen) {
+tg_status tg__dist_checkpoint_save_e(tg_dist *d, const char *path, int nlists,
+                                     tg_params *const *lists, int nmeta, const char *const *meta,
+                                     char *err, size_t errlen) {
     return tg__io_fail(err, errlen, TG_ERR_NULL, "%s", no_mpi);
 }
-tg_status tg_dist_checkpoint_load(tg_dist *d, const char *path, int nlists,
-                                  tg_params *const *lists, bool strict, char *err,
-                                  size_t errlen) {
+tg_status tg__dist_checkpoint_load_e(tg_dist *d, const char *path, int nlists,
+                                     tg_params *const *lists, bool strict, char *err,
+                                     size_t errlen) {
     return tg__io_fail(err, errlen, TG_ERR_NULL, "%s", no_mpi);
 }
 
@@ -111,7 +112,7 @@ static tg_status attach(MPI_Comm comm, bool owns, tg_dist **out, char *err, size
     return TG_OK;
 }
 
-tg_status tg_dist_init(int *argc, char ***argv, tg_dist **out, char *err, size_t errlen) {
+tg_status tg__dist_init_e(int *argc, char ***argv, tg_dist **out, char *err, size_t errlen) {
     if (!out) return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_init: NULL handle pointer");
     *out = NULL;
     int started = 0, provided = 0;
@@ -128,7 +129,7 @@ tg_status tg_dist_init(int *argc, char ***argv, tg_dist **out, char *err, size_t
     return s;
 }
 
-tg_status tg_dist_attach(const void *comm, tg_dist **out, char *err, size_t errlen) {
+tg_status tg__dist_attach_e(const void *comm, tg_dist **out, char *err, size_t errlen) {
     if (!out || !comm)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_attach: NULL %s",
                            out ? "communicator" : "handle pointer");
@@ -252,14 +253,14 @@ tg_status tg_dist_broadcast_params(tg_dist *d, tg_params *ps, bool buffers) {
 
 /* ----------------------------------------------------------- checkpoints */
 
-tg_status tg_dist_checkpoint_save(tg_dist *d, const char *path, int nlists,
-                                  tg_params *const *lists, int nmeta, const char *const *meta,
-                                  char *err, size_t errlen) {
+tg_status tg__dist_checkpoint_save_e(tg_dist *d, const char *path, int nlists,
+                                     tg_params *const *lists, int nmeta, const char *const *meta,
+                                     char *err, size_t errlen) {
     if (!d) return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_checkpoint_save: NULL handle");
     failure f = {TG_OK, ""};
     if (d->rank == 0)
-        f.status = (int)tg_checkpoint_save_params(path, nlists, lists, nmeta, meta, f.msg,
-                                                  sizeof f.msg);
+        f.status = (int)tg__checkpoint_save_params_e(path, nlists, lists, nmeta, meta, f.msg,
+                                                     sizeof f.msg);
     /* The others wait here for rank 0's word. */
     tg_status s = tg__dist_mpi(d, MPI_Bcast(&f, (int)sizeof f, MPI_BYTE, 0, d->comm),
                                "MPI_Bcast (checkpoint)");
@@ -269,12 +270,12 @@ tg_status tg_dist_checkpoint_save(tg_dist *d, const char *path, int nlists,
     return (tg_status)f.status;
 }
 
-tg_status tg_dist_checkpoint_load(tg_dist *d, const char *path, int nlists,
-                                  tg_params *const *lists, bool strict, char *err,
-                                  size_t errlen) {
+tg_status tg__dist_checkpoint_load_e(tg_dist *d, const char *path, int nlists,
+                                     tg_params *const *lists, bool strict, char *err,
+                                     size_t errlen) {
     if (!d) return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_checkpoint_load: NULL handle");
     char mine[TG__DIST_ERR - 96] = "";
-    tg_status s = tg_checkpoint_load_params(path, nlists, lists, strict, mine, sizeof mine);
+    tg_status s = tg__checkpoint_load_params_e(path, nlists, lists, strict, mine, sizeof mine);
     tg_status r = tg__dist_agree(d, s, mine, " to load a checkpoint");
     tg__io_seterr(err, errlen, "%s", r == TG_OK ? "" : d->err);
     return r;

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-tg_status tg_dist_batcher_init(tg_dist_batcher *b, const tg_dataset *d, int64_t global_batch,
-                               bool shuffle, uint64_t seed, int rank, int size, char *err,
-                               size_t errlen) {
+tg_status tg__dist_batcher_init_e(tg_dist_batcher *b, const tg_dataset *d, int64_t global_batch,
+                                  bool shuffle, uint64_t seed, int rank, int size, char *err,
+                                  size_t errlen) {
     if (b) memset(b, 0, sizeof *b);
     if (!b || !d) return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_batcher_init: NULL argument");
     if (size < 1 || rank < 0 || rank >= size)
@@ -25,7 +25,7 @@ tg_status tg_dist_batcher_init(tg_dist_batcher *b, const tg_dataset *d, int64_t 
                            "dist_batcher_init: global batch %lld is smaller than the %d ranks",
                            (long long)global_batch, size);
     tg_rng_seed(&b->epoch_rng, seed);
-    tg_status s = tg_batcher_init(&b->all, d, global_batch, shuffle, seed, err, errlen);
+    tg_status s = tg__batcher_init_e(&b->all, d, global_batch, shuffle, seed, err, errlen);
     if (s != TG_OK) return s;
     b->rank = rank;
     b->size = size;
@@ -65,8 +65,8 @@ bool tg_dist_batcher_state(const tg_dist_batcher *b, char *buf, size_t n) {
     return k > 0 && (size_t)k < n;
 }
 
-tg_status tg_dist_batcher_restore(tg_dist_batcher *b, const char *state, char *err,
-                                  size_t errlen) {
+tg_status tg__dist_batcher_restore_e(tg_dist_batcher *b, const char *state, char *err,
+                                     size_t errlen) {
     if (!b || !state || !b->all.order)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "dist_batcher_restore: NULL argument");
     int64_t epoch, pos;

@@ -22,7 +22,7 @@
 
 #ifndef TG_HAVE_MPI
 
-tg_ddp *tg_ddp_new(tg_dist *d, tg_params *ps, size_t bucket_bytes, char *err, size_t errlen) {
+tg_ddp *tg__ddp_new_e(tg_dist *d, tg_params *ps, size_t bucket_bytes, char *err, size_t errlen) {
     tg__io_seterr(err, errlen, "dist: tapegrad was built without MPI");
     return NULL;
 }
@@ -147,7 +147,7 @@ void tg_ddp_free(tg_ddp *g) {
     tg_free(g);
 }
 
-tg_ddp *tg_ddp_new(tg_dist *d, tg_params *ps, size_t bucket_bytes, char *err, size_t errlen) {
+tg_ddp *tg__ddp_new_e(tg_dist *d, tg_params *ps, size_t bucket_bytes, char *err, size_t errlen) {
     if (!d || !ps) {
         tg__io_seterr(err, errlen, "ddp_new: NULL %s", d ? "parameter list" : "handle");
         return NULL;
@@ -305,7 +305,10 @@ tg_status tg_ddp_sync(tg_ddp *g, tg_tape *tape) {
         char where[48];
         snprintf(where, sizeof where, " at step %lld", (long long)g->steps);
         s = tg__dist_agree(d, mine, why, where);
-        if (tape && tg_tape_ok(tape) && s != TG_OK) tg_tape_fail(tape, s, "%s", d->err);
+        if (tape && tg_tape_ok(tape) && s != TG_OK) {
+            tg_tape_fail(tape, s, "%s", d->err);
+            tg_set_last_error(s, "%s", d->err); /* the agreed sentence, the same on every rank */
+        }
         return s;
     }
     if (st[1] > 0)

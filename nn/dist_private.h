@@ -25,7 +25,7 @@ struct tg_dist {
     char err[TG__DIST_ERR];
 };
 
-/* Records the sentence in d->err and returns s. */
+/* Records the sentence in d->err and in tg_last_error(); returns s. */
 tg_status tg__dist_fail(tg_dist *d, tg_status s, const char *fmt, ...) TG__FMT(3, 4);
 
 #ifdef TG_HAVE_MPI

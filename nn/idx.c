@@ -93,7 +93,7 @@ static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-tg_status tg_idx_read(const char *path, tg_idx *out, char *err, size_t errlen) {
+tg_status tg__idx_read_e(const char *path, tg_idx *out, char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "idx_read: NULL path or output");
@@ -266,8 +266,8 @@ static bool put_idx(int fd, void *ctx) {
     return tg__io_write_all(fd, f->buf, f->n);
 }
 
-tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shape,
-                       const double *values, char *err, size_t errlen) {
+tg_status tg__idx_write_e(const char *path, int type, int rank, const int64_t *shape,
+                          const double *values, char *err, size_t errlen) {
     if (!path || (rank > 0 && !shape))
         return tg__io_fail(err, errlen, TG_ERR_NULL, "idx_write: NULL path or shape");
     int esize = idx_esize(type);
@@ -321,15 +321,15 @@ tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shap
 
 /* ----------------------------------------------------------------- MNIST */
 
-tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dataset *out,
-                        char *err, size_t errlen) {
+tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, tg_dataset *out,
+                           char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!images_path || !labels_path || !out)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "mnist_load: NULL argument");
     tg_idx im, lb;
-    tg_status s = tg_idx_read(images_path, &im, err, errlen);
+    tg_status s = tg__idx_read_e(images_path, &im, err, errlen);
     if (s != TG_OK) return s;
-    s = tg_idx_read(labels_path, &lb, err, errlen);
+    s = tg__idx_read_e(labels_path, &lb, err, errlen);
     if (s != TG_OK) {
         tg_idx_free(&im);
         return s;
@@ -350,7 +350,7 @@ tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dat
                         images_path, (long long)im.shape[0], labels_path, (long long)lb.shape[0]);
     }
     if (s == TG_OK)
-        s = tg_dataset_alloc(out, im.shape[0], im.rank - 1, im.shape + 1, true, err, errlen);
+        s = tg__dataset_alloc_e(out, im.shape[0], im.rank - 1, im.shape + 1, true, err, errlen);
     if (s == TG_OK) {
         const uint8_t *px = im.data, *lab = lb.data;
         for (int64_t i = 0; i < im.numel; i++) out->x[i] = px[i];
@@ -380,8 +380,8 @@ static bool pick_path(char *buf, size_t n, const char *dir, const char *name) {
     return k >= 0 && (size_t)k < n;
 }
 
-tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out, char *err,
-                            size_t errlen) {
+tg_status tg__mnist_load_dir_e(const char *dir, bool train, tg_dataset *out, char *err,
+                               size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!dir || !out) return tg__io_fail(err, errlen, TG_ERR_NULL, "mnist_load_dir: NULL argument");
     char ip[4096], lp[4096];
@@ -392,5 +392,5 @@ tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out, char *
     if (!pick_path(ip, sizeof ip, dir, in) || !pick_path(lp, sizeof lp, dir, ln))
         return tg__io_fail(err, errlen, TG_ERR_ARG,
                            "mnist_load_dir: the directory name is too long");
-    return tg_mnist_load(ip, lp, out, err, errlen);
+    return tg__mnist_load_e(ip, lp, out, err, errlen);
 }

@@ -9,6 +9,7 @@
 #ifndef TG_IO_UTIL_H
 #define TG_IO_UTIL_H
 
+#include "errbuf.h"
 #include "tapegrad.h"
 
 #include <stdio.h>

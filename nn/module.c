@@ -24,16 +24,25 @@ struct tg_params {
     entry *e;
     int nown, capown;  /* owned blocks (layers) */
     void **own;
+    tg_status status; /* the first error's code; TG_OK if none */
     char err[200];
 };
 
 void tg_params_fail(tg_params *ps, const char *fmt, ...) {
-    if (!ps || ps->err[0]) return;
+    char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ps->err, sizeof ps->err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* the code, from the sentence: construction fails for memory or for arguments */
+    tg_status s = strstr(msg, "out of memory") ? TG_ERR_NOMEM : TG_ERR_ARG;
+    tg_set_last_error(s, "%s", msg);
+    if (!ps || ps->status != TG_OK) return;
+    ps->status = s;
+    memcpy(ps->err, msg, sizeof ps->err);
 }
+
+tg_status tg_params_status(const tg_params *ps) { return ps ? ps->status : TG_ERR_NULL; }
 
 /* Grows an array of `size`-byte items to hold one more; false if no memory. */
 static bool grow(void **arr, int *cap, int n, size_t size) {
@@ -49,9 +58,11 @@ static bool grow(void **arr, int *cap, int n, size_t size) {
 }
 
 tg_params *tg_params_new(tg_dtype dt) {
-    if (dt != TG_F32 && dt != TG_F64) return NULL;
+    if (dt != TG_F32 && dt != TG_F64)
+        return tg_params_fail(NULL, "params_new: dtype %s; layers are f32 or f64", tg_dtype_name(dt)),
+               NULL;
     tg_params *ps = tg_malloc(sizeof *ps);
-    if (!ps) return NULL;
+    if (!ps) return tg_params_fail(NULL, "params_new: out of memory"), NULL;
     memset(ps, 0, sizeof *ps);
     ps->dt = dt;
     ps->training = true;

@@ -134,7 +134,7 @@ void tg_optim_free(tg_optim *opt) {
 
 double tg_optim_lr(const tg_optim *opt) { return opt ? opt->lr : NAN; }
 tg_status tg_optim_set_lr(tg_optim *opt, double lr) {
-    if (!opt) return TG_ERR_NULL;
+    if (!opt) return tg_set_last_error(TG_ERR_NULL, "optim_set_lr: the optimizer is NULL"), TG_ERR_NULL;
     const char *bad = lr_fault(lr);
     if (bad) {
         tg_params_fail(opt->ps, "%s: set_lr: %s (lr %g)", opt->name, bad, lr);
@@ -221,10 +221,16 @@ static const tg_range_fn update_at[3] = {
 #define STEP_GRAIN 32768
 
 tg_status tg_optim_step(tg_optim *opt) {
-    if (!opt) return TG_ERR_NULL;
-    if (opt->kind == OPT_LBFGS) return TG_ERR_STATE;
+    if (!opt) return tg_set_last_error(TG_ERR_NULL, "optim_step: the optimizer is NULL"), TG_ERR_NULL;
+    if (opt->kind == OPT_LBFGS)
+        return tg_set_last_error(TG_ERR_STATE, "lbfgs: step: use tg_lbfgs_step"), TG_ERR_STATE;
     tg_status st = tg__optim_prepare(opt);
-    if (st != TG_OK) return st;
+    if (st != TG_OK) {
+        tg_set_last_error(st, "%s: step: %s", opt->name,
+                          st == TG_ERR_NOMEM ? "out of memory"
+                                             : "tensors were added to the list after the first step");
+        return st;
+    }
     double step = ++*opt->step;
     tg_range_fn update = update_at[tg_simd_level()];
     for (int j = 0; j < opt->np; j++) {

@@ -2,23 +2,26 @@
  *
  * THE ERROR RULE (every function of the library follows it; the library
  * never aborts or exits, unless asked to by tg_tape_set_abort_on_error):
- *   1. Anything that works on a tape records its error there, sticky: the
- *      first error is kept as a status (tg_tape_status) and a sentence
- *      naming the function and the shapes (tg_tape_error); the call
- *      returns NULL (a tensor), the status (tg_status), -1 (a count:
- *      tg_split, tg_chunk) or NaN (a double: tg_item, tg_grad_item), and
- *      later calls given NULL return at once.
- *      Check once, at the end of a pass. tg_tape_reset clears it.
- *   2. What has no tape keeps the sentence where it lives: a parameter
- *      set, its layers and optimizers in tg_params_error(ps); file and
- *      data functions (checkpoints, CSV, IDX) return a tg_status and write
- *      the sentence into the caller's `char *err` buffer (which may be
- *      NULL).
- *   3. Queries record nothing and answer NULL, -1 (tg_tensor_rank,
- *      tg_tensor_dim, tg_tensor_numel) or NaN (tg_tensor_get) for a NULL
- *      or stale tensor or an index out of range; tg_tensor_status(t) says
- *      which (TG_OK, TG_ERR_NULL, TG_ERR_STALE): code built on tapegrad
- *      checks its operands with it, not with a -1.
+ *   1. Every failing call returns its type's failure value: NULL (a
+ *      pointer), a tg_status other than TG_OK, -1 (a count or an int
+ *      query: tg_split, tg_tensor_rank) or NaN (a double: tg_item).
+ *   2. The sentence of the most recent failure on the calling thread,
+ *      wherever it happened (an op on a tape, a layer or optimizer, a file
+ *      or data set function, tg_dist, a query given a NULL or stale
+ *      tensor), is in one place: tg_last_error(), naming the function and
+ *      the shapes, and its code in tg_last_status(). Thread-local, written
+ *      only by failures (read it right after a call returned its failure
+ *      value, like errno), reset by tg_clear_error(). An op or query
+ *      given a NULL tensor does not overwrite an earlier sentence, so
+ *      after a chain of ops it still names the root cause.
+ *         if (tg_mnist_load_dir(dir, true, &ds) != TG_OK)
+ *             fprintf(stderr, "%s\n", tg_last_error());
+ *   For checking once at the end, two places also keep their FIRST error,
+ *   sticky: a tape (tg_tape_status, tg_tape_error; an op given the NULL
+ *   an earlier op returned returns NULL; tg_tape_reset clears it) and a
+ *   parameter set, for its layers' and optimizers' construction and
+ *   set_lr errors (tg_params_status, tg_params_error). These failures
+ *   write tg_last_error() too: it is always the one place to read.
  *
  * A worked example: f(x, y) = x*y + sin(x), its value and gradient.
  *

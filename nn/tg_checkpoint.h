@@ -17,17 +17,16 @@
  *
  *     const char *names[] = {"fc1.weight", "fc1.bias", "adam.m.fc1.weight"};
  *     tg_tensor *ts[] = {w1, b1, m1};
- *     char err[256];
- *     if (tg_checkpoint_save("model.safetensors", 3, names, ts, 0, NULL,
- *                            err, sizeof err) != TG_OK) puts(err);
+ *     if (tg_checkpoint_save("model.safetensors", 3, names, ts, 0, NULL) != TG_OK)
+ *         puts(tg_last_error());
  *     ...
- *     if (tg_checkpoint_load("model.safetensors", 3, names, ts, true,
- *                            err, sizeof err) != TG_OK) puts(err);
+ *     if (tg_checkpoint_load("model.safetensors", 3, names, ts, true) != TG_OK)
+ *         puts(tg_last_error());
  *
- * Errors: every function here returns a tg_status (TG_OK on success) and,
- * on failure, writes one sentence naming the file and the problem into the
- * caller's buffer `err` of `errlen` bytes (always terminated; err may be
- * NULL). Nothing aborts, and nothing is recorded on any tape.
+ * Errors (the rule at the top of tapegrad.h): every function here returns
+ * a tg_status (TG_OK on success; tg_checkpoint_get: a tensor or NULL) and,
+ * on failure, one sentence naming the file and the problem in
+ * tg_last_error(). Nothing aborts, and nothing is recorded on any tape.
  *
  * Loading trusts nothing in the file: the header length (at most
  * TG_CHECKPOINT_MAX_HEADER and within the file), the JSON (a strict parser
@@ -71,7 +70,7 @@ extern "C" {
  * left as it was), TG_ERR_NOMEM. */
 TG_API tg_status tg_checkpoint_save(const char *path, int n, const char *const *names,
                                     tg_tensor *const *tensors, int nmeta,
-                                    const char *const *meta, char *err, size_t errlen);
+                                    const char *const *meta);
 
 /* Reads the tensors called names[i] from `path` into tensors[i] (i < n),
  * whose dtype and shape must equal the file's; the values are copied into
@@ -85,24 +84,22 @@ TG_API tg_status tg_checkpoint_save(const char *path, int n, const char *const *
  * truncated file), TG_ERR_ARG (a name missing or unexpected), TG_ERR_DTYPE,
  * TG_ERR_SHAPE (mismatch with a destination), TG_ERR_NULL, TG_ERR_NOMEM. */
 TG_API tg_status tg_checkpoint_load(const char *path, int n, const char *const *names,
-                                    tg_tensor *const *tensors, bool strict, char *err,
-                                    size_t errlen);
+                                    tg_tensor *const *tensors, bool strict);
 
 /* The same for named lists (tg_module.h): every tensor of lists[0..n)
  * under its registered name, buffers included, e.g. a model and its
  * optimizer's state:
  *     tg_params *lists[] = {model, tg_optim_state(opt)};
- *     tg_checkpoint_save_params("ckpt.safetensors", 2, lists, 0, NULL, err, sizeof err);
+ *     tg_checkpoint_save_params("ckpt.safetensors", 2, lists, 0, NULL);
  *     ...
- *     tg_checkpoint_load_params("ckpt.safetensors", 2, lists, true, err, sizeof err);
+ *     tg_checkpoint_load_params("ckpt.safetensors", 2, lists, true);
  * A NULL list is TG_ERR_NULL; names must be distinct across the lists.
  * Errors and atomicity as tg_checkpoint_save / tg_checkpoint_load. */
 TG_API tg_status tg_checkpoint_save_params(const char *path, int nlists,
                                            tg_params *const *lists, int nmeta,
-                                           const char *const *meta, char *err, size_t errlen);
+                                           const char *const *meta);
 TG_API tg_status tg_checkpoint_load_params(const char *path, int nlists,
-                                           tg_params *const *lists, bool strict, char *err,
-                                           size_t errlen);
+                                           tg_params *const *lists, bool strict);
 
 /* ---------------------------------------- inspecting a checkpoint file */
 
@@ -113,8 +110,7 @@ typedef struct tg_checkpoint tg_checkpoint;
 /* Opens and validates `path` (everything listed above) and stores the
  * handle in *out (NULL on failure). Returns TG_OK, TG_ERR_IO,
  * TG_ERR_FORMAT, TG_ERR_NOMEM or TG_ERR_NULL. */
-TG_API tg_status tg_checkpoint_open(const char *path, tg_checkpoint **out, char *err,
-                                    size_t errlen);
+TG_API tg_status tg_checkpoint_open(const char *path, tg_checkpoint **out);
 
 /* Closes the file and frees the handle. NULL is allowed. */
 TG_API void tg_checkpoint_close(tg_checkpoint *ck);
@@ -139,13 +135,11 @@ TG_API const char *tg_checkpoint_meta(const tg_checkpoint *ck, const char *key);
 
 /* Copies tensor `name` into dst (dtype and shape must match; see
  * tg_checkpoint_load for the errors). */
-TG_API tg_status tg_checkpoint_read(tg_checkpoint *ck, const char *name, tg_tensor *dst,
-                                    char *err, size_t errlen);
+TG_API tg_status tg_checkpoint_read(tg_checkpoint *ck, const char *name, tg_tensor *dst);
 
 /* Reads tensor `name` into a new tensor on `tape` (F32, F64 or I64 files
- * only); NULL on error, with the sentence in err. */
-TG_API tg_tensor *tg_checkpoint_get(tg_checkpoint *ck, const char *name, tg_tape *tape,
-                                    char *err, size_t errlen);
+ * only); on failure: NULL, tg_last_error(). */
+TG_API tg_tensor *tg_checkpoint_get(tg_checkpoint *ck, const char *name, tg_tape *tape);
 
 #ifdef __cplusplus
 }

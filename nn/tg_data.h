@@ -6,12 +6,13 @@
  * Example: one epoch over Fashion-MNIST in batches of 64.
  *
  *     tg_dataset train;
- *     char err[256];
- *     if (tg_mnist_load_dir("/usr/share/datasets/fashion-mnist", true, &train,
- *                           err, sizeof err) != TG_OK) { puts(err); return 1; }
+ *     if (tg_mnist_load_dir("/usr/share/datasets/fashion-mnist", true, &train) != TG_OK) {
+ *         puts(tg_last_error());
+ *         return 1;
+ *     }
  *     tg_dataset_scale(&train, 0, 255);           // pixels to [0, 1]
  *     tg_batcher b;
- *     tg_batcher_init(&b, &train, 64, true, 42, err, sizeof err);
+ *     tg_batcher_init(&b, &train, 64, true, 42);
  *     const int64_t *idx;
  *     int64_t n;
  *     while ((n = tg_batcher_next(&b, &idx)) > 0) {
@@ -27,10 +28,10 @@
  * lower `n` (use only the first n samples); the arrays are freed all the
  * same.
  *
- * Errors: every function that reads a file or allocates returns a
- * tg_status (TG_OK on success) and, on failure, writes one sentence naming
- * the file and the problem (with a line number for CSV) into the caller's
- * buffer `err` of `errlen` bytes (always terminated; err may be NULL).
+ * Errors (the rule at the top of tapegrad.h): every function that reads a
+ * file or allocates returns a tg_status (TG_OK on success) and, on
+ * failure, one sentence naming the file and the problem (with a line
+ * number for CSV) in tg_last_error().
  * On failure the output struct is left empty (zeroed), so freeing it is
  * always safe. Nothing aborts. Files are never trusted: every size is
  * checked for overflow and against the bytes actually present before
@@ -80,7 +81,7 @@ typedef struct tg_dataset {
  * for the caller to set). For data made in code (generated blobs, XOR).
  * Returns TG_OK, TG_ERR_ARG (bad shape), TG_ERR_OVERFLOW or TG_ERR_NOMEM. */
 TG_API tg_status tg_dataset_alloc(tg_dataset *d, int64_t n, int rank, const int64_t *shape,
-                                  bool with_labels, char *err, size_t errlen);
+                                  bool with_labels);
 
 /* Frees d's arrays and zeroes the struct. NULL and a zeroed struct are
  * allowed; freeing twice is safe. */
@@ -118,7 +119,7 @@ typedef struct tg_idx {
  * above).
  * Returns TG_OK, TG_ERR_IO (cannot open or read), TG_ERR_FORMAT (corrupt,
  * truncated, too large, gzip without zlib), TG_ERR_NOMEM or TG_ERR_NULL. */
-TG_API tg_status tg_idx_read(const char *path, tg_idx *out, char *err, size_t errlen);
+TG_API tg_status tg_idx_read(const char *path, tg_idx *out);
 
 /* Element i (flat, row-major) as a double; NaN if i is out of range. */
 TG_API double tg_idx_get(const tg_idx *m, int64_t i);
@@ -137,21 +138,19 @@ TG_API void tg_idx_free(tg_idx *m);
  * leave one behind (never read; safe to delete). Returns TG_OK,
  * TG_ERR_ARG, TG_ERR_IO, TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shape,
-                              const double *values, char *err, size_t errlen);
+                              const double *values);
 
 /* Reads an MNIST-style pair: an images file (u8, [N, ...], e.g. [N, 28, 28])
  * and a labels file (u8, [N]). The images become float features with
  * their raw values 0..255 (see tg_dataset_scale), the labels int64;
  * nclasses = 1 + the largest label. The two counts must agree. Errors as
  * tg_idx_read, plus TG_ERR_FORMAT for a wrong type, rank or count. */
-TG_API tg_status tg_mnist_load(const char *images_path, const char *labels_path,
-                               tg_dataset *out, char *err, size_t errlen);
+TG_API tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dataset *out);
 
 /* tg_mnist_load on the standard file names in dir:
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte, with or without ".gz"
  * (the .gz name is tried first). */
-TG_API tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out, char *err,
-                                   size_t errlen);
+TG_API tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out);
 
 /* ------------------------------------------------------------------- CSV */
 
@@ -187,8 +186,7 @@ typedef struct tg_csv_opts {
  * the first line is neither a header ... nor data ...".
  * Returns TG_OK, TG_ERR_IO, TG_ERR_FORMAT, TG_ERR_ARG (bad options),
  * TG_ERR_NOMEM or TG_ERR_NULL. */
-TG_API tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out,
-                             char *err, size_t errlen);
+TG_API tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out);
 
 /* --------------------------------------------------------- normalization */
 
@@ -232,7 +230,7 @@ typedef struct tg_batcher {
  * gives the same batches on every machine. Returns TG_OK, TG_ERR_ARG (batch < 1),
  * TG_ERR_NOMEM or TG_ERR_NULL. Free with tg_batcher_free. */
 TG_API tg_status tg_batcher_init(tg_batcher *b, const tg_dataset *d, int64_t batch,
-                                 bool shuffle, uint64_t seed, char *err, size_t errlen);
+                                 bool shuffle, uint64_t seed);
 
 /* The next batch of this epoch: points *idx at its sample indices (inside
  * b->order, valid until the next call) and returns how many there are

@@ -9,18 +9,18 @@
  * step. A training loop (examples/fashion_mnist_dist.c is the whole one):
  *
  *     tg_dist *d;
- *     if (tg_dist_init(&argc, &argv, &d, err, sizeof err)) { puts(err); return 1; }
+ *     if (tg_dist_init(&argc, &argv, &d)) { puts(tg_last_error()); return 1; }
  *     ... build the model ps and the optimizer opt, the same on every rank
  *     tg_dist_broadcast_params(d, ps, true);       // rank 0's values everywhere
- *     tg_ddp *g = tg_ddp_new(d, ps, 0, err, sizeof err);   // 25 MB buckets
+ *     tg_ddp *g = tg_ddp_new(d, ps, 0);            // 25 MB buckets
  *     tg_dist_batcher b;
- *     tg_dist_batcher_init(&b, &train, 128, true, seed, d, err, sizeof err);
+ *     tg_dist_batcher_init(&b, &train, 128, true, seed, tg_dist_rank(d), tg_dist_size(d));
  *     while ((n = tg_dist_batcher_next(&b, &idx)) > 0) {
  *         ... forward on the n samples idx[0..n), mean loss
  *         tg_optim_zero_grad(opt);
  *         tg_ddp_begin(g, (double)n);              // this rank's weight
  *         tg_backward(loss);                       // buckets start as they fill
- *         if (tg_ddp_sync(g, tape)) { fprintf(stderr, "%s\n", tg_dist_error(d)); ... }
+ *         if (tg_ddp_sync(g, tape)) { fprintf(stderr, "%s\n", tg_last_error()); ... }
  *         tg_optim_step(opt);
  *     }
  *     tg_ddp_free(g); tg_dist_finalize(d);
@@ -35,10 +35,12 @@
  * refuse a NULL tg_dist as documented. The sharded batcher works without
  * MPI (it needs only a rank and a size).
  *
- * Errors: functions returning tg_status leave one sentence in
- * tg_dist_error(d) (or in the caller's err buffer where there is one);
- * nothing aborts or exits. A collective call must be made by every rank,
- * in the same order, as in MPI.
+ * Errors (the rule at the top of tapegrad.h): a failing call returns its
+ * failure value (a status other than TG_OK, or NULL) and leaves one
+ * sentence in tg_last_error() on the calling rank; for the failures the
+ * ranks agree on (tg_ddp_sync, tg_dist_checkpoint_save/load) every rank
+ * reads the same sentence there. Nothing aborts or exits. A collective
+ * call must be made by every rank, in the same order, as in MPI.
  */
 #ifndef TG_DIST_H
 #define TG_DIST_H
@@ -67,15 +69,16 @@ TG_API bool tg_dist_available(void);
  * duplicate of MPI_COMM_WORLD. argc and argv may be NULL. Under a plain
  * `./prog` (no mpirun) this is one rank of size 1. Returns TG_OK, or
  * TG_ERR_STATE ("built without MPI", or MPI failed to start),
- * TG_ERR_NULL, TG_ERR_NOMEM, with the sentence in err; *out is NULL then. */
-TG_API tg_status tg_dist_init(int *argc, char ***argv, tg_dist **out, char *err, size_t errlen);
+ * TG_ERR_NULL, TG_ERR_NOMEM, with the sentence in tg_last_error(); *out is
+ * NULL then. */
+TG_API tg_status tg_dist_init(int *argc, char ***argv, tg_dist **out);
 
 /* Attaches to a communicator that the caller's own MPI program made:
  * `comm` points at an MPI_Comm (pass &my_comm; the header does not include
  * mpi.h). The handle works on a duplicate (MPI_Comm_dup), so its messages
  * never mix with the caller's. MPI must be initialized and stays the
  * caller's to finalize. Errors as tg_dist_init. */
-TG_API tg_status tg_dist_attach(const void *comm, tg_dist **out, char *err, size_t errlen);
+TG_API tg_status tg_dist_attach(const void *comm, tg_dist **out);
 
 /* This process's rank in [0, size), and the number of ranks. 0 and 1 for
  * a NULL handle. */
@@ -89,10 +92,6 @@ TG_API tg_status tg_dist_barrier(tg_dist *d);
  * freeing its communicator). Every rank must call it. NULL is
  * allowed. Returns TG_OK or TG_ERR_STATE. */
 TG_API tg_status tg_dist_finalize(tg_dist *d);
-
-/* The last error of a call on d as one sentence ("" if none); the same
- * string on every rank for the errors that ranks agree on (tg_ddp_sync). */
-TG_API const char *tg_dist_error(const tg_dist *d);
 
 /* ------------------------------------------------------------ values */
 
@@ -132,10 +131,9 @@ TG_API tg_status tg_dist_allreduce(tg_dist *d, double *v, int n, tg_dist_op op);
  * every bucket before it has started) its non-blocking sum over the ranks
  * (MPI_Iallreduce) starts, while the sweep goes on with the layers below.
  * ps must list the same tensors in the same order on every rank
- * (checked, as tg_dist_broadcast_params). Returns NULL on error, with the
- * sentence in err. Free it before ps and d. */
-TG_API tg_ddp *tg_ddp_new(tg_dist *d, tg_params *ps, size_t bucket_bytes, char *err,
-                          size_t errlen);
+ * (checked, as tg_dist_broadcast_params). On failure: NULL,
+ * tg_last_error(). Free it before ps and d. */
+TG_API tg_ddp *tg_ddp_new(tg_dist *d, tg_params *ps, size_t bucket_bytes);
 TG_API void tg_ddp_free(tg_ddp *g); /* NULL is allowed */
 
 /* Opens a step: this rank's weight in the average (its number of samples
@@ -156,7 +154,7 @@ TG_API tg_status tg_ddp_begin(tg_ddp *g, double weight);
  * same on every rank, ready for tg_optim_step. When any rank's tape holds
  * an error (or its sweep misused the step), no gradient is changed and
  * every rank returns the failing rank's status with the same sentence in
- * tg_dist_error, naming the lowest failing rank, the step (the number of
+ * tg_last_error(), naming the lowest failing rank, the step (the number of
  * syncs so far, from 1) and that rank's error, e.g. "dist: rank 1 of 3
  * failed at step 17: linear: x's last axis ...". The sentence is also
  * recorded on `tape` where the tape holds no error yet. */
@@ -192,10 +190,10 @@ typedef struct tg_dist_batcher {
 /* Prepares the batcher for rank `rank` of `size` (from tg_dist_rank and
  * tg_dist_size; needs no MPI). TG_OK, TG_ERR_NULL, TG_ERR_ARG (batch < 1,
  * or smaller than size; rank outside [0, size)), TG_ERR_NOMEM, with the
- * sentence in err. */
+ * sentence in tg_last_error(). */
 TG_API tg_status tg_dist_batcher_init(tg_dist_batcher *b, const tg_dataset *d,
                                       int64_t global_batch, bool shuffle, uint64_t seed,
-                                      int rank, int size, char *err, size_t errlen);
+                                      int rank, int size);
 
 /* This rank's part of the next global batch: *idx points at its sample
  * indices (valid until the next call) and the count is returned (>= 1).
@@ -214,8 +212,7 @@ TG_API bool tg_dist_batcher_state(const tg_dist_batcher *b, char *buf, size_t n)
 /* Puts an initialized batcher (same data size, batch and ranks) back at a
  * position from tg_dist_batcher_state: it then gives exactly the batches
  * it would have given. TG_OK, TG_ERR_NULL, TG_ERR_ARG (unreadable text). */
-TG_API tg_status tg_dist_batcher_restore(tg_dist_batcher *b, const char *state, char *err,
-                                         size_t errlen);
+TG_API tg_status tg_dist_batcher_restore(tg_dist_batcher *b, const char *state);
 
 TG_API void tg_dist_batcher_free(tg_dist_batcher *b); /* NULL is allowed */
 
@@ -223,18 +220,17 @@ TG_API void tg_dist_batcher_free(tg_dist_batcher *b); /* NULL is allowed */
 
 /* Saves lists as tg_checkpoint_save_params (atomically) from rank 0 alone;
  * the other ranks wait for it and every rank returns rank 0's status, with
- * its sentence in err. Collective. */
+ * its sentence in tg_last_error() on every rank. Collective. */
 TG_API tg_status tg_dist_checkpoint_save(tg_dist *d, const char *path, int nlists,
                                          tg_params *const *lists, int nmeta,
-                                         const char *const *meta, char *err, size_t errlen);
+                                         const char *const *meta);
 
 /* Loads lists on every rank (tg_checkpoint_load_params; the file must be
  * readable by each, e.g. on a shared file system) and agrees: if any rank
- * fails, every rank returns the lowest failing rank's status, and err
- * names that rank and its error. Collective. */
+ * fails, every rank returns the lowest failing rank's status, and
+ * tg_last_error() names that rank and its error on every rank. Collective. */
 TG_API tg_status tg_dist_checkpoint_load(tg_dist *d, const char *path, int nlists,
-                                         tg_params *const *lists, bool strict, char *err,
-                                         size_t errlen);
+                                         tg_params *const *lists, bool strict);
 
 #ifdef __cplusplus
 }

@@ -17,8 +17,9 @@
  *
  * Names follow PyTorch's state_dict ("mlp.0.weight", "bn.running_mean"), so
  * checkpoints can iterate tg_params_count / tg_params_name / tg_params_at.
- * Constructors return NULL on a bad argument or out of memory and leave a
- * sentence in tg_params_error(ps). Forward errors go to x's tape.
+ * Constructors return NULL on a bad argument or out of memory, with the
+ * sentence in tg_last_error() (and kept, if it is the list's first, in
+ * tg_params_error(ps)). Forward errors go to x's tape (and tg_last_error).
  */
 #ifndef TG_MODULE_H
 #define TG_MODULE_H
@@ -42,7 +43,8 @@ enum {
 };
 
 /* A new empty list whose layers make parameters of dtype dt (TG_F32 or
- * TG_F64). Starts in training mode. NULL if out of memory or dt is bad. */
+ * TG_F64). Starts in training mode. On failure (out of memory, dt
+ * not f32 or f64): NULL, tg_last_error(). */
 TG_API tg_params *tg_params_new(tg_dtype dt);
 
 /* Frees the list, every tensor it holds and every block handed to it with
@@ -52,7 +54,7 @@ TG_API void tg_params_free(tg_params *ps);
 /* Makes a zero-filled persistent tensor of the list's dtype, registers it
  * under `name` (copied; must be unique) and returns it. The list owns it.
  * flags: 0 for a trainable parameter, TG_PARAM_BUFFER for state that is
- * saved but not trained. NULL on error (see tg_params_error). */
+ * saved but not trained. On failure: NULL, tg_last_error(). */
 TG_API tg_tensor *tg_params_add(tg_params *ps, const char *name, int rank, const int64_t *shape,
                                 int flags);
 
@@ -63,7 +65,7 @@ TG_API tg_tensor *tg_params_adopt(tg_params *ps, const char *name, tg_tensor *p,
 
 /* Hands a block from tg_malloc to the list, which frees it with the list
  * (how layers are owned). Returns block, or NULL (block freed) on error,
- * with a sentence in tg_params_error: out of memory, or a NULL block (so
+ * with a sentence in tg_last_error(): out of memory, or a NULL block (so
  * that tg_params_own(ps, tg_malloc(n)) reports a failed tg_malloc). */
 TG_API void *tg_params_own(tg_params *ps, void *block);
 
@@ -103,10 +105,15 @@ TG_API void tg_params_zero_grad(tg_params *ps);
 TG_API void tg_params_set_training(tg_params *ps, bool training);
 TG_API bool tg_params_training(const tg_params *ps);
 
-/* The first construction error as a sentence ("" if none). */
+/* The list's first construction (or optimizer set_lr) error, sticky:
+ * its code (TG_OK if none; TG_ERR_NULL for a NULL list) and its sentence
+ * ("" if none). Each such failure also wrote tg_last_error(). */
+TG_API tg_status tg_params_status(const tg_params *ps);
 TG_API const char *tg_params_error(const tg_params *ps);
-/* Records a construction error (kept only if it is the first), for code
- * that builds layers: tg_params_fail(ps, "conv2d: %d groups ...", g). */
+/* Records a construction error, for code that builds layers:
+ * tg_params_fail(ps, "conv2d: %d groups ...", g). Writes tg_last_error()
+ * always and the list's sticky error if it is the first (code
+ * TG_ERR_NOMEM if the sentence says "out of memory", else TG_ERR_ARG). */
 TG_API void tg_params_fail(tg_params *ps, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

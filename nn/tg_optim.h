@@ -76,8 +76,9 @@ typedef struct tg_lbfgs_opts {
  * must outlive it; tensors added after the first step are an error), or
  * NULL on a bad hyperparameter (an lr that is negative, NaN or infinite,
  * beta outside [0, 1), ...) or out of memory, with a sentence in
- * tg_params_error(ps) naming it (e.g. "adam: beta1 must be in [0, 1) (lr
- * 0.001)"). opts may be NULL for PyTorch's defaults. */
+ * tg_last_error() naming it (e.g. "adam: beta1 must be in [0, 1) (lr
+ * 0.001)"), also kept in tg_params_error(ps) if it is the list's first.
+ * opts may be NULL for PyTorch's defaults. */
 TG_API tg_optim *tg_sgd_new(tg_params *ps, double lr, const tg_sgd_opts *o);
 TG_API tg_optim *tg_adam_new(tg_params *ps, double lr, const tg_adam_opts *o);
 TG_API tg_optim *tg_adamw_new(tg_params *ps, double lr, const tg_adam_opts *o);
@@ -90,7 +91,8 @@ TG_API void tg_optim_free(tg_optim *opt);
 
 /* One update from the stored gradients (no tape involved). Returns TG_OK,
  * TG_ERR_NULL, or TG_ERR_STATE (L-BFGS needs tg_lbfgs_step; parameters
- * added after the first step), TG_ERR_NOMEM on the first step. */
+ * added after the first step), TG_ERR_NOMEM on the first step; on failure
+ * the sentence is in tg_last_error(). */
 TG_API tg_status tg_optim_step(tg_optim *opt);
 
 /* Zeroes the gradients of the optimizer's parameters. */
@@ -100,9 +102,10 @@ TG_API void tg_optim_zero_grad(tg_optim *opt);
 TG_API double tg_optim_lr(const tg_optim *opt);
 /* Sets the learning rate: TG_OK, TG_ERR_NULL, or TG_ERR_ARG for an lr that
  * is negative, NaN or infinite, which is refused (the lr stays as it was)
- * with a sentence in tg_params_error of the optimizer's list, e.g. "adam:
- * set_lr: the learning rate must be >= 0 (lr nan)", if the list holds no
- * earlier error (tg_params_error keeps the first). */
+ * with a sentence in tg_last_error(), e.g. "adam: set_lr: the learning
+ * rate must be >= 0 (lr nan)", also kept in tg_params_error of the
+ * optimizer's list if the list holds no earlier error (it keeps the
+ * first). */
 TG_API tg_status tg_optim_set_lr(tg_optim *opt, double lr);
 
 /* The number of steps taken ("step" in PyTorch's state). */

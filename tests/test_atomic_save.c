@@ -29,19 +29,19 @@ static tg_tensor *make(int which) {
     return w;
 }
 
-static tg_status save(const char *path, tg_tensor *w, int which, char *err, size_t errlen) {
+static tg_status save(const char *path, tg_tensor *w, int which) {
     const char *names[] = {"w"};
     const char *meta[] = {"which", which == 0 ? "A" : "B"};
-    return tg_checkpoint_save(path, 1, names, &w, 1, meta, err, errlen);
+    return tg_checkpoint_save(path, 1, names, &w, 1, meta);
 }
 
 /* The child: save A, B, A, B, ... until killed. Exits 2 on a save error. */
 static void child(const char *path) {
     tg_tensor *w[2] = {make(0), make(1)};
     if (!w[0] || !w[1]) _exit(3);
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     for (unsigned long i = 0;; i++)
-        if (save(path, w[i & 1], (int)(i & 1), err, sizeof err) != TG_OK) {
+        if (save(path, w[i & 1], (int)(i & 1)) != TG_OK) {
             fprintf(stderr, "child: %s\n", err);
             _exit(2);
         }
@@ -50,16 +50,16 @@ static void child(const char *path) {
 /* Loads path; returns 0 or 1 for content A or B, -1 (with a failed CHECK)
  * for anything else. */
 static int check_file(const char *path, int kill_no) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_checkpoint *ck = NULL;
-    tg_status st = tg_checkpoint_open(path, &ck, err, sizeof err);
+    tg_status st = tg_checkpoint_open(path, &ck);
     CHECK(st == TG_OK, "kill %d: the file does not open: %s", kill_no, err);
     if (st != TG_OK) return -1;
     const char *which = tg_checkpoint_meta(ck, "which");
     int k = which && !strcmp(which, "A") ? 0 : which && !strcmp(which, "B") ? 1 : -1;
     CHECK(k >= 0, "kill %d: metadata which=%s", kill_no, which ? which : "(none)");
     tg_tape *t = tg_tape_new();
-    tg_tensor *w = k >= 0 ? tg_checkpoint_get(ck, "w", t, err, sizeof err) : NULL;
+    tg_tensor *w = k >= 0 ? tg_checkpoint_get(ck, "w", t) : NULL;
     bool good = w != NULL;
     CHECK(w != NULL || k < 0, "kill %d: tensor w: %s", kill_no, err);
     if (w) {
@@ -88,9 +88,9 @@ int main(void) {
     snprintf(path, sizeof path, "%s/ckpt.safetensors", d);
 
     /* an initial content, so that the file exists before the first kill */
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_tensor *w0 = make(0);
-    CHECK(w0 && save(path, w0, 0, err, sizeof err) == TG_OK, "initial save: %s", err);
+    CHECK(w0 && save(path, w0, 0) == TG_OK, "initial save: %s", err);
     tg_param_free(w0);
 
     srand((unsigned)time(NULL) ^ (unsigned)getpid());

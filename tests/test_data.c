@@ -54,18 +54,18 @@ static void check_tiny(const tg_dataset *d, const char *what) {
 }
 
 static void test_idx_committed(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset d;
+    tg_clear_error();
     tg_status s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("tiny-labels-idx1-ubyte"),
-                                &d, err, sizeof err);
+                                &d);
     CHECK(s == TG_OK && err[0] == 0, "plain mnist pair: %s", err);
     check_tiny(&d, "plain");
     tg_dataset_free(&d);
     tg_dataset_free(&d); /* twice is safe */
 
     if (has_zlib()) {
-        s = tg_mnist_load(dpath("tiny-images-idx3-ubyte.gz"), dpath("tiny-labels-idx1-ubyte.gz"), &d,
-                          err, sizeof err);
+        s = tg_mnist_load(dpath("tiny-images-idx3-ubyte.gz"), dpath("tiny-labels-idx1-ubyte.gz"), &d);
         CHECK(s == TG_OK, "gz mnist pair: %s", err);
         check_tiny(&d, "gz");
         tg_dataset_free(&d);
@@ -82,7 +82,7 @@ static void test_idx_committed(void) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         if (!has_zlib() && strstr(cases[c].file, ".gz")) continue;
         tg_idx m;
-        s = tg_idx_read(dpath(cases[c].file), &m, err, sizeof err);
+        s = tg_idx_read(dpath(cases[c].file), &m);
         CHECK(s == TG_OK, "%s: %s", cases[c].file, err);
         CHECK(m.type == cases[c].type && m.rank == cases[c].rank, "%s: type %d rank %d",
               cases[c].file, m.type, m.rank);
@@ -118,10 +118,11 @@ static void test_idx_corrupt(void) {
         {"truncated.gz", TG_ERR_FORMAT, has_zlib() ? "" : "without zlib"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char err[256] = "unchanged";
+        const char *err = tg_last_error(); /* the thread's sentence buffer */
         tg_idx m;
         memset(&m, 0x5a, sizeof m);
-        tg_status s = tg_idx_read(dpath(cases[c].file), &m, err, sizeof err);
+        tg_clear_error(); /* the sentence must be this call's */
+        tg_status s = tg_idx_read(dpath(cases[c].file), &m);
         CHECK(s == cases[c].s, "%s: status %s, expected %s (%s)", cases[c].file, tg_status_name(s),
               tg_status_name(cases[c].s), err);
         CHECK(strstr(err, cases[c].needle) && strstr(err, cases[c].file),
@@ -130,35 +131,35 @@ static void test_idx_corrupt(void) {
         CHECK(m.data == NULL && m.numel == 0, "%s: output not cleared on failure", cases[c].file);
         tg_idx_free(&m);
     }
-    /* A small err buffer is always terminated. */
-    char small[8];
-    memset(small, 'x', sizeof small);
+    /* A sentence longer than tg_last_error's 512 bytes is cut, and terminated. */
+    char longpath[700];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
     tg_idx m;
-    tg_idx_read(dpath("bad_magic.idx"), &m, small, sizeof small);
-    CHECK(memchr(small, 0, sizeof small) != NULL, "small error buffer not terminated");
-    CHECK(tg_idx_read(NULL, &m, NULL, 0) == TG_ERR_NULL, "NULL path");
+    CHECK(tg_idx_read(longpath, &m) == TG_ERR_IO && strlen(tg_last_error()) == 511 &&
+              strncmp(tg_last_error(), longpath, 400) == 0,
+          "a long sentence: %zu bytes", strlen(tg_last_error()));
+    CHECK(tg_idx_read(NULL, &m) == TG_ERR_NULL, "NULL path");
 
     /* MNIST pairs that do not fit together. */
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset d;
     memset(&d, 0x5a, sizeof d);
-    tg_status s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("labels4-idx1-ubyte"), &d, err,
-                                sizeof err);
+    tg_status s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("labels4-idx1-ubyte"), &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "holds 3 images") && strstr(err, "holds 4 labels"),
           "count mismatch: %s (%s)", err, tg_status_name(s));
     CHECK(d.x == NULL && d.y == NULL && d.n == 0, "dataset not cleared on failure");
-    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("labels_i32-idx1"), &d, err, sizeof err);
+    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("labels_i32-idx1"), &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "labels of unsigned bytes") && strstr(err, "int32"),
           "int32 labels: %s", err);
-    s = tg_mnist_load(dpath("tiny-labels-idx1-ubyte"), dpath("tiny-labels-idx1-ubyte"), &d, err, sizeof err);
+    s = tg_mnist_load(dpath("tiny-labels-idx1-ubyte"), dpath("tiny-labels-idx1-ubyte"), &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "rank >= 2"), "labels as images: %s", err);
-    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("nope"), &d, err, sizeof err);
+    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte"), dpath("nope"), &d);
     CHECK(s == TG_ERR_IO && strstr(err, "nope") && strstr(err, "cannot open"), "missing labels: %s", err);
-    s = tg_mnist_load_dir(tmpdir, true, &d, err, sizeof err);
+    s = tg_mnist_load_dir(tmpdir, true, &d);
     CHECK(s == TG_ERR_IO && strstr(err, "train-images-idx3-ubyte"), "empty dir: %s", err);
 #ifndef TG_HAVE_ZLIB
-    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte.gz"), dpath("tiny-labels-idx1-ubyte.gz"), &d, err,
-                      sizeof err);
+    s = tg_mnist_load(dpath("tiny-images-idx3-ubyte.gz"), dpath("tiny-labels-idx1-ubyte.gz"), &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "without zlib"), "gz without zlib: %s", err);
 #endif
 }
@@ -166,7 +167,7 @@ static void test_idx_corrupt(void) {
 /* Files written by tg_idx_write read back the same, in every type,
  * plain and gzip'd; then the standard names in a directory. */
 static void test_idx_roundtrip(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     double vals[24];
     for (int i = 0; i < 24; i++) vals[i] = (i * 37) % 251;
     const int types[] = {TG_IDX_U8, TG_IDX_I8, TG_IDX_I16, TG_IDX_I32, TG_IDX_F32, TG_IDX_F64};
@@ -180,10 +181,10 @@ static void test_idx_roundtrip(void) {
                                                 : (vals[i] - 125) * 97;
             char name[64];
             snprintf(name, sizeof name, "rt%d.idx%s", t, gz ? ".gz" : "");
-            tg_status s = tg_idx_write(tpath(name), types[t], 3, (int64_t[]){2, 3, 4}, v, err, sizeof err);
+            tg_status s = tg_idx_write(tpath(name), types[t], 3, (int64_t[]){2, 3, 4}, v);
             CHECK(s == TG_OK, "write %s: %s", name, err);
             tg_idx m;
-            s = tg_idx_read(tpath(name), &m, err, sizeof err);
+            s = tg_idx_read(tpath(name), &m);
             CHECK(s == TG_OK && m.type == types[t] && m.rank == 3 && m.shape[0] == 2 &&
                       m.shape[1] == 3 && m.shape[2] == 4 && m.numel == 24,
                   "read %s: %s", name, err);
@@ -193,15 +194,15 @@ static void test_idx_roundtrip(void) {
             tg_idx_free(&m);
         }
     /* The writer refuses values its type cannot hold, and bad shapes. */
-    tg_status s = tg_idx_write(tpath("x.idx"), TG_IDX_U8, 1, (int64_t[]){2}, (double[]){1, 256}, err, sizeof err);
+    tg_status s = tg_idx_write(tpath("x.idx"), TG_IDX_U8, 1, (int64_t[]){2}, (double[]){1, 256});
     CHECK(s == TG_ERR_ARG && strstr(err, "does not fit"), "u8 256: %s", err);
-    s = tg_idx_write(tpath("x.idx"), TG_IDX_I16, 1, (int64_t[]){1}, (double[]){0.5}, err, sizeof err);
+    s = tg_idx_write(tpath("x.idx"), TG_IDX_I16, 1, (int64_t[]){1}, (double[]){0.5});
     CHECK(s == TG_ERR_ARG, "i16 0.5: %s", err);
-    s = tg_idx_write(tpath("x.idx"), 0x42, 1, (int64_t[]){1}, (double[]){0}, err, sizeof err);
+    s = tg_idx_write(tpath("x.idx"), 0x42, 1, (int64_t[]){1}, (double[]){0});
     CHECK(s == TG_ERR_ARG && strstr(err, "unknown type"), "type 0x42: %s", err);
-    s = tg_idx_write(tpath("x.idx"), TG_IDX_U8, 0, (int64_t[]){1}, (double[]){0}, err, sizeof err);
+    s = tg_idx_write(tpath("x.idx"), TG_IDX_U8, 0, (int64_t[]){1}, (double[]){0});
     CHECK(s == TG_ERR_ARG && strstr(err, "rank 0"), "rank 0: %s", err);
-    s = tg_idx_write("/nonexistent-dir/x.idx", TG_IDX_U8, 1, (int64_t[]){1}, (double[]){0}, err, sizeof err);
+    s = tg_idx_write("/nonexistent-dir/x.idx", TG_IDX_U8, 1, (int64_t[]){1}, (double[]){0});
     CHECK(s == TG_ERR_IO && strstr(err, "cannot create"), "bad dir: %s", err);
 
     /* An MNIST-style directory: train pair gzip'd (when zlib), test plain. */
@@ -211,19 +212,19 @@ static void test_idx_roundtrip(void) {
     char ip[64], lp[64];
     snprintf(ip, sizeof ip, "train-images-idx3-ubyte%s", gz);
     snprintf(lp, sizeof lp, "train-labels-idx1-ubyte%s", gz);
-    s = tg_idx_write(tpath(ip), TG_IDX_U8, 3, (int64_t[]){5, 3, 4}, px, err, sizeof err);
-    s = s ? s : tg_idx_write(tpath(lp), TG_IDX_U8, 1, (int64_t[]){5}, lab, err, sizeof err);
-    s = s ? s : tg_idx_write(tpath("t10k-images-idx3-ubyte"), TG_IDX_U8, 3, (int64_t[]){2, 3, 4}, px, err, sizeof err);
-    s = s ? s : tg_idx_write(tpath("t10k-labels-idx1-ubyte"), TG_IDX_U8, 1, (int64_t[]){2}, tlab, err, sizeof err);
+    s = tg_idx_write(tpath(ip), TG_IDX_U8, 3, (int64_t[]){5, 3, 4}, px);
+    s = s ? s : tg_idx_write(tpath(lp), TG_IDX_U8, 1, (int64_t[]){5}, lab);
+    s = s ? s : tg_idx_write(tpath("t10k-images-idx3-ubyte"), TG_IDX_U8, 3, (int64_t[]){2, 3, 4}, px);
+    s = s ? s : tg_idx_write(tpath("t10k-labels-idx1-ubyte"), TG_IDX_U8, 1, (int64_t[]){2}, tlab);
     CHECK(s == TG_OK, "writing the mnist dir: %s", err);
     tg_dataset tr, te;
-    s = tg_mnist_load_dir(tmpdir, true, &tr, err, sizeof err);
+    s = tg_mnist_load_dir(tmpdir, true, &tr);
     CHECK(s == TG_OK && tr.n == 5 && tr.dim == 12 && tr.nclasses == 10 && tr.y[2] == 9,
           "train dir: %s", err);
     int bad = 0;
     for (int i = 0; s == TG_OK && i < 60; i++) bad += tr.x[i] != (float)px[i];
     CHECK(bad == 0, "train dir pixels: %d differ", bad);
-    s = tg_mnist_load_dir(tmpdir, false, &te, err, sizeof err);
+    s = tg_mnist_load_dir(tmpdir, false, &te);
     CHECK(s == TG_OK && te.n == 2 && te.rank == 2 && te.shape[0] == 3 && te.shape[1] == 4 &&
               te.nclasses == 8 && te.y[1] == 7,
           "test dir: %s", err);
@@ -248,13 +249,12 @@ static int temporaries(void) {
  * leaves nothing; good writes leave no temporary file. A plain
  * fopen/fwrite writer fails the first check: it truncates the old file. */
 static void test_idx_atomic(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     double v[4096];
     for (int i = 0; i < 4096; i++) v[i] = (double)((uint32_t)(i * 2654435761u) >> 24); /* no gzip gain */
     for (int gz = 0; gz <= (has_zlib() ? 1 : 0); gz++) {
         const char *name = gz ? "atomic.idx.gz" : "atomic.idx";
-        tg_status s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4}, (double[]){1, 2, 3, 4},
-                                   err, sizeof err);
+        tg_status s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4}, (double[]){1, 2, 3, 4});
         CHECK(s == TG_OK, "%s: the first write: %s", name, err);
         struct rlimit old, lim;
         CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0, "getrlimit");
@@ -263,25 +263,24 @@ static void test_idx_atomic(void) {
         void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
         bool limited = setrlimit(RLIMIT_FSIZE, &lim) == 0;
         CHECK(limited, "setrlimit(RLIMIT_FSIZE)");
-        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v, err, sizeof err);
+        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v);
         if (limited) setrlimit(RLIMIT_FSIZE, &old);
         signal(SIGXFSZ, prev);
         CHECK(s == TG_ERR_IO && strstr(err, name) && strstr(err, "cannot write"),
               "%s: a write past the size limit: %s (%s)", name, err, tg_status_name(s));
         tg_idx m;
-        s = tg_idx_read(tpath(name), &m, err, sizeof err);
+        s = tg_idx_read(tpath(name), &m);
         CHECK(s == TG_OK && m.numel == 4 && tg_idx_get(&m, 0) == 1 && tg_idx_get(&m, 3) == 4,
               "%s: the old file must be intact after a failed write: %s", name, err);
         tg_idx_free(&m);
         /* and a good write replaces it */
-        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v, err, sizeof err);
-        s = s ? s : tg_idx_read(tpath(name), &m, err, sizeof err);
+        s = tg_idx_write(tpath(name), TG_IDX_U8, 1, (int64_t[]){4096}, v);
+        s = s ? s : tg_idx_read(tpath(name), &m);
         CHECK(s == TG_OK && m.numel == 4096 && tg_idx_get(&m, 4095) == v[4095],
               "%s: the second write: %s", name, err);
         tg_idx_free(&m);
     }
-    tg_status s = tg_idx_write(tpath("nodir/x.idx"), TG_IDX_U8, 1, (int64_t[]){1}, (double[]){0}, err,
-                               sizeof err);
+    tg_status s = tg_idx_write(tpath("nodir/x.idx"), TG_IDX_U8, 1, (int64_t[]){1}, (double[]){0});
     CHECK(s == TG_ERR_IO && strstr(err, "nodir/x.idx") && strstr(err, "cannot create"),
           "a missing directory: %s", err);
     CHECK(access(tpath("nodir"), F_OK) != 0, "a failed write made the directory");
@@ -291,13 +290,14 @@ static void test_idx_atomic(void) {
 /* ------------------------------------------------------------------ CSV */
 
 static void test_csv(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset d;
     tg_csv_opts lab = {.has_label = true, .label_col = -1};
     /* Header auto-detected, a blank line, blanks around a field, hex. */
     const char *tables[] = {"table.csv", "table.csv.gz"};
     for (int k = 0; k < (has_zlib() ? 2 : 1); k++) {
-        tg_status s = tg_csv_read(dpath(tables[k]), &lab, &d, err, sizeof err);
+        tg_clear_error();
+        tg_status s = tg_csv_read(dpath(tables[k]), &lab, &d);
         CHECK(s == TG_OK && err[0] == 0, "%s: %s", tables[k], err);
         const float want[6] = {1.5f, -2, 300, 4, 0.25f, 16};
         CHECK(d.n == 3 && d.dim == 2 && d.rank == 1 && d.shape[0] == 2 && d.nclasses == 3,
@@ -310,25 +310,24 @@ static void test_csv(void) {
         tg_dataset_free(&d);
     }
     /* No header, no labels. */
-    tg_status s = tg_csv_read(dpath("noheader.csv"), NULL, &d, err, sizeof err);
+    tg_status s = tg_csv_read(dpath("noheader.csv"), NULL, &d);
     CHECK(s == TG_OK && d.n == 2 && d.dim == 3 && d.y == NULL && d.nclasses == 0 && d.x[5] == 6,
           "noheader: %s", err);
     tg_dataset_free(&d);
     /* header = 1 skips a numeric first line. */
-    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.header = 1}, &d, err, sizeof err);
+    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.header = 1}, &d);
     CHECK(s == TG_OK && d.n == 1 && d.x[0] == 4, "forced header: %s", err);
     tg_dataset_free(&d);
     /* header = -1 makes a header line an error that names it. */
-    s = tg_csv_read(dpath("table.csv"), &(tg_csv_opts){.header = -1}, &d, err, sizeof err);
+    s = tg_csv_read(dpath("table.csv"), &(tg_csv_opts){.header = -1}, &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "table.csv:1: field 1 is \"x1\", not a finite number"),
           "no header: %s", err);
     /* ';' delimiter, CRLF, a blank line with blanks. */
-    s = tg_csv_read(dpath("crlf.csv"), &(tg_csv_opts){.delimiter = ';'}, &d, err, sizeof err);
+    s = tg_csv_read(dpath("crlf.csv"), &(tg_csv_opts){.delimiter = ';'}, &d);
     CHECK(s == TG_OK && d.n == 2 && d.dim == 2 && d.x[0] == 1 && d.x[3] == 4, "crlf: %s", err);
     tg_dataset_free(&d);
     /* Label in column 0. */
-    s = tg_csv_read(dpath("labelfirst.csv"), &(tg_csv_opts){.has_label = true, .label_col = 0}, &d,
-                    err, sizeof err);
+    s = tg_csv_read(dpath("labelfirst.csv"), &(tg_csv_opts){.has_label = true, .label_col = 0}, &d);
     CHECK(s == TG_OK && d.n == 2 && d.dim == 2 && d.y[0] == 1 && d.y[1] == 0 && d.x[0] == 0.5f &&
               d.x[3] == 2 && d.nclasses == 2,
           "label first: %s", err);
@@ -350,31 +349,29 @@ static void test_csv(void) {
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         memset(&d, 0x5a, sizeof d);
-        s = tg_csv_read(dpath(bad[c].file), bad[c].label ? &lab : NULL, &d, err, sizeof err);
+        s = tg_csv_read(dpath(bad[c].file), bad[c].label ? &lab : NULL, &d);
         CHECK(s == bad[c].s && strstr(err, bad[c].needle), "%s: %s (%s), expected \"%s\"", bad[c].file,
               err, tg_status_name(s), bad[c].needle);
         CHECK(d.x == NULL && d.y == NULL && d.n == 0, "%s: dataset not cleared", bad[c].file);
     }
     /* Bad options. */
-    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.has_label = true, .label_col = 3}, &d, err,
-                    sizeof err);
+    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.has_label = true, .label_col = 3}, &d);
     CHECK(s == TG_ERR_ARG && strstr(err, "label column 3"), "label col 3: %s", err);
-    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.has_label = true, .label_col = -4}, &d, err,
-                    sizeof err);
+    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.has_label = true, .label_col = -4}, &d);
     CHECK(s == TG_ERR_ARG, "label col -4: %s", err);
-    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.delimiter = '.'}, &d, err, sizeof err);
+    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.delimiter = '.'}, &d);
     CHECK(s == TG_ERR_ARG && strstr(err, "delimiter"), "delimiter '.': %s", err);
-    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.header = 2}, &d, err, sizeof err);
+    s = tg_csv_read(dpath("noheader.csv"), &(tg_csv_opts){.header = 2}, &d);
     CHECK(s == TG_ERR_ARG, "header 2: %s", err);
-    CHECK(tg_csv_read(NULL, NULL, &d, NULL, 0) == TG_ERR_NULL, "NULL path");
+    CHECK(tg_csv_read(NULL, NULL, &d) == TG_ERR_NULL, "NULL path");
 }
 
 /* -------------------------------------------------------- normalization */
 
 static void test_normalize(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset d;
-    tg_status s = tg_dataset_alloc(&d, 4, 1, (int64_t[]){3}, false, err, sizeof err);
+    tg_status s = tg_dataset_alloc(&d, 4, 1, (int64_t[]){3}, false);
     CHECK(s == TG_OK && d.n == 4 && d.dim == 3 && d.y == NULL, "alloc: %s", err);
     /* feature 0: 0, 51, 102, 255; feature 1: 1, 2, 3, 4; feature 2: constant 7 */
     const float x[12] = {0, 1, 7, 51, 2, 7, 102, 3, 7, 255, 4, 7};
@@ -413,25 +410,25 @@ static void test_normalize(void) {
     tg_dataset_free(&d);
     CHECK(d.x == NULL && d.n == 0, "free zeroes");
 
-    s = tg_dataset_alloc(&d, -1, 1, (int64_t[]){3}, false, err, sizeof err);
+    s = tg_dataset_alloc(&d, -1, 1, (int64_t[]){3}, false);
     CHECK(s == TG_ERR_ARG, "alloc n = -1: %s", err);
-    s = tg_dataset_alloc(&d, 1, 8, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1}, false, err, sizeof err);
+    s = tg_dataset_alloc(&d, 1, 8, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1}, false);
     CHECK(s == TG_ERR_ARG, "alloc rank 8: %s", err);
-    s = tg_dataset_alloc(&d, INT64_MAX / 2, 1, (int64_t[]){4}, true, err, sizeof err);
+    s = tg_dataset_alloc(&d, INT64_MAX / 2, 1, (int64_t[]){4}, true);
     CHECK(s == TG_ERR_OVERFLOW, "alloc overflow: %s (%s)", err, tg_status_name(s));
 }
 
 /* -------------------------------------------------------------- batches */
 
 static void test_batches(void) {
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dataset d;
-    tg_dataset_alloc(&d, 10, 2, (int64_t[]){1, 2}, true, err, sizeof err);
+    tg_dataset_alloc(&d, 10, 2, (int64_t[]){1, 2}, true);
     for (int i = 0; i < 10; i++) d.x[2 * i] = (float)i, d.x[2 * i + 1] = (float)(-i), d.y[i] = i % 3;
     d.nclasses = 3;
 
     tg_batcher b;
-    tg_status s = tg_batcher_init(&b, &d, 4, false, 0, err, sizeof err);
+    tg_status s = tg_batcher_init(&b, &d, 4, false, 0);
     CHECK(s == TG_OK && tg_batcher_count(&b) == 3, "init: %s", err);
     const int64_t *idx;
     int64_t sizes[4], first[4];
@@ -449,9 +446,9 @@ static void test_batches(void) {
 
     /* Shuffled: each epoch a permutation; same seed, same batches. */
     tg_batcher b1, b2, b3;
-    tg_batcher_init(&b1, &d, 3, true, 42, err, sizeof err);
-    tg_batcher_init(&b2, &d, 3, true, 42, err, sizeof err);
-    tg_batcher_init(&b3, &d, 3, true, 43, err, sizeof err);
+    tg_batcher_init(&b1, &d, 3, true, 42);
+    tg_batcher_init(&b2, &d, 3, true, 42);
+    tg_batcher_init(&b3, &d, 3, true, 43);
     int64_t ep[2][10];
     bool differs_seed = false;
     for (int e = 0; e < 2; e++) {
@@ -483,7 +480,7 @@ static void test_batches(void) {
     tg_batcher_free(&b1);
     tg_batcher_free(&b2);
     tg_batcher_free(&b3);
-    s = tg_batcher_init(&b, &d, 0, true, 1, err, sizeof err);
+    s = tg_batcher_init(&b, &d, 0, true, 1);
     CHECK(s == TG_ERR_ARG && strstr(err, "batch size 0"), "batch 0: %s", err);
     tg_batcher_free(&b);
     CHECK(tg_batcher_next(&b, &idx) == 0 && idx == NULL, "next on a freed batcher");
@@ -544,16 +541,16 @@ static void test_real(const char *dir) {
         printf("data: built without zlib, skipping the real (gzip'd) data\n");
         return;
     }
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     /* Headers: the labels file alone. */
     tg_idx m;
-    tg_status s = tg_idx_read(p, &m, err, sizeof err);
+    tg_status s = tg_idx_read(p, &m);
     CHECK(s == TG_OK && m.type == TG_IDX_U8 && m.rank == 1 && m.shape[0] == 10000, "t10k labels: %s", err);
     tg_idx_free(&m);
     bool quick = getenv("TG_TEST_QUICK") != NULL;
     for (int train = quick ? 0 : 1; train >= 0; train--) {
         tg_dataset d;
-        s = tg_mnist_load_dir(dir, train, &d, err, sizeof err);
+        s = tg_mnist_load_dir(dir, train, &d);
         int64_t n = train ? 60000 : 10000;
         CHECK(s == TG_OK && d.n == n && d.rank == 2 && d.shape[0] == 28 && d.shape[1] == 28 &&
                   d.dim == 784 && d.nclasses == 10,

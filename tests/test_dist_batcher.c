@@ -8,13 +8,13 @@
 
 static void check_slices(int64_t n, int64_t batch, int size) {
     tg_dataset d;
-    char err[256];
-    tg_dataset_alloc(&d, n, 1, (int64_t[]){1}, false, err, sizeof err);
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    tg_dataset_alloc(&d, n, 1, (int64_t[]){1}, false);
     tg_batcher ref;
-    tg_batcher_init(&ref, &d, batch, true, 42, NULL, 0);
+    tg_batcher_init(&ref, &d, batch, true, 42);
     tg_dist_batcher b[4];
     for (int r = 0; r < size; r++)
-        CHECK(tg_dist_batcher_init(&b[r], &d, batch, true, 42, r, size, err, sizeof err) == TG_OK,
+        CHECK(tg_dist_batcher_init(&b[r], &d, batch, true, 42, r, size) == TG_OK,
               "%s", err);
     for (int epoch = 0; epoch < 3; epoch++) {
         int64_t batches = 0;
@@ -49,15 +49,16 @@ static void check_slices(int64_t n, int64_t batch, int size) {
 /* Saves the position after `skip` batches and compares what follows. */
 static void check_resume(int64_t skip) {
     tg_dataset d;
-    char err[256], state[128];
-    tg_dataset_alloc(&d, 23, 1, (int64_t[]){1}, false, err, sizeof err);
+    char state[128];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    tg_dataset_alloc(&d, 23, 1, (int64_t[]){1}, false);
     tg_dist_batcher a, b;
-    tg_dist_batcher_init(&a, &d, 5, true, 9, 1, 2, NULL, 0);
-    tg_dist_batcher_init(&b, &d, 5, true, 9, 1, 2, NULL, 0);
+    tg_dist_batcher_init(&a, &d, 5, true, 9, 1, 2);
+    tg_dist_batcher_init(&b, &d, 5, true, 9, 1, 2);
     const int64_t *ia, *ib;
     for (int64_t i = 0; i < skip; i++) tg_dist_batcher_next(&a, &ia, NULL);
     CHECK(tg_dist_batcher_state(&a, state, sizeof state), "state");
-    CHECK(tg_dist_batcher_restore(&b, state, err, sizeof err) == TG_OK, "%s", err);
+    CHECK(tg_dist_batcher_restore(&b, state) == TG_OK, "%s", err);
     for (int i = 0; i < 30; i++) {
         int64_t ka = tg_dist_batcher_next(&a, &ia, NULL), kb = tg_dist_batcher_next(&b, &ib, NULL);
         CHECK(ka == kb, "after %lld: %lld vs %lld samples", (long long)skip, (long long)ka,
@@ -65,7 +66,7 @@ static void check_resume(int64_t skip) {
         for (int64_t j = 0; j < ka && ka == kb; j++)
             CHECK(ia[j] == ib[j], "after %lld, batch %d", (long long)skip, i);
     }
-    CHECK(tg_dist_batcher_restore(&b, "1 2 3", err, sizeof err) == TG_ERR_ARG &&
+    CHECK(tg_dist_batcher_restore(&b, "1 2 3") == TG_ERR_ARG &&
               strstr(err, "unreadable") != NULL, "a bad state accepted: %s", err);
     CHECK(!tg_dist_batcher_state(&a, state, 4), "a short buffer accepted");
     tg_dist_batcher_free(&a);
@@ -81,11 +82,11 @@ int main(void) {
     }
     for (int64_t skip = 0; skip < 14; skip++) check_resume(skip);
     tg_dataset d;
-    tg_dataset_alloc(&d, 4, 1, (int64_t[]){1}, false, NULL, 0);
+    tg_dataset_alloc(&d, 4, 1, (int64_t[]){1}, false);
     tg_dist_batcher b;
-    CHECK(tg_dist_batcher_init(&b, &d, 2, true, 1, 2, 2, NULL, 0) == TG_ERR_ARG, "rank 2 of 2");
-    CHECK(tg_dist_batcher_init(&b, &d, 0, true, 1, 0, 2, NULL, 0) == TG_ERR_ARG, "batch 0");
-    CHECK(tg_dist_batcher_init(&b, &d, 2, true, 1, 0, 3, NULL, 0) == TG_ERR_ARG, "batch 2, 3 ranks");
+    CHECK(tg_dist_batcher_init(&b, &d, 2, true, 1, 2, 2) == TG_ERR_ARG, "rank 2 of 2");
+    CHECK(tg_dist_batcher_init(&b, &d, 0, true, 1, 0, 2) == TG_ERR_ARG, "batch 0");
+    CHECK(tg_dist_batcher_init(&b, &d, 2, true, 1, 0, 3) == TG_ERR_ARG, "batch 2, 3 ranks");
     tg_dataset_free(&d);
     return TEST_DONE("dist_batcher");
 }

@@ -33,8 +33,8 @@ static int STEPS = 100;
 
 /* Random images; the label is the argmax of a fixed random linear map. */
 static void make_data(tg_dataset *d) {
-    char err[256];
-    tg_status s = tg_dataset_alloc(d, N, 1, (int64_t[]){DIM}, true, err, sizeof err);
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    tg_status s = tg_dataset_alloc(d, N, 1, (int64_t[]){DIM}, true);
     CHECK(s == TG_OK, "%s", err);
     if (s != TG_OK) return;
     tg_rng r;
@@ -93,7 +93,7 @@ static tg_status forward_backward(tg_tape *tape, model *m, const tg_dataset *d, 
 static void train_alone(model *m, const tg_dataset *d, tg_dtype dt) {
     tg_tape *tape = tg_tape_new();
     tg_batcher b;
-    tg_batcher_init(&b, d, BATCH, true, 3, NULL, 0);
+    tg_batcher_init(&b, d, BATCH, true, 3);
     for (int step = 0; step < STEPS;) {
         const int64_t *idx;
         int64_t n = tg_batcher_next(&b, &idx);
@@ -112,14 +112,15 @@ static void train_alone(model *m, const tg_dataset *d, tg_dtype dt) {
  * stops there), or TG_OK. bad_rank feeds a bad shape at step bad_step. */
 static tg_status train_dist(tg_dist *dist, model *m, const tg_dataset *d, tg_dtype dt,
                             size_t bucket, int bad_rank, int bad_step, int *early) {
-    char err[512];
-    tg_ddp *g = tg_ddp_new(dist, m->ps, bucket, err, sizeof err);
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    tg_ddp *g = tg_ddp_new(dist, m->ps, bucket);
     CHECK(g != NULL, "ddp_new: %s", err);
     if (!g) return TG_ERR_STATE;
     tg_tape *tape = tg_tape_new();
     tg_dist_batcher b;
-    CHECK(tg_dist_batcher_init(&b, d, BATCH, true, 3, tg_dist_rank(dist), tg_dist_size(dist), err,
-                               sizeof err) == TG_OK, "%s", err);
+    CHECK(tg_dist_batcher_init(&b, d, BATCH, true, 3, tg_dist_rank(dist), tg_dist_size(dist)) ==
+              TG_OK,
+          "%s", err);
     tg_status s = TG_OK;
     *early = 0;
     for (int step = 1; step <= STEPS;) {
@@ -181,12 +182,12 @@ static void check_equal(tg_dist *dist, const tg_dataset *d, tg_dtype dt, bool ad
     model ref, m;
     model_new(&ref, dt, adam, 11);
     model_new(&m, dt, adam, 11 + (uint64_t)rank * 1000); /* rank 0's must win */
-    CHECK(tg_dist_broadcast_params(dist, m.ps, true) == TG_OK, "%s", tg_dist_error(dist));
+    CHECK(tg_dist_broadcast_params(dist, m.ps, true) == TG_OK, "%s", tg_last_error());
     CHECK(max_diff(&m, &ref) == 0, "the broadcast did not give rank 0's values");
     train_alone(&ref, d, dt);
     int early = 0;
     tg_status s = train_dist(dist, &m, d, dt, bucket, -1, 0, &early);
-    CHECK(s == TG_OK, "train_dist: %s", tg_dist_error(dist));
+    CHECK(s == TG_OK, "train_dist: %s", tg_last_error());
     double diff = max_diff(&m, &ref), tol = dt == TG_F32 ? 1e-5 : 1e-12;
     CHECK(diff <= tol, "%s %s bucket %zu: max |dist - alone| = %g > %g", tg_dtype_name(dt),
           adam ? "adam" : "sgd", bucket, diff, tol);
@@ -208,7 +209,7 @@ static void check_fault(tg_dist *dist, const tg_dataset *d) {
     tg_dist_broadcast_params(dist, m.ps, true);
     int early;
     tg_status s = train_dist(dist, &m, d, TG_F32, 0, bad, 3, &early);
-    const char *e = tg_dist_error(dist);
+    const char *e = tg_last_error();
     char want[64];
     snprintf(want, sizeof want, "dist: rank %d of %d failed at step 3: ", bad, size);
     CHECK(s == TG_ERR_SHAPE, "status %s: %s", tg_status_name(s), e);
@@ -226,13 +227,13 @@ static void check_fault(tg_dist *dist, const tg_dataset *d) {
 static void check_metrics(tg_dist *dist) {
     int r = tg_dist_rank(dist), p = tg_dist_size(dist);
     double v[3] = {(double)r, (double)r, (double)(r + 1)};
-    CHECK(tg_dist_allreduce(dist, v, 1, TG_DIST_SUM) == TG_OK, "%s", tg_dist_error(dist));
-    CHECK(tg_dist_allreduce(dist, v + 1, 1, TG_DIST_MAX) == TG_OK, "%s", tg_dist_error(dist));
-    CHECK(tg_dist_allreduce(dist, v + 2, 1, TG_DIST_MIN) == TG_OK, "%s", tg_dist_error(dist));
+    CHECK(tg_dist_allreduce(dist, v, 1, TG_DIST_SUM) == TG_OK, "%s", tg_last_error());
+    CHECK(tg_dist_allreduce(dist, v + 1, 1, TG_DIST_MAX) == TG_OK, "%s", tg_last_error());
+    CHECK(tg_dist_allreduce(dist, v + 2, 1, TG_DIST_MIN) == TG_OK, "%s", tg_last_error());
     CHECK(v[0] == p * (p - 1) / 2.0 && v[1] == p - 1 && v[2] == 1, "sum %g max %g min %g", v[0],
           v[1], v[2]);
     CHECK(tg_dist_allreduce(dist, v, -1, TG_DIST_SUM) == TG_ERR_ARG, "n < 0 accepted");
-    CHECK(tg_dist_barrier(dist) == TG_OK, "%s", tg_dist_error(dist));
+    CHECK(tg_dist_barrier(dist) == TG_OK, "%s", tg_last_error());
 }
 
 int main(int argc, char **argv) {
@@ -243,16 +244,16 @@ int main(int argc, char **argv) {
     }
     tg_set_num_threads(1);
     if (getenv("TG_TEST_QUICK")) STEPS = 10;
-    char err[512];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_dist *dist = NULL;
     tg_status s;
     if (attach) {
         int provided;
         MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
         MPI_Comm world = MPI_COMM_WORLD;
-        s = tg_dist_attach(&world, &dist, err, sizeof err);
+        s = tg_dist_attach(&world, &dist);
     } else {
-        s = tg_dist_init(&argc, &argv, &dist, err, sizeof err);
+        s = tg_dist_init(&argc, &argv, &dist);
     }
     if (s != TG_OK) {
         fprintf(stderr, "dist_equal: %s\n", err);

@@ -37,16 +37,18 @@ static tg_tape *T;
         CHECK_OK(T);                                                           \
     } while (0)
 
-/* A status-returning call with an error buffer. */
+/* A status-returning call and its sentence in tg_last_error() (none on
+ * success). */
 #define ERRBUF(call, s, needle)                                                \
     do {                                                                       \
         cases++;                                                               \
-        char err[256] = "unset";                                               \
+        const char *err = tg_last_error(); /* the thread's sentence */        \
+        tg_clear_error();                                                      \
         tg_status st_ = (call);                                                \
         CHECK(st_ == (s), "%s: status %s, expected %s (%s)", #call,            \
               tg_status_name(st_), tg_status_name(s), err);                    \
-        CHECK(strstr(err, (needle)) != NULL, "%s: error \"%s\" lacks \"%s\"",   \
-              #call, err, (needle));                                           \
+        CHECK((s) == TG_OK ? err[0] == 0 : strstr(err, (needle)) != NULL,     \
+              "%s: error \"%s\" lacks \"%s\"", #call, tg_last_error(), (needle)); \
     } while (0)
 
 static tg_tensor *f32(int rank, const int64_t *shape) { return tg_ones(T, TG_F32, rank, shape); }
@@ -381,69 +383,69 @@ static void checkpoint_misuse(void) {
     tg_tensor *v = tg_param_new(TG_F64, TG_SHAPE(2));
     const char *nm[] = {"w", "v"};
     tg_tensor *ts[] = {w, v};
-    ERRBUF(tg_checkpoint_save(NULL, 1, nm, ts, 0, NULL, err, sizeof err), TG_ERR_NULL, "checkpoint");
-    ERRBUF(tg_checkpoint_save(path, 1, NULL, ts, 0, NULL, err, sizeof err), TG_ERR_NULL, "checkpoint save");
-    ERRBUF(tg_checkpoint_save(path, 1, nm, NULL, 0, NULL, err, sizeof err), TG_ERR_NULL, "checkpoint save");
-    ERRBUF(tg_checkpoint_save(path, 2, nm, (tg_tensor *[]){w, NULL}, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(NULL, 1, nm, ts, 0, NULL), TG_ERR_NULL, "checkpoint");
+    ERRBUF(tg_checkpoint_save(path, 1, NULL, ts, 0, NULL), TG_ERR_NULL, "checkpoint save");
+    ERRBUF(tg_checkpoint_save(path, 1, nm, NULL, 0, NULL), TG_ERR_NULL, "checkpoint save");
+    ERRBUF(tg_checkpoint_save(path, 2, nm, (tg_tensor *[]){w, NULL}, 0, NULL),
            TG_ERR_NULL, path);
-    ERRBUF(tg_checkpoint_save(path, 2, (const char *[]){"w", NULL}, ts, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, 2, (const char *[]){"w", NULL}, ts, 0, NULL),
            TG_ERR_NULL, path);
-    ERRBUF(tg_checkpoint_save(path, 2, (const char *[]){"w", "w"}, ts, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, 2, (const char *[]){"w", "w"}, ts, 0, NULL),
            TG_ERR_ARG, "w");
-    ERRBUF(tg_checkpoint_save(path, 1, (const char *[]){""}, ts, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, 1, (const char *[]){""}, ts, 0, NULL),
            TG_ERR_ARG, path);
-    ERRBUF(tg_checkpoint_save(path, 1, (const char *[]){"__metadata__"}, ts, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, 1, (const char *[]){"__metadata__"}, ts, 0, NULL),
            TG_ERR_ARG, "__metadata__");
-    ERRBUF(tg_checkpoint_save(path, -1, nm, ts, 0, NULL, err, sizeof err), TG_ERR_ARG, path);
-    ERRBUF(tg_checkpoint_save(path, 1, nm, ts, 1, NULL, err, sizeof err), TG_ERR_NULL, "checkpoint save");
-    ERRBUF(tg_checkpoint_save(path, 1, nm, ts, 1, (const char *[]){"k", NULL}, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, -1, nm, ts, 0, NULL), TG_ERR_ARG, path);
+    ERRBUF(tg_checkpoint_save(path, 1, nm, ts, 1, NULL), TG_ERR_NULL, "checkpoint save");
+    ERRBUF(tg_checkpoint_save(path, 1, nm, ts, 1, (const char *[]){"k", NULL}),
            TG_ERR_NULL, path);
     {
         tg_tensor *stale = f32(TG_SHAPE(2));
         tg_tape_reset(T);
-        ERRBUF(tg_checkpoint_save(path, 1, nm, &stale, 0, NULL, err, sizeof err), TG_ERR_STALE, path);
+        ERRBUF(tg_checkpoint_save(path, 1, nm, &stale, 0, NULL), TG_ERR_STALE, path);
     }
-    ERRBUF(tg_checkpoint_save("/nonexistent-dir/x.safetensors", 1, nm, ts, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save("/nonexistent-dir/x.safetensors", 1, nm, ts, 0, NULL),
            TG_ERR_IO, "/nonexistent-dir/x.safetensors");
-    ERRBUF(tg_checkpoint_save(path, 2, nm, ts, 0, NULL, err, sizeof err), TG_OK, "");
-    ERRBUF(tg_checkpoint_load(NULL, 1, nm, ts, true, err, sizeof err), TG_ERR_NULL, "checkpoint");
-    ERRBUF(tg_checkpoint_load(path, 1, NULL, ts, false, err, sizeof err), TG_ERR_NULL, "checkpoint load");
-    ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){w, NULL}, true, err, sizeof err),
+    ERRBUF(tg_checkpoint_save(path, 2, nm, ts, 0, NULL), TG_OK, "");
+    ERRBUF(tg_checkpoint_load(NULL, 1, nm, ts, true), TG_ERR_NULL, "checkpoint");
+    ERRBUF(tg_checkpoint_load(path, 1, NULL, ts, false), TG_ERR_NULL, "checkpoint load");
+    ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){w, NULL}, true),
            TG_ERR_NULL, path);
-    ERRBUF(tg_checkpoint_load(path, 1, nm, ts, true, err, sizeof err), TG_ERR_ARG, "v");
-    ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){v, w}, true, err, sizeof err),
+    ERRBUF(tg_checkpoint_load(path, 1, nm, ts, true), TG_ERR_ARG, "v");
+    ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){v, w}, true),
            TG_ERR_DTYPE, path);
-    ERRBUF(tg_checkpoint_load(path, 1, (const char *[]){"nope"}, ts, false, err, sizeof err),
+    ERRBUF(tg_checkpoint_load(path, 1, (const char *[]){"nope"}, ts, false),
            TG_ERR_ARG, "nope");
-    ERRBUF(tg_checkpoint_load("/nonexistent-dir/x.safetensors", 1, nm, ts, true, err, sizeof err),
+    ERRBUF(tg_checkpoint_load("/nonexistent-dir/x.safetensors", 1, nm, ts, true),
            TG_ERR_IO, "/nonexistent-dir/x.safetensors");
     {
         tg_tensor *w2 = tg_param_new(TG_F32, TG_SHAPE(3, 2));
-        ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){w2, v}, true, err, sizeof err),
+        ERRBUF(tg_checkpoint_load(path, 2, nm, (tg_tensor *[]){w2, v}, true),
                TG_ERR_SHAPE, "w");
         tg_param_free(w2);
     }
-    ERRBUF(tg_checkpoint_open(path, NULL, err, sizeof err), TG_ERR_NULL, "checkpoint open");
-    ERRBUF(tg_checkpoint_open(NULL, &(tg_checkpoint *){NULL}, err, sizeof err), TG_ERR_NULL,
+    ERRBUF(tg_checkpoint_open(path, NULL), TG_ERR_NULL, "checkpoint open");
+    ERRBUF(tg_checkpoint_open(NULL, &(tg_checkpoint *){NULL}), TG_ERR_NULL,
            "checkpoint");
-    ERRBUF(tg_checkpoint_save_params(path, 1, NULL, 0, NULL, err, sizeof err), TG_ERR_NULL, path);
-    ERRBUF(tg_checkpoint_save_params(path, 1, (tg_params *[]){NULL}, 0, NULL, err, sizeof err),
+    ERRBUF(tg_checkpoint_save_params(path, 1, NULL, 0, NULL), TG_ERR_NULL, path);
+    ERRBUF(tg_checkpoint_save_params(path, 1, (tg_params *[]){NULL}, 0, NULL),
            TG_ERR_NULL, path);
-    ERRBUF(tg_checkpoint_load_params(path, 1, (tg_params *[]){NULL}, true, err, sizeof err),
+    ERRBUF(tg_checkpoint_load_params(path, 1, (tg_params *[]){NULL}, true),
            TG_ERR_NULL, path);
     {
         tg_checkpoint *ck = NULL;
-        char e2[256];
-        CHECK(tg_checkpoint_open(path, &ck, e2, sizeof e2) == TG_OK, "open: %s", e2);
-        ERRBUF(tg_checkpoint_read(ck, "w", NULL, err, sizeof err), TG_ERR_NULL, "w");
-        ERRBUF(tg_checkpoint_read(ck, NULL, w, err, sizeof err), TG_ERR_NULL, "checkpoint read");
-        ERRBUF(tg_checkpoint_read(NULL, "w", w, err, sizeof err), TG_ERR_NULL, "checkpoint");
-        ERRBUF(tg_checkpoint_read(ck, "zz", w, err, sizeof err), TG_ERR_ARG, "zz");
+        const char *e2 = tg_last_error(); /* the thread's sentence buffer */
+        CHECK(tg_checkpoint_open(path, &ck) == TG_OK, "open: %s", e2);
+        ERRBUF(tg_checkpoint_read(ck, "w", NULL), TG_ERR_NULL, "w");
+        ERRBUF(tg_checkpoint_read(ck, NULL, w), TG_ERR_NULL, "checkpoint read");
+        ERRBUF(tg_checkpoint_read(NULL, "w", w), TG_ERR_NULL, "checkpoint");
+        ERRBUF(tg_checkpoint_read(ck, "zz", w), TG_ERR_ARG, "zz");
         cases++;
-        CHECK(tg_checkpoint_get(ck, "w", NULL, e2, sizeof e2) == NULL && strstr(e2, "checkpoint"),
+        CHECK(tg_checkpoint_get(ck, "w", NULL) == NULL && strstr(e2, "checkpoint"),
               "get without a tape: %s", e2);
         cases++;
-        CHECK(tg_checkpoint_get(NULL, "w", T, e2, sizeof e2) == NULL, "get from NULL");
+        CHECK(tg_checkpoint_get(NULL, "w", T) == NULL, "get from NULL");
         cases++;
         CHECK(tg_checkpoint_count(NULL) == 0 && tg_checkpoint_name(NULL, 0) == NULL &&
                   tg_checkpoint_find(NULL, "w") == -1 && tg_checkpoint_find(ck, NULL) == -1 &&
@@ -456,7 +458,7 @@ static void checkpoint_misuse(void) {
         tg_tape_reset(T);
     }
     /* a directory is not a checkpoint */
-    ERRBUF(tg_checkpoint_load(dir, 1, nm, ts, false, err, sizeof err), TG_ERR_IO, dir);
+    ERRBUF(tg_checkpoint_load(dir, 1, nm, ts, false), TG_ERR_IO, dir);
     tg_param_free(w);
     tg_param_free(v);
     unlink(path);
@@ -466,28 +468,27 @@ static void checkpoint_misuse(void) {
 static void data_misuse(void) {
     tg_dataset d;
     tg_idx m;
-    ERRBUF(tg_idx_read(NULL, &m, err, sizeof err), TG_ERR_NULL, "idx_read");
-    ERRBUF(tg_idx_read("/nonexistent.idx", NULL, err, sizeof err), TG_ERR_NULL, "idx_read");
-    ERRBUF(tg_idx_read("/nonexistent.idx", &m, err, sizeof err), TG_ERR_IO, "/nonexistent.idx");
-    ERRBUF(tg_idx_read("/tmp", &m, err, sizeof err), TG_ERR_IO, "/tmp");
-    ERRBUF(tg_csv_read(NULL, NULL, &d, err, sizeof err), TG_ERR_NULL, "csv");
-    ERRBUF(tg_csv_read("/nonexistent.csv", NULL, NULL, err, sizeof err), TG_ERR_NULL, "csv");
-    ERRBUF(tg_csv_read("/nonexistent.csv", NULL, &d, err, sizeof err), TG_ERR_IO, "/nonexistent.csv");
-    ERRBUF(tg_mnist_load(NULL, NULL, &d, err, sizeof err), TG_ERR_NULL, "mnist");
-    ERRBUF(tg_mnist_load_dir(NULL, true, &d, err, sizeof err), TG_ERR_NULL, "mnist");
-    ERRBUF(tg_idx_write(NULL, TG_IDX_U8, TG_SHAPE(1), (double[]){1}, err, sizeof err), TG_ERR_NULL, "idx");
-    ERRBUF(tg_idx_write("/tmp/x.idx", TG_IDX_U8, 1, NULL, (double[]){1}, err, sizeof err), TG_ERR_NULL,
+    ERRBUF(tg_idx_read(NULL, &m), TG_ERR_NULL, "idx_read");
+    ERRBUF(tg_idx_read("/nonexistent.idx", NULL), TG_ERR_NULL, "idx_read");
+    ERRBUF(tg_idx_read("/nonexistent.idx", &m), TG_ERR_IO, "/nonexistent.idx");
+    ERRBUF(tg_idx_read("/tmp", &m), TG_ERR_IO, "/tmp");
+    ERRBUF(tg_csv_read(NULL, NULL, &d), TG_ERR_NULL, "csv");
+    ERRBUF(tg_csv_read("/nonexistent.csv", NULL, NULL), TG_ERR_NULL, "csv");
+    ERRBUF(tg_csv_read("/nonexistent.csv", NULL, &d), TG_ERR_IO, "/nonexistent.csv");
+    ERRBUF(tg_mnist_load(NULL, NULL, &d), TG_ERR_NULL, "mnist");
+    ERRBUF(tg_mnist_load_dir(NULL, true, &d), TG_ERR_NULL, "mnist");
+    ERRBUF(tg_idx_write(NULL, TG_IDX_U8, TG_SHAPE(1), (double[]){1}), TG_ERR_NULL, "idx");
+    ERRBUF(tg_idx_write("/tmp/x.idx", TG_IDX_U8, 1, NULL, (double[]){1}), TG_ERR_NULL,
            "idx");
-    ERRBUF(tg_idx_write("/tmp/tg_misuse_never.idx", TG_IDX_U8, TG_SHAPE(1), (double[]){300}, err,
-                        sizeof err),
+    ERRBUF(tg_idx_write("/tmp/tg_misuse_never.idx", TG_IDX_U8, TG_SHAPE(1), (double[]){300}),
            TG_ERR_ARG, "300");
-    ERRBUF(tg_dataset_alloc(NULL, 2, TG_SHAPE(3), false, err, sizeof err), TG_ERR_NULL, "dataset_alloc");
-    ERRBUF(tg_dataset_alloc(&d, INT64_MAX, TG_SHAPE(INT64_MAX), false, err, sizeof err), TG_ERR_OVERFLOW,
+    ERRBUF(tg_dataset_alloc(NULL, 2, TG_SHAPE(3), false), TG_ERR_NULL, "dataset_alloc");
+    ERRBUF(tg_dataset_alloc(&d, INT64_MAX, TG_SHAPE(INT64_MAX), false), TG_ERR_OVERFLOW,
            "dataset_alloc");
-    ERRBUF(tg_dataset_alloc(&d, 2, TG_SHAPE(-3), false, err, sizeof err), TG_ERR_ARG, "dataset_alloc");
-    ERRBUF(tg_dataset_alloc(&d, 2, 0, NULL, false, err, sizeof err), TG_ERR_NULL, "dataset_alloc");
-    ERRBUF(tg_batcher_init(NULL, &d, 2, true, 1, err, sizeof err), TG_ERR_NULL, "batcher");
-    ERRBUF(tg_batcher_init(&(tg_batcher){0}, NULL, 2, true, 1, err, sizeof err), TG_ERR_NULL, "batcher");
+    ERRBUF(tg_dataset_alloc(&d, 2, TG_SHAPE(-3), false), TG_ERR_ARG, "dataset_alloc");
+    ERRBUF(tg_dataset_alloc(&d, 2, 0, NULL, false), TG_ERR_NULL, "dataset_alloc");
+    ERRBUF(tg_batcher_init(NULL, &d, 2, true, 1), TG_ERR_NULL, "batcher");
+    ERRBUF(tg_batcher_init(&(tg_batcher){0}, NULL, 2, true, 1), TG_ERR_NULL, "batcher");
     cases++;
     tg_dataset_free(NULL);
     tg_idx_free(NULL);
@@ -498,11 +499,11 @@ static void data_misuse(void) {
           "normalization on NULL");
     cases++;
     CHECK(isnan(tg_idx_get(NULL, 0)) && tg_batcher_count(NULL) == 0, "queries on NULL");
-    char e2[256];
-    CHECK(tg_dataset_alloc(&d, 4, TG_SHAPE(3), false, e2, sizeof e2) == TG_OK, "alloc: %s", e2);
+    const char *e2 = tg_last_error(); /* the thread's sentence buffer */
+    CHECK(tg_dataset_alloc(&d, 4, TG_SHAPE(3), false) == TG_OK, "alloc: %s", e2);
     cases++;
     CHECK(tg_dataset_scale(&d, 1, 1) == TG_ERR_ARG, "scale with hi == lo");
-    ERRBUF(tg_batcher_init(&(tg_batcher){0}, &d, 0, true, 1, err, sizeof err), TG_ERR_ARG, "batch");
+    ERRBUF(tg_batcher_init(&(tg_batcher){0}, &d, 0, true, 1), TG_ERR_ARG, "batch");
     ERR(tg_dataset_batch_x(T, &d, 2, (int64_t[]){0, 4}, TG_F32, true), TG_ERR_ARG, "batch_x");
     ERR(tg_dataset_batch_x(T, &d, 2, (int64_t[]){-1, 0}, TG_F32, true), TG_ERR_ARG, "batch_x");
     ERR(tg_dataset_batch_x(T, &d, 9, NULL, TG_F32, true), TG_ERR_ARG, "batch_x");

@@ -56,7 +56,7 @@ static tg_status program(int *made) {
     *made = t && ps && mlp && opt;
     if (ps && !mlp) expect_nomem(TG_ERR_NOMEM, "tg_mlp_new", tg_params_error(ps));
     if (!*made) goto out;
-    char err[256];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     for (int pass = 0; pass < 2; pass++) {
         tg_tensor *x = tg_rand_normal(t, TG_F32, TG_SHAPE(128, 64), &rng, 0, 1);
         tg_tensor *y = tg_sequential_forward(mlp, x);
@@ -82,12 +82,12 @@ static tg_status program(int *made) {
                 st = expect_nomem(TG_ERR_NOMEM, "tg_optim_state", "out of memory");
                 break;
             }
-            st = tg_checkpoint_save_params(ckpt_path, 2, lists, 0, NULL, err, sizeof err);
+            st = tg_checkpoint_save_params(ckpt_path, 2, lists, 0, NULL);
             if (st != TG_OK) {
                 expect_nomem(st, "tg_checkpoint_save_params", err);
                 break;
             }
-            st = tg_checkpoint_load_params(ckpt_path, 2, lists, true, err, sizeof err);
+            st = tg_checkpoint_load_params(ckpt_path, 2, lists, true);
             if (st != TG_OK) {
                 expect_nomem(st, "tg_checkpoint_load_params", err);
                 break;

@@ -1,8 +1,42 @@
-/* error.c - the sticky error model: the tape keeps the first error. */
+/* error.c - the error model: every failure writes the calling thread's
+ * last error (tg_last_error); the tape also keeps its first error. */
 #include "tg_engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The calling thread's most recent failure. Only failure paths write it. */
+static _Thread_local struct {
+    tg_status status;
+    char msg[512];
+} last;
+
+const char *tg_last_error(void) { return last.msg; }
+tg_status tg_last_status(void) { return last.status; }
+void tg_clear_error(void) {
+    last.status = TG_OK;
+    last.msg[0] = 0;
+}
+
+/* Writes "<op>: <sentence>" (or just the sentence when op is NULL). */
+static void set_last(tg_status s, const char *op, const char *fmt, va_list ap) {
+    last.status = s == TG_OK ? TG_ERR_STATE : s; /* a failure is never "ok" */
+    int k = op ? snprintf(last.msg, sizeof last.msg, "%s: ", op) : 0;
+    if (k < 0) k = 0;
+    if ((size_t)k < sizeof last.msg) vsnprintf(last.msg + k, sizeof last.msg - (size_t)k, fmt, ap);
+    last.msg[sizeof last.msg - 1] = 0;
+}
+
+void tg_set_last_errorv(tg_status s, const char *fmt, va_list ap) {
+    set_last(s, NULL, fmt ? fmt : "(no sentence)", ap);
+}
+
+void tg_set_last_error(tg_status s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tg_set_last_errorv(s, fmt, ap);
+    va_end(ap);
+}
 
 const char *tg_status_name(tg_status s) {
     switch (s) {
@@ -23,7 +57,18 @@ const char *tg_status_name(tg_status s) {
     return "unknown status";
 }
 
+bool tg__null_keeps_last(void) { return last.status != TG_OK; }
+
 void tg__failv(tg_tape *tape, tg_status s, const char *op, const char *fmt, va_list ap) {
+    /* An op given NULL (most often the failure value of an earlier op)
+     * keeps the earlier sentence: the root cause stays readable at the end
+     * of a chain of calls. */
+    if (s != TG_ERR_NULL || !tg__null_keeps_last()) {
+        va_list aq;
+        va_copy(aq, ap);
+        set_last(s, op ? op : "tapegrad", fmt, aq); /* the same sentence as the tape keeps */
+        va_end(aq);
+    }
     if (!tape || tape->status != TG_OK) return;
     tape->status = s;
     int k = snprintf(tape->err, sizeof tape->err, "%s: ", op ? op : "tapegrad");

@@ -370,21 +370,42 @@ tg_dtype tg_tensor_dtype(const tg_tensor *h) {
     return t ? (tg_dtype)t->dtype : TG_F32;
 }
 
+/* A query given NULL or a stale tensor: the sentence goes to the thread's
+ * last error only (queries record nothing on a tape). Off the hot path. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void bad_query(const tg_tensor *h, const char *op) {
+    if (!h) {
+        if (!tg__null_keeps_last())
+                tg_set_last_error(TG_ERR_NULL, "%s: the tensor is NULL", op);
+    } else {
+        tg_set_last_error(TG_ERR_STALE, "%s: the tensor is stale (made before a tg_tape_reset)", op);
+    }
+}
+
 int tg_tensor_rank(const tg_tensor *h) {
     const tg_tensor *t = tg__live(h);
-    return t ? t->rank : -1;
+    if (!t) return bad_query(h, "tensor_rank"), -1;
+    return t->rank;
 }
 
 int64_t tg_tensor_dim(const tg_tensor *h, int axis) {
     const tg_tensor *t = tg__live(h);
-    if (!t || t->rank == 0) return -1;
-    axis = tg__axis(axis, t->rank);
-    return axis < 0 ? -1 : t->shape[axis];
+    if (!t) return bad_query(h, "tensor_dim"), -1;
+    int a = t->rank ? tg__axis(axis, t->rank) : -1;
+    if (a < 0) {
+        tg_set_last_error(TG_ERR_ARG, "tensor_dim: axis %d is out of range for rank %d", axis,
+                          (int)t->rank);
+        return -1;
+    }
+    return t->shape[a];
 }
 
 const int64_t *tg_tensor_shape(const tg_tensor *h) {
     const tg_tensor *t = tg__live(h);
-    return t && t->rank ? t->shape : NULL;
+    if (!t) return bad_query(h, "tensor_shape"), NULL;
+    return t->rank ? t->shape : NULL;
 }
 
 tg_status tg_tensor_status(const tg_tensor *h) {
@@ -394,7 +415,8 @@ tg_status tg_tensor_status(const tg_tensor *h) {
 
 int64_t tg_tensor_numel(const tg_tensor *h) {
     const tg_tensor *t = tg__live(h);
-    return t ? tg__numel(t) : -1;
+    if (!t) return bad_query(h, "tensor_numel"), -1;
+    return tg__numel(t);
 }
 
 char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
@@ -406,15 +428,16 @@ char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
     return tg__shape_str(buf, n, t->rank, t->shape);
 }
 
-static void *data_as(const tg_tensor *h, int dt) {
+static void *data_as(const tg_tensor *h, int dt, const char *op) {
     const tg_tensor *t = tg__live(h);
-    return t && (dt < 0 || t->dtype == dt) ? t->data : NULL;
+    if (!t) return bad_query(h, op), NULL;
+    return dt < 0 || t->dtype == dt ? t->data : NULL; /* another dtype: a probe, no failure */
 }
 
-float *tg_tensor_f32(const tg_tensor *h) { return data_as(h, TG_F32); }
-double *tg_tensor_f64(const tg_tensor *h) { return data_as(h, TG_F64); }
-int64_t *tg_tensor_i64(const tg_tensor *h) { return data_as(h, TG_I64); }
-void *tg_tensor_data(const tg_tensor *h) { return data_as(h, -1); }
+float *tg_tensor_f32(const tg_tensor *h) { return data_as(h, TG_F32, "tensor_f32"); }
+double *tg_tensor_f64(const tg_tensor *h) { return data_as(h, TG_F64, "tensor_f64"); }
+int64_t *tg_tensor_i64(const tg_tensor *h) { return data_as(h, TG_I64, "tensor_i64"); }
+void *tg_tensor_data(const tg_tensor *h) { return data_as(h, -1, "tensor_data"); }
 
 static double get(const tg_tensor *t, int64_t i) {
     switch (t->dtype) {
@@ -426,7 +449,7 @@ static double get(const tg_tensor *t, int64_t i) {
 
 double tg_item(const tg_tensor *h) {
     const tg_tensor *t = tg__rec(h);
-    if (!t) return NAN;
+    if (!t) return bad_query(h, "item"), NAN;
     if (!tg__live(h)) {
         tg__fail(t->tape, TG_ERR_STALE, "item", "the tensor is stale (made before a reset)");
         return NAN;
@@ -442,7 +465,12 @@ double tg_item(const tg_tensor *h) {
 
 double tg_tensor_get(const tg_tensor *h, int64_t i) {
     const tg_tensor *t = tg__live(h);
-    if (!t || i < 0 || i >= tg__numel(t)) return NAN;
+    if (!t) return bad_query(h, "tensor_get"), NAN;
+    if (i < 0 || i >= tg__numel(t)) {
+        tg_set_last_error(TG_ERR_ARG, "tensor_get: index %lld is out of range for %lld elements",
+                          (long long)i, (long long)tg__numel(t));
+        return NAN;
+    }
     return get(t, i);
 }
 

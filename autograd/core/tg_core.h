@@ -15,6 +15,7 @@
  */
 #ifndef TG_CORE_H
 #define TG_CORE_H
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,36 @@ typedef enum tg_status {
 
 /* The word for a status ("ok", "shape", "out of memory", ...). Never NULL. */
 TG_API const char *tg_status_name(tg_status s);
+
+/* The calling thread's last error (the error rule: top of tapegrad.h).
+ * tg_last_error: the sentence of the most recent failure on this thread,
+ * wherever it happened (an op, a layer or optimizer, a file or data set
+ * function, tg_dist, a query given a stale tensor), e.g. "matmul: inner
+ * dimensions differ: [3,4] @ [5,2]"; "" when none. A per-thread buffer of
+ * 512 bytes (longer sentences are cut, always terminated), overwritten by
+ * the next failure on the thread and never by a success (like errno: read
+ * it right after a call returned its failure value). One exception keeps
+ * the root cause readable: an op (tg_ops.h, tg_loss.h, a layer's forward)
+ * or a query that fails because it was given a NULL tensor (TG_ERR_NULL,
+ * most often the failure value of an earlier op) does not overwrite an
+ * earlier failure's sentence. The pointer tg_last_error returns is the
+ * thread's buffer itself: it stays valid for the thread's life and always
+ * reads the current sentence.
+ * tg_last_status: that failure's code (TG_OK when none). */
+TG_API const char *tg_last_error(void);
+TG_API tg_status tg_last_status(void);
+/* Resets the calling thread's last error to TG_OK and "". */
+TG_API void tg_clear_error(void);
+/* Records a failure as the calling thread's last error, for code built on
+ * tapegrad that fails outside a tape: tg_set_last_error(TG_ERR_ARG,
+ * "mylib: k must be positive, got %d", k). A status of TG_OK is stored as
+ * TG_ERR_STATE (a failure is never ok). Always writes. */
+TG_API void tg_set_last_error(tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+TG_API void tg_set_last_errorv(tg_status s, const char *fmt, va_list ap);
 
 /* ----------------------------------------------------------- allocation */
 
@@ -204,11 +235,13 @@ TG_API bool tg_tape_ok(const tg_tape *tape);
 TG_API tg_status tg_tape_status(const tg_tape *tape);
 
 /* The first error as a sentence, e.g.
- * "matmul: inner dimensions differ: [3,4] @ [5,2]". "" when ok. */
+ * "matmul: inner dimensions differ: [3,4] @ [5,2]". "" when ok. Each
+ * failure on the tape also wrote tg_last_error() (the error rule). */
 TG_API const char *tg_tape_error(const tg_tape *tape);
 
-/* Records an error on the tape (kept only if it is the first). For code
- * built on tapegrad (nn/, user ops) that wants the same sticky model. */
+/* Records an error on the tape (kept only if it is the first) and writes
+ * it to tg_last_error(). For code built on tapegrad (nn/, user ops) that
+ * wants the same sticky model. A NULL tape writes tg_last_error() only. */
 TG_API void tg_tape_fail(tg_tape *tape, tg_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -298,16 +331,24 @@ TG_API tg_status tg_tensor_status(const tg_tensor *t);
 
 TG_API tg_tape *tg_tensor_tape(const tg_tensor *t);  /* NULL for parameters */
 TG_API tg_dtype tg_tensor_dtype(const tg_tensor *t); /* TG_F32 for NULL or stale */
+/* The queries below record nothing on a tape. Given NULL or a stale
+ * tensor they return NULL, -1 or NaN and write tg_last_error(), e.g.
+ * "tensor_rank: the tensor is stale (made before a tg_tape_reset)". */
+/* The rank; -1 for NULL or stale. */
 TG_API int tg_tensor_rank(const tg_tensor *t);
-/* Size of one axis; negative axes count from the end. -1 if out of range. */
+/* Size of one axis; negative axes count from the end. -1 (and
+ * tg_last_error) if out of range, NULL or stale. */
 TG_API int64_t tg_tensor_dim(const tg_tensor *t, int axis);
-/* The shape array (rank entries; NULL for rank 0 or a bad tensor). */
+/* The shape array (rank entries; NULL for rank 0, and NULL with
+ * tg_last_error for a NULL or stale tensor). */
 TG_API const int64_t *tg_tensor_shape(const tg_tensor *t);
+/* The number of elements; -1 for NULL or stale. */
 TG_API int64_t tg_tensor_numel(const tg_tensor *t);
 /* Writes "[2,3]" into buf (always terminated); returns buf. */
 TG_API char *tg_tensor_shape_str(const tg_tensor *t, char *buf, size_t n);
 
-/* Pointers to the data (NULL if t is NULL, stale, or of another dtype).
+/* Pointers to the data (NULL if t is NULL or stale, with tg_last_error;
+ * NULL if t is of another dtype, a probe that writes no error).
  * Tensors on a tape are read-only in spirit: writing changes values that
  * the backward sweep may use. Parameters are meant to be written. */
 TG_API float *tg_tensor_f32(const tg_tensor *t);
@@ -316,9 +357,11 @@ TG_API int64_t *tg_tensor_i64(const tg_tensor *t);
 TG_API void *tg_tensor_data(const tg_tensor *t);
 
 /* The value of a one-element tensor as a double. NaN (and an error on the
- * tape) if t is NULL, stale or has more than one element. */
+ * tape, and tg_last_error) if t is NULL, stale or has more than one
+ * element. */
 TG_API double tg_item(const tg_tensor *t);
-/* Element i (flat, row-major index) as a double; NaN if out of range. */
+/* Element i (flat, row-major index) as a double; NaN (and tg_last_error)
+ * if out of range, NULL or stale. */
 TG_API double tg_tensor_get(const tg_tensor *t, int64_t i);
 
 /* ------------------------------------------------------------ parameters */

@@ -323,6 +323,9 @@ void *tg__fail(tg_tape *tape, tg_status s, const char *op, const char *fmt, ...)
 #endif
     ;
 void tg__failv(tg_tape *tape, tg_status s, const char *op, const char *fmt, va_list ap);
+/* Whether an op or query given NULL keeps the thread's last error as it is
+ * (it does when that holds a failure: the root cause of the NULL). */
+bool tg__null_keeps_last(void);
 /* "[2,3]" for a shape. */
 char *tg__shape_str(char *buf, size_t n, int rank, const int64_t *shape);
 

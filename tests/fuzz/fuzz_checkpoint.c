@@ -43,9 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(path, sizeof path, "%s/tg_fuzz_checkpoint_%ld.safetensors",
              access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
     if (!write_file(path, data, size)) return 0;
-    char err[512];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_checkpoint *ck = NULL;
-    tg_status st = tg_checkpoint_open(path, &ck, err, sizeof err);
+    tg_clear_error(); /* each call writes its own sentence */
+    tg_status st = tg_checkpoint_open(path, &ck);
     if (st != TG_OK) {
         fail_if(ck != NULL, "a handle on failure", err);
         check_err(st, err, path);
@@ -72,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int64_t shape[TG_MAX_RANK];
         fail_if(!tg_checkpoint_info(ck, i, &dt, &rank, shape), "info of a tensor in range", name);
         fail_if(rank < 0 || rank > TG_MAX_RANK, "a bad rank", name);
-        tg_tensor *x = t ? tg_checkpoint_get(ck, name, t, err, sizeof err) : NULL;
+        tg_clear_error(); /* each call writes its own sentence */
+        tg_tensor *x = t ? tg_checkpoint_get(ck, name, t) : NULL;
         if (!x || !t) {
             if (t) fail_if(!err[0], "get failed without a message", name);
             if (t) tg_tape_reset(t);
@@ -81,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* read it again into a parameter of the same dtype and shape */
         tg_tensor *p = tg_param_new(tg_tensor_dtype(x), tg_tensor_rank(x), tg_tensor_shape(x));
         if (p) {
-            st = tg_checkpoint_read(ck, name, p, err, sizeof err);
+            tg_clear_error(); /* each call writes its own sentence */
+            st = tg_checkpoint_read(ck, name, p);
             fail_if(st != TG_OK && st != TG_ERR_NOMEM && st != TG_ERR_IO, "read after get", err);
             if (st == TG_OK) {
                 size_t bytes = (size_t)tg_tensor_numel(p) * (tg_tensor_dtype(p) == TG_F32 ? 4u : 8u);
@@ -101,9 +104,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tg_checkpoint_close(ck);
     /* the whole file through tg_checkpoint_load, strict and not */
     if (names && dst) {
-        st = tg_checkpoint_load(path, nread, names, dst, false, err, sizeof err);
+        tg_clear_error(); /* each call writes its own sentence */
+        st = tg_checkpoint_load(path, nread, names, dst, false);
         fail_if(st != TG_OK && st != TG_ERR_NOMEM, "load of what open accepted", err);
-        st = tg_checkpoint_load(path, nread, names, dst, true, err, sizeof err);
+        tg_clear_error(); /* each call writes its own sentence */
+        st = tg_checkpoint_load(path, nread, names, dst, true);
         if (st != TG_OK) check_err(st, err, path);
     }
     for (int i = 0; i < nread; i++) {

@@ -58,9 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(path, sizeof path, "%s/tg_fuzz_idx_%ld", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
              (long)getpid());
     if (!write_file(path, data + 1, size - 1, data[0] & 1)) return 0;
-    char err[512];
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
     tg_idx m;
-    tg_status st = tg_idx_read(path, &m, err, sizeof err);
+    tg_clear_error(); /* each call writes its own sentence */
+    tg_status st = tg_idx_read(path, &m);
     if (st == TG_OK) {
         fail_if(m.rank < 1 || m.rank > TG_MAX_RANK, "a bad rank", "");
         int64_t numel = 1;
@@ -96,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(plain, sizeof plain, "%s.plain", path);
         if (write_file(plain, data + 1, size - 1, false)) {
             tg_idx p;
-            tg_status sp = tg_idx_read(plain, &p, err, sizeof err);
+            tg_clear_error(); /* each call writes its own sentence */
+            tg_status sp = tg_idx_read(plain, &p);
             fail_if(sp != st, "gzip'd and plain bytes read differently", err);
             if (sp == TG_OK && st == TG_OK) {
                 bool same = p.type == m.type && p.rank == m.rank && p.numel == m.numel &&
@@ -114,7 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (f && fclose(f) != 0) appended = false;
         if (appended) {
             tg_idx g;
-            tg_status sg = tg_idx_read(path, &g, err, sizeof err);
+            tg_clear_error(); /* each call writes its own sentence */
+            tg_status sg = tg_idx_read(path, &g);
             fail_if(sg != TG_ERR_FORMAT, "a byte after the gzip data was accepted", err);
             fail_if(st == TG_OK && !strstr(err, "not a gzip member"),
                     "a byte after the gzip data: the wrong reason", err);
@@ -127,7 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tg_idx_free(&m); /* twice is allowed */
 
     tg_dataset d;
-    st = tg_mnist_load(path, path, &d, err, sizeof err);
+    tg_clear_error(); /* each call writes its own sentence */
+    st = tg_mnist_load(path, path, &d);
     if (st == TG_OK) {
         fail_if(d.n < 0 || d.dim < 0, "a negative count", "");
         for (int64_t i = 0; i < d.n; i++)

@@ -1,0 +1,262 @@
+/* test_errors.c - the error rule (top of tapegrad.h): for one function of
+ * each former convention (an op on a tape, a layer constructor, an
+ * optimizer, the file and data set readers, a query on a stale tensor,
+ * tg_dist), the failure value comes back AND tg_last_error() holds the
+ * sentence; a success does not clear it, tg_clear_error does, and each
+ * thread has its own. */
+#include "tg_test.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+/* The last error is status s and holds needle. */
+#define CHECK_LAST(s, needle)                                                  \
+    do {                                                                       \
+        CHECK(tg_last_status() == (s), "last status %s, expected %s (%s)",     \
+              tg_status_name(tg_last_status()), tg_status_name(s), tg_last_error()); \
+        CHECK(strstr(tg_last_error(), (needle)) != NULL,                       \
+              "last error \"%s\" lacks \"%s\"", tg_last_error(), (needle));    \
+    } while (0)
+
+static void test_op(void) {
+    tg_tape *tape = tg_tape_new();
+    tg_clear_error();
+    tg_tensor *a = tg_zeros(tape, TG_F64, 2, (int64_t[]){2, 3});
+    tg_tensor *b = tg_zeros(tape, TG_F64, 2, (int64_t[]){4, 2});
+    tg_tensor *c = tg_matmul(a, b);
+    CHECK(c == NULL, "matmul of [2,3] and [4,2] returned a tensor");
+    CHECK_LAST(TG_ERR_SHAPE, "matmul");
+    CHECK_LAST(TG_ERR_SHAPE, "[2,3]");
+    CHECK(strcmp(tg_last_error(), tg_tape_error(tape)) == 0, "last \"%s\" and tape \"%s\" differ",
+          tg_last_error(), tg_tape_error(tape));
+    /* a chain of ops given the NULL keeps the root cause, and so does a
+     * query given the NULL at its end */
+    tg_tensor *s = tg_sum(tg_exp(c));
+    CHECK(s == NULL && isnan(tg_item(s)) && tg_tensor_rank(s) == -1, "the chain after a failure");
+    CHECK_LAST(TG_ERR_SHAPE, "matmul: ");
+    /* a later failure of another kind on the failed tape is the new last */
+    CHECK(tg_reshape(a, 1, (int64_t[]){7}) == NULL, "reshape [2,3] to [7]");
+    CHECK_LAST(TG_ERR_SHAPE, "reshape");
+    CHECK(strstr(tg_tape_error(tape), "matmul") != NULL, "the tape keeps its first: %s",
+          tg_tape_error(tape));
+    /* an op given NULL with no earlier failure says so */
+    tg_clear_error();
+    CHECK(tg_add(a, NULL) == NULL, "add with NULL");
+    CHECK_LAST(TG_ERR_NULL, "add: operand 2 is NULL");
+    tg_tape_free(tape);
+}
+
+static void test_layer_and_optim(void) {
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_params *ps = tg_params_new(TG_F32);
+    CHECK(tg_params_status(ps) == TG_OK && tg_params_error(ps)[0] == 0, "a new list is fine");
+    tg_clear_error();
+    CHECK(tg_linear_new(ps, "fc", 0, 3, true, &rng) == NULL, "linear with 0 inputs");
+    CHECK_LAST(TG_ERR_ARG, "linear: in and out must be positive");
+    CHECK(tg_params_status(ps) == TG_ERR_ARG, "params status %s",
+          tg_status_name(tg_params_status(ps)));
+    CHECK(strcmp(tg_params_error(ps), tg_last_error()) == 0, "params \"%s\", last \"%s\"",
+          tg_params_error(ps), tg_last_error());
+    /* an optimizer with lr NaN: the last error is its own, the list keeps its first */
+    CHECK(tg_adam_new(ps, NAN, NULL) == NULL, "adam with lr NaN");
+    CHECK_LAST(TG_ERR_ARG, "adam: ");
+    CHECK_LAST(TG_ERR_ARG, "lr nan");
+    CHECK(strstr(tg_params_error(ps), "linear") != NULL, "the list keeps its first: %s",
+          tg_params_error(ps));
+    tg_params_free(ps);
+
+    /* set_lr NaN on a working optimizer */
+    ps = tg_params_new(TG_F64);
+    CHECK(tg_linear_new(ps, "fc", 2, 3, true, &rng) != NULL, "linear 2->3: %s", tg_last_error());
+    tg_optim *opt = tg_sgd_new(ps, 0.1, NULL);
+    CHECK(opt != NULL, "sgd: %s", tg_last_error());
+    tg_clear_error();
+    CHECK(tg_optim_set_lr(opt, NAN) == TG_ERR_ARG && tg_optim_lr(opt) == 0.1, "set_lr NaN");
+    CHECK_LAST(TG_ERR_ARG, "set_lr");
+    CHECK(tg_params_status(ps) == TG_ERR_ARG && strstr(tg_params_error(ps), "set_lr"),
+          "the list keeps set_lr's error: %s", tg_params_error(ps));
+    tg_optim_free(opt);
+    opt = tg_lbfgs_new(ps, 1.0, NULL);
+    CHECK(opt && tg_optim_step(opt) == TG_ERR_STATE, "optim_step on L-BFGS");
+    CHECK_LAST(TG_ERR_STATE, "lbfgs: step: use tg_lbfgs_step");
+    CHECK(tg_optim_step(NULL) == TG_ERR_NULL, "optim_step(NULL)");
+    CHECK_LAST(TG_ERR_NULL, "optim_step: the optimizer is NULL");
+    tg_optim_free(opt);
+    tg_params_free(ps);
+    CHECK(tg_params_status(NULL) == TG_ERR_NULL, "params status of NULL");
+    CHECK(tg_params_new(TG_I64) == NULL, "params of i64");
+    CHECK_LAST(TG_ERR_ARG, "params_new: dtype i64");
+}
+
+static void test_files(void) {
+    tg_dataset d;
+    tg_clear_error();
+    CHECK(tg_mnist_load_dir("/nonexistent-tg-dir", true, &d) == TG_ERR_IO, "mnist dir missing");
+    CHECK_LAST(TG_ERR_IO, "/nonexistent-tg-dir/train-images-idx3-ubyte");
+    CHECK_LAST(TG_ERR_IO, "cannot open");
+    CHECK(d.n == 0 && d.x == NULL, "the data set is left empty");
+
+    tg_clear_error();
+    CHECK(tg_csv_read("/nonexistent-tg.csv", NULL, &d) == TG_ERR_IO, "csv missing");
+    CHECK_LAST(TG_ERR_IO, "/nonexistent-tg.csv");
+
+    tg_tensor *w = tg_param_new(TG_F32, 1, (int64_t[]){3});
+    const char *names[] = {"w"};
+    tg_clear_error();
+    CHECK(tg_checkpoint_load("/nonexistent-tg.safetensors", 1, names, &w, true) == TG_ERR_IO,
+          "checkpoint missing");
+    CHECK_LAST(TG_ERR_IO, "checkpoint '/nonexistent-tg.safetensors': cannot open");
+    tg_checkpoint *ck = (tg_checkpoint *)&d;
+    CHECK(tg_checkpoint_open(NULL, &ck) == TG_ERR_NULL && ck == NULL, "open NULL path");
+    CHECK_LAST(TG_ERR_NULL, "checkpoint open: path is NULL");
+
+    /* a success writes no error and clears none */
+    char path[256];
+    snprintf(path, sizeof path, "%s/tg_errors_%ld.safetensors",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
+    CHECK(tg_checkpoint_save(path, 1, names, &w, 0, NULL) == TG_OK, "save: %s", tg_last_error());
+    CHECK(tg_checkpoint_load(path, 1, names, &w, true) == TG_OK, "load: %s", tg_last_error());
+    CHECK_LAST(TG_ERR_NULL, "checkpoint open: path is NULL");
+    unlink(path);
+    tg_param_free(w);
+}
+
+static void test_queries(void) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tg_full(tape, TG_F64, 1, (int64_t[]){3}, 2.0);
+    tg_tape_reset(tape);
+    tg_clear_error();
+    CHECK(tg_tensor_rank(x) == -1, "rank of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "tensor_rank: the tensor is stale");
+    CHECK(tg_tensor_numel(x) == -1, "numel of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "tensor_numel: ");
+    CHECK(tg_tensor_dim(x, 0) == -1, "dim of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "tensor_dim: ");
+    CHECK(isnan(tg_tensor_get(x, 0)), "get of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "tensor_get: ");
+    CHECK(tg_tensor_f64(x) == NULL && tg_tensor_shape(x) == NULL, "data, shape of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "tensor_shape: ");
+    CHECK(isnan(tg_item(x)), "item of a stale tensor");
+    CHECK_LAST(TG_ERR_STALE, "item: the tensor is stale");
+    CHECK(tg_tape_status(tape) == TG_ERR_STALE, "item records on the tape: %s",
+          tg_tape_error(tape));
+    tg_tape_reset(tape);
+
+    tg_clear_error();
+    CHECK(tg_tensor_numel(NULL) == -1, "numel of NULL");
+    CHECK_LAST(TG_ERR_NULL, "tensor_numel: the tensor is NULL");
+    tg_tensor *y = tg_full(tape, TG_F64, 1, (int64_t[]){3}, 2.0);
+    CHECK(tg_tensor_dim(y, 1) == -1, "dim 1 of a rank-1 tensor");
+    CHECK_LAST(TG_ERR_ARG, "tensor_dim: axis 1 is out of range for rank 1");
+    CHECK(isnan(tg_tensor_get(y, 3)), "get past the end");
+    CHECK_LAST(TG_ERR_ARG, "tensor_get: index 3 is out of range for 3 elements");
+    /* successful queries and a probe of another dtype leave it as it is */
+    CHECK(tg_tensor_rank(y) == 1 && tg_tensor_numel(y) == 3 && tg_tensor_get(y, 2) == 2.0 &&
+              tg_tensor_f32(y) == NULL && tg_tensor_f64(y) != NULL,
+          "queries on a live tensor");
+    CHECK(tg_add(y, y) != NULL, "add: %s", tg_tape_error(tape));
+    CHECK_LAST(TG_ERR_ARG, "tensor_get: index 3");
+    tg_tape_free(tape);
+}
+
+static void test_dist(void) {
+    tg_clear_error();
+    if (tg_dist_available()) {
+        /* refused before MPI starts */
+        CHECK(tg_dist_init(NULL, NULL, NULL) == TG_ERR_NULL, "dist_init without a handle pointer");
+        CHECK_LAST(TG_ERR_NULL, "dist_init: NULL handle pointer");
+    } else {
+        tg_dist *d = NULL;
+        CHECK(tg_dist_init(NULL, NULL, &d) == TG_ERR_STATE && d == NULL, "dist_init without MPI");
+        CHECK_LAST(TG_ERR_STATE, "dist: tapegrad was built without MPI");
+    }
+    tg_clear_error();
+    tg_params *ps = tg_params_new(TG_F32);
+    CHECK(tg_ddp_new(NULL, ps, 0) == NULL, "ddp_new without a handle");
+    CHECK(tg_last_status() != TG_OK && tg_last_error()[0] != 0, "ddp_new: %s (%s)",
+          tg_last_error(), tg_status_name(tg_last_status()));
+    tg_params_free(ps);
+}
+
+static void test_clear_and_set(void) {
+    tg_set_last_error(TG_ERR_FORMAT, "mylib: field %d is bad", 3);
+    CHECK_LAST(TG_ERR_FORMAT, "mylib: field 3 is bad");
+    tg_clear_error();
+    CHECK(tg_last_status() == TG_OK && tg_last_error()[0] == 0, "cleared: %s", tg_last_error());
+    tg_set_last_error(TG_OK, "no status");
+    CHECK(tg_last_status() == TG_ERR_STATE, "a failure is never ok");
+    /* a long sentence is cut to 511 bytes and terminated */
+    char longs[1200];
+    memset(longs, 'y', sizeof longs - 1);
+    longs[sizeof longs - 1] = 0;
+    tg_set_last_error(TG_ERR_ARG, "%s", longs);
+    CHECK(strlen(tg_last_error()) == 511, "length %zu", strlen(tg_last_error()));
+    /* the same buffer, read through the pointer, follows the next failure */
+    const char *p = tg_last_error();
+    tg_set_last_error(TG_ERR_IO, "io");
+    CHECK(p == tg_last_error() && strcmp(p, "io") == 0, "the buffer: \"%s\"", p);
+    tg_clear_error();
+}
+
+/* ------------------------------------------------------------- threads */
+
+static pthread_barrier_t both_failed;
+
+typedef struct job {
+    int which;
+    int ok; /* 1 when the thread saw only its own sentence */
+} job;
+
+static void *work(void *arg) {
+    job *j = arg;
+    tg_clear_error();
+    bool failed;
+    if (j->which == 0) {
+        tg_tape *t = tg_tape_new();
+        failed = tg_matmul(tg_zeros(t, TG_F32, 2, (int64_t[]){2, 3}),
+                           tg_zeros(t, TG_F32, 2, (int64_t[]){2, 3})) == NULL;
+        tg_tape_free(t);
+    } else {
+        tg_dataset d;
+        failed = tg_mnist_load_dir("/nonexistent-tg-thread", false, &d) == TG_ERR_IO;
+    }
+    pthread_barrier_wait(&both_failed); /* both wrote before either reads */
+    const char *want = j->which == 0 ? "matmul" : "/nonexistent-tg-thread";
+    const char *other = j->which == 0 ? "nonexistent" : "matmul";
+    tg_status s = j->which == 0 ? TG_ERR_SHAPE : TG_ERR_IO;
+    j->ok = failed && tg_last_status() == s && strstr(tg_last_error(), want) &&
+            !strstr(tg_last_error(), other);
+    if (!j->ok) fprintf(stderr, "thread %d: \"%s\"\n", j->which, tg_last_error());
+    return NULL;
+}
+
+static void test_threads(void) {
+    tg_set_last_error(TG_ERR_ARG, "main thread");
+    job jobs[2] = {{0, 0}, {1, 0}};
+    pthread_t th[2];
+    int started = 0;
+    if (pthread_barrier_init(&both_failed, NULL, 2) != 0) {
+        CHECK(0, "pthread_barrier_init");
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, work, &jobs[i]) == 0) started++;
+    CHECK(started == 2, "started %d threads", started);
+    if (started < 2) return; /* a lone thread would wait on the barrier forever: joined by exit */
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&both_failed);
+    CHECK(jobs[0].ok && jobs[1].ok, "each thread sees its own last error");
+    CHECK_LAST(TG_ERR_ARG, "main thread");
+}
+
+int main(void) {
+    test_op();
+    test_layer_and_optim();
+    test_files();
+    test_queries();
+    test_dist();
+    test_clear_and_set();
+    test_threads();
+    return TEST_DONE("errors");
+}
