@@ -84,12 +84,12 @@ static int mlp(int epochs, const char *dir) {
 
 /* tg_dataset_batch_x alone, the MLP's shuffled batches of 64: CPU us a batch. */
 static int gather(int epochs, const char *dir) {
-    char err[256];
     tg_dataset d;
     tg_batcher b;
     if (!bench_load_train(dir, &d)) return 1;
     tg_tape *tape = tg_tape_new();
-    if (!tape || tg_batcher_init(&b, &d, 64, true, 1, err, sizeof err) != TG_OK) return 1;
+    if (!tape || tg_batcher_init(&b, &d, 64, true, 1) != TG_OK)
+        return fprintf(stderr, "profile_steps: %s\n", tg_last_error()), 1;
     for (int e = 0; e < epochs; e++) {
         const int64_t *idx;
         int64_t n, batches = 0;
