@@ -12,6 +12,11 @@ tg_status tg__errbuf_last(tg_status s, const char *err) {
     return s;
 }
 
+tg_status tg__nn_null(const char *fn, const char *what) {
+    tg_set_last_error(TG_ERR_NULL, "%s: NULL %s", fn, what);
+    return TG_ERR_NULL;
+}
+
 tg_status tg__errbuf_status(const char *err) {
     if (strstr(err, "out of memory"))
         return TG_ERR_NOMEM;

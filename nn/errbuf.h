@@ -17,6 +17,11 @@
 /* Writes err (or, if empty, the status's word) to tg_last_error() when
  * s is a failure; returns s. */
 tg_status tg__errbuf_last(tg_status s, const char *err);
+/* A NULL argument to an nn/ function: writes "<fn>: NULL <what>" to
+ * tg_last_error() (like every function but the ops and queries, whose NULL
+ * operand keeps an earlier sentence: the rule at the top of tapegrad.h);
+ * returns TG_ERR_NULL. */
+tg_status tg__nn_null(const char *fn, const char *what);
 /* The status for a pointer-returning call's failure, from its sentence:
  * TG_ERR_NOMEM ("out of memory"), TG_ERR_NULL ("NULL"), else TG_ERR_STATE. */
 tg_status tg__errbuf_status(const char *err);

@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tapegrad.h"
+#include "errbuf.h"
 
 /* A zeroed layer block owned by ps with its header set (NULL if ps is, or
  * out of memory with a sentence in tg_params_error). */
 static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
                          tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null(kind, "parameter list"), NULL;
     void *block = tg_malloc(size);
     if (!block) {
         tg_params_fail(ps, "%s: out of memory", kind);

@@ -278,9 +278,12 @@ static bool push_history(lbfgs *L, double ys) {
 }
 
 double tg_lbfgs_step(tg_optim *opt, tg_closure closure, void *ud) {
-    if (!opt || opt->kind != OPT_LBFGS || !closure) return NAN;
+    if (!opt || !closure) return tg__nn_null("lbfgs_step", opt ? "closure" : "optimizer"), NAN;
+    if (opt->kind != OPT_LBFGS)
+        return tg_set_last_error(TG_ERR_STATE, "lbfgs_step: the optimizer is not L-BFGS (use "
+                                 "tg_optim_step)"), NAN;
     lbfgs *L = lbfgs_get(opt);
-    if (!L) return NAN;
+    if (!L) return tg_set_last_error(TG_ERR_NOMEM, "lbfgs_step: out of memory"), NAN;
     const tg_lbfgs_opts *o = &opt->o.lbfgs;
     int64_t n = L->n;
     double lr = opt->lr;
@@ -307,7 +310,8 @@ double tg_lbfgs_step(tg_optim *opt, tg_closure closure, void *ud) {
             double ys = dot(L->y, L->s, n);
             if (ys > 1e-10) {
                 double yy = dot(L->y, L->y, n);
-                if (!push_history(L, ys)) return NAN;
+                if (!push_history(L, ys))
+                    return tg_set_last_error(TG_ERR_NOMEM, "lbfgs_step: out of memory"), NAN;
                 L->hdiag = ys / yy;
             }
             /* two-loop recursion: d = -H g */

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tapegrad.h"
+#include "errbuf.h"
 
 typedef struct entry {
     char *name;
@@ -107,7 +107,7 @@ tg_tensor *tg_params_adopt(tg_params *ps, const char *name, tg_tensor *p, int fl
 
 tg_tensor *tg_params_add(tg_params *ps, const char *name, int rank, const int64_t *shape,
                          int flags) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null("params_add", "parameter list"), NULL;
     tg_tensor *p = tg_param_new(ps->dt, rank, shape);
     if (!p) {
         tg_params_fail(ps, "params_add: cannot make \"%s\" (bad shape or out of memory)",
@@ -196,7 +196,7 @@ static tg_tensor *act_fwd(tg_layer *self, tg_tensor *x) {
 /* A zeroed layer block of `size` bytes owned by ps, with its header set. */
 static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
                          tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null(kind, "parameter list"), NULL;
     void *block = tg_malloc(size);
     if (!block) {
         tg_params_fail(ps, "%s: out of memory", kind);
@@ -245,7 +245,7 @@ static const char *join(char *buf, size_t n, const char *prefix, const char *suf
 
 tg_linear *tg_linear_new(tg_params *ps, const char *name, int64_t in, int64_t out, bool bias,
                          tg_rng *rng) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null("linear", "parameter list"), NULL;
     if (in <= 0 || out <= 0 || !rng) {
         tg_params_fail(ps, "linear: %s", !rng ? "rng is NULL" : "in and out must be positive");
         return NULL;
@@ -330,7 +330,7 @@ tg_tensor *tg_sequential_forward(tg_sequential *s, tg_tensor *x) {
 
 tg_sequential *tg_mlp_new(tg_params *ps, const char *name, const int64_t *widths, int n,
                           tg_act act, tg_act out_act, tg_rng *rng) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null("mlp", "parameter list"), NULL;
     if (!widths || n < 2 || !act_name(act) || !act_name(out_act)) {
         tg_params_fail(ps, "mlp: %s", !widths ? "widths is NULL"
                                    : n < 2 ? "needs at least two widths (in and out)"

@@ -25,7 +25,7 @@ static const char *lr_fault(double lr) {
  * tg_params_error(ps), as PyTorch's "Invalid learning rate: -0.1"). */
 static tg_optim *optim_new(int kind, const char *name, tg_params *ps, double lr,
                            const char *bad) {
-    if (!ps) return NULL;
+    if (!ps) return tg__nn_null(name, "parameter list"), NULL;
     if (lr_fault(lr)) bad = lr_fault(lr);
     if (bad) {
         tg_params_fail(ps, "%s: %s (lr %g)", name, bad, lr);
@@ -198,7 +198,9 @@ nomem:
 }
 
 tg_params *tg_optim_state(tg_optim *opt) {
-    if (!opt || tg__optim_prepare(opt) == TG_ERR_NOMEM) return NULL;
+    if (!opt) return tg__nn_null("optim_state", "optimizer"), NULL;
+    if (tg__optim_prepare(opt) == TG_ERR_NOMEM)
+        return tg_set_last_error(TG_ERR_NOMEM, "optim_state: out of memory"), NULL;
     return opt->state;
 }
 
@@ -274,7 +276,10 @@ static void grad_scale(tg_tensor *g, double c, double clip) {
 }
 
 double tg_clip_grad_norm(tg_params *ps, double max_norm, double norm_type) {
-    if (!ps || !(norm_type > 0)) return NAN;
+    if (!ps) return tg__nn_null("clip_grad_norm", "parameter list"), NAN;
+    if (!(norm_type > 0))
+        return tg_set_last_error(TG_ERR_ARG, "clip_grad_norm: norm_type %g (must be > 0)",
+                                 norm_type), NAN;
     /* PyTorch: the p-norm of the per-tensor p-norms = (sum of |g|^p)^(1/p) */
     double total = 0;
     for (int i = 0; i < tg_params_count(ps); i++) {

@@ -3,7 +3,7 @@
 #ifndef TG_OPTIM_PRIVATE_H
 #define TG_OPTIM_PRIVATE_H
 
-#include "tapegrad.h"
+#include "errbuf.h"
 
 enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP, OPT_ADAGRAD, OPT_LBFGS };
 #define OPT_SLOTS 3

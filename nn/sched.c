@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "tapegrad.h"
+#include "errbuf.h"
 
 enum { S_STEP, S_MULTISTEP, S_EXP, S_COSINE, S_LINEAR, S_PLATEAU };
 #define MAX_MILESTONES 32
@@ -24,10 +24,14 @@ struct tg_sched {
     int bad, cool;
 };
 
-static tg_sched *sched_new(tg_optim *opt, int kind, bool ok) {
-    if (!opt || !ok) return NULL;
+/* A scheduler of kind for opt, or NULL with a sentence in tg_last_error:
+ * NULL opt, arguments out of range (!ok: `rule` says what they must be),
+ * out of memory. */
+static tg_sched *sched_new(tg_optim *opt, int kind, bool ok, const char *fn, const char *rule) {
+    if (!opt) return tg__nn_null(fn, "optimizer"), NULL;
+    if (!ok) return tg_set_last_error(TG_ERR_ARG, "%s: %s", fn, rule), NULL;
     tg_sched *s = tg_malloc(sizeof *s);
-    if (!s) return NULL;
+    if (!s) return tg_set_last_error(TG_ERR_NOMEM, "%s: out of memory", fn), NULL;
     memset(s, 0, sizeof *s);
     s->kind = kind;
     s->opt = opt;
@@ -67,7 +71,7 @@ static double get_lr(const tg_sched *s, double lr) {
 }
 
 double tg_sched_step(tg_sched *s) {
-    if (!s) return NAN;
+    if (!s) return tg__nn_null("sched_step", "scheduler"), NAN;
     if (s->kind == S_PLATEAU) return s->lr;
     s->epoch++;
     double lr = get_lr(s, tg_optim_lr(s->opt));
@@ -88,14 +92,18 @@ static tg_sched *start(tg_sched *s) {
 }
 
 tg_sched *tg_sched_steplr_new(tg_optim *opt, int step_size, double gamma) {
-    tg_sched *s = sched_new(opt, S_STEP, step_size > 0 && nonneg(gamma));
+    tg_sched *s = sched_new(opt, S_STEP, step_size > 0 && nonneg(gamma), "sched_steplr",
+                            "step_size must be > 0 and gamma >= 0 and finite");
     if (s) s->step = step_size, s->gamma = gamma;
     return start(s);
 }
 
 tg_sched *tg_sched_multistep_new(tg_optim *opt, int n, const int *milestones, double gamma) {
     tg_sched *s = sched_new(opt, S_MULTISTEP,
-                            n >= 0 && n <= MAX_MILESTONES && (milestones || !n) && nonneg(gamma));
+                            n >= 0 && n <= MAX_MILESTONES && (milestones || !n) && nonneg(gamma),
+                            "sched_multistep",
+                            "need 0 <= n <= 32 milestones (non-NULL when n > 0) and gamma >= 0 "
+                            "and finite");
     if (!s) return NULL;
     s->n = n;
     s->gamma = gamma;
@@ -104,13 +112,15 @@ tg_sched *tg_sched_multistep_new(tg_optim *opt, int n, const int *milestones, do
 }
 
 tg_sched *tg_sched_exponential_new(tg_optim *opt, double gamma) {
-    tg_sched *s = sched_new(opt, S_EXP, nonneg(gamma));
+    tg_sched *s = sched_new(opt, S_EXP, nonneg(gamma), "sched_exponential",
+                            "gamma must be >= 0 and finite");
     if (s) s->gamma = gamma;
     return start(s);
 }
 
 tg_sched *tg_sched_cosine_new(tg_optim *opt, int t_max, double eta_min) {
-    tg_sched *s = sched_new(opt, S_COSINE, t_max > 0 && nonneg(eta_min));
+    tg_sched *s = sched_new(opt, S_COSINE, t_max > 0 && nonneg(eta_min), "sched_cosine",
+                            "t_max must be > 0 and eta_min >= 0 and finite");
     if (s) s->total = t_max, s->a = eta_min;
     return start(s);
 }
@@ -119,7 +129,8 @@ tg_sched *tg_sched_warmup_new(tg_optim *opt, double start_factor, double end_fac
                               int total_iters) {
     bool ok = start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1 &&
               total_iters > 0;
-    tg_sched *s = sched_new(opt, S_LINEAR, ok);
+    tg_sched *s = sched_new(opt, S_LINEAR, ok, "sched_warmup",
+                            "need 0 < start_factor <= 1, 0 <= end_factor <= 1, total_iters > 0");
     if (s) s->a = start_factor, s->b = end_factor, s->total = total_iters;
     return start(s);
 }
@@ -127,7 +138,8 @@ tg_sched *tg_sched_warmup_new(tg_optim *opt, double start_factor, double end_fac
 tg_sched *tg_sched_plateau_new(tg_optim *opt, const tg_plateau_opts *o) {
     tg_plateau_opts p = o ? *o : TG_PLATEAU_DEFAULTS;
     tg_sched *s = sched_new(opt, S_PLATEAU, p.factor < 1 && p.factor >= 0 && p.patience >= 0 &&
-                                                nonneg(p.min_lr));
+                                                nonneg(p.min_lr), "sched_plateau",
+                            "need 0 <= factor < 1, patience >= 0, min_lr >= 0 and finite");
     if (!s) return NULL;
     s->p = p;
     s->epoch = 0;
@@ -143,7 +155,7 @@ static bool better(const tg_sched *s, double a) {
 }
 
 double tg_sched_step_metric(tg_sched *s, double metric) {
-    if (!s) return NAN;
+    if (!s) return tg__nn_null("sched_step_metric", "scheduler"), NAN;
     if (s->kind != S_PLATEAU) return tg_sched_step(s);
     s->epoch++;
     if (better(s, metric)) {

@@ -117,7 +117,8 @@ TG_API int64_t tg_optim_steps(const tg_optim *opt);
  * "sgd.momentum_buffer.fc1.weight") and a 0-d f64 "<opt>.step" holding the
  * step count. Allocates the state now if no step has run yet, so a loader
  * can fill it before training. Every entry is a TG_PARAM_BUFFER. Owned by
- * the optimizer; NULL if out of memory or opt is NULL. L-BFGS keeps its
+ * the optimizer; NULL if out of memory or opt is NULL (tg_last_error()
+ * says which). L-BFGS keeps its
  * history outside this list (only "lbfgs.step" is listed). After loading
  * values into it, the next step continues from them. */
 TG_API tg_params *tg_optim_state(tg_optim *opt);
@@ -128,7 +129,8 @@ typedef double (*tg_closure)(void *ud);
 
 /* One L-BFGS step (up to max_iter iterations, each calling closure once,
  * or more with the line search). Returns the loss of the first closure
- * call, as PyTorch; NaN if opt is not L-BFGS or out of memory. */
+ * call, as PyTorch; NaN if opt or closure is NULL, opt is not L-BFGS or
+ * out of memory, with the sentence in tg_last_error(). */
 TG_API double tg_lbfgs_step(tg_optim *opt, tg_closure closure, void *ud);
 
 /* ------------------------------------------------------------- clipping */
@@ -136,7 +138,8 @@ TG_API double tg_lbfgs_step(tg_optim *opt, tg_closure closure, void *ud);
 /* torch.nn.utils.clip_grad_norm_: the norm of all gradients together
  * (norm_type 2, 1, any p > 0, or INFINITY); if it exceeds max_norm every
  * gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before
- * clipping (NaN if ps is NULL). */
+ * clipping (NaN if ps is NULL or norm_type is not > 0, with the sentence in
+ * tg_last_error()). */
 TG_API double tg_clip_grad_norm(tg_params *ps, double max_norm, double norm_type);
 /* Clamps every gradient element into [-clip, clip]. */
 TG_API void tg_clip_grad_value(tg_params *ps, double clip);
@@ -149,7 +152,8 @@ typedef struct tg_sched tg_sched; /* opaque */
  * semantics: creating it is epoch 0 (it may change the lr at once, e.g.
  * linear warmup), and each tg_sched_step advances one epoch. The base lr
  * is opt's lr at creation. NULL on a bad argument (gamma, eta_min or
- * min_lr negative, NaN or infinite, among others) or out of memory. */
+ * min_lr negative, NaN or infinite, among others), a NULL opt or out of
+ * memory, with the sentence in tg_last_error(). */
 /* lr = base gamma^floor(epoch / step_size)  (StepLR) */
 TG_API tg_sched *tg_sched_steplr_new(tg_optim *opt, int step_size, double gamma);
 /* times gamma at each of the n milestones (MultiStepLR) */

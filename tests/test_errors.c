@@ -87,6 +87,53 @@ static void test_layer_and_optim(void) {
     CHECK(tg_params_status(NULL) == TG_ERR_NULL, "params status of NULL");
     CHECK(tg_params_new(TG_I64) == NULL, "params of i64");
     CHECK_LAST(TG_ERR_ARG, "params_new: dtype i64");
+    CHECK(tg_linear_new(NULL, "fc", 2, 3, true, &rng) == NULL, "linear without a list");
+    CHECK_LAST(TG_ERR_NULL, "linear: NULL parameter list");
+}
+
+/* Schedulers and L-BFGS: each way to fail leaves its sentence. */
+static void test_sched_and_lbfgs(void) {
+    tg_params *ps = tg_params_new(TG_F64);
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    CHECK(tg_linear_new(ps, "fc", 2, 1, true, &rng) != NULL, "linear: %s", tg_last_error());
+    tg_optim *opt = tg_sgd_new(ps, 0.1, NULL);
+    CHECK(opt != NULL, "sgd: %s", tg_last_error());
+    tg_clear_error();
+    CHECK(tg_sched_steplr_new(opt, 0, 0.5) == NULL, "steplr with step_size 0");
+    CHECK_LAST(TG_ERR_ARG, "sched_steplr: step_size must be > 0");
+    CHECK(tg_sched_exponential_new(opt, NAN) == NULL, "exponential with gamma NaN");
+    CHECK_LAST(TG_ERR_ARG, "sched_exponential: gamma must be >= 0");
+    CHECK(tg_sched_cosine_new(opt, 10, -1) == NULL, "cosine with eta_min -1");
+    CHECK_LAST(TG_ERR_ARG, "sched_cosine");
+    CHECK(tg_sched_warmup_new(opt, 0, 1, 5) == NULL, "warmup from factor 0");
+    CHECK_LAST(TG_ERR_ARG, "sched_warmup");
+    CHECK(tg_sched_multistep_new(opt, 2, NULL, 0.1) == NULL, "multistep without milestones");
+    CHECK_LAST(TG_ERR_ARG, "sched_multistep");
+    tg_plateau_opts po = TG_PLATEAU_DEFAULTS;
+    po.factor = 1.5;
+    CHECK(tg_sched_plateau_new(opt, &po) == NULL, "plateau with factor 1.5");
+    CHECK_LAST(TG_ERR_ARG, "sched_plateau");
+    CHECK(tg_sched_steplr_new(NULL, 3, 0.5) == NULL, "steplr without an optimizer");
+    CHECK_LAST(TG_ERR_NULL, "sched_steplr: NULL optimizer");
+    CHECK(isnan(tg_sched_step(NULL)), "sched_step(NULL)");
+    CHECK_LAST(TG_ERR_NULL, "sched_step: NULL scheduler");
+    tg_sched *s = tg_sched_steplr_new(opt, 3, 0.5);
+    CHECK(s != NULL, "steplr: %s", tg_last_error());
+    tg_clear_error();
+    CHECK(tg_sched_step(s) == 0.1, "a good step");
+    CHECK(tg_last_status() == TG_OK, "a good step wrote \"%s\"", tg_last_error());
+    tg_sched_free(s);
+    CHECK(isnan(tg_lbfgs_step(opt, NULL, NULL)), "lbfgs_step without a closure");
+    CHECK_LAST(TG_ERR_NULL, "lbfgs_step: NULL closure");
+    CHECK(isnan(tg_lbfgs_step(NULL, NULL, NULL)), "lbfgs_step(NULL)");
+    CHECK_LAST(TG_ERR_NULL, "lbfgs_step: NULL optimizer");
+    CHECK(isnan(tg_clip_grad_norm(ps, 1.0, 0)), "clip_grad_norm with norm_type 0");
+    CHECK_LAST(TG_ERR_ARG, "clip_grad_norm: norm_type 0");
+    CHECK(tg_optim_state(NULL) == NULL, "optim_state(NULL)");
+    CHECK_LAST(TG_ERR_NULL, "optim_state: NULL optimizer");
+    tg_optim_free(opt);
+    tg_params_free(ps);
 }
 
 static void test_files(void) {
@@ -253,6 +300,7 @@ static void test_threads(void) {
 int main(void) {
     test_op();
     test_layer_and_optim();
+    test_sched_and_lbfgs();
     test_files();
     test_queries();
     test_dist();
