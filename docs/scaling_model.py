@@ -7,9 +7,9 @@ each was measured); run `python3 docs/scaling_model.py` to reprint.
 """
 import math
 
-LAT = 25e-6          # s per message: a small allreduce over TCP loopback (bench_dist allreduce)
+LAT = 35e-6          # s per message: a small allreduce over TCP loopback (bench_dist allreduce, quiet)
 NODE_FLOPS = 160e9   # f32 FLOP/s of one 2-core node in GEMM (bench/README.md, sgemm 1024-2048)
-FLAG_STEP = 1.47e-3  # s: one flagship step, batch 128: README's 5.5 s of CPU for 8 epochs of 469 steps
+FLAG_STEP = 0.43e-3  # s: one flagship step, batch 128, 1 thread: bench_dist.sh's 1-rank epoch (0.201 s / 469 steps, quiet)
 PER_NODE_BATCH = 128
 
 MODELS = {
