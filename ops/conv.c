@@ -65,7 +65,8 @@ static const conv_geom *geom_of(const tg_tensor *o) {
  * filters). The GEMM's register tiles are wide in N (16-32 columns), so
  * N = CKg = 9 would fill a third of each tile; N = Og fills them. */
 static bool dw_transposed(const conv_geom *g) {
-    return g->C / g->G * g->KH * g->KW < g->O / g->G;
+    int64_t ckg = g->C / g->G * g->KH * g->KW; /* 0 (no input channel): dW is empty */
+    return ckg > 0 && ckg < g->O / g->G;
 }
 
 static bool pointwise(const conv_geom *g) {
