@@ -344,10 +344,20 @@ static void test_late_worker(bool quick) {
         tg__gemm_f32(true, false, N, K, M, 1, H, N, X, K, 0, D[v], K);
     }
     for (int v = 1; v < 3; v++) {
+#if !defined(TG_HAVE_CBLAS)
+        /* the built-in kernels: the same bits whatever the split */
         CHECK(!memcmp(Y[0], Y[v], sizeof(float) * M * N), "x W^T: %s differs from 1 thread",
               v == 1 ? "2 threads" : "2 threads, late worker");
         CHECK(!memcmp(D[0], D[v], sizeof(float) * N * K), "dH^T x: %s differs from 1 thread",
               v == 1 ? "2 threads" : "2 threads, late worker");
+#else
+        /* the system CBLAS picks its kernels by the piece's shape: rounding may differ */
+        double ey = 0, ed = 0;
+        for (int i = 0; i < M * N; i++) ey = fmax(ey, fabs((double)Y[0][i] - Y[v][i]));
+        for (int i = 0; i < N * K; i++) ed = fmax(ed, fabs((double)D[0][i] - D[v][i]));
+        CHECK(ey <= 1e-4 && ed <= 1e-4, "CBLAS, %s: x W^T %g, dH^T x %g from 1 thread",
+              v == 1 ? "2 threads" : "2 threads, late worker", ey, ed);
+#endif
     }
 
     tg_allocator a = {count_malloc, count_realloc, count_free, NULL};
