@@ -266,17 +266,18 @@ static bool claim(int64_t k, unsigned g) {
     return false;
 }
 
+/* CLOCK_MONOTONIC in ns; INT64_MAX when there is no clock (sleep at once). */
+static int64_t now_ns(void) {
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return INT64_MAX;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Sequentially consistent atomics on both sides (job_gen then sleepers
  * here, sleepers then job_gen in the worker) make a lost wake-up
  * impossible; likewise running / caller_waits. A worker counts itself in
  * `running` before it claims, so a caller that found a piece claimed sees
  * the worker running it. */
-static int64_t now_ns(void) {
-    struct timespec t;
-    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return INT64_MAX; /* no clock: sleep now */
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static unsigned wait_job(unsigned seen) {
     unsigned g;
     int64_t until = 0;
