@@ -7,6 +7,9 @@
  *   profile_steps conv <steps>          bench_conv's step
  *   profile_steps mlp <epochs> [dir]    bench_mlp_epoch's epoch (CPU s per epoch on stdout:
  *                                       this thread's, all threads', and wall s)
+ *   profile_steps mlpparts <epochs> [dir]  the same epoch, CPU us a step per part (the
+ *                                       gather, forward + loss, backward, Adam, zero_grad
+ *                                       and reset), medians over the epochs
  *   profile_steps gather <epochs> [dir] tg_dataset_batch_x alone on the MLP's batches
  *                                       (CPU us a batch)
  *   profile_steps sgemm <m> <k> <n>     GFLOP/s per CPU second, tapegrad and OpenBLAS,
@@ -82,6 +85,57 @@ static int mlp(int epochs, const char *dir) {
     return 0;
 }
 
+/* bench_mlp_epoch's loop with a clock between its parts: this thread's CPU
+ * us a step for each part, the median over the epochs (after one warm-up). */
+static int mlp_parts(int epochs, const char *dir) {
+    tg_dataset d;
+    char err[256];
+    if (!bench_load_train(dir, &d)) return 1;
+    bench_mlp m;
+    if (!bench_mlp_init(&m, &d, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+    enum { PARTS = 5 };
+    static const char *name[PARTS] = {"gather", "forward+loss", "backward", "adam",
+                                      "zero_grad+reset"};
+    double *per = calloc((size_t)(epochs + 1) * PARTS, sizeof *per);
+    if (!per) return 1;
+    for (int e = 0; e <= epochs; e++) {
+        const int64_t *idx;
+        int64_t n, steps = 0;
+        double t[PARTS] = {0};
+        while ((n = tg_batcher_next(&m.b, &idx)) > 0) {
+            double c0 = cpu_now();
+            tg_tensor *x = tg_dataset_batch_x(m.tape, &d, n, idx, TG_F32, true);
+            tg_tensor *y = tg_dataset_batch_y(m.tape, &d, n, idx);
+            double c1 = cpu_now();
+            tg_tensor *l = tg_cross_entropy(tg_sequential_forward(m.net, x), y, TG_REDUCE_MEAN,
+                                            -100, 0.0);
+            double c2 = cpu_now();
+            tg_backward(l);
+            double c3 = cpu_now();
+            tg_optim_step(m.opt);
+            double c4 = cpu_now();
+            tg_optim_zero_grad(m.opt);
+            if (!tg_tape_ok(m.tape)) return fprintf(stderr, "%s\n", tg_tape_error(m.tape)), 1;
+            tg_tape_reset(m.tape);
+            double c5 = cpu_now();
+            t[0] += c1 - c0, t[1] += c2 - c1, t[2] += c3 - c2, t[3] += c4 - c3, t[4] += c5 - c4;
+            steps++;
+        }
+        for (int k = 0; k < PARTS; k++) per[k * (epochs + 1) + e] = t[k] / (double)steps * 1e6;
+    }
+    double total = 0;
+    for (int k = 0; k < PARTS; k++) {
+        double med = bench_median(per + k * (epochs + 1) + 1, epochs);
+        total += med;
+        printf("mlpparts: %-16s %7.1f CPU us a step\n", name[k], med);
+    }
+    printf("mlpparts: %-16s %7.1f CPU us a step (sum of the medians)\n", "step", total);
+    free(per);
+    bench_mlp_free(&m);
+    tg_dataset_free(&d);
+    return 0;
+}
+
 /* tg_dataset_batch_x alone, the MLP's shuffled batches of 64: CPU us a batch. */
 static int gather(int epochs, const char *dir) {
     tg_dataset d;
@@ -152,9 +206,11 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "rosenbrock")) return rosenbrock(n);
     if (!strcmp(what, "conv")) return conv(n);
     if (!strcmp(what, "mlp")) return mlp(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
+    if (!strcmp(what, "mlpparts"))
+        return mlp_parts(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
     if (!strcmp(what, "gather"))
         return gather(n, argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist");
     if (!strcmp(what, "sgemm") && argc > 4) return sgemm(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp|gather <count> | sgemm <m> <k> <n>\n");
+    fprintf(stderr, "usage: profile_steps rosenbrock|conv|mlp|mlpparts|gather <count> | sgemm <m> <k> <n>\n");
     return 2;
 }

@@ -250,8 +250,8 @@ TG_API void tg_batcher_free(tg_batcher *b);
  * flat, else [n, sample shape...]. NULL on error, recorded on the tape
  * (TG_ERR_ARG for an index out of range). The rows are copied on the
  * pool's threads (tg_set_num_threads), each taking at least
- * 262144 / dim + 1 of them (1 MiB of f32): an MLP's batch of 64 images of
- * 784 stays on the calling thread. */
+ * 16384 / dim + 1 of them (64 KiB of f32): an MLP's batch of 64 images of
+ * 784 is cut in two on 2 threads (pieces of at least 21 rows). */
 TG_API tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n,
                                      const int64_t *idx, tg_dtype dt, bool flat);
 

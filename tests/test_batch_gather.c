@@ -1,7 +1,7 @@
 /* test_batch_gather.c - tg_dataset_batch_x's gather on the pool's threads:
- * batches of shuffled rows (64 and 257 rows of 784 features, as the MLP
- * reads Fashion-MNIST, gathered on one thread; 1000 rows of 784 and 200000
- * of 3, large enough to be cut into pieces; rows of 1) hold exactly the
+ * batches of shuffled rows (64, 257 and 1000 rows of 784 features, as the
+ * MLP reads Fashion-MNIST, and 200000 rows of 3 or of 1: cut into pieces on
+ * 2 threads; the smaller batches of 3 and of 1 on one) hold exactly the
  * rows asked for, in order, in f32 and f64,
  * on 1 thread and on 2, after a pause (the worker late) and back to back.
  * The data set is built in place (its fields, tg_malloc'd storage). */

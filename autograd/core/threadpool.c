@@ -1,8 +1,18 @@
 /* threadpool.c - the thread pool behind tg__parallel_for, and per-thread scratch.
  *
  * Workers (tg_get_num_threads() - 1 of them) start on the first parallel
- * call. Between jobs a worker spins briefly on the job counter and then
- * sleeps on a condition variable. A job is cut into at most num_threads
+ * call. Between jobs a worker spins on the job counter for SPIN_WORKER_NS
+ * of wall time and then sleeps on a condition variable. The spin covers the
+ * gaps between the parallel jobs of a training step (an MLP step's serial
+ * parts between two GEMMs, Adam and the next batch's gather): a worker
+ * woken from its sleep takes tens of microseconds (a VM's idle vCPU,
+ * longer). With a fixed count of 4000 PAUSEs (~83 us on the 2-core EPYC
+ * VM) the MLP benchmark's worker slept 147-245 times in 4 epochs, with
+ * this spin 9 (bench/README.md, run under SCHED_FIFO). A worker that the
+ * scheduler preempts is late whatever its spin; the caller then runs its
+ * piece. The price: after the last job of a burst, each worker keeps one
+ * core busy for up to SPIN_WORKER_NS before it sleeps (libgomp's default
+ * spins longer). A job is cut into at most num_threads
  * contiguous pieces, piece k meant for participant k (the caller is 0).
  * Each piece is claimed before it runs (claim_gen below); the caller runs
  * piece 0 and then claims and runs every piece that no worker has claimed
@@ -42,6 +52,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(TG_HAVE_OPENMP)
@@ -49,7 +60,8 @@
 #endif
 
 #define TG_MAX_THREADS 256
-#define SPIN_WORKER 4000 /* polls before a worker sleeps (tens of microseconds) */
+#define SPIN_WORKER_NS 300000 /* wall time a worker spins before it sleeps (0.3 ms) */
+#define SPIN_CLOCK_EVERY 256   /* polls between two looks at the clock */
 #define SPIN_CALLER 20000
 
 static inline void cpu_relax(void) {
@@ -254,6 +266,13 @@ static bool claim(int64_t k, unsigned g) {
     return false;
 }
 
+/* CLOCK_MONOTONIC in ns; INT64_MAX when there is no clock (sleep at once). */
+static int64_t now_ns(void) {
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return INT64_MAX;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Sequentially consistent atomics on both sides (job_gen then sleepers
  * here, sleepers then job_gen in the worker) make a lost wake-up
  * impossible; likewise running / caller_waits. A worker counts itself in
@@ -261,9 +280,15 @@ static bool claim(int64_t k, unsigned g) {
  * the worker running it. */
 static unsigned wait_job(unsigned seen) {
     unsigned g;
-    for (int s = 0; s < SPIN_WORKER; s++) {
+    int64_t until = 0;
+    for (unsigned s = 1;; s++) {
         if ((g = atomic_load(&job_gen)) != seen) return g;
         cpu_relax();
+        if (s % SPIN_CLOCK_EVERY == 0) {
+            int64_t t = now_ns();
+            if (!until) until = t == INT64_MAX ? t : t + SPIN_WORKER_NS;
+            else if (t >= until) break;
+        }
     }
     pthread_mutex_lock(&pool_m);
     atomic_fetch_add(&sleepers, 1);
