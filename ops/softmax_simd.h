@@ -258,12 +258,57 @@ NO_TRAP_BEGIN
 /* logsumexp: out = m + ln sum e^(a - m) over L (m the max, 0 where it is
  * infinite, as PyTorch; sums in f64 for both dtypes, 8 lanes); backward
  * ga += g e^(a - out), nothing for a row whose out is -inf. */
+#define LSE_CH 512
 #define DEF_LSE(T, SUF, EXPF)                                                  \
+    /* nr rows of L <= LSE_CH from row r (inner 1): e^ in one flat loop over \
+     * all their elements, whatever L, so that short rows vectorize too */    \
+    static void lse_rows_fwd_##SUF(const lse_job *j, int64_t r, int64_t nr) { \
+        int64_t L = j->L, n = nr * L;                                          \
+        const T *restrict x = (const T *)j->a + r * L;                         \
+        T mb[LSE_CH], e[LSE_CH], ms[LSE_CH];                                   \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            T m = max_##SUF(x + i * L, L);                                     \
+            ms[i] = m = isinf(m) ? 0 : m;                                      \
+            for (int64_t k = 0; k < L; k++) mb[i * L + k] = m;                 \
+        }                                                                      \
+        for (int64_t k = 0; k < n; k++) e[k] = EXPF(x[k] - mb[k]);             \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            const T *er = e + i * L;                                           \
+            double s[8] = {0};                                                 \
+            int64_t k = 0;                                                     \
+            for (; k + 8 <= L; k += 8)                                         \
+                for (int l = 0; l < 8; l++) s[l] += er[k + l];                 \
+            for (; k < L; k++) s[0] += er[k];                                  \
+            double S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+            ((T *)j->out)[r + i] = (T)(log(S) + ms[i]);                        \
+        }                                                                      \
+    }                                                                          \
+    /* a row whose out is -inf (every element -inf) gets g = 0, out = 0:    \
+     * 0 e^-inf adds 0 */                                                     \
+    static void lse_rows_bw_##SUF(const lse_job *j, int64_t r, int64_t nr) {  \
+        int64_t L = j->L, n = nr * L;                                          \
+        const T *restrict x = (const T *)j->a + r * L;                         \
+        T *restrict ga = (T *)j->ga + r * L;                                   \
+        T zb[LSE_CH], gb[LSE_CH];                                              \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            T z = ((const T *)j->out)[r + i], g = ((const T *)j->g)[r + i];    \
+            bool dead = z == -(T)INFINITY;                                     \
+            for (int64_t k = 0; k < L; k++)                                    \
+                zb[i * L + k] = dead ? 0 : z, gb[i * L + k] = dead ? 0 : g;    \
+        }                                                                      \
+        for (int64_t k = 0; k < n; k++) ga[k] += gb[k] * EXPF(x[k] - zb[k]);   \
+    }                                                                          \
     static void lse_fwd_##SUF(const lse_job *j, int64_t lo, int64_t hi) {      \
         int64_t L = j->L, inner = j->inner;                                    \
         for (int64_t ob = lo; ob < hi; ob++) {                                 \
             const T *restrict x = (const T *)j->a + ob * L * inner;            \
             T *restrict out = (T *)j->out + ob * inner;                        \
+            if (inner == 1 && L <= LSE_CH) { /* whole rows, several a chunk */ \
+                int64_t nr = LSE_CH / L < hi - ob ? LSE_CH / L : hi - ob;      \
+                lse_rows_fwd_##SUF(j, ob, nr);                                 \
+                ob += nr - 1;                                                  \
+                continue;                                                      \
+            }                                                                  \
             if (inner == 1) {                                                  \
                 T m = max_##SUF(x, L);                                         \
                 m = isinf(m) ? 0 : m;                                          \
@@ -301,6 +346,12 @@ NO_TRAP_BEGIN
             const T *restrict z = (const T *)j->out + ob * inner;              \
             const T *restrict g = (const T *)j->g + ob * inner;                \
             T *restrict ga = (T *)j->ga + ob * L * inner;                      \
+            if (inner == 1 && L <= LSE_CH) {                                   \
+                int64_t nr = LSE_CH / L < hi - ob ? LSE_CH / L : hi - ob;      \
+                lse_rows_bw_##SUF(j, ob, nr);                                  \
+                ob += nr - 1;                                                  \
+                continue;                                                      \
+            }                                                                  \
             if (inner == 1) {                                                  \
                 T zr = z[0], gr = g[0];                                        \
                 if (zr == -(T)INFINITY) continue;                              \
