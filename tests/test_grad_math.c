@@ -488,6 +488,7 @@ int main(void) {
         {"logsumexp axis 1 of 3d (inner 4)", f_lse1_mid, S3(2, 3, 4), -3, 3, false},
         {"logsumexp axes 0,1 (inner 70)", f_lse_01, S3(2, 3, 70), -3, 3, false},
         {"logsumexp axes 0,2 keepdim", f_lse_02, S3(2, 3, 4), -3, 3, false},
+        {"logsumexp -1 of [2,600] (rows over a chunk)", f_lse1, S2(2, 600), -3, 3, false},
         {"logsumexp axis 1 of [2,1,5] keepdim", f_lse_1k, S3(2, 1, 5), -3, 3, false},
         {"logsumexp of [3,0]", f_lse1, S2(3, 0), -3, 3, false},
         {"norm 1", f_norm1, S2(3, 4), 0.1, 2, false},
