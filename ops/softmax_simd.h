@@ -260,10 +260,11 @@ NO_TRAP_BEGIN
  * ga += g e^(a - out), nothing for a row whose out is -inf. */
 #define LSE_CH 512
 #define DEF_LSE(T, SUF, EXPF)                                                  \
-    /* nr rows of L <= LSE_CH from row r (inner 1): e^ in one flat loop over \
-     * all their elements, whatever L, so that short rows vectorize too */    \
-    static void lse_rows_fwd_##SUF(const lse_job *j, int64_t r, int64_t nr) { \
-        int64_t L = j->L, n = nr * L;                                          \
+    /* the rows from r (inner 1, L <= LSE_CH) that fit in LSE_CH elements, \
+     * before hi: e^ in one flat loop over all their elements, whatever L,  \
+     * so that short rows vectorize too */                                    \
+    static void lse_rows_fwd_##SUF(const lse_job *j, int64_t r, int64_t hi) { \
+        int64_t L = j->L, nr = LSE_CH / L < hi - r ? LSE_CH / L : hi - r, n = nr * L; \
         const T *restrict x = (const T *)j->a + r * L;                         \
         T mb[LSE_CH], e[LSE_CH], ms[LSE_CH];                                   \
         for (int64_t i = 0; i < nr; i++) {                                     \
@@ -285,8 +286,8 @@ NO_TRAP_BEGIN
     }                                                                          \
     /* a row whose out is -inf (every element -inf) gets g = 0, out = 0:    \
      * 0 e^-inf adds 0 */                                                     \
-    static void lse_rows_bw_##SUF(const lse_job *j, int64_t r, int64_t nr) {  \
-        int64_t L = j->L, n = nr * L;                                          \
+    static void lse_rows_bw_##SUF(const lse_job *j, int64_t r, int64_t hi) {  \
+        int64_t L = j->L, nr = LSE_CH / L < hi - r ? LSE_CH / L : hi - r, n = nr * L; \
         const T *restrict x = (const T *)j->a + r * L;                         \
         T *restrict ga = (T *)j->ga + r * L;                                   \
         T zb[LSE_CH], gb[LSE_CH];                                              \
@@ -298,17 +299,35 @@ NO_TRAP_BEGIN
         }                                                                      \
         for (int64_t k = 0; k < n; k++) ga[k] += gb[k] * EXPF(x[k] - zb[k]);   \
     }                                                                          \
+    /* ga += g e^(a - out), row by row; a column whose out is -inf: none */  \
+    static void lse_bw_##SUF(const lse_job *j, int64_t lo, int64_t hi) {       \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict x = (const T *)j->a + ob * L * inner;            \
+            const T *restrict z = (const T *)j->out + ob * inner;              \
+            const T *restrict g = (const T *)j->g + ob * inner;                \
+            T *restrict ga = (T *)j->ga + ob * L * inner;                      \
+            if (inner == 1) {                                                  \
+                T zr = z[0], gr = g[0];                                        \
+                if (zr == -(T)INFINITY) continue;                              \
+                for (int64_t k = 0; k < L; k++) ga[k] += gr * EXPF(x[k] - zr); \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t k = 0; k < L; k++) {                                  \
+                const T *xr = x + k * inner;                                   \
+                T *dr = ga + k * inner;                                        \
+                for (int64_t i = 0; i < inner; i++) {                          \
+                    T e = g[i] * EXPF(xr[i] - z[i]);                           \
+                    dr[i] += z[i] == -(T)INFINITY ? 0 : e;                     \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
     static void lse_fwd_##SUF(const lse_job *j, int64_t lo, int64_t hi) {      \
         int64_t L = j->L, inner = j->inner;                                    \
         for (int64_t ob = lo; ob < hi; ob++) {                                 \
             const T *restrict x = (const T *)j->a + ob * L * inner;            \
             T *restrict out = (T *)j->out + ob * inner;                        \
-            if (inner == 1 && L <= LSE_CH) { /* whole rows, several a chunk */ \
-                int64_t nr = LSE_CH / L < hi - ob ? LSE_CH / L : hi - ob;      \
-                lse_rows_fwd_##SUF(j, ob, nr);                                 \
-                ob += nr - 1;                                                  \
-                continue;                                                      \
-            }                                                                  \
             if (inner == 1) {                                                  \
                 T m = max_##SUF(x, L);                                         \
                 m = isinf(m) ? 0 : m;                                          \
@@ -339,35 +358,6 @@ NO_TRAP_BEGIN
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    static void lse_bw_##SUF(const lse_job *j, int64_t lo, int64_t hi) {       \
-        int64_t L = j->L, inner = j->inner;                                    \
-        for (int64_t ob = lo; ob < hi; ob++) {                                 \
-            const T *restrict x = (const T *)j->a + ob * L * inner;            \
-            const T *restrict z = (const T *)j->out + ob * inner;              \
-            const T *restrict g = (const T *)j->g + ob * inner;                \
-            T *restrict ga = (T *)j->ga + ob * L * inner;                      \
-            if (inner == 1 && L <= LSE_CH) {                                   \
-                int64_t nr = LSE_CH / L < hi - ob ? LSE_CH / L : hi - ob;      \
-                lse_rows_bw_##SUF(j, ob, nr);                                  \
-                ob += nr - 1;                                                  \
-                continue;                                                      \
-            }                                                                  \
-            if (inner == 1) {                                                  \
-                T zr = z[0], gr = g[0];                                        \
-                if (zr == -(T)INFINITY) continue;                              \
-                for (int64_t k = 0; k < L; k++) ga[k] += gr * EXPF(x[k] - zr); \
-                continue;                                                      \
-            }                                                                  \
-            for (int64_t k = 0; k < L; k++) {                                  \
-                const T *xr = x + k * inner;                                   \
-                T *dr = ga + k * inner;                                        \
-                for (int64_t i = 0; i < inner; i++) {                          \
-                    T e = g[i] * EXPF(xr[i] - z[i]);                           \
-                    dr[i] += z[i] == -(T)INFINITY ? 0 : e;                     \
-                }                                                              \
-            }                                                                  \
-        }                                                                      \
-    }                                                                          \
     static void exp_##SUF(const T *x, T *y, int64_t n) {                       \
         for (int64_t i = 0; i < n; i++) y[i] = EXPF(x[i]);                     \
     }
@@ -375,8 +365,20 @@ DEF_LSE(float, f32, tg__vexp_f32)
 DEF_LSE(double, f64, tg__vexp_f64)
 NO_TRAP_END
 
-DEF_ROW_RANGE(lse_fwd, lse_job)
-DEF_ROW_RANGE(lse_bw, lse_job)
+/* rows [lo, hi) of an lse_job: short rows (inner 1) by chunks, the rest
+ * row by row */
+#define DEF_LSE_RANGE(DIR)                                                     \
+    static void lse_##DIR##_range(void *ctx, int64_t lo, int64_t hi) {         \
+        const lse_job *j = ctx;                                                \
+        bool f32 = j->dt == TG_F32;                                            \
+        if (j->inner == 1 && j->L <= LSE_CH)                                   \
+            for (int64_t ob = lo; ob < hi; ob += LSE_CH / j->L)                \
+                (f32 ? lse_rows_##DIR##_f32 : lse_rows_##DIR##_f64)(j, ob, hi); \
+        else                                                                   \
+            (f32 ? lse_##DIR##_f32 : lse_##DIR##_f64)(j, lo, hi);              \
+    }
+DEF_LSE_RANGE(fwd)
+DEF_LSE_RANGE(bw)
 
 const softmax_kern SOFTMAX_KERN = {sm_fwd_range, sm_bw_range, ce_fwd_range, ce_bw_range,
                                    lse_fwd_range, lse_bw_range, exp_f64, exp_f32};
