@@ -12,12 +12,13 @@
 #include "tg_internal.h"
 #include "op_common.h"
 #include "reduce.h"
+#include "softmax_simd.h"
 
 #include <math.h>
 
-/* e^x in each float type, for loops written once over T. */
-static inline float exp_float(float x) { return expf(x); }
-static inline double exp_double(double x) { return exp(x); }
+/* e^x in each float type, for loops written once over T (vmath.h). */
+static inline float exp_float(float x) { return tg__vexp_f32(x); }
+static inline double exp_double(double x) { return tg__vexp_f64(x); }
 
 /* No reduction over an empty axis where the result would be undefined. */
 static bool red_nonempty(tg_tape *tape, const char *op, const tg_tensor *a, int64_t mask) {
@@ -177,6 +178,25 @@ tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim) {
 
 /* ------------------------------------------------------------- logsumexp */
 
+/* The reduced axes of a as one block [outer, L, inner] (true), when no
+ * kept axis longer than 1 sits between two reduced ones and a has
+ * elements: the row kernels of softmax_simd.h run it in one pass. */
+static bool lse_block(const tg_tensor *a, int64_t mask, int64_t *outer, int64_t *L,
+                      int64_t *inner) {
+    int lo = a->rank, hi = -1;
+    for (int d = 0; d < a->rank; d++)
+        if (mask >> d & 1) lo = d < lo ? d : lo, hi = d;
+    *outer = *L = *inner = 1;
+    for (int d = 0; d < a->rank; d++) {
+        bool red = mask >> d & 1;
+        if (!red && d > lo && d < hi && a->shape[d] != 1) return false;
+        int64_t *f = d < lo ? outer : d <= hi ? L : inner;
+        if (d >= lo && d <= hi && !red) f = outer; /* a kept 1 inside the block */
+        *f *= a->shape[d];
+    }
+    return tg__numel(a) > 0;
+}
+
 tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
     int64_t mask, kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
     int orank;
@@ -184,8 +204,15 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) 
         tg__red_check("logsumexp", &a, naxes, axes, keepdim, &mask, kshape, &orank, oshape);
     if (!tape) return NULL;
     tg_tensor *out = red_out(tape, TG_OP_LOGSUMEXP, a->dtype, a, mask, keepdim, orank, oshape);
-    int64_t m = out ? tg__numel(out) : 0;
-    double *mx = out ? tg__arena_n(tape, 2 * m + 1, sizeof(double), "logsumexp") : NULL;
+    if (!out) return NULL;
+    int64_t outer, L, inner;
+    if (lse_block(a, mask, &outer, &L, &inner)) {
+        lse_job j = {a->dtype, L, inner, a->data, out->data, NULL, NULL};
+        tg__lse_rows(false, &j, outer);
+        return tg__handle(out);
+    }
+    int64_t m = tg__numel(out);
+    double *mx = tg__arena_n(tape, 2 * m + 1, sizeof(double), "logsumexp");
     if (!mx) return NULL;
     double *acc = mx + m;
     for (int64_t i = 0; i < m; i++) mx[i] = -INFINITY, acc[i] = 0;
@@ -208,6 +235,12 @@ bool tg__bw_logsumexp(tg_tensor *o) {
     tg_tensor *a = o->in0;
     void *ga = tg__gacc(a);
     if (!ga) return false;
+    int64_t outer, L, inner;
+    if (lse_block(a, red_mask(o), &outer, &L, &inner)) {
+        lse_job j = {o->dtype, L, inner, a->data, o->data, o->grad, ga};
+        tg__lse_rows(true, &j, outer);
+        return true;
+    }
     int64_t kshape[TG_MAX_RANK];
     kept_shape(o, kshape);
     /* softmax: e^(a - out); a row of -inf has none (PyTorch gives NaN) */

@@ -37,6 +37,17 @@ static const softmax_kern *const kern_at[3] = {
 #endif
 };
 
+void tg__vexp_array(int dt, const void *x, void *y, int64_t n) {
+    const softmax_kern *k = kern_at[tg__simd_level()];
+    if (dt == TG_F32) k->exp_f32(x, y, n);
+    else k->exp_f64(x, y, n);
+}
+
+void tg__lse_rows(bool bw, lse_job *j, int64_t outer) {
+    const softmax_kern *k = kern_at[tg__simd_level()];
+    tg__parallel_for(outer, row_grain(j->L * j->inner), bw ? k->lse_bw : k->lse_fwd, j);
+}
+
 /* ------------------------------------------------ softmax, log_softmax */
 
 /* A softmax record keeps its axis (normalized, 0 at rank 0) in u.i. */

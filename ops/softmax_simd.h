@@ -5,7 +5,7 @@
  * level's table of kernels (tg_range_fn over rows, for tg__parallel_for),
  * of which it calls the one of tg__simd_level(). ops/softmax_portable.c,
  * softmax_avx2.c and softmax_avx512.c define SOFTMAX_KERN (the name of
- * their level's table) and include it for the implementation: exp_f32,
+ * their level's table) and include it for the implementation:
  * the kernels for f32 and f64, and the table. ops/meson.build compiles
  * each of those files with its level's flags, only where the compiler
  * builds that level (TG_HAVE_AVX2, TG_HAVE_AVX512).
@@ -14,6 +14,7 @@
 #define TG_SOFTMAX_SIMD_H
 
 #include "rowkern.h"
+#include "vmath.h"
 
 /* softmax, log_softmax: rows [lo, hi) of a [outer, L, inner] tensor */
 typedef struct sm_job {
@@ -43,10 +44,30 @@ typedef struct ce_job {
     bool fresh;       /* gx is uninitialised: write, do not add */
 } ce_job;
 
+/* logsumexp over the middle axis of a [outer, L, inner] tensor: rows
+ * [lo, hi) of outer (extrema.c) */
+typedef struct lse_job {
+    int dt;
+    int64_t L, inner;
+    const void *a;   /* [outer, L, inner] */
+    void *out;       /* forward: [outer, inner] lse; backward: its value */
+    const void *g;   /* backward: [outer, inner] */
+    void *ga;        /* backward: [outer, L, inner], added into */
+} lse_job;
+
 typedef struct softmax_kern {
-    tg_range_fn sm_fwd, sm_bw; /* ctx: an sm_job */
-    tg_range_fn ce_fwd, ce_bw; /* ctx: a ce_job */
+    tg_range_fn sm_fwd, sm_bw;   /* ctx: an sm_job */
+    tg_range_fn ce_fwd, ce_bw;   /* ctx: a ce_job */
+    tg_range_fn lse_fwd, lse_bw; /* ctx: an lse_job */
+    /* y[i] = e^x[i], i < n (tg__vexp_f64 / tg__vexp_f32; y may be x) */
+    void (*exp_f64)(const double *x, double *y, int64_t n);
+    void (*exp_f32)(const float *x, float *y, int64_t n);
 } softmax_kern;
+
+/* Runs lse_fwd (bw false) or lse_bw over the outer rows of j at the
+ * library's SIMD level, split over threads when large (softmax.c; for
+ * extrema.c's logsumexp). */
+void tg__lse_rows(bool bw, lse_job *j, int64_t outer);
 
 extern const softmax_kern tg__softmax_kern_portable;
 #if defined(TG_HAVE_AVX2)
@@ -67,35 +88,11 @@ extern const softmax_kern tg__softmax_kern_avx512;
  * axis, the common case) walks contiguous rows; otherwise the kernels walk
  * the inner axis in blocks of BLK columns with the row statistics on the
  * stack. Every loop is written so that the compiler vectorizes it: sums
- * and maxima over a row use 8 lanes (rowkern.h), and f32 uses exp_f32
- * below instead of libm's scalar expf. */
+ * and maxima over a row use 8 lanes (rowkern.h), and e^x is vmath.h's
+ * branch-free tg__vexp_f32 / tg__vexp_f64 instead of libm's scalar expf / exp. */
 #define BLK 64
 
 NO_TRAP_BEGIN
-/* e^x in f32 without libm, branch-free so that loops over it vectorize:
- * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Cephes' degree-5
- * polynomial (about 1 ulp), 2^n put together in the exponent bits.
- * Below -87 (where e^x is a denormal) it returns 0; NaN stays NaN. */
-static inline float exp_f32(float x) {
-    /* NaN takes the -87 side here (so the float-to-int below stays defined;
-     * found by fuzz_ops) and is put back at the end */
-    float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
-    float t = xc * 1.44269504088896341f + 12582912.0f; /* round to nearest */
-    float n = t - 12582912.0f;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-    float z = r * r;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    float y = p * s;
-    y = x < -87.0f ? 0.0f : y;
-    y = x > 88.0f ? (float)INFINITY : y;
-    return x != x ? x : y;
-}
-
 #define DEF_SOFTMAX(T, SUF, EXPF, LOGF)                                        \
     static void sm_fwd_##SUF(const sm_job *j, int64_t lo, int64_t hi) {        \
         int64_t L = j->L, inner = j->inner;                                    \
@@ -182,10 +179,10 @@ static inline float exp_f32(float x) {
     }
 DEF_ROW_MAX(float, f32)
 DEF_ROW_DOT(float, f32)
-DEF_SOFTMAX(float, f32, exp_f32, logf)
+DEF_SOFTMAX(float, f32, tg__vexp_f32, logf)
 DEF_ROW_MAX(double, f64)
 DEF_ROW_DOT(double, f64)
-DEF_SOFTMAX(double, f64, exp, log)
+DEF_SOFTMAX(double, f64, tg__vexp_f64, log)
 NO_TRAP_END
 
 DEF_ROW_RANGE(sm_fwd, sm_job)
@@ -250,13 +247,140 @@ NO_TRAP_BEGIN
             gx[y] -= gn * a;                                                   \
         }                                                                      \
     }
-DEF_CE(float, f32, exp_f32, logf)
-DEF_CE(double, f64, exp, log)
+DEF_CE(float, f32, tg__vexp_f32, logf)
+DEF_CE(double, f64, tg__vexp_f64, log)
 NO_TRAP_END
 
 DEF_ROW_RANGE(ce_fwd, ce_job)
 DEF_ROW_RANGE(ce_bw, ce_job)
 
-const softmax_kern SOFTMAX_KERN = {sm_fwd_range, sm_bw_range, ce_fwd_range, ce_bw_range};
+NO_TRAP_BEGIN
+/* logsumexp: out = m + ln sum e^(a - m) over L (m the max, 0 where it is
+ * infinite, as PyTorch; sums in f64 for both dtypes, 8 lanes); backward
+ * ga += g e^(a - out), nothing for a row whose out is -inf. */
+#define LSE_CH 512
+#define DEF_LSE(T, SUF, EXPF)                                                  \
+    /* the rows from r (inner 1, L <= LSE_CH) that fit in LSE_CH elements, \
+     * before hi: e^ in one flat loop over all their elements, whatever L,  \
+     * so that short rows vectorize too */                                    \
+    static void lse_rows_fwd_##SUF(const lse_job *j, int64_t r, int64_t hi) { \
+        int64_t L = j->L, nr = LSE_CH / L < hi - r ? LSE_CH / L : hi - r, n = nr * L; \
+        const T *restrict x = (const T *)j->a + r * L;                         \
+        T mb[LSE_CH], e[LSE_CH], ms[LSE_CH];                                   \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            T m = max_##SUF(x + i * L, L);                                     \
+            ms[i] = m = isinf(m) ? 0 : m;                                      \
+            for (int64_t k = 0; k < L; k++) mb[i * L + k] = m;                 \
+        }                                                                      \
+        for (int64_t k = 0; k < n; k++) e[k] = EXPF(x[k] - mb[k]);             \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            const T *er = e + i * L;                                           \
+            double s[8] = {0};                                                 \
+            int64_t k = 0;                                                     \
+            for (; k + 8 <= L; k += 8)                                         \
+                for (int l = 0; l < 8; l++) s[l] += er[k + l];                 \
+            for (; k < L; k++) s[0] += er[k];                                  \
+            double S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+            ((T *)j->out)[r + i] = (T)(log(S) + ms[i]);                        \
+        }                                                                      \
+    }                                                                          \
+    /* a row whose out is -inf (every element -inf) gets g = 0, out = 0:    \
+     * 0 e^-inf adds 0 */                                                     \
+    static void lse_rows_bw_##SUF(const lse_job *j, int64_t r, int64_t hi) {  \
+        int64_t L = j->L, nr = LSE_CH / L < hi - r ? LSE_CH / L : hi - r, n = nr * L; \
+        const T *restrict x = (const T *)j->a + r * L;                         \
+        T *restrict ga = (T *)j->ga + r * L;                                   \
+        T zb[LSE_CH], gb[LSE_CH];                                              \
+        for (int64_t i = 0; i < nr; i++) {                                     \
+            T z = ((const T *)j->out)[r + i], g = ((const T *)j->g)[r + i];    \
+            bool dead = z == -(T)INFINITY;                                     \
+            for (int64_t k = 0; k < L; k++)                                    \
+                zb[i * L + k] = dead ? 0 : z, gb[i * L + k] = dead ? 0 : g;    \
+        }                                                                      \
+        for (int64_t k = 0; k < n; k++) ga[k] += gb[k] * EXPF(x[k] - zb[k]);   \
+    }                                                                          \
+    /* ga += g e^(a - out), row by row; a column whose out is -inf: none */  \
+    static void lse_bw_##SUF(const lse_job *j, int64_t lo, int64_t hi) {       \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict x = (const T *)j->a + ob * L * inner;            \
+            const T *restrict z = (const T *)j->out + ob * inner;              \
+            const T *restrict g = (const T *)j->g + ob * inner;                \
+            T *restrict ga = (T *)j->ga + ob * L * inner;                      \
+            if (inner == 1) {                                                  \
+                T zr = z[0], gr = g[0];                                        \
+                if (zr == -(T)INFINITY) continue;                              \
+                for (int64_t k = 0; k < L; k++) ga[k] += gr * EXPF(x[k] - zr); \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t k = 0; k < L; k++) {                                  \
+                const T *xr = x + k * inner;                                   \
+                T *dr = ga + k * inner;                                        \
+                for (int64_t i = 0; i < inner; i++) {                          \
+                    T e = g[i] * EXPF(xr[i] - z[i]);                           \
+                    dr[i] += z[i] == -(T)INFINITY ? 0 : e;                     \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    static void lse_fwd_##SUF(const lse_job *j, int64_t lo, int64_t hi) {      \
+        int64_t L = j->L, inner = j->inner;                                    \
+        for (int64_t ob = lo; ob < hi; ob++) {                                 \
+            const T *restrict x = (const T *)j->a + ob * L * inner;            \
+            T *restrict out = (T *)j->out + ob * inner;                        \
+            if (inner == 1) {                                                  \
+                T m = max_##SUF(x, L);                                         \
+                m = isinf(m) ? 0 : m;                                          \
+                double s[8] = {0};                                             \
+                int64_t k = 0;                                                 \
+                for (; k + 8 <= L; k += 8)                                     \
+                    for (int l = 0; l < 8; l++) s[l] += EXPF(x[k + l] - m);    \
+                for (; k < L; k++) s[0] += EXPF(x[k] - m);                     \
+                double S = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); \
+                out[0] = (T)(log(S) + m);                                      \
+                continue;                                                      \
+            }                                                                  \
+            for (int64_t i0 = 0; i0 < inner; i0 += BLK) {                      \
+                int64_t w = inner - i0 < BLK ? inner - i0 : BLK;               \
+                T m[BLK];                                                      \
+                double s[BLK];                                                 \
+                for (int64_t i = 0; i < w; i++) m[i] = x[i0 + i], s[i] = 0;    \
+                for (int64_t k = 1; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    for (int64_t i = 0; i < w; i++) m[i] = xr[i] > m[i] ? xr[i] : m[i]; \
+                }                                                              \
+                for (int64_t i = 0; i < w; i++) m[i] = isinf(m[i]) ? 0 : m[i]; \
+                for (int64_t k = 0; k < L; k++) {                              \
+                    const T *xr = x + k * inner + i0;                          \
+                    for (int64_t i = 0; i < w; i++) s[i] += EXPF(xr[i] - m[i]); \
+                }                                                              \
+                for (int64_t i = 0; i < w; i++) out[i0 + i] = (T)(log(s[i]) + m[i]); \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    static void exp_##SUF(const T *x, T *y, int64_t n) {                       \
+        for (int64_t i = 0; i < n; i++) y[i] = EXPF(x[i]);                     \
+    }
+DEF_LSE(float, f32, tg__vexp_f32)
+DEF_LSE(double, f64, tg__vexp_f64)
+NO_TRAP_END
+
+/* rows [lo, hi) of an lse_job: short rows (inner 1) by chunks, the rest
+ * row by row */
+#define DEF_LSE_RANGE(DIR)                                                     \
+    static void lse_##DIR##_range(void *ctx, int64_t lo, int64_t hi) {         \
+        const lse_job *j = ctx;                                                \
+        bool f32 = j->dt == TG_F32;                                            \
+        if (j->inner == 1 && j->L <= LSE_CH)                                   \
+            for (int64_t ob = lo; ob < hi; ob += LSE_CH / j->L)                \
+                (f32 ? lse_rows_##DIR##_f32 : lse_rows_##DIR##_f64)(j, ob, hi); \
+        else                                                                   \
+            (f32 ? lse_##DIR##_f32 : lse_##DIR##_f64)(j, lo, hi);              \
+    }
+DEF_LSE_RANGE(fwd)
+DEF_LSE_RANGE(bw)
+
+const softmax_kern SOFTMAX_KERN = {sm_fwd_range, sm_bw_range, ce_fwd_range, ce_bw_range,
+                                   lse_fwd_range, lse_bw_range, exp_f64, exp_f32};
 
 #endif /* SOFTMAX_KERN */

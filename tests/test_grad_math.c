@@ -44,6 +44,9 @@ OP(f_amin_02k, tg_amin(x[0], 2, (int[]){0, -1}, true))
 OP(f_lse_all, tg_logsumexp(x[0], 0, NULL, false))
 OP(f_lse1, tg_logsumexp(x[0], 1, (int[]){-1}, false))
 OP(f_lse_1k, tg_logsumexp(x[0], 1, (int[]){1}, true))
+OP(f_lse1_mid, tg_logsumexp(x[0], 1, (int[]){1}, false))
+OP(f_lse_01, tg_logsumexp(x[0], 2, (int[]){0, 1}, false)) /* rows [L, inner] */
+OP(f_lse_02, tg_logsumexp(x[0], 2, (int[]){0, 2}, true))  /* not one block */
 OP(f_norm1, tg_norm(x[0], 1, 1, (int[]){-1}, false))
 OP(f_norm2, tg_norm(x[0], 2, 0, NULL, false))
 OP(f_norm2_0k, tg_norm(x[0], 2, 1, (int[]){0}, true))
@@ -250,6 +253,16 @@ static void values(void) {
         double s = 1 / (1 + exp(-1.0));
         if (g) CHECK_VEC(g, 0, 0, 1 - s, s);
     }
+    /* the same down a column (a row kernel's inner axis): -inf, gradient 0 */
+    tg_tensor *ninf0 = tg_requires_grad(mat(t, 2, 2, (double[]){-INFINITY, 1, -INFINITY, 2}));
+    tg_tensor *l0 = tg_logsumexp(ninf0, 1, (int[]){0}, false);
+    CHECK(l0 && tg_tensor_get(l0, 0) == -INFINITY && fabs(tg_tensor_get(l0, 1) - (2 + log1p(exp(-1)))) < 1e-15,
+          "logsumexp -inf column");
+    tg_tensor *ins0[1] = {ninf0}, *gr0[1];
+    CHECK(tg_grad(tg_sum(l0), NULL, 1, ins0, gr0, 0) == TG_OK, "%s", tg_tape_error(t));
+    double *g0 = tg_tensor_f64(gr0[0]);
+    double s0 = 1 / (1 + exp(-1.0));
+    if (g0) CHECK_VEC(g0, 0, 1 - s0, 0, s0);
     tg_tensor *le = tg_logsumexp(tg_zeros(t, TG_F64, 2, (int64_t[]){2, 0}), 1, (int[]){1}, false);
     CHECK(le && tg_tensor_get(le, 0) == -INFINITY, "logsumexp of empty");
     /* f32: ±1000 logits stay finite */
@@ -472,6 +485,11 @@ int main(void) {
         {"logsumexp -1", f_lse1, S3(2, 3, 4), -3, 3, false},
         {"logsumexp 1 keepdim", f_lse_1k, S2(3, 4), -3, 3, true},
         {"logsumexp scalar", f_lse_all, S0, -3, 3, false},
+        {"logsumexp axis 1 of 3d (inner 4)", f_lse1_mid, S3(2, 3, 4), -3, 3, false},
+        {"logsumexp axes 0,1 (inner 70)", f_lse_01, S3(2, 3, 70), -3, 3, false},
+        {"logsumexp axes 0,2 keepdim", f_lse_02, S3(2, 3, 4), -3, 3, false},
+        {"logsumexp -1 of [2,600] (rows over a chunk)", f_lse1, S2(2, 600), -3, 3, false},
+        {"logsumexp axis 1 of [2,1,5] keepdim", f_lse_1k, S3(2, 1, 5), -3, 3, false},
         {"logsumexp of [3,0]", f_lse1, S2(3, 0), -3, 3, false},
         {"norm 1", f_norm1, S2(3, 4), 0.1, 2, false},
         {"norm 1-", f_norm1, S2(3, 4), -2, -0.1, false},
