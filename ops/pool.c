@@ -132,6 +132,32 @@ static inline void window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h
         for (int64_t p = p0; p < p1; p++)                                      \
             for (int64_t k = 0; k < P; k++) x[p * HW + g->idx[p * P + k]] += y[p * P + k]; \
     }                                                                          \
+    /* 2x2 stride 2, no padding, into a fresh x: the windows tile the plane, \
+     * so each window's four elements are written (y at its index, 0 at the \
+     * others) in one pass, and the row and column no window covers (odd H, \
+     * W) are zeroed: the same as zeroing x and scatter_ */                  \
+    static void scatter2x2_fresh_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *y, \
+                                       T *x) {                                 \
+        const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, P = OH * OW; \
+        for (int64_t p = p0; p < p1; p++) {                                    \
+            T *xp = x + p * H * W;                                             \
+            for (int64_t oh = 0; oh < OH; oh++) {                              \
+                T *restrict r0 = xp + 2 * oh * W, *restrict r1 = r0 + W;       \
+                const T *restrict yr = y + p * P + oh * OW;                    \
+                const int32_t *restrict ir = g->idx + p * P + oh * OW;         \
+                const int32_t b0 = (int32_t)(2 * oh * W), w1 = (int32_t)W;    \
+                for (int64_t ow = 0; ow < OW; ow++) {                          \
+                    int32_t k = ir[ow] - b0 - (int32_t)(2 * ow);               \
+                    T v = yr[ow];                                              \
+                    r0[2 * ow] = k == 0 ? v : 0, r0[2 * ow + 1] = k == 1 ? v : 0; \
+                    r1[2 * ow] = k == w1 ? v : 0, r1[2 * ow + 1] = k == w1 + 1 ? v : 0; \
+                }                                                              \
+                if (W > 2 * OW) r0[W - 1] = 0, r1[W - 1] = 0;                  \
+            }                                                                  \
+            for (int64_t h = 2 * OH; h < H; h++)                               \
+                for (int64_t w = 0; w < W; w++) xp[h * W + w] = 0;            \
+        }                                                                      \
+    }                                                                          \
     /* avg: y (+)= window mean of x */                                         \
     static void avg_fwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y, \
                               bool add) {                                      \
@@ -202,6 +228,12 @@ static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
     const pool_job *j = ctx;
     const pool_geom *g = j->g;
     bool f = j->dt == TG_F32;
+    if (j->kind == (P_SCATTER | P_FRESH) && g->kh == 2 && g->kw == 2 && g->sh == 2 &&
+        g->sw == 2 && g->ph == 0 && g->pw == 0) {
+        f ? scatter2x2_fresh_f32(g, p0, p1, j->src, j->dst)
+          : scatter2x2_fresh_f64(g, p0, p1, j->src, j->dst);
+        return;
+    }
     if (j->kind & P_FRESH) {
         size_t es = f ? sizeof(float) : sizeof(double), hw = (size_t)(g->H * g->W);
         memset((char *)j->dst + (size_t)p0 * hw * es, 0, (size_t)(p1 - p0) * hw * es);
