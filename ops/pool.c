@@ -21,6 +21,7 @@
 #include "op_common.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 /* Kept in each record's aux. */
 typedef struct pool_geom {
@@ -210,7 +211,7 @@ DEF_POOL(float, f32)
 DEF_POOL(double, f64)
 #undef DEF_POOL
 
-/* What one parallel piece does. */
+/* What a block of planes gets. */
 enum { P_MAX, P_GATHER, P_GATHER_ADD, P_SCATTER, P_AVG, P_AVG_ADD, P_AVG_BWD };
 /* Or'd into a backward kind (P_SCATTER, P_AVG_BWD): dst is a fresh,
  * uninitialised gradient buffer (tg__gacc_w), so each piece zeroes its own
@@ -222,10 +223,11 @@ typedef struct pool_job {
     int dt, kind;
     const void *src;
     void *dst;
+    int64_t block, nblk; /* planes [b * block, (b + 1) * block) form block b */
+    atomic_llong next;   /* the next block to claim */
 } pool_job;
 
-static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
-    const pool_job *j = ctx;
+static void pool_planes(const pool_job *j, int64_t p0, int64_t p1) {
     const pool_geom *g = j->g;
     bool f = j->dt == TG_F32;
     if (j->kind == (P_SCATTER | P_FRESH) && g->kh == 2 && g->kw == 2 && g->sh == 2 &&
@@ -261,13 +263,40 @@ static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
     }
 }
 
-/* Runs a kernel over every plane, in pieces on the pool when large. */
+/* One thread's piece: claims blocks of planes until none is left, so a
+ * pool worker that wakes after the caller has begun still takes a share
+ * (the planes are independent: who runs which does not change a bit). */
+static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
+    pool_job *j = ctx;
+    (void)lo, (void)hi;
+    const int64_t planes = j->g->planes;
+    for (int64_t b; (b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->nblk;) {
+        int64_t p1 = (b + 1) * j->block;
+        pool_planes(j, b * j->block, p1 < planes ? p1 : planes);
+    }
+}
+
+/* Runs a kernel over every plane, on the pool when large: one piece per
+ * thread, which claim blocks of at least POOL_GRAIN outputs, up to
+ * POOL_BLOCKS_PER_THREAD per thread. */
+#define POOL_BLOCKS_PER_THREAD 4
 static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
     if (g->planes == 0) return; /* an empty batch: its planes' sizes may not multiply */
-    pool_job j = {g, dt, kind, src, dst};
+    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst};
     int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
     int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
-    tg__parallel_for(g->planes, grain < 1 ? 1 : grain, pool_piece, &j);
+    if (grain < 1) grain = 1;
+    int th = tg_get_num_threads();
+    int64_t pieces = g->planes / grain < th ? g->planes / grain : th;
+    if (pieces <= 1) {
+        pool_planes(&j, 0, g->planes);
+        return;
+    }
+    int64_t want = pieces * POOL_BLOCKS_PER_THREAD, block = (g->planes + want - 1) / want;
+    j.block = block < grain ? grain : block;
+    j.nblk = (g->planes + j.block - 1) / j.block;
+    atomic_init(&j.next, 0);
+    tg__parallel_for(pieces, 1, pool_piece, &j);
 }
 
 /* ------------------------------------------------------------------ ops */
