@@ -16,9 +16,9 @@
  *   d b       db      += sum over n, i, j of g
  * The transposes are GEMM flags: nothing is transposed by copying, except
  * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
- * over the chunk's samples and added transposed once (dw_transposed).
+ * over the block's samples and added transposed once (dw_transposed).
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
- * sample's dx is zeroed on its chunk's thread just before col2im adds
+ * sample's dx is zeroed on its block's thread just before col2im adds
  * into it (a 1x1 convolution's GEMM overwrites it).
  *
  * The convolution is bilinear in (x, w), so every backward is one of three
@@ -30,15 +30,21 @@
  * (h: the gradient arriving at the op's output; conv2d's bias gets
  * sum_{n,i,j} h). conv1d is conv2d on [N, C, 1, L] views.
  *
- * Threads: for large work the batch is cut into one chunk per thread
- * (tg__parallel_for); each chunk has its own im2col buffer, and for d w
- * its own partial sum, added up at the end. The GEMMs inside a chunk then
- * run on that chunk's thread.
+ * Threads: for large work the batch is cut into blocks of samples, more
+ * blocks than threads, that the threads claim one at a time (an atomic
+ * counter), so a thread that starts late or runs slow (a pool worker that
+ * wakes after the caller has begun, a core shared with another process)
+ * takes fewer blocks instead of the caller waiting for it. Each thread's
+ * piece (tg__parallel_for) has its own im2col buffer; for d w and d b each
+ * block has its own partial sum (block 0 adds into the outputs), added up
+ * in block order at the end, so the result does not depend on which thread
+ * ran which block. The GEMMs inside a block run on its thread.
  */
 #include "tg_internal.h"
 #include "op_common.h"
 #include "tg_kernels.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* The shapes and options of one convolution, kept with each of the three
@@ -52,6 +58,10 @@ typedef struct conv_geom {
 
 /* Below this many multiply-adds the batch is not split over threads. */
 #define CONV_PAR_MIN 1000000.0
+/* Blocks of samples per thread for the threads to claim; fewer when the
+ * blocks' partial sums of d w and d b would pass CONV_SUMS_MAX bytes. */
+#define CONV_BLOCKS_PER_THREAD 4
+#define CONV_SUMS_MAX ((size_t)16 << 20)
 
 /* conv_geom sits after a tg_auxin with room for 3 inputs, bias or not. */
 #define GEOM_OFF tg__auxin_size(3)
@@ -173,15 +183,19 @@ typedef struct conv_job {
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
-    char *scratch;        /* nch pieces of `per` bytes: col, dw^T, then dw and db */
-    size_t per, colbytes; /* partial sums (chunks > 0) at sumoff; dw^T (when */
-    size_t sumoff;        /* dw_transposed) at colbytes */
-    int64_t nch;
+    char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
+    size_t per, colbytes; /* dw_transposed) at colbytes */
+    char *sums;           /* blocks 1..nblk-1: `sumbytes` each, dw, then db */
+    size_t sumbytes, dboff; /* at dboff */
+    int64_t nch, nblk;    /* thread pieces; blocks of samples they claim */
+    atomic_llong next;    /* the next block to claim */
 } conv_job;
 
-/* Samples [n0, n1) of one chunk, with its scratch; chunk 0 adds its dw
- * and db straight into the outputs, the others into their scratch. */
-static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, bool first) {
+/* Samples [n0, n1) of one block, with its thread's scratch; d w and d b
+ * added into dw and db (block 0: the outputs; the others: their partial
+ * sums). */
+static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, char *dw,
+                         char *db) {
     const conv_geom *g = j->g;
     int dt = j->dt;
     size_t es = tg__esize(dt);
@@ -189,11 +203,9 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
     int64_t CKg = Cg * g->KH * g->KW;
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
-    char *dw = j->dw && !first ? scr + j->sumoff : j->dw;
     bool tdw = dw && dw_transposed(g);
-    char *dwt = tdw ? scr + j->colbytes : NULL; /* this chunk's dW^T, (G, CKg, Og) */
+    char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg, Og) */
     if (tdw) memset(dwt, 0, (size_t)(g->O * CKg) * es);
-    char *db = j->db && !first ? scr + j->per - (size_t)g->O * es : j->db;
     for (int64_t n = n0; n < n1; n++) {
         const char *xn = j->x ? j->x + (size_t)(n * xs) * es : NULL;
         if (j->kind == K_FWD) {
@@ -232,7 +244,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
             char *dxn = j->dx + (size_t)(n * xs) * es;
             char *dcol = pw ? dxn : scr;
             /* a fresh dx: pointwise overwrites it, col2im adds into zeros
-             * set here, one sample at a time on this chunk's thread */
+             * set here, one sample at a time on this block's thread */
             if (j->dx_fresh && !pw) memset(dxn, 0, (size_t)xs * es);
             for (int64_t gi = 0; gi < g->G; gi++)
                 tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
@@ -248,17 +260,26 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, b
                  : add_transposed_f64(g->G, CKg, Og, (const double *)dwt, (double *)dw);
 }
 
+/* Thread piece k: claims blocks until none is left. */
 static void conv_piece(void *ctx, int64_t lo, int64_t hi) {
-    const conv_job *j = ctx;
+    conv_job *j = ctx;
     int64_t N = j->g->N;
     for (int64_t k = lo; k < hi; k++) {
         char *scr = j->scratch ? j->scratch + j->per * (size_t)k : NULL;
-        if (k > 0 && j->per > j->sumoff) memset(scr + j->sumoff, 0, j->per - j->sumoff);
-        conv_samples(j, k * N / j->nch, (k + 1) * N / j->nch, scr, k == 0);
+        for (int64_t b; (b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) <
+                        j->nblk;) {
+            char *dw = j->dw, *db = j->db;
+            if (b > 0 && j->sumbytes) { /* this block's partial sums */
+                char *part = j->sums + j->sumbytes * (size_t)(b - 1);
+                memset(part, 0, j->sumbytes);
+                dw = dw ? part : NULL, db = db ? part + j->dboff : NULL;
+            }
+            conv_samples(j, b * N / j->nblk, (b + 1) * N / j->nblk, scr, dw, db);
+        }
     }
 }
 
-/* Runs a job over the batch, in chunks on the pool when it is large.
+/* Runs a job over the batch, in blocks of samples on the pool when it is large.
  * Scratch comes from the tape arena. false on OOM or a scratch larger than
  * memory (recorded).
  * With no sample or no output channel every sum is empty: nothing to add
@@ -282,11 +303,21 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
                         ? (((size_t)nw * es + 63) & ~(size_t)63)
                         : 0;
-    size_t sums = j->nch > 1 && j->kind == K_BW /* partial sums of dw and db */
-                      ? (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es
-                      : 0;
+    /* blocks: one per sample, or with partial sums of dw and db (in one
+     * block's `sumbytes`), CONV_BLOCKS_PER_THREAD per thread while the
+     * partials stay under CONV_SUMS_MAX */
+    size_t sums = j->kind == K_BW ? (size_t)((j->dw ? nw : 0) + (j->db ? g->O : 0)) * es : 0;
+    j->nblk = j->nch;
+    if (j->nch > 1) {
+        int64_t most = sums ? j->nch * CONV_BLOCKS_PER_THREAD : g->N;
+        if (most > g->N) most = g->N;
+        while (most > j->nch && sums > CONV_SUMS_MAX / (size_t)(most - 1)) most--;
+        j->nblk = most;
+    }
+    j->sumbytes = j->nblk > 1 ? (sums + 63) & ~(size_t)63 : 0;
+    j->dboff = j->dw ? (size_t)nw * es : 0;
     if (need_col && (!tg__mul_ok(g->C, g->KH, &col) || !tg__mul_ok(col, g->KW, &col) ||
-                     !tg__mul_ok(col, P, &col) || (uint64_t)col > (SIZE_MAX - 127 - sums - tbytes) / es)) {
+                     !tg__mul_ok(col, P, &col) || (uint64_t)col > (SIZE_MAX - 127 - tbytes) / es)) {
         char b0[160], b1[160];
         int64_t xs[4] = {g->N, g->C, g->H, g->W}, ws[4] = {g->O, g->C / g->G, g->KH, g->KW};
         return tg__fail(tape, TG_ERR_OVERFLOW, op,
@@ -296,21 +327,25 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         (long long)g->OH, (long long)g->OW), false;
     }
     j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
-    j->sumoff = j->colbytes + tbytes;
-    j->per = (j->sumoff + sums + 63) & ~(size_t)63;
-    j->scratch = NULL;
+    j->per = j->colbytes + tbytes;
+    j->scratch = j->sums = NULL;
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);
         if (!j->scratch) return false;
     }
+    if (j->sumbytes) {
+        j->sums = tg__arena_n(tape, j->nblk - 1, j->sumbytes, op);
+        if (!j->sums) return false;
+    }
+    atomic_init(&j->next, 0);
     if (j->nch > 1)
         tg__parallel_for(j->nch, 1, conv_piece, j);
     else
         conv_piece(j, 0, 1);
-    for (int64_t k = 1; k < j->nch; k++) {
-        const char *part = j->scratch + j->per * (size_t)k;
-        if (j->dw) tg__add_into(j->dt, j->dw, part + j->sumoff, nw);
-        if (j->db) tg__add_into(j->dt, j->db, part + j->per - (size_t)g->O * es, g->O);
+    for (int64_t b = 1; j->sumbytes && b < j->nblk; b++) { /* in block order */
+        const char *part = j->sums + j->sumbytes * (size_t)(b - 1);
+        if (j->dw) tg__add_into(j->dt, j->dw, part, nw);
+        if (j->db) tg__add_into(j->dt, j->db, part + j->dboff, g->O);
     }
     return true;
 }

@@ -21,6 +21,7 @@
 #include "op_common.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 /* Kept in each record's aux. */
 typedef struct pool_geom {
@@ -132,6 +133,32 @@ static inline void window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h
         for (int64_t p = p0; p < p1; p++)                                      \
             for (int64_t k = 0; k < P; k++) x[p * HW + g->idx[p * P + k]] += y[p * P + k]; \
     }                                                                          \
+    /* 2x2 stride 2, no padding, into a fresh x: the windows tile the plane, \
+     * so each window's four elements are written (y at its index, 0 at the \
+     * others) in one pass, and the row and column no window covers (odd H, \
+     * W) are zeroed: the same as zeroing x and scatter_ */                  \
+    static void scatter2x2_fresh_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *y, \
+                                       T *x) {                                 \
+        const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, P = OH * OW; \
+        for (int64_t p = p0; p < p1; p++) {                                    \
+            T *xp = x + p * H * W;                                             \
+            for (int64_t oh = 0; oh < OH; oh++) {                              \
+                T *restrict r0 = xp + 2 * oh * W, *restrict r1 = r0 + W;       \
+                const T *restrict yr = y + p * P + oh * OW;                    \
+                const int32_t *restrict ir = g->idx + p * P + oh * OW;         \
+                const int32_t b0 = (int32_t)(2 * oh * W), w1 = (int32_t)W;    \
+                for (int64_t ow = 0; ow < OW; ow++) {                          \
+                    int32_t k = ir[ow] - b0 - (int32_t)(2 * ow);               \
+                    T v = yr[ow];                                              \
+                    r0[2 * ow] = k == 0 ? v : 0, r0[2 * ow + 1] = k == 1 ? v : 0; \
+                    r1[2 * ow] = k == w1 ? v : 0, r1[2 * ow + 1] = k == w1 + 1 ? v : 0; \
+                }                                                              \
+                if (W > 2 * OW) r0[W - 1] = 0, r1[W - 1] = 0;                  \
+            }                                                                  \
+            for (int64_t h = 2 * OH; h < H; h++)                               \
+                for (int64_t w = 0; w < W; w++) xp[h * W + w] = 0;            \
+        }                                                                      \
+    }                                                                          \
     /* avg: y (+)= window mean of x */                                         \
     static void avg_fwd_##SUF(const pool_geom *g, int64_t p0, int64_t p1, const T *x, T *y, \
                               bool add) {                                      \
@@ -184,7 +211,7 @@ DEF_POOL(float, f32)
 DEF_POOL(double, f64)
 #undef DEF_POOL
 
-/* What one parallel piece does. */
+/* What a block of planes gets. */
 enum { P_MAX, P_GATHER, P_GATHER_ADD, P_SCATTER, P_AVG, P_AVG_ADD, P_AVG_BWD };
 /* Or'd into a backward kind (P_SCATTER, P_AVG_BWD): dst is a fresh,
  * uninitialised gradient buffer (tg__gacc_w), so each piece zeroes its own
@@ -196,12 +223,19 @@ typedef struct pool_job {
     int dt, kind;
     const void *src;
     void *dst;
+    int64_t block, nblk; /* planes [b * block, (b + 1) * block) form block b */
+    atomic_llong next;   /* the next block to claim */
 } pool_job;
 
-static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
-    const pool_job *j = ctx;
+static void pool_planes(const pool_job *j, int64_t p0, int64_t p1) {
     const pool_geom *g = j->g;
     bool f = j->dt == TG_F32;
+    if (j->kind == (P_SCATTER | P_FRESH) && g->kh == 2 && g->kw == 2 && g->sh == 2 &&
+        g->sw == 2 && g->ph == 0 && g->pw == 0) {
+        f ? scatter2x2_fresh_f32(g, p0, p1, j->src, j->dst)
+          : scatter2x2_fresh_f64(g, p0, p1, j->src, j->dst);
+        return;
+    }
     if (j->kind & P_FRESH) {
         size_t es = f ? sizeof(float) : sizeof(double), hw = (size_t)(g->H * g->W);
         memset((char *)j->dst + (size_t)p0 * hw * es, 0, (size_t)(p1 - p0) * hw * es);
@@ -229,13 +263,40 @@ static void pool_piece(void *ctx, int64_t p0, int64_t p1) {
     }
 }
 
-/* Runs a kernel over every plane, in pieces on the pool when large. */
+/* One thread's piece: claims blocks of planes until none is left, so a
+ * pool worker that wakes after the caller has begun still takes a share
+ * (the planes are independent: who runs which does not change a bit). */
+static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
+    pool_job *j = ctx;
+    (void)lo, (void)hi;
+    const int64_t planes = j->g->planes;
+    for (int64_t b; (b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->nblk;) {
+        int64_t p1 = (b + 1) * j->block;
+        pool_planes(j, b * j->block, p1 < planes ? p1 : planes);
+    }
+}
+
+/* Runs a kernel over every plane, on the pool when large: one piece per
+ * thread, which claim blocks of at least POOL_GRAIN outputs, up to
+ * POOL_BLOCKS_PER_THREAD per thread. */
+#define POOL_BLOCKS_PER_THREAD 4
 static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
     if (g->planes == 0) return; /* an empty batch: its planes' sizes may not multiply */
-    pool_job j = {g, dt, kind, src, dst};
+    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst};
     int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
     int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
-    tg__parallel_for(g->planes, grain < 1 ? 1 : grain, pool_piece, &j);
+    if (grain < 1) grain = 1;
+    int th = tg_get_num_threads();
+    int64_t pieces = g->planes / grain < th ? g->planes / grain : th;
+    if (pieces <= 1) {
+        pool_planes(&j, 0, g->planes);
+        return;
+    }
+    int64_t want = pieces * POOL_BLOCKS_PER_THREAD, block = (g->planes + want - 1) / want;
+    j.block = block < grain ? grain : block;
+    j.nblk = (g->planes + j.block - 1) / j.block;
+    atomic_init(&j.next, 0);
+    tg__parallel_for(pieces, 1, pool_piece, &j);
 }
 
 /* ------------------------------------------------------------------ ops */

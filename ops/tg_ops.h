@@ -303,7 +303,11 @@ TG_API tg_tensor *tg_batch_norm(tg_tensor *a, tg_tensor *weight, tg_tensor *bias
 typedef struct tg_conv_opts {
     int stride[2], padding[2], dilation[2], groups;
 } tg_conv_opts;
-/* x [N, Cin, H, W], w [Cout, Cin/groups, kH, kW], b [Cout] or NULL. */
+/* x [N, Cin, H, W], w [Cout, Cin/groups, kH, kW], b [Cout] or NULL.
+ * On more than one thread (tg_set_num_threads) a large batch is split into
+ * blocks of samples that the threads share; the bits of the result and of
+ * its gradients depend on the thread count, never on which thread ran
+ * which block. */
 TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o);
 /* x [N, Cin, L], w [Cout, Cin/groups, k], b [Cout] or NULL. */
 TG_API tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv_opts *o);

@@ -253,8 +253,16 @@ static void naive_checks(void) {
      * grouped one with the transposed dw */
     geo first = {16, 1, 28, 28, 32, 3, 3, 0, 0, 1, 1, 0, 0, 1, 1, 1};
     geo tgrp = {6, 4, 13, 12, 24, 2, 3, 0, 0, 2, 1, 1, 2, 1, 2, 2};
+    /* threaded with blocks of unequal size: 11 samples in 8 blocks, with
+     * dilation and padding; and a weight so large (2.4 MB in f64) that its
+     * blocks' partial sums are capped (8 samples in 7 blocks) */
+    geo blk = {11, 8, 12, 12, 16, 3, 3, 0, 0, 1, 1, 2, 2, 2, 2, 1};
+    geo wide = {8, 256, 3, 3, 128, 3, 3, 0, 0, 1, 1, 0, 0, 1, 1, 1};
     if (quick) big.N = 3, big.C = 8, pw1.N = 2, first.N = 3;
     for (int th = 1; th <= 2; th++) {
+        against_naive("naive odd batch in blocks", blk, TG_F64, th);
+        against_naive("naive odd batch in blocks", blk, TG_F32, th);
+        against_naive("naive capped partial sums", wide, TG_F64, th);
         against_naive("naive 3x3 pad 1", big, TG_F64, th);
         against_naive("naive odd groups", odd, TG_F64, th);
         against_naive("naive 1x1", pw1, TG_F64, th);
@@ -265,6 +273,53 @@ static void naive_checks(void) {
     }
     against_naive("naive 3x3 pad 1", big, TG_F32, 2);
     against_naive("naive odd groups", odd, TG_F32, 2);
+}
+
+/* The threaded backward's blocks are claimed by whichever thread is free,
+ * but each block's partial sum of d w and d b is its own and they are added
+ * in block order: two runs on 2 threads give the same bits. */
+static tg_tensor *normal_leaf(tg_tape *t, int rank, const int64_t *dims, tg_rng *r) {
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++) n *= dims[d];
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) v[i] = tg_rng_normal(r);
+    tg_tensor *x = tg_requires_grad(tg_tensor_new(t, TG_F64, rank, dims, v));
+    free(v);
+    return x;
+}
+
+static void same_bits_twice(void) {
+    tg_set_num_threads(2);
+    double *first = NULL;
+    int64_t nw = 0;
+    for (int run = 0; run < 2; run++) {
+        tg_tape *t = tg_tape_new();
+        tg_rng r;
+        tg_rng_seed(&r, 5);
+        tg_tensor *x = normal_leaf(t, TG_SHAPE(13, 8, 11, 11), &r);
+        tg_tensor *w = normal_leaf(t, TG_SHAPE(24, 8, 3, 3), &r);
+        tg_tensor *b = normal_leaf(t, TG_SHAPE(24), &r);
+        tg_tensor *y = tg_conv2d(x, w, b, &(tg_conv_opts){.padding = {1, 1}});
+        tg_status st = tg_backward(tg_sum(tg_mul(y, y)));
+        CHECK(st == TG_OK, "same bits: %s", tg_tape_error(t));
+        tg_tensor *gw = tg_tensor_grad(w), *gb = tg_tensor_grad(b);
+        if (st == TG_OK) {
+            nw = tg_tensor_numel(gw);
+            double *v = malloc(sizeof(double) * (size_t)(nw + 24));
+            for (int64_t i = 0; i < nw; i++) v[i] = tg_tensor_get(gw, i);
+            for (int64_t i = 0; i < 24; i++) v[nw + i] = tg_tensor_get(gb, i);
+            if (!first)
+                first = v;
+            else {
+                CHECK(memcmp(first, v, sizeof(double) * (size_t)(nw + 24)) == 0,
+                      "same bits: conv2d's dw and db differ between two runs on 2 threads");
+                free(v);
+            }
+        }
+        tg_tape_free(t);
+    }
+    free(first);
+    tg_set_num_threads(0);
 }
 
 /* ------------------------------------------------------- pooling rules */
@@ -418,6 +473,7 @@ int main(void) {
     quick = getenv("TG_TEST_QUICK") != NULL;
     gradchecks();
     naive_checks();
+    same_bits_twice();
     pool_rules();
     no_output_channel();
     with_params();

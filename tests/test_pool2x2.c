@@ -3,7 +3,8 @@
  * maximum in row-major order wins, a NaN wins over numbers and a later NaN
  * over an earlier one (PyTorch's rule). Inputs with many ties and NaNs,
  * odd heights and widths (the last row / column is dropped), f32 and f64,
- * one and two threads (planes split over the pool). Both the values and
+ * one and two threads (blocks of planes claimed by the pool's threads,
+ * the last block shorter). Both the values and
  * the gradient (which lands on the chosen element) must match exactly;
  * and a f64 gradient check against central differences. */
 #include "tg_test.h"
@@ -100,6 +101,7 @@ int main(void) {
             check_case(dt, threads, 2, 3, 7, 9);
             check_case(dt, threads, 1, 2, 6, 5);
             check_case(dt, threads, 4, 16, 64, 66); /* more planes than one piece holds */
+            check_case(dt, threads, 3, 13, 64, 66); /* 39 planes: blocks of 8, the last 7 */
         }
     tg_set_num_threads(1);
 
