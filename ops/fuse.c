@@ -1,0 +1,400 @@
+/* fuse.c - fused elementwise chains (fuse.h): the group of lazy records
+ * behind a record, the block interpreter expanded from the rows of
+ * tg_ewlist.h (the same expressions as unary.c's and arith.c's kernels, so
+ * the same bits), forcing, the fused sum and the fused backward.
+ */
+#include "fuse.h"
+#include "elementwise.h"
+
+#include <math.h>
+
+enum { CAP = TG_FUSE_CAP, B = TG_FUSE_BLOCK };
+
+/* ---------------------------------------------------------- the rows */
+
+static bool is_binary(int op) {
+    switch (op) {
+#define BIN_CASE(ID, name, F, DX, DY, GA, GB) case TG_OP_##ID:
+    TG_BINARY_OPS(BIN_CASE)
+#undef BIN_CASE
+        return true;
+    default: return false;
+    }
+}
+
+/* Whether op is a row of TG_UNARY_OPS, and where it keeps its constants. */
+static int unary_np(int op) {
+    switch (op) {
+#define NP_CASE(ID, name, np, F, D, G) case TG_OP_##ID: return np;
+    TG_UNARY_OPS(NP_CASE)
+#undef NP_CASE
+    default: return -1;
+    }
+}
+
+/* o = f(a[, b]) over m elements; and the backward: ga += the row's
+ * backward for x, gb += for y (either may be NULL; sq: b is a and the op
+ * mul, whose gradient is then square's, as arith.c's). */
+#define FU_CASE(ID, name, np, F, D, G)                                         \
+    case TG_OP_##ID:                                                           \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            T x = a[i];                                                        \
+            o[i] = F;                                                          \
+        }                                                                      \
+        break;
+#define FB_CASE(ID, name, F, DX, DY, GA, GB)                                   \
+    case TG_OP_##ID:                                                           \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            T x = a[i], y = b[i];                                              \
+            o[i] = F;                                                          \
+        }                                                                      \
+        break;
+#define BU_CASE(ID, name, np, F, D, G)                                         \
+    case TG_OP_##ID:                                                           \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            T x = a[i], z = zz[i], g = gg[i];                                  \
+            (void)x, (void)z, (void)g;                                         \
+            ga[i] += D;                                                        \
+        }                                                                      \
+        break;
+#define BB_LOOP(GX, D)                                                         \
+    for (int64_t i = 0; i < m; i++) {                                          \
+        T x = a[i], y = b[i], z = zz[i], g = gg[i];                            \
+        (void)x, (void)y, (void)z;                                             \
+        GX[i] += D;                                                            \
+    }
+#define BB_CASE(ID, name, F, DX, DY, GA, GB)                                   \
+    case TG_OP_##ID:                                                           \
+        if (ga) BB_LOOP(ga, DX)                                                \
+        if (gb) BB_LOOP(gb, DY)                                                \
+        break;
+#define SQ_CASE(ID, name, np, F, D, G)                                         \
+    if (TG_OP_##ID == TG_OP_SQUARE)                                            \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            T x = a[i], z = zz[i], g = gg[i];                                  \
+            (void)x, (void)z, (void)g;                                         \
+            ga[i] += D;                                                        \
+        }
+#define DEF_ROWS(TY, SUF)                                                      \
+    static void fwd_##SUF(int op, int64_t m, const TY *restrict a, const TY *restrict b, TY c0, \
+                          TY c1, TY *restrict o) {                             \
+        typedef TY T;                                                          \
+        (void)b, (void)c0, (void)c1;                                           \
+        switch (op) {                                                          \
+            TG_UNARY_OPS(FU_CASE)                                              \
+            TG_BINARY_OPS(FB_CASE)                                             \
+        default: break;                                                        \
+        }                                                                      \
+    }                                                                          \
+    static void bw_##SUF(int op, int64_t m, const TY *restrict a, const TY *restrict b,       \
+                         const TY *restrict zz, const TY *restrict gg, TY c0, TY c1, TY *ga,  \
+                         TY *gb, bool sq) {                                    \
+        typedef TY T;                                                          \
+        (void)b, (void)c0, (void)c1;                                           \
+        if (sq) { /* x * x: one pass as square, into ga */                    \
+            if (ga) { TG_UNARY_OPS(SQ_CASE) }                                  \
+            return;                                                            \
+        }                                                                      \
+        if (!is_binary(op) && !ga) return;                                     \
+        switch (op) {                                                          \
+            TG_UNARY_OPS(BU_CASE)                                              \
+            TG_BINARY_OPS(BB_CASE)                                             \
+        default: break;                                                        \
+        }                                                                      \
+    }
+DEF_ROWS(float, f32)
+DEF_ROWS(double, f64)
+#undef DEF_ROWS
+#undef SQ_CASE
+#undef BB_CASE
+#undef BB_LOOP
+#undef BU_CASE
+#undef FB_CASE
+#undef FU_CASE
+
+/* ---------------------------------------------------------- the group */
+
+typedef struct fnode {
+    tg_tensor *r;
+    uint64_t key;   /* creation order: slab and slot */
+    int op, nin;
+    int in[2];      /* >= 0: a node; < 0: boundary -1 - in */
+    double c0, c1;
+    bool req;
+} fnode;
+
+typedef struct fgroup {
+    int n, nb, dtype;
+    int64_t numel;
+    fnode nd[CAP];          /* in creation order: the root last */
+    tg_tensor *bd[2 * CAP]; /* boundary inputs: records holding data */
+} fgroup;
+
+/* Where r was made: its slab and slot (slabs fill in order). */
+static uint64_t rec_key(const tg_tape *tape, const tg_tensor *r) {
+    for (int s = 0; s < tape->nslab; s++) {
+        const tg_tensor *base = tape->slabs[s].slot;
+        if (r >= base && r < base + tape->slabs[s].cap)
+            return ((uint64_t)s << 40) | (uint64_t)(r - base);
+    }
+    return UINT64_MAX;
+}
+
+/* Adds the lazy records that t's value needs (t, and those behind it not
+ * yet holding data) to nodes[*n]; *n past CAP when they do not fit. */
+static void collect(tg_tensor *t, bool root, tg_tensor **nodes, int *n) {
+    if (!root && !tg__unready(t)) return;
+    for (int i = 0; i < *n; i++)
+        if (nodes[i] == t) return;
+    if (*n >= CAP) {
+        *n = CAP + 1;
+        return;
+    }
+    nodes[(*n)++] = t;
+    collect(t->in0, false, nodes, n);
+    if (*n <= CAP && is_binary(t->op)) collect(t->u.in1, false, nodes, n);
+}
+
+static int node_of(const fgroup *g, const tg_tensor *t) {
+    for (int i = 0; i < g->n; i++)
+        if (g->nd[i].r == t) return i;
+    return -1;
+}
+
+static int input_ref(fgroup *g, tg_tensor *t) {
+    int k = node_of(g, t);
+    if (k >= 0) return k;
+    for (int i = 0; i < g->nb; i++)
+        if (g->bd[i] == t) return -1 - i;
+    g->bd[g->nb] = t;
+    return -1 - g->nb++;
+}
+
+/* The group of root: false if it does not fit (never, by tg__fuse_admit). */
+static bool build(fgroup *g, tg_tensor *root) {
+    tg_tensor *nodes[CAP + 1];
+    int n = 0;
+    collect(root, true, nodes, &n);
+    if (n > CAP) return false;
+    g->n = n, g->nb = 0, g->dtype = root->dtype, g->numel = tg__numel(root);
+    for (int i = 0; i < n; i++) {
+        fnode *d = &g->nd[i];
+        tg_tensor *r = nodes[i];
+        d->r = r;
+        d->key = rec_key(root->tape, r);
+        d->op = r->op;
+        d->nin = is_binary(r->op) ? 2 : 1;
+        int np = d->nin == 2 ? 0 : unary_np(r->op);
+        d->c0 = TG__C0(r, np), d->c1 = TG__C1(r, np);
+        d->req = (r->flags & TGF_REQ) != 0;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort by creation order */
+        for (int k = i; k > 0 && g->nd[k].key < g->nd[k - 1].key; k--) {
+            fnode t = g->nd[k];
+            g->nd[k] = g->nd[k - 1], g->nd[k - 1] = t;
+        }
+    for (int i = 0; i < n; i++) {
+        fnode *d = &g->nd[i];
+        d->in[0] = input_ref(g, d->r->in0);
+        d->in[1] = d->nin == 2 ? input_ref(g, d->r->u.in1) : d->in[0];
+    }
+    return g->nd[n - 1].r == root;
+}
+
+/* ------------------------------------------------ the block interpreter */
+
+enum { M_FORCE, M_SUM, M_BW };
+
+typedef struct fjob {
+    const fgroup *g;
+    int mode;
+    void *dst;                 /* M_FORCE: the root's data */
+    const void *groot;         /* M_BW: the root's gradient (NULL: gconst) */
+    double gconst;
+    void *bgrad[2 * CAP];      /* M_BW: boundary gradients (NULL: none wanted) */
+    bool bfresh[2 * CAP];      /* uninitialised: written, not added to */
+    double acc, sum;           /* M_SUM: the row's and the total */
+    int64_t pos, row;
+    bool failed;               /* no scratch */
+} fjob;
+
+#define DEF_RUN(T, SUF)                                                        \
+    static void run_##SUF(fjob *j, int64_t lo, int64_t hi, T *V, T *G, T *CG) { \
+        const fgroup *grp = j->g;                                              \
+        int n = grp->n;                                                        \
+        if (j->mode == M_BW && !j->groot)                                      \
+            for (int i = 0; i < B; i++) CG[i] = (T)j->gconst;                  \
+        for (int64_t s = lo; s < hi; s += B) {                                 \
+            int64_t m = hi - s < B ? hi - s : B;                               \
+            for (int k = 0; k < n; k++) {                                      \
+                const fnode *d = &grp->nd[k];                                  \
+                T *o = j->mode == M_FORCE && k == n - 1 ? (T *)j->dst + s : V + (size_t)k * B; \
+                fwd_##SUF(d->op, m, SRC(T, d->in[0]), SRC(T, d->in[1]), (T)d->c0, (T)d->c1, o); \
+            }                                                                  \
+            if (j->mode == M_SUM) {                                            \
+                const T *v = V + (size_t)(n - 1) * B;                          \
+                T tot = (T)j->sum;                                             \
+                double acc = j->acc;                                           \
+                int64_t pos = j->pos;                                          \
+                for (int64_t i = 0; i < m; i++) {                              \
+                    acc += v[i];                                               \
+                    if (++pos == j->row) tot += (T)acc, acc = 0, pos = 0;      \
+                }                                                              \
+                j->sum = tot, j->acc = acc, j->pos = pos;                      \
+            }                                                                  \
+            if (j->mode != M_BW) continue;                                     \
+            for (int k = 0; k < n - 1; k++)                                    \
+                if (grp->nd[k].req)                                            \
+                    for (int64_t i = 0; i < m; i++) G[(size_t)k * B + i] = (T)-0.0; \
+            for (int b = 0; b < grp->nb; b++)                                  \
+                if (j->bgrad[b] && j->bfresh[b])                               \
+                    for (int64_t i = 0; i < m; i++) ((T *)j->bgrad[b])[s + i] = (T)-0.0; \
+            for (int k = n - 1; k >= 0; k--) {                                 \
+                const fnode *d = &grp->nd[k];                                  \
+                if (!d->req) continue;                                         \
+                const T *gk = k < n - 1 ? G + (size_t)k * B : j->groot ? (const T *)j->groot + s : CG; \
+                T *ga = DST(T, d->in[0]), *gb = d->nin == 2 ? DST(T, d->in[1]) : NULL; \
+                bool sq = d->op == TG_OP_MUL && d->in[0] == d->in[1];          \
+                bw_##SUF(d->op, m, SRC(T, d->in[0]), SRC(T, d->in[1]), V + (size_t)k * B, gk, \
+                         (T)d->c0, (T)d->c1, ga, gb, sq);                      \
+            }                                                                  \
+        }                                                                      \
+    }
+/* an input's values for the block at s, and where its gradient goes */
+#define SRC(T, ref)                                                            \
+    ((ref) >= 0 ? (const T *)(V + (size_t)(ref) * B)                           \
+                : (const T *)grp->bd[-1 - (ref)]->data + s)
+#define DST(T, ref)                                                            \
+    ((ref) >= 0 ? (grp->nd[ref].req ? G + (size_t)(ref) * B : NULL)            \
+                : j->bgrad[-1 - (ref)] ? (T *)j->bgrad[-1 - (ref)] + s : NULL)
+DEF_RUN(float, f32)
+DEF_RUN(double, f64)
+#undef DST
+#undef SRC
+#undef DEF_RUN
+
+static void run_range(void *ctx, int64_t lo, int64_t hi) {
+    fjob *j = ctx;
+    size_t es = tg__esize(j->g->dtype);
+    char *sc = tg__thread_scratch((size_t)(2 * j->g->n + 1) * B * es);
+    if (!sc) {
+        j->failed = true;
+        return;
+    }
+    size_t blk = (size_t)j->g->n * B * es;
+    if (j->g->dtype == TG_F32)
+        run_f32(j, lo, hi, (float *)sc, (float *)(sc + blk), (float *)(sc + 2 * blk));
+    else
+        run_f64(j, lo, hi, (double *)sc, (double *)(sc + blk), (double *)(sc + 2 * blk));
+}
+
+static bool run(tg_tape *tape, fjob *j, bool threads) {
+    if (threads)
+        tg__elementwise(j->g->numel, run_range, j);
+    else
+        run_range(j, 0, j->g->numel);
+    if (j->failed) {
+        tg__fail(tape, TG_ERR_NOMEM, tg__ops[j->g->nd[j->g->n - 1].op].name,
+                 "out of memory for the fused chain's scratch");
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ forcing */
+
+bool tg__fuse_force(tg_tensor *t) {
+    if (!tg__unready(t)) return true;
+    tg_tape *tape = t->tape;
+    const char *name = tg__ops[t->op].name;
+    void *d = tg__arena_n(tape, tg__numel(t), tg__esize(t->dtype), name);
+    if (!d) return false;
+    t->data = d;
+    fgroup g;
+    if (!build(&g, t)) {
+        t->data = NULL;
+        tg__fail(tape, TG_ERR_STATE, name, "internal: a fused chain of more than %d records", CAP);
+        return false;
+    }
+    fjob j = {.g = &g, .mode = M_FORCE, .dst = d};
+    return run(tape, &j, true);
+}
+
+void tg__fuse_force_all(tg_tape *tape) {
+    if (!tape->lazy_pending) return;
+    for (int s = 0; s <= tape->cur && s < tape->nslab; s++) {
+        size_t used = s == tape->cur ? tape->pos : tape->slabs[s].cap;
+        for (size_t p = 0; p < used; p++) {
+            tg_tensor *r = &tape->slabs[s].slot[p];
+            if (r->gen == tape->gen && tg__unready(r) && !tg__fuse_force(r)) return;
+        }
+    }
+    tape->lazy_pending = false;
+}
+
+/* ------------------------------------------------------------ recording */
+
+int tg__fuse_admit(tg_tape *tape, int n, tg_tensor **in, bool same) {
+    tg_tensor *a = in[0];
+    bool lazy = tape->fuse_min > 0 && same && a->rank > 0 && tg__is_float(a->dtype) &&
+                tg__numel(a) >= tape->fuse_min && tape->grad_enabled && !tape->sweeping &&
+                !tape->ext && tape->status == TG_OK;
+    if (lazy) { /* the new record's group must fit: else its inputs hold data */
+        tg_tensor *nodes[CAP + 1];
+        int k = 0;
+        for (int i = 0; i < n && k <= CAP; i++) collect(in[i], false, nodes, &k);
+        if (k + 1 <= CAP) return 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (!tg__ready(in[i])) return -1;
+    return lazy ? 1 : 0;
+}
+
+tg_tensor *tg__fuse_out(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
+    /* any pointer as data: no allocation; then none */
+    tg_tensor *out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, b, (void *)tape);
+    if (!out) return NULL;
+    out->data = NULL;
+    out->flags = (uint8_t)((out->flags & ~TGF_VIEW) | TGF_LAZY);
+    tape->lazy_pending = true;
+    return out;
+}
+
+/* ------------------------------------------------------- sum, backward */
+
+bool tg__fuse_sum(tg_tensor *out, tg_tensor *a) {
+    fgroup g;
+    if (!build(&g, a))
+        return tg__fail(a->tape, TG_ERR_STATE, "sum",
+                        "internal: a fused chain of more than %d records", CAP) != NULL;
+    fjob j = {.g = &g, .mode = M_SUM, .row = a->shape[a->rank - 1]};
+    if (g.numel > 0 && !run(a->tape, &j, false)) return false; /* in order: one thread */
+    if (out->dtype == TG_F32)
+        *(float *)out->data = (float)j.sum;
+    else
+        *(double *)out->data = j.sum;
+    out->flags |= TGF_LAZY;
+    return true;
+}
+
+int tg__fuse_bw(tg_tensor *r) {
+    if (!(r->flags & TGF_LAZY)) return 0;
+    bool sum = r->op == TG_OP_SUM;
+    tg_tensor *root = sum ? r->in0 : r;
+    if (sum ? !tg__unready(root) : !(tg__unready(r->in0) || (is_binary(r->op) && tg__unready(r->u.in1))))
+        return 0; /* nothing lazy behind it: the op's own backward */
+    fgroup g;
+    if (!build(&g, root)) {
+        tg__fail(r->tape, TG_ERR_STATE, tg__ops[r->op].name,
+                 "internal: a fused chain of more than %d records", CAP);
+        return -1;
+    }
+    fjob j = {.g = &g, .mode = M_BW, .groot = sum ? NULL : r->grad};
+    if (sum) j.gconst = r->dtype == TG_F32 ? *(const float *)r->grad : *(const double *)r->grad;
+    for (int b = 0; b < g.nb; b++) {
+        if (!(g.bd[b]->flags & TGF_REQ)) continue;
+        j.bgrad[b] = tg__gacc_w(g.bd[b], &j.bfresh[b]);
+        if (!j.bgrad[b]) return -1;
+    }
+    return run(r->tape, &j, true) ? 1 : -1;
+}
