@@ -208,10 +208,29 @@ int tg__fuse_bw(tg_tensor *r) {
     }
     fjob j = {.g = &g, .mode = M_BW, .groot = sum ? NULL : r->grad};
     if (sum) j.gconst = r->dtype == TG_F32 ? *(const float *)r->grad : *(const double *)r->grad;
+    /* first the boundaries that are views (contiguous slices, reshapes) with
+     * no gradient yet: theirs goes straight into the viewed tensor's, at the
+     * view's offset, as their own backward would add it there later (x[1:]
+     * and x[:-1] of a chain: no buffer of their own, no pass of their own) */
+    bool views = false;
     for (int b = 0; b < g.nb; b++) {
-        if (!(g.bd[b]->flags & TGF_REQ)) continue;
+        tg_tensor *v = g.bd[b], *x = v;
+        while (x->grad == NULL && (x->flags & TGF_VIEW) &&
+               (x->op == TG_OP_SLICE || x->op == TG_OP_RESHAPE) && (x->in0->flags & TGF_REQ) &&
+               x->in0->data && x->in0->dtype == x->dtype)
+            x = x->in0;
+        if (x == v || !(v->flags & TGF_REQ)) continue;
+        char *gx = tg__gacc(x); /* zeroed when new: the views may not cover it */
+        if (!gx) return -1;
+        j.bgrad[b] = gx + ((const char *)v->data - (const char *)x->data);
+        views = true;
+    }
+    for (int b = 0; b < g.nb; b++) {
+        if (j.bgrad[b] || !(g.bd[b]->flags & TGF_REQ)) continue;
         j.bgrad[b] = tg__gacc_w(g.bd[b], &j.bfresh[b]);
         if (!j.bgrad[b]) return -1;
     }
-    return run(r->tape, &j, true) ? 1 : -1;
+    /* views of one tensor at different offsets: blocks on two threads could
+     * add into one element, so one thread */
+    return run(r->tape, &j, !views) ? 1 : -1;
 }

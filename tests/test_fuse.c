@@ -227,6 +227,46 @@ static void check_dag(void) {
     free(xv);
 }
 
+/* Views as a chain's inputs: slices and a reshape of x, one slice also read
+ * by an op that does not fuse, before and after the chain (its gradient
+ * then comes both through the chain and through its own backward). */
+static double views(tg_tape *t, int64_t min, tg_dtype dt, const double *xv, bool late,
+                    tg_tensor **gx) {
+    tg_tape_reset(t);
+    tg_tape_set_fusion(t, min);
+    tg_tensor *x = leaf(t, dt, xv, 4096);
+    tg_tensor *a = tg_slice(x, 0, 0, 4000, 1), *b = tg_slice(x, 0, 96, 4096, 1);
+    tg_tensor *m = tg_reshape(tg_slice(x, 0, 0, 4096, 1), TG_SHAPE(64, 64));
+    tg_tensor *early = late ? NULL : tg_sum(tg_softmax(tg_reshape(a, TG_SHAPE(40, 100)), 1));
+    tg_tensor *c = tg_mul(tg_sin(a), tg_add_scalar(b, 0.5));
+    tg_tensor *L = tg_add(tg_sum(c), tg_sum(tg_exp(m)));
+    if (late) L = tg_add(L, tg_sum(tg_softmax(tg_reshape(a, TG_SHAPE(40, 100)), 1)));
+    else L = tg_add(L, early);
+    tg_backward(L);
+    *gx = tg_tensor_grad(x);
+    return tg_item(L);
+}
+
+static void check_views(void) {
+    double *xv = malloc(4096 * sizeof *xv);
+    fill(xv, 4096, 7, false);
+    tg_tape *te = tg_tape_new(), *tf = tg_tape_new();
+    for (int k = 0; k < 4; k++) {
+        tg_dtype dt = k & 1 ? TG_F32 : TG_F64;
+        tg_tensor *ge, *gf;
+        double le = views(te, 0, dt, xv, k >= 2, &ge), lf = views(tf, 1, dt, xv, k >= 2, &gf);
+        CHECK_OK(te);
+        CHECK_OK(tf);
+        CHECK(memcmp(&le, &lf, sizeof le) == 0, "views %d: fused %.17g, unfused %.17g", k, lf,
+              le);
+        double tol = dt == TG_F32 ? 1e-6 : 1e-14;
+        CHECK(max_diff(gf, ge) <= tol, "views %d: x's gradient differs by %g", k,
+              max_diff(gf, ge));
+    }
+    tg_tape_free(te), tg_tape_free(tf);
+    free(xv);
+}
+
 /* Lazy values read by ops that do not fuse (matmul, softmax), by the user in
  * the middle of a chain, and backward from a lazy root with a seed. */
 static void check_reads(void) {
@@ -323,6 +363,7 @@ int main(void) {
     check_rows(TG_F32);
     check_bytes();
     check_dag();
+    check_views();
     check_reads();
     check_higher();
     check_reset();
