@@ -300,6 +300,25 @@ static void check_reads(void) {
     free(xv);
 }
 
+/* The gradient of a record inside a chain: NULL after tg_backward, and
+ * tg_grad computes it (it is forced, so the chain ends there). */
+static void check_inner_grad(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tape_set_fusion(t, 1);
+    int64_t n = N;
+    tg_tensor *x = tg_requires_grad(tg_full(t, TG_F64, 1, &n, 0.25));
+    tg_tensor *z = tg_sin(tg_mul_scalar(x, 2.0));
+    tg_tensor *L = tg_sum(tg_square(z));
+    CHECK(tg_backward(L) == TG_OK, "%s", tg_tape_error(t));
+    CHECK(tg_tensor_grad(z) == NULL, "inside a chain: no gradient kept");
+    tg_tensor *gz = NULL;
+    CHECK(tg_grad(L, NULL, 1, &z, &gz, 0) == TG_OK, "%s", tg_tape_error(t));
+    CHECK(gz && tg_tensor_get(gz, 17) == 2 * sin(0.5), "dL/dz = 2 z: %.17g",
+          gz ? tg_tensor_get(gz, 17) : NAN);
+    CHECK_NEAR(tg_tensor_get(tg_tensor_grad(x), 5), 2 * sin(0.5) * cos(0.5) * 2, 1e-15);
+    tg_tape_free(t);
+}
+
 /* Second derivatives through a fused chain: tg_gradcheck's create-graph and
  * second-order checks against central differences in f64. */
 static tg_tensor *fused_fn(tg_tape *t, tg_tensor *const *in, void *ud) {
@@ -365,6 +384,7 @@ int main(void) {
     check_dag();
     check_views();
     check_reads();
+    check_inner_grad();
     check_higher();
     check_reset();
     return TEST_DONE("fuse");

@@ -270,12 +270,14 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
  * such a chain sums it block by block and stores nothing of it; backward
  * recomputes the chain block by block and writes only the gradients of the
  * tensors the chain started from. Values and sums are bit for bit those of
- * the unfused ops (the same expressions, the same order of summation).
- * Gradients are too, except that where a tensor receives gradient both from
- * a fused chain and from elsewhere, the chain's part is added as one sum
- * (last-bit differences). What is not kept: the gradient of a record
- * inside a chain (tg_tensor_grad of it after tg_backward is NULL; pass it to
- * tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
+ * the unfused ops (the same expressions, the same order of summation; NaN
+ * payloads aside) at every SIMD level. Gradients are too where a tensor's
+ * gradient comes from one chain only; where it also comes from elsewhere,
+ * or from a chain through a contiguous slice or reshape of it (added
+ * straight into its gradient at the view's offset), the chain's part is
+ * added in another order (last-bit differences). What is not kept: the
+ * gradient of a record inside a chain (tg_tensor_grad of it after
+ * tg_backward is NULL; pass it to tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
  * recording off, create-graph sweeps and checkpointed segments record
  * unfused. Writing through tg_tensor_data of a leaf computes the lazy
  * records first; writing into a parameter's data while lazy records read
