@@ -72,12 +72,7 @@ void tg__fuse_range_avx512(void *ctx, int64_t lo, int64_t hi);
  * backward for x, gb += for y (either may be NULL; sq: b is a and the op
  * mul, whose gradient is then square's, as arith.c's). */
 #define FU_CASE(ID, name, np, F, D, G)                                         \
-    case TG_OP_##ID:                                                           \
-        for (int64_t i = 0; i < m; i++) {                                      \
-            T x = a[i];                                                        \
-            o[i] = F;                                                          \
-        }                                                                      \
-        break;
+    case TG_OP_##ID: TG__UNARY_FWD_LOOP(m, a, o, F) break;
 #define FB_CASE(ID, name, F, DX, DY, GA, GB)                                   \
     case TG_OP_##ID:                                                           \
         for (int64_t i = 0; i < m; i++) {                                      \

@@ -16,12 +16,7 @@
  * buffer, never zeroed); the loads are unconditional, so that the selects
  * of relu, abs, ... compile to vector blends, not a branch per element. */
 #define FWD_CASE(ID, name, np, F, D, G)                                        \
-    case TG_OP_##ID:                                                           \
-        for (int64_t i = 0; i < n; i++) {                                      \
-            T x = pa[i];                                                       \
-            po[i] = F;                                                         \
-        }                                                                      \
-        break;
+    case TG_OP_##ID: TG__UNARY_FWD_LOOP(n, pa, po, F) break;
 #define BW_LOOP(OP, D)                                                         \
     for (int64_t i = 0; i < n; i++) {                                          \
         T x = pa[i], z = pz[i], g = pg[i];                                     \
