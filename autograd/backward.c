@@ -174,6 +174,9 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     tape->sweep_mode = graph ? TG_SWEEP_GRAPH : TG_SWEEP_NUMERIC;
 
     sweep sw = {tape, graph, store};
+    /* tg_grad may ask for a view's gradient: fused chains then leave views
+     * their own (ops/fuse.c) */
+    tape->fuse_keep_views = !store;
     bool was = tape->grad_enabled;
     if (!graph) tape->grad_enabled = false;
     bool ok = true;

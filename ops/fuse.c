@@ -213,7 +213,7 @@ int tg__fuse_bw(tg_tensor *r) {
      * view's offset, as their own backward would add it there later (x[1:]
      * and x[:-1] of a chain: no buffer of their own, no pass of their own) */
     bool views = false;
-    for (int b = 0; b < g.nb; b++) {
+    for (int b = 0; b < g.nb && !r->tape->fuse_keep_views; b++) {
         tg_tensor *v = g.bd[b], *x = v;
         while (x->grad == NULL && (x->flags & TGF_VIEW) &&
                (x->op == TG_OP_SLICE || x->op == TG_OP_RESHAPE) && (x->in0->flags & TGF_REQ) &&

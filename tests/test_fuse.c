@@ -244,6 +244,12 @@ static double views(tg_tape *t, int64_t min, tg_dtype dt, const double *xv, bool
     else L = tg_add(L, early);
     tg_backward(L);
     *gx = tg_tensor_grad(x);
+    /* tg_grad of a slice that feeds the chain: its own gradient */
+    tg_tensor *ga = NULL;
+    tg_grad(L, NULL, 1, &b, &ga, 0);
+    double want = sin(tg_tensor_get(a, 200)); /* d(sin(a) (b + 0.5))/db */
+    CHECK(ga && fabs(tg_tensor_get(ga, 200) - want) <= (dt == TG_F32 ? 1e-7 : 0),
+          "tg_grad of slice b: %.17g, expected %.17g", ga ? tg_tensor_get(ga, 200) : NAN, want);
     return tg_item(L);
 }
 

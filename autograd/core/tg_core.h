@@ -276,8 +276,9 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
  * or from a chain through a contiguous slice or reshape of it (added
  * straight into its gradient at the view's offset), the chain's part is
  * added in another order (last-bit differences). What is not kept: the
- * gradient of a record inside a chain (tg_tensor_grad of it after
- * tg_backward is NULL; pass it to tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
+ * gradient of a record inside a chain, nor that of a contiguous slice or
+ * reshape that a chain reads (tg_tensor_grad of one after tg_backward is
+ * NULL; pass it to tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
  * recording off, create-graph sweeps and checkpointed segments record
  * unfused. Writing through tg_tensor_data of a leaf computes the lazy
  * records first; writing into a parameter's data while lazy records read

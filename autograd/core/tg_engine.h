@@ -182,6 +182,7 @@ struct tg_tape {
      * records not yet forced */
     int64_t fuse_min;
     bool lazy_pending;
+    bool fuse_keep_views;     /* this sweep: views get their own gradients (tg_grad) */
 };
 enum { TG_FUSE_MIN_DEFAULT = 16384 }; /* tg_tape_set_fusion */
 
