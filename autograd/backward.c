@@ -15,6 +15,7 @@
  */
 #include "tg_sweep.h"
 #include "scalar0.h" /* the 0-d f64 backward, inline */
+#include "fuse.h"     /* fused chains: their backward */
 
 #include <math.h>
 
@@ -72,9 +73,19 @@ static bool accumulate(sweep *sw, tg_tensor *t, tg_tensor *c) {
 /* Gives a record's gradient to its inputs. */
 static bool step(sweep *sw, tg_tensor *r) {
     const tg_op_desc *d = &tg__ops[r->op];
-    if (!sw->graph) return d->bw(r);
+    if (!sw->graph) {
+        if (r->flags & TGF_LAZY) { /* a fused chain ends here (ops/fuse.h) */
+            int f = tg__fuse_bw(r);
+            if (f) return f > 0;
+        }
+        return d->bw(r);
+    }
     tg_tensor *in[16];
     int n = tg__inputs(r, in);
+    /* graph backward reads the inputs' values: lazy ones compute them */
+    if (r->flags & TGF_LAZY)
+        for (int i = 0; i < n; i++)
+            if (!tg__ready(in[i])) return false;
     for (int i = 0; i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
         tg_tensor *c = d->vjp(r, r->grad, i);
@@ -142,6 +153,8 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                         tg__shape_str(b0, sizeof b0, out->rank, out->shape)),
                tape->status;
     }
+    /* inspection reads every record's value: the lazy ones compute theirs */
+    if (tape->ext) tg__fuse_force_all(tape);
     /* inspect (inspect_sweep.c): hooks, trace, anomaly; checks the forward first */
     bool insp = tape->ext && tg__inspect_begin(tape, out);
     if (tape->status != TG_OK) return tape->status; /* never sweep a broken pass */
@@ -161,6 +174,9 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     tape->sweep_mode = graph ? TG_SWEEP_GRAPH : TG_SWEEP_NUMERIC;
 
     sweep sw = {tape, graph, store};
+    /* tg_grad may ask for a view's gradient: fused chains then leave views
+     * their own (ops/fuse.c) */
+    tape->fuse_keep_views = !store;
     bool was = tape->grad_enabled;
     if (!graph) tape->grad_enabled = false;
     bool ok = true;

@@ -454,6 +454,7 @@ static tg_status write_page(hpage *p, const tg_html_opts *o) {
 tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *path,
                              const tg_html_opts *opts) {
     if (!tape || !out || !path) return TG_ERR_NULL;
+    tg__fuse_force_all(tape); /* shows values: lazy records compute theirs */
     const tg_tensor *o = tg__rec(out);
     if ((o->flags & TGF_PARAM) || o->tape != tape || stale(out)) return TG_ERR_ARG;
     int64_t oi = tg__rec_index(tape, o);

@@ -199,6 +199,7 @@ static const void *shown_grad(const tg_tensor *r) {
 
 static tg_status print_tape(const tg_tape *tape, sink *s) {
     if (!tape) return TG_ERR_NULL;
+    tg__fuse_force_all((tg_tape *)tape); /* prints values: lazy records compute theirs */
     /* column widths first */
     int wl = 0, ws = 2;
     FOR_RECORDS(tape, r, idx, {

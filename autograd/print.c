@@ -117,6 +117,10 @@ static void print_tensor(sink *s, const tg_tensor *h, const tg_print_opts *o) {
         tg__put(s, "tensor(stale: made on an earlier pass of its tape)\n");
         return;
     }
+    if (!tg__ready((tg_tensor *)t)) { /* a lazy record computes its data */
+        tg__put(s, "tensor(error: %s)\n", tg_tape_error(t->tape));
+        return;
+    }
     pctx c = {0};
     c.s = s;
     c.dt = t->dtype;

@@ -9,6 +9,7 @@
  * scalar0.h. The scalar forms (add_scalar, ...) are unary rows (unary.c).
  */
 #include "scalar0.h"
+#include "fuse.h"
 
 /* ------------------------------------------------------------- forward */
 
@@ -169,7 +170,7 @@ static bool adopt_dtype(tg_tape *tape, tg_tensor **a, tg_tensor **b) {
 static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
-    tg_tape *tape = tg__check(name, 2, in, false);
+    tg_tape *tape = tg__check_lazy(name, 2, in, false); /* lazy operands may stay lazy */
     if (!tape) return NULL;
     if ((in[0]->dtype != in[1]->dtype || !tg__is_float(in[0]->dtype)) &&
         (!adopt_dtype(tape, &in[0], &in[1]) || !tg__check_float(tape, name, 2, in)))
@@ -183,6 +184,9 @@ static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
     } else if (!tg__broadcast(name, tape, a, b, &rank, shape)) {
         return NULL;
     }
+    int lazy = tg__fuse_admit(tape, 2, in, rank > 0 && tg__same_shape(a, b)); /* fuse.h */
+    if (lazy < 0) return NULL;
+    if (lazy) return tg__fuse_out(tape, op, a, b);
     tg_tensor *out = tg__out(tape, op, a->dtype, rank, shape, a, b, NULL);
     if (!out) return NULL;
     if (rank == 0) {

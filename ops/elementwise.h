@@ -83,6 +83,14 @@ TG__EW_FUNCS(double, f64)
 #define DGELU_TANH(x) TG__EWF(dgelu_tanh, x)(x)
 #define MAXW(x, y) TG__EWF(maxw, x)(x, y)
 
+/* The forward loop of a unary row, for unary.c's kernels and fused
+ * chains' blocks (fuse_simd.h): o[i] = F with x = a[i], i < n, in type T. */
+#define TG__UNARY_FWD_LOOP(n, a, o, F)                                         \
+    for (int64_t i = 0; i < (n); i++) {                                        \
+        T x = (a)[i];                                                          \
+        (o)[i] = F;                                                            \
+    }
+
 /* A unary record's constants, by its row's np: none, c0 in u.c, or c0 and
  * c1 in aux (two doubles). */
 #define TG__C0(r, np) ((np) == 0 ? 0.0 : (np) == 1 ? (r)->u.c : ((const double *)(r)->u.aux)[0])

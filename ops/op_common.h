@@ -4,7 +4,7 @@
  * sizes around an axis, a checked working buffer).
  *
  * The record (tg_engine.h) has spare room for an op's own arguments:
- *   flags bits 4..7   the op's own bits (bits 0..3 are TGF_*). Ops that
+ *   flags bits 4..6   the op's own bits (bits 0..3 and 7 are TGF_*). Ops that
  *                     keep an axis use bits 4..6 (below); matmul keeps its
  *                     transposes in bits 4 and 5 (linalg.c).
  *   u.i               a small integer: see the family (reduce.h: axes mask

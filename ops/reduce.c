@@ -11,6 +11,7 @@
 #include "tg_internal.h"
 #include "op_common.h"
 #include "reduce.h"
+#include "fuse.h"
 
 #include <math.h>
 
@@ -53,17 +54,21 @@ static double red_count(const tg_tensor *a, int64_t mask);
 /* The sum record; `op` names the public function in errors (sum, mean). */
 static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *axes,
                            bool keepdim) {
-    tg_tape *tape = tg__check1(op, &a, true);
+    tg_tape *tape = tg__check_lazy(op, 1, &a, true); /* a lazy a: summed fused, below */
     if (!tape) return NULL;
     int64_t mask, kshape[TG_MAX_RANK], oshape[TG_MAX_RANK];
     int orank;
     if (!tg__red_axes(tape, op, a, naxes, axes, keepdim, &mask, kshape, &orank, oshape))
         return NULL;
+    /* a lazy chain summed whole: block by block, never stored (fuse.h) */
+    bool fused = tg__unready(a) && mask == ((int64_t)1 << a->rank) - 1;
+    if (!fused && !tg__ready(a)) return NULL;
     tg_tensor *out = tg__out(tape, TG_OP_SUM, a->dtype, orank, oshape, a, NULL, NULL);
     if (!out) return NULL;
     out->u.i = red_code(mask, keepdim);
     int64_t n = tg__numel(out);
     memset(out->data, 0, (size_t)n * tg__esize(a->dtype));
+    if (fused) return tg__fuse_sum(out, a) ? out : NULL;
     tg__reduce_into(a->dtype, out->data, a->rank, kshape, a->data, a->rank, a->shape);
     return out;
 }

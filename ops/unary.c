@@ -7,6 +7,7 @@
  * scalar0.h: a record and one expression, no kernel.
  */
 #include "scalar0.h"
+#include "fuse.h"
 
 /* ------------------------------------------------------------- kernels */
 
@@ -15,12 +16,7 @@
  * buffer, never zeroed); the loads are unconditional, so that the selects
  * of relu, abs, ... compile to vector blends, not a branch per element. */
 #define FWD_CASE(ID, name, np, F, D, G)                                        \
-    case TG_OP_##ID:                                                           \
-        for (int64_t i = 0; i < n; i++) {                                      \
-            T x = pa[i];                                                       \
-            po[i] = F;                                                         \
-        }                                                                      \
-        break;
+    case TG_OP_##ID: TG__UNARY_FWD_LOOP(n, pa, po, F) break;
 #define BW_LOOP(OP, D)                                                         \
     for (int64_t i = 0; i < n; i++) {                                          \
         T x = pa[i], z = pz[i], g = pg[i];                                     \
@@ -125,7 +121,7 @@ static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor 
 
 static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {
     const char *name = tg__ops[op].name;
-    tg_tape *tape = tg__check1(name, &a, true);
+    tg_tape *tape = tg__check_lazy(name, 1, &a, true); /* a lazy a may stay lazy */
     if (!tape) return NULL;
     if (op == TG_OP_SOFTPLUS && (c0 == 0 || isnan(c0) || isnan(c1))) {
         char b[160];
@@ -143,11 +139,16 @@ static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {
     if (a->rank == 0 && a->dtype == TG_F64) {
         out = unary0(tape, op, a, c0, c1);
     } else {
-        out = tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
+        int lazy = tg__fuse_admit(tape, 1, &a, true); /* fuse.h */
+        if (lazy < 0) return NULL;
+        out = lazy ? tg__fuse_out(tape, op, a, NULL)
+                   : tg__out(tape, op, a->dtype, a->rank, a->shape, a, NULL, NULL);
         if (!out) return NULL;
         if (unary_np(op) == 1) out->u.c = c0;
-        job j = {op, a->dtype, c0, c1, a->data, NULL, NULL, out->data, false};
-        tg__elementwise(tg__numel(a), fwd_range, &j);
+        if (!lazy) {
+            job j = {op, a->dtype, c0, c1, a->data, NULL, NULL, out->data, false};
+            tg__elementwise(tg__numel(a), fwd_range, &j);
+        }
     }
     if (out && aux) out->u.aux = aux;
     return out;

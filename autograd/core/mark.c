@@ -8,6 +8,9 @@
 #include "tg_engine.h"
 
 void tg__mark(const tg_tape *tape, tg_mark *m) {
+    /* a lazy record of before the mark must not get its data after it (a
+     * rollback would free that data under it): compute them all now */
+    if (tape->lazy_pending) tg__fuse_force_all((tg_tape *)tape);
     m->cur = tape->cur;
     m->pos = tape->pos;
     m->count = tape->count;

@@ -62,6 +62,11 @@ tg_tape *tg_tape_new(void) {
     t->grad_enabled = true;
     const char *e = getenv("TG_ABORT_ON_ERROR");
     t->abort_on_error = e && e[0] && e[0] != '0';
+    /* fused chains (tg_tape_set_fusion): TG_FUSE_MIN=n sets the threshold
+     * of new tapes (0: off), for tests that run the whole suite fused */
+    const char *f = getenv("TG_FUSE_MIN");
+    t->fuse_min = f && f[0] ? strtoll(f, NULL, 10) : TG_FUSE_MIN_DEFAULT;
+    if (t->fuse_min < 0) t->fuse_min = 0;
     return t;
 }
 
@@ -103,6 +108,7 @@ void tg_tape_reset(tg_tape *tape) {
     tape->count = 0;
     tape->dbytes = 0;
     tape->sweeps = 0;
+    tape->lazy_pending = false; /* the lazy records are gone with the pass */
     tape->sweep_mode = TG_SWEEP_NONE;
     tape->status = TG_OK;
     tape->err[0] = 0; /* grad_enabled stays: a setting, kept until changed */
@@ -131,6 +137,15 @@ bool tg_tape_set_grad_enabled(tg_tape *tape, bool on) {
 }
 
 bool tg_tape_grad_enabled(const tg_tape *tape) { return tape && tape->grad_enabled; }
+
+int64_t tg_tape_set_fusion(tg_tape *tape, int64_t min_elements) {
+    if (!tape) return -1;
+    int64_t old = tape->fuse_min;
+    tape->fuse_min = min_elements > 0 ? min_elements : 0;
+    return old;
+}
+
+int64_t tg_tape_fusion(const tg_tape *tape) { return tape ? tape->fuse_min : -1; }
 
 size_t tg_tape_bytes(const tg_tape *tape) {
     return tape ? tape->count * sizeof(tg_tensor) + tape->dbytes : 0;

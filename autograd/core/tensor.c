@@ -105,7 +105,7 @@ int tg__inputs(const tg_tensor *t, tg_tensor **buf) {
 
 static tg_tensor *proxy_of(tg_tape *tape, tg_tensor *p);
 
-tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
+tg_tensor *tg__operand_lazy(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
     tg_tape *tape = *tapep;
     tg_tensor *t = tg__rec(h);
     if (!t) {
@@ -122,7 +122,22 @@ tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *h, const char *op, int index)
     return t;
 }
 
+tg_tensor *tg__operand(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
+    tg_tensor *t = tg__operand_lazy(tapep, h, op, index);
+    return t && tg__ready(t) ? t : NULL; /* a lazy record computes its data now */
+}
+
+static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bool force);
+
 tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
+    return check(op, n, in, need_float, true);
+}
+
+tg_tape *tg__check_lazy(const char *op, int n, tg_tensor **in, bool need_float) {
+    return check(op, n, in, need_float, false);
+}
+
+static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bool force) {
     /* the common case in one glance: two fine handles on one tape */
     if (n == 2 && in[0] && in[1]) {
         tg_tensor *a = tg__rec(in[0]), *b = tg__rec(in[1]);
@@ -130,6 +145,8 @@ tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
         if (!((a->flags | b->flags) & TGF_PARAM) && tg__hot2(in[0], a, in[1], b, t) &&
             (!need_float || (a->dtype == b->dtype && tg__is_float(a->dtype)))) {
             in[0] = a, in[1] = b;
+            if (force && ((a->flags | b->flags) & TGF_LAZY) && (!tg__ready(a) || !tg__ready(b)))
+                return NULL;
             return t;
         }
     }
@@ -143,7 +160,7 @@ tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float) {
     }
     if (!tape) return NULL; /* all NULL or parameters: nowhere to record */
     for (int i = 0; i < n; i++) {
-        in[i] = tg__operand(&tape, in[i], op, i);
+        in[i] = force ? tg__operand(&tape, in[i], op, i) : tg__operand_lazy(&tape, in[i], op, i);
         if (!in[i]) return NULL;
     }
     if (need_float && !tg__check_float(tape, op, n, in)) return NULL;
@@ -428,10 +445,16 @@ char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
     return tg__shape_str(buf, n, t->rank, t->shape);
 }
 
+/* A pointer that a user may write through: a lazy record computes its
+ * data first, and writing into a leaf must not change what the lazy
+ * records that read it compute later, so a leaf forces them all. */
 static void *data_as(const tg_tensor *h, int dt, const char *op) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor *t = tg__live(h);
     if (!t) return bad_query(h, op), NULL;
-    return dt < 0 || t->dtype == dt ? t->data : NULL; /* another dtype: a probe, no failure */
+    if (dt >= 0 && t->dtype != dt) return NULL; /* another dtype: a probe, no failure */
+    if (!(t->flags & TGF_PARAM) && t->tape->lazy_pending && t->op == TG_OP_LEAF)
+        tg__fuse_force_all(t->tape);
+    return tg__ready(t) ? t->data : NULL;
 }
 
 float *tg_tensor_f32(const tg_tensor *h) { return data_as(h, TG_F32, "tensor_f32"); }
@@ -439,7 +462,9 @@ double *tg_tensor_f64(const tg_tensor *h) { return data_as(h, TG_F64, "tensor_f6
 int64_t *tg_tensor_i64(const tg_tensor *h) { return data_as(h, TG_I64, "tensor_i64"); }
 void *tg_tensor_data(const tg_tensor *h) { return data_as(h, -1, "tensor_data"); }
 
-static double get(const tg_tensor *t, int64_t i) {
+static double get(const tg_tensor *c, int64_t i) {
+    tg_tensor *t = (tg_tensor *)c; /* a lazy record computes its data */
+    if (!tg__ready(t)) return NAN;
     switch (t->dtype) {
     case TG_F32: return ((const float *)t->data)[i];
     case TG_F64: return ((const double *)t->data)[i];

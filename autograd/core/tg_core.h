@@ -260,6 +260,35 @@ TG_API void tg_tape_set_abort_on_error(tg_tape *tape, bool on);
 TG_API bool tg_tape_set_grad_enabled(tg_tape *tape, bool on);
 TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
 
+/* Fused elementwise chains. While on, an elementwise op (every unary op and
+ * scalar form, and add, sub, mul, div, pow, maximum, minimum on operands of
+ * one shape) on f32/f64 tensors of at least min_elements elements records
+ * without computing: its value is computed when something reads it (an op
+ * that is not elementwise, tg_item, tg_tensor_get, tg_tensor_data, print,
+ * backward), together with the chain of such records behind it, in blocks
+ * that stay in cache, and only the value read is stored. A full tg_sum of
+ * such a chain sums it block by block and stores nothing of it; backward
+ * recomputes the chain block by block and writes only the gradients of the
+ * tensors the chain started from. Values and sums are bit for bit those of
+ * the unfused ops (the same expressions, the same order of summation; NaN
+ * payloads aside) at every SIMD level. Gradients are too where a tensor's
+ * gradient comes from one chain only; where it also comes from elsewhere,
+ * or from a chain through a contiguous slice or reshape of it (added
+ * straight into its gradient at the view's offset), the chain's part is
+ * added in another order (last-bit differences). What is not kept: the
+ * gradient of a record inside a chain, nor that of a contiguous slice or
+ * reshape that a chain reads (tg_tensor_grad of one after tg_backward is
+ * NULL; pass it to tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
+ * recording off, create-graph sweeps and checkpointed segments record
+ * unfused. Writing through tg_tensor_data of a leaf computes the lazy
+ * records first; writing into a parameter's data while lazy records read
+ * it changes what they compute.
+ * min_elements 0 turns fusion off. Returns the previous setting (-1 for a
+ * NULL tape). A new tape takes 16384, or the environment variable
+ * TG_FUSE_MIN when set (0: off); tg_tape_reset keeps the setting. */
+TG_API int64_t tg_tape_set_fusion(tg_tape *tape, int64_t min_elements);
+TG_API int64_t tg_tape_fusion(const tg_tape *tape);
+
 /* Bytes of tape memory in use by the current pass (tensor records and data),
  * and the number of tensors recorded since the last reset. */
 TG_API size_t tg_tape_bytes(const tg_tape *tape);

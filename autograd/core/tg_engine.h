@@ -59,7 +59,11 @@ enum {
     TGF_REQ = 1,      /* requires grad: the sweep visits it */
     TGF_PARAM = 2,    /* persistent parameter (malloc'd, tape == NULL) */
     TGF_GRAPH = 4,    /* grad slot holds a tg_tensor* (create-graph sweep) */
-    TGF_VIEW = 8      /* data is borrowed (reshape view, parameter proxy) */
+    TGF_VIEW = 8,     /* data is borrowed (reshape view, parameter proxy) */
+    /* bits 4..6 are the op's own (ops/op_common.h); bit 7: */
+    TGF_LAZY = 128    /* a fused elementwise record (ops/fuse.h): data NULL until
+                       * forced, and then its backward runs fused; on a sum,
+                       * its input was lazy when the sum was taken */
 };
 
 struct tg_tensor {            /* exactly 64 bytes: see the static assert */
@@ -173,7 +177,14 @@ struct tg_tape {
     void (*ext_free)(tg_tape *tape);
     tg_tensor **proxies;      /* parameter proxies of this pass */
     int nproxy, capproxy;
+    /* fused elementwise chains (ops/fuse.h): the fewest elements a lazy
+     * record has (0: fusion off), and whether this pass may hold lazy
+     * records not yet forced */
+    int64_t fuse_min;
+    bool lazy_pending;
+    bool fuse_keep_views;     /* this sweep: views get their own gradients (tg_grad) */
 };
+enum { TG_FUSE_MIN_DEFAULT = 16384 }; /* tg_tape_set_fusion */
 
 /* --------------------------------------------------------------- handles */
 
@@ -315,6 +326,19 @@ void tg__rollback(tg_tape *tape, const tg_mark *m);
 /* Whether record t was made since mark m (it lies in the slots after m). */
 bool tg__since(const tg_tape *tape, const tg_mark *m, const tg_tensor *t);
 
+/* ------------------------------------------------ fused chains (ops/fuse.c) */
+/* A lazy record (TGF_LAZY, data NULL) computes its data: the chain of lazy
+ * records behind it is evaluated block by block. False after an error
+ * (out of memory, recorded). tg__ready: t holds data (forcing it if lazy).
+ * Everything that reads a record's data passes it through tg__ready first;
+ * tg__operand (so tg__check) does. */
+bool tg__fuse_force(tg_tensor *t);
+static inline bool tg__unready(const tg_tensor *t) { return (t->flags & TGF_LAZY) && !t->data; }
+static inline bool tg__ready(tg_tensor *t) { return !tg__unready(t) || tg__fuse_force(t); }
+/* Forces every lazy record of the tape's pass, oldest first (before a
+ * mark, an inspection, or handing a user a pointer to write through). */
+void tg__fuse_force_all(tg_tape *tape);
+
 /* --------------------------------------------------------------- errors */
 /* Records the first error ("<op>: <sentence>") and returns NULL. */
 void *tg__fail(tg_tape *tape, tg_status s, const char *op, const char *fmt, ...)
@@ -375,6 +399,10 @@ tg_tensor *tg__operand(tg_tape **tape, tg_tensor *t, const char *op, int index);
  * and parameters their proxies. Returns the tape or NULL (error recorded
  * where possible). */
 tg_tape *tg__check(const char *op, int n, tg_tensor **in, bool need_float);
+/* tg__check that leaves lazy records lazy (the ops that fuse: ops/fuse.h);
+ * tg__operand_lazy likewise. */
+tg_tape *tg__check_lazy(const char *op, int n, tg_tensor **in, bool need_float);
+tg_tensor *tg__operand_lazy(tg_tape **tape, tg_tensor *t, const char *op, int index);
 /* tg__check's need_float test on resolved records: every one f32 or f64,
  * all of one dtype; false after recording the error. */
 bool tg__check_float(tg_tape *tape, const char *op, int n, tg_tensor *const *in);
