@@ -151,11 +151,24 @@ void tg__fuse_force_all(tg_tape *tape) {
 
 /* ------------------------------------------------------------ recording */
 
+/* Whether r's data is memory the tape does not own, through any views: a
+ * parameter's (a proxy), which an optimizer step rewrites, or a borrowed
+ * buffer (a view with no input). A lazy record must not read such memory:
+ * it would compute from what is there when it is forced, not when it was
+ * recorded. */
+static bool borrows(const tg_tensor *r) {
+    for (; r && (r->flags & TGF_VIEW); r = r->in0)
+        if (r->op == TG_OP_PROXY || !r->in0) return true;
+    return false;
+}
+
 int tg__fuse_admit(tg_tape *tape, int n, tg_tensor **in, bool same) {
     tg_tensor *a = in[0];
     bool lazy = tape->fuse_min > 0 && same && a->rank > 0 && tg__is_float(a->dtype) &&
                 tg__numel(a) >= tape->fuse_min && tape->grad_enabled && !tape->sweeping &&
                 !tape->ext && tape->status == TG_OK;
+    for (int i = 0; i < n && lazy; i++)
+        if (borrows(in[i])) lazy = false;
     if (lazy) { /* the new record's group must fit: else its inputs hold data */
         tg_tensor *nodes[CAP + 1];
         int k = 0;

@@ -280,9 +280,10 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
  * reshape that a chain reads (tg_tensor_grad of one after tg_backward is
  * NULL; pass it to tg_grad, which computes it). Inspection (names, hooks, anomaly, trace),
  * recording off, create-graph sweeps and checkpointed segments record
- * unfused. Writing through tg_tensor_data of a leaf computes the lazy
- * records first; writing into a parameter's data while lazy records read
- * it changes what they compute.
+ * unfused, and so does an op that reads a parameter (through its proxy
+ * or a view of it) or a borrowed buffer: an optimizer step rewrites that
+ * memory. Writing through tg_tensor_data of a leaf computes the lazy
+ * records first, so a write never changes what they compute.
  * min_elements 0 turns fusion off. Returns the previous setting (-1 for a
  * NULL tape). A new tape takes 16384, or the environment variable
  * TG_FUSE_MIN when set (0: off); tg_tape_reset keeps the setting. */
