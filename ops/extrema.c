@@ -183,10 +183,12 @@ tg_tensor *tg_argmin(tg_tensor *a, int axis, bool keepdim) {
  * elements: the row kernels of softmax_simd.h run it in one pass. */
 static bool lse_block(const tg_tensor *a, int64_t mask, int64_t *outer, int64_t *L,
                       int64_t *inner) {
+    *outer = *L = *inner = 1;
+    /* no elements: the products below could overflow (a 0 after 2^62) */
+    if (tg__numel(a) == 0) return false;
     int lo = a->rank, hi = -1;
     for (int d = 0; d < a->rank; d++)
         if (mask >> d & 1) lo = d < lo ? d : lo, hi = d;
-    *outer = *L = *inner = 1;
     for (int d = 0; d < a->rank; d++) {
         bool red = mask >> d & 1;
         if (!red && d > lo && d < hi && a->shape[d] != 1) return false;
@@ -194,7 +196,7 @@ static bool lse_block(const tg_tensor *a, int64_t mask, int64_t *outer, int64_t 
         if (d >= lo && d <= hi && !red) f = outer; /* a kept 1 inside the block */
         *f *= a->shape[d];
     }
-    return tg__numel(a) > 0;
+    return true;
 }
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int naxes, const int *axes, bool keepdim) {
