@@ -166,6 +166,7 @@ static void check_bytes(void) {
     CHECK(tg_tape_fusion(t) == 1 && tg_tape_set_fusion(t, 0) == 1 && tg_tape_fusion(t) == 0,
           "the setting");
     CHECK(tg_tape_fusion(NULL) == -1 && tg_tape_set_fusion(NULL, 5) == -1, "NULL tape");
+    CHECK(tg_tape_set_fusion(t, -7) == 0 && tg_tape_fusion(t) == 0, "a negative threshold is off");
     /* off: every op stores its data */
     tg_tape_reset(t);
     x = tg_full(t, TG_F64, 1, &n, 0.5);

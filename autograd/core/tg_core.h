@@ -284,7 +284,7 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
  * or a view of it) or a borrowed buffer: an optimizer step rewrites that
  * memory. Writing through tg_tensor_data of a leaf computes the lazy
  * records first, so a write never changes what they compute.
- * min_elements 0 turns fusion off. Returns the previous setting (-1 for a
+ * min_elements 0 (or less) turns fusion off. Returns the previous setting (-1 for a
  * NULL tape). A new tape takes 16384, or the environment variable
  * TG_FUSE_MIN when set (0: off); tg_tape_reset keeps the setting. */
 TG_API int64_t tg_tape_set_fusion(tg_tape *tape, int64_t min_elements);
