@@ -253,24 +253,38 @@ int tg__fuse_bw(tg_tensor *r) {
                x->in0->data && x->in0->dtype == x->dtype)
             x = x->in0;
         if (x == v || !(v->flags & TGF_REQ)) continue;
-        char *gx = tg__gacc(x); /* zeroed when new: the views may not cover it */
-        if (!gx) return -1;
-        int64_t off = ((const char *)v->data - (const char *)x->data) / es;
-        j.bgrad[b] = gx + off * es;
         int q = 0;
         while (q < j.nbase && bx[q] != x) q++;
-        if (q == j.nbase)
-            bx[j.nbase++] = x, j.base[q] = (struct fbase){gx, off, off, tg__numel(x)};
-        if (off < j.base[q].omin) j.base[q].omin = off;
-        if (off > j.base[q].omax) j.base[q].omax = off;
+        if (q == j.nbase) { /* a new one: zeroed (below) when new */
+            bool fresh;
+            void *gx = tg__gacc_w(x, &fresh);
+            if (!gx) return -1;
+            bx[j.nbase++] = x;
+            j.base[q] = (struct fbase){gx, INT64_MAX, 0, tg__numel(x), fresh};
+        }
+        int64_t off = ((const char *)v->data - (const char *)x->data) / es;
+        j.bgrad[b] = (char *)j.base[q].g + off * es;
         j.bbase[b] = q, j.boff[b] = off;
     }
+    for (int b = 0; b < g.nb; b++) { /* such a tensor also read whole: offset 0 */
+        for (int q = 0; q < j.nbase && j.bbase[b] < 0; q++)
+            if (bx[q] == g.bd[b]) j.bgrad[b] = j.base[q].g, j.bbase[b] = q, j.boff[b] = 0;
+        int q = j.bbase[b];
+        if (q < 0) continue;
+        if (j.boff[b] < j.base[q].omin) j.base[q].omin = j.boff[b];
+        if (j.boff[b] > j.base[q].omax) j.base[q].omax = j.boff[b];
+    }
     /* views of one tensor at different offsets: two blocks may add into one
-     * element (run_views); at one offset only they never do */
+     * element (run_views, where each range zeroes its own elements of a new
+     * gradient); at one offset only they never do (zeroed here when new: the
+     * views may not cover it) */
     int nbase = 0, at[2 * CAP];
     for (int q = 0; q < j.nbase; q++) {
         at[q] = j.base[q].omax > j.base[q].omin ? nbase++ : -1;
-        if (at[q] >= 0) j.base[at[q]] = j.base[q];
+        if (at[q] >= 0)
+            j.base[at[q]] = j.base[q];
+        else if (j.base[q].zero)
+            memset(j.base[q].g, 0, (size_t)(j.base[q].n * es));
     }
     j.nbase = nbase;
     for (int b = 0; b < g.nb; b++) j.bbase[b] = j.bbase[b] >= 0 ? at[j.bbase[b]] : -1;

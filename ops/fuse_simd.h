@@ -61,6 +61,7 @@ typedef struct fjob {
     struct fbase {
         void *g;               /* its gradient */
         int64_t omin, omax, n; /* its views' offsets, its elements */
+        bool zero;             /* new: each range zeroes its own elements first */
     } base[2 * CAP];
     int bbase[2 * CAP];        /* boundary b's such tensor, or -1 */
     int64_t boff[2 * CAP];     /* and its offset there, in elements */
@@ -237,6 +238,8 @@ DEF_RUN(double, f64)
  * owned elements copied in, zeros elsewhere) and only the owned elements go
  * back; and the range first reruns its left neighbour's last block (window
  * only, no other gradient), whose terms come first in its first elements.
+ * A new gradient: each range zeroes its own elements first, so the zeros
+ * are written by the thread that adds into them next.
  * Every element then gets its terms in the order one thread gives (blocks
  * in order, rows in reverse record order): the same bits for any split.
  * Needs omax - omin <= B (fuse.c runs one range otherwise). */
@@ -250,6 +253,9 @@ DEF_RUN(double, f64)
             own_hi[q] = bhi < nblk ? bhi * B + j->base[q].omin : j->base[q].n; \
         }                                                                      \
         T *bd[2 * CAP];                                                        \
+        for (int q = 0; q < j->nbase; q++)                                     \
+            if (j->base[q].zero)                                               \
+                memset((T *)j->base[q].g + own_lo[q], 0, (size_t)(own_hi[q] - own_lo[q]) * sizeof(T)); \
         if (!j->groot)                                                         \
             for (int i = 0; i < B; i++) CG[i] = (T)j->gconst;                  \
         for (int64_t k = blo > 0 ? blo - 1 : 0; k < bhi; k++) {                \

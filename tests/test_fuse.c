@@ -275,10 +275,10 @@ static void check_views(void) {
 }
 
 /* A chain long enough for the pool: three slices of x at offsets 0, 1 and
- * off, and x's gradient already holding a part when the chain's backward
- * adds into it (the later sum's, whose backward comes first). */
+ * off; with `prior`, x's gradient already holds a part when the chain's
+ * backward adds into it (a later sum's, whose backward comes first). */
 static double big(tg_tape *t, int64_t min, tg_dtype dt, const double *xv, int64_t n, int64_t off,
-                  tg_tensor **gx) {
+                  bool prior, tg_tensor **gx) {
     tg_tape_reset(t);
     tg_tape_set_fusion(t, min);
     tg_tensor *x = leaf(t, dt, xv, n + off);
@@ -287,7 +287,8 @@ static double big(tg_tape *t, int64_t min, tg_dtype dt, const double *xv, int64_
     tg_tensor *t1 = tg_sub(b, tg_mul(a, a)), *t2 = tg_rsub_scalar(a, 1.0);
     tg_tensor *z = tg_add(tg_add(tg_mul_scalar(tg_mul(t1, t1), 100.0), tg_mul(t2, t2)),
                           tg_mul(tg_sin(c), a));
-    tg_tensor *L = tg_add(tg_sum(z), tg_sum(tg_mul_scalar(tg_exp(x), 0.5)));
+    tg_tensor *L = tg_sum(z);
+    if (prior) L = tg_add(L, tg_sum(tg_mul_scalar(tg_exp(x), 0.5)));
     tg_backward(L);
     *gx = tg_tensor_grad(x);
     return tg_item(L);
@@ -302,13 +303,14 @@ static void check_threads(void) {
     double *xv = malloc((NB + 700) * sizeof *xv);
     fill(xv, NB + 700, 8, false);
     tg_tape *t1 = tg_tape_new(), *tn = tg_tape_new(), *te = tg_tape_new();
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 8; k++) {
         tg_dtype dt = k & 1 ? TG_F32 : TG_F64;
-        int64_t off = k < 2 ? 2 : 700;
+        int64_t off = k & 2 ? 700 : 2;
+        bool prior = k & 4;
         tg_tensor *g1, *gn, *ge;
         tg_set_num_threads(1);
-        double l1 = big(t1, 1, dt, xv, NB, off, &g1);
-        double le = big(te, 0, dt, xv, NB, off, &ge);
+        double l1 = big(t1, 1, dt, xv, NB, off, prior, &g1);
+        double le = big(te, 0, dt, xv, NB, off, prior, &ge);
         CHECK_OK(t1);
         CHECK_OK(te);
         CHECK(memcmp(&l1, &le, sizeof le) == 0, "big %d: fused %.17g, unfused %.17g", k, l1, le);
@@ -317,13 +319,13 @@ static void check_threads(void) {
         CHECK(max_diff(g1, ge) <= tol, "big %d: x's gradient differs by %g", k, max_diff(g1, ge));
         for (int th = 2; th <= 4; th++) {
             tg_set_num_threads(th);
-            double ln = big(tn, 1, dt, xv, NB, off, &gn);
+            double ln = big(tn, 1, dt, xv, NB, off, prior, &gn);
             CHECK_OK(tn);
             CHECK(memcmp(&l1, &ln, sizeof ln) == 0, "big %d, %d threads: %.17g, one: %.17g", k,
                   th, ln, l1);
             CHECK(same_bits(g1, gn), "big %d, %d threads: x's gradient differs from one thread's",
                   k, th);
-            ln = big(tn, 0, dt, xv, NB, off, &gn);
+            ln = big(tn, 0, dt, xv, NB, off, prior, &gn);
             CHECK(memcmp(&le, &ln, sizeof ln) == 0, "big %d, %d threads unfused: %.17g, one: %.17g",
                   k, th, ln, le);
         }
