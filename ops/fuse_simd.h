@@ -61,7 +61,7 @@ typedef struct fjob {
     struct fbase {
         void *g;               /* its gradient */
         int64_t omin, omax, n; /* its views' offsets, its elements */
-        bool zero;             /* new: each range zeroes its own elements first */
+        bool zero;             /* new: each range zeroes its own elements */
     } base[2 * CAP];
     int bbase[2 * CAP];        /* boundary b's such tensor, or -1 */
     int64_t boff[2 * CAP];     /* and its offset there, in elements */
@@ -238,8 +238,8 @@ DEF_RUN(double, f64)
  * owned elements copied in, zeros elsewhere) and only the owned elements go
  * back; and the range first reruns its left neighbour's last block (window
  * only, no other gradient), whose terms come first in its first elements.
- * A new gradient: each range zeroes its own elements first, so the zeros
- * are written by the thread that adds into them next.
+ * A new gradient: each range zeroes its own elements, block by block just
+ * before the block's adds reach them (in cache, on the thread that adds).
  * Every element then gets its terms in the order one thread gives (blocks
  * in order, rows in reverse record order): the same bits for any split.
  * Needs omax - omin <= B (fuse.c runs one range otherwise). */
@@ -253,9 +253,8 @@ DEF_RUN(double, f64)
             own_hi[q] = bhi < nblk ? bhi * B + j->base[q].omin : j->base[q].n; \
         }                                                                      \
         T *bd[2 * CAP];                                                        \
-        for (int q = 0; q < j->nbase; q++)                                     \
-            if (j->base[q].zero)                                               \
-                memset((T *)j->base[q].g + own_lo[q], 0, (size_t)(own_hi[q] - own_lo[q]) * sizeof(T)); \
+        int64_t zto[2 * CAP]; /* a new gradient: zeroed up to here */          \
+        for (int q = 0; q < j->nbase; q++) zto[q] = own_lo[q];                \
         if (!j->groot)                                                         \
             for (int i = 0; i < B; i++) CG[i] = (T)j->gconst;                  \
         for (int64_t k = blo > 0 ? blo - 1 : 0; k < bhi; k++) {                \
@@ -273,6 +272,11 @@ DEF_RUN(double, f64)
                 else                                                           \
                     bd[b] = (T *)j->base[q].g + j->boff[b] + s;                \
             }                                                                  \
+            for (int q = 0; q < j->nbase; q++) { /* zeros just ahead of the adds */ \
+                int64_t e = s + m + j->base[q].omax < own_hi[q] ? s + m + j->base[q].omax : own_hi[q]; \
+                if (j->base[q].zero && e > zto[q])                             \
+                    memset((T *)j->base[q].g + zto[q], 0, (size_t)(e - zto[q]) * sizeof(T)), zto[q] = e; \
+            }                                                                  \
             if (win) /* the windows: base elements from s + omin */            \
                 for (int q = 0; q < j->nbase; q++) {                           \
                     int64_t w0 = s + j->base[q].omin, a = own_lo[q] > w0 ? own_lo[q] : w0; \
@@ -289,6 +293,9 @@ DEF_RUN(double, f64)
                     for (int64_t i = a; i < e; i++) ((T *)j->base[q].g)[i] = W[q * ww + i - w0]; \
                 }                                                              \
         }                                                                      \
+        for (int q = 0; q < j->nbase; q++) /* beyond the views' reach */       \
+            if (j->base[q].zero && own_hi[q] > zto[q])                         \
+                memset((T *)j->base[q].g + zto[q], 0, (size_t)(own_hi[q] - zto[q]) * sizeof(T)); \
     }
 DEF_VIEWS(float, f32)
 DEF_VIEWS(double, f64)
