@@ -225,6 +225,26 @@ bool tg__fuse_sum(tg_tensor *out, tg_tensor *a) {
     return true;
 }
 
+/* Which terms are the first into a gradient that starts at -0.0 (fjob.wr):
+ * the rows run in reverse record order, input 0's term before input 1's. */
+static void first_writes(fjob *j) {
+    const fgroup *g = j->g;
+    bool node[CAP] = {0}, bnd[2 * CAP] = {0};
+    for (int k = g->n - 1; k >= 0; k--) {
+        const fnode *d = &g->nd[k];
+        j->wr[k][0] = j->wr[k][1] = false;
+        if (!d->req) continue;
+        bool sq = d->op == TG_OP_MUL && d->in[0] == d->in[1]; /* one term, as square */
+        for (int i = 0; i < (d->nin == 2 && !sq ? 2 : 1); i++) {
+            int ref = d->in[i];
+            bool *seen = ref >= 0 ? &node[ref] : &bnd[-1 - ref];
+            bool starts = ref >= 0 ? g->nd[ref].req : j->bfresh[-1 - ref];
+            j->wr[k][i] = starts && !*seen;
+            *seen = true;
+        }
+    }
+}
+
 int tg__fuse_bw(tg_tensor *r) {
     if (!(r->flags & TGF_LAZY)) return 0;
     bool sum = r->op == TG_OP_SUM;
@@ -295,6 +315,7 @@ int tg__fuse_bw(tg_tensor *r) {
         j.bgrad[b] = tg__gacc_w(g.bd[b], &j.bfresh[b]);
         if (!j.bgrad[b]) return -1;
     }
+    first_writes(&j);
     if (!nbase) return run(r->tape, &j, true) ? 1 : -1;
     /* over blocks; pieces only when one block's reach past its own elements
      * stays inside the next block (run_views) */

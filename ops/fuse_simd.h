@@ -55,6 +55,9 @@ typedef struct fjob {
     double gconst;
     void *bgrad[2 * CAP];      /* M_BW: boundary gradients (NULL: none wanted) */
     bool bfresh[2 * CAP];      /* uninitialised: written, not added to */
+    bool wr[CAP][2];           /* node k's term into input i is the first into
+                                * a gradient that starts at -0.0 (a record's
+                                * in G, a bfresh boundary's): written (fuse.c) */
     /* M_BW: the tensors that boundaries are views of at several offsets,
      * whose gradient two blocks may then add into (run_views) */
     int nbase;
@@ -82,7 +85,9 @@ void tg__fuse_range_avx512(void *ctx, int64_t lo, int64_t hi);
 #ifdef TG_FUSE_RANGE
 /* o = f(a[, b]) over m elements; and the backward: ga += the row's
  * backward for x, gb += for y (either may be NULL; sq: b is a and the op
- * mul, whose gradient is then square's, as arith.c's). */
+ * mul, whose gradient is then square's, as arith.c's); with wa (wb), ga =
+ * (gb =) instead: the first term into a gradient that starts at -0.0, the
+ * exact identity of +, so the same bits with no pass to set the -0.0. */
 #define FU_CASE(ID, name, np, F, D, G)                                         \
     case TG_OP_##ID: TG__UNARY_FWD_LOOP(m, a, o, F) break;
 #define FB_CASE(ID, name, F, DX, DY, GA, GB)                                   \
@@ -92,32 +97,35 @@ void tg__fuse_range_avx512(void *ctx, int64_t lo, int64_t hi);
             o[i] = F;                                                          \
         }                                                                      \
         break;
+#define BU_LOOP(OP, D)                                                         \
+    for (int64_t i = 0; i < m; i++) {                                          \
+        T x = a[i], z = zz[i], g = gg[i];                                      \
+        (void)x, (void)z, (void)g;                                             \
+        ga[i] OP D;                                                            \
+    }
 #define BU_CASE(ID, name, np, F, D, G)                                         \
     case TG_OP_##ID:                                                           \
-        for (int64_t i = 0; i < m; i++) {                                      \
-            T x = a[i], z = zz[i], g = gg[i];                                  \
-            (void)x, (void)z, (void)g;                                         \
-            ga[i] += D;                                                        \
-        }                                                                      \
+        if (wa) BU_LOOP(=, D) else BU_LOOP(+=, D)                              \
         break;
-#define BB_LOOP(GX, D)                                                         \
+#define BB_LOOP(GX, OP, D)                                                     \
     for (int64_t i = 0; i < m; i++) {                                          \
         T x = a[i], y = b[i], z = zz[i], g = gg[i];                            \
         (void)x, (void)y, (void)z;                                             \
-        GX[i] += D;                                                            \
+        GX[i] OP D;                                                            \
     }
 #define BB_CASE(ID, name, F, DX, DY, GA, GB)                                   \
     case TG_OP_##ID:                                                           \
-        if (ga) BB_LOOP(ga, DX)                                                \
-        if (gb) BB_LOOP(gb, DY)                                                \
+        if (ga) {                                                              \
+            if (wa) BB_LOOP(ga, =, DX) else BB_LOOP(ga, +=, DX)                \
+        }                                                                      \
+        if (gb) {                                                              \
+            if (wb) BB_LOOP(gb, =, DY) else BB_LOOP(gb, +=, DY)                \
+        }                                                                      \
         break;
 #define SQ_CASE(ID, name, np, F, D, G)                                         \
-    if (TG_OP_##ID == TG_OP_SQUARE)                                            \
-        for (int64_t i = 0; i < m; i++) {                                      \
-            T x = a[i], z = zz[i], g = gg[i];                                  \
-            (void)x, (void)z, (void)g;                                         \
-            ga[i] += D;                                                        \
-        }
+    if (TG_OP_##ID == TG_OP_SQUARE) {                                          \
+        if (wa) BU_LOOP(=, D) else BU_LOOP(+=, D)                              \
+    }
 #define DEF_ROWS(TY, SUF)                                                      \
     static void fwd_##SUF(int op, int64_t m, const TY *restrict a, const TY *restrict b, TY c0, \
                           TY c1, TY *restrict o) {                             \
@@ -131,7 +139,7 @@ void tg__fuse_range_avx512(void *ctx, int64_t lo, int64_t hi);
     }                                                                          \
     static void bw_##SUF(int op, int64_t m, const TY *restrict a, const TY *restrict b,       \
                          const TY *restrict zz, const TY *restrict gg, TY c0, TY c1, TY *ga,  \
-                         TY *gb, bool sq) {                                    \
+                         TY *gb, bool sq, bool wa, bool wb) {                  \
         typedef TY T;                                                          \
         (void)b, (void)c0, (void)c1;                                           \
         if (sq) { /* x * x: one pass as square, into ga */                    \
@@ -152,6 +160,7 @@ DEF_ROWS(double, f64)
 #undef BB_CASE
 #undef BB_LOOP
 #undef BU_CASE
+#undef BU_LOOP
 #undef FB_CASE
 #undef FU_CASE
 
@@ -183,12 +192,6 @@ DEF_ROWS(double, f64)
             for (int i = 0; i < SUM_LANES; i++) L[i] = end ? 0 : l[i];         \
         }                                                                      \
         if (j->mode != M_BW) return;                                           \
-        for (int k = 0; k < n - 1; k++)                                        \
-            if (grp->nd[k].req)                                                \
-                for (int64_t i = 0; i < m; i++) G[(size_t)k * B + i] = (T)-0.0; \
-        for (int b = 0; b < grp->nb; b++)                                      \
-            if (bd[b] && j->bfresh[b])                                         \
-                for (int64_t i = 0; i < m; i++) bd[b][i] = (T)-0.0;            \
         for (int k = n - 1; k >= 0; k--) {                                     \
             const fnode *d = &grp->nd[k];                                      \
             if (!d->req) continue;                                             \
@@ -196,7 +199,7 @@ DEF_ROWS(double, f64)
             T *ga = DST(T, d->in[0]), *gb = d->nin == 2 ? DST(T, d->in[1]) : NULL; \
             bool sq = d->op == TG_OP_MUL && d->in[0] == d->in[1];              \
             bw_##SUF(d->op, m, SRC(T, d->in[0]), SRC(T, d->in[1]), V + (size_t)k * B, gk, \
-                     (T)d->c0, (T)d->c1, ga, gb, sq);                          \
+                     (T)d->c0, (T)d->c1, ga, gb, sq, j->wr[k][0], j->wr[k][1]); \
         }                                                                      \
     }
 /* an input's values for the block at s, and where its gradient goes */
