@@ -104,18 +104,30 @@ static const range_fn range_at[] = {
 #endif
 };
 
-static bool run(tg_tape *tape, fjob *j, bool threads) {
-    range_fn f = range_at[tg__simd_level()];
-    if (threads)
-        tg__elementwise(j->g->numel, f, j);
-    else
-        f(j, 0, j->g->numel);
+/* false (recorded) when a piece found no scratch */
+static bool ran(tg_tape *tape, const fjob *j) {
     if (j->failed) {
         tg__fail(tape, TG_ERR_NOMEM, tg__ops[j->g->nd[j->g->n - 1].op].name,
                  "out of memory for the fused chain's scratch");
         return false;
     }
     return true;
+}
+
+static bool run(tg_tape *tape, fjob *j, bool threads) {
+    range_fn f = range_at[tg__simd_level()];
+    if (threads)
+        tg__elementwise(j->g->numel, f, j);
+    else
+        f(j, 0, j->g->numel);
+    return ran(tape, j);
+}
+
+/* M_SUM over the chunks [lo, hi): element ranges that start at a chunk */
+static void sum_chunks(void *ctx, int64_t lo, int64_t hi) {
+    fjob *j = ctx;
+    int64_t e = hi * j->chunk;
+    range_at[tg__simd_level()](j, lo * j->chunk, e < j->g->numel ? e : j->g->numel);
 }
 
 /* ------------------------------------------------------------ forcing */
@@ -197,14 +209,40 @@ bool tg__fuse_sum(tg_tensor *out, tg_tensor *a) {
     if (!build(&g, a))
         return tg__fail(a->tape, TG_ERR_STATE, "sum",
                         "internal: a fused chain of more than %d records", CAP) != NULL;
-    fjob j = {.g = &g, .mode = M_SUM, .row = a->shape[a->rank - 1]};
-    if (g.numel > 0 && !run(a->tape, &j, false)) return false; /* in order: one thread */
+    double part[SUM_CHUNKS], sum = 0;
+    fjob j = {.g = &g, .mode = M_SUM, .part = part};
+    if (g.numel > 0) { /* sum_order.h's order, as the unfused sum: the same bits */
+        j.chunk = sum_chunk(g.numel);
+        sum_chunks_run(g.numel, j.chunk, sum_chunks, &j);
+        if (!ran(a->tape, &j)) return false;
+        sum = sum_parts(part, (g.numel + j.chunk - 1) / j.chunk);
+    }
     if (out->dtype == TG_F32)
-        *(float *)out->data = (float)j.sum;
+        *(float *)out->data = (float)sum;
     else
-        *(double *)out->data = j.sum;
+        *(double *)out->data = sum;
     out->flags |= TGF_LAZY;
     return true;
+}
+
+/* Which terms are the first into a gradient that starts at -0.0 (fjob.wr):
+ * the rows run in reverse record order, input 0's term before input 1's. */
+static void first_writes(fjob *j) {
+    const fgroup *g = j->g;
+    bool node[CAP] = {0}, bnd[2 * CAP] = {0};
+    for (int k = g->n - 1; k >= 0; k--) {
+        const fnode *d = &g->nd[k];
+        j->wr[k][0] = j->wr[k][1] = false;
+        if (!d->req) continue;
+        bool sq = d->op == TG_OP_MUL && d->in[0] == d->in[1]; /* one term, as square */
+        for (int i = 0; i < (d->nin == 2 && !sq ? 2 : 1); i++) {
+            int ref = d->in[i];
+            bool *seen = ref >= 0 ? &node[ref] : &bnd[-1 - ref];
+            bool starts = ref >= 0 ? g->nd[ref].req : j->bfresh[-1 - ref];
+            j->wr[k][i] = starts && !*seen;
+            *seen = true;
+        }
+    }
 }
 
 int tg__fuse_bw(tg_tensor *r) {
@@ -225,7 +263,9 @@ int tg__fuse_bw(tg_tensor *r) {
      * no gradient yet: theirs goes straight into the viewed tensor's, at the
      * view's offset, as their own backward would add it there later (x[1:]
      * and x[:-1] of a chain: no buffer of their own, no pass of their own) */
-    bool views = false;
+    tg_tensor *bx[2 * CAP]; /* each base's tensor */
+    int64_t es = (int64_t)tg__esize(g.dtype);
+    for (int b = 0; b < g.nb; b++) j.bbase[b] = -1;
     for (int b = 0; b < g.nb && !r->tape->fuse_keep_views; b++) {
         tg_tensor *v = g.bd[b], *x = v;
         while (x->grad == NULL && (x->flags & TGF_VIEW) &&
@@ -233,17 +273,57 @@ int tg__fuse_bw(tg_tensor *r) {
                x->in0->data && x->in0->dtype == x->dtype)
             x = x->in0;
         if (x == v || !(v->flags & TGF_REQ)) continue;
-        char *gx = tg__gacc(x); /* zeroed when new: the views may not cover it */
-        if (!gx) return -1;
-        j.bgrad[b] = gx + ((const char *)v->data - (const char *)x->data);
-        views = true;
+        int q = 0;
+        while (q < j.nbase && bx[q] != x) q++;
+        if (q == j.nbase) { /* a new one: zeroed (below) when new */
+            bool fresh;
+            void *gx = tg__gacc_w(x, &fresh);
+            if (!gx) return -1;
+            bx[j.nbase++] = x;
+            j.base[q] = (struct fbase){gx, INT64_MAX, 0, tg__numel(x), fresh};
+        }
+        int64_t off = ((const char *)v->data - (const char *)x->data) / es;
+        j.bgrad[b] = (char *)j.base[q].g + off * es;
+        j.bbase[b] = q, j.boff[b] = off;
     }
+    for (int b = 0; b < g.nb; b++) { /* such a tensor also read whole: offset 0 */
+        for (int q = 0; q < j.nbase && j.bbase[b] < 0; q++)
+            if (bx[q] == g.bd[b]) j.bgrad[b] = j.base[q].g, j.bbase[b] = q, j.boff[b] = 0;
+        int q = j.bbase[b];
+        if (q < 0) continue;
+        if (j.boff[b] < j.base[q].omin) j.base[q].omin = j.boff[b];
+        if (j.boff[b] > j.base[q].omax) j.base[q].omax = j.boff[b];
+    }
+    /* views of one tensor at different offsets: two blocks may add into one
+     * element (run_views, where each range zeroes its own elements of a new
+     * gradient); at one offset only they never do (zeroed here when new: the
+     * views may not cover it) */
+    int nbase = 0, at[2 * CAP];
+    for (int q = 0; q < j.nbase; q++) {
+        at[q] = j.base[q].omax > j.base[q].omin ? nbase++ : -1;
+        if (at[q] >= 0)
+            j.base[at[q]] = j.base[q];
+        else if (j.base[q].zero)
+            memset(j.base[q].g, 0, (size_t)(j.base[q].n * es));
+    }
+    j.nbase = nbase;
+    for (int b = 0; b < g.nb; b++) j.bbase[b] = j.bbase[b] >= 0 ? at[j.bbase[b]] : -1;
+    for (int q = 0; q < nbase; q++)
+        if (j.base[q].omax - j.base[q].omin > j.wmax) j.wmax = j.base[q].omax - j.base[q].omin;
     for (int b = 0; b < g.nb; b++) {
         if (j.bgrad[b] || !(g.bd[b]->flags & TGF_REQ)) continue;
         j.bgrad[b] = tg__gacc_w(g.bd[b], &j.bfresh[b]);
         if (!j.bgrad[b]) return -1;
     }
-    /* views of one tensor at different offsets: blocks on two threads could
-     * add into one element, so one thread */
-    return run(r->tape, &j, !views) ? 1 : -1;
+    first_writes(&j);
+    if (!nbase) return run(r->tape, &j, true) ? 1 : -1;
+    /* over blocks; pieces only when one block's reach past its own elements
+     * stays inside the next block (run_views) */
+    int64_t nblk = (g.numel + B - 1) / B;
+    range_fn f = range_at[tg__simd_level()];
+    if (g.numel < 2 * TG_GRAIN || j.wmax > B)
+        f(&j, 0, nblk);
+    else
+        tg__parallel_for(nblk, TG_GRAIN / B, f, &j);
+    return ran(r->tape, &j) ? 1 : -1;
 }

@@ -33,9 +33,9 @@ int tg__fuse_admit(tg_tape *tape, int n, tg_tensor **in, bool same);
  * a; NULL on OOM (recorded). The caller sets its constants (u.c, u.aux). */
 tg_tensor *tg__fuse_out(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b);
 
-/* out's data (zeroed, one element) = the sum of every element of lazy a,
- * in tg__reduce_into's order (rows of a's last axis, each summed in a
- * double, then added); marks out TGF_LAZY. False after an error. */
+/* out's data (one element) = the sum of every element of lazy a, in
+ * sum_order.h's order (the unfused sum's: chunks of lanes, the chunks on
+ * the pool); marks out TGF_LAZY. False after an error. */
 bool tg__fuse_sum(tg_tensor *out, tg_tensor *a);
 
 /* The numeric backward of record r when it runs fused (a forced lazy

@@ -12,6 +12,7 @@
 #include "op_common.h"
 #include "reduce.h"
 #include "fuse.h"
+#include "sum_order.h"
 
 #include <math.h>
 
@@ -49,6 +50,41 @@ void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const 
     } while (tg__rows_next(&it));
 }
 
+/* A full sum over n contiguous elements, in sum_order.h's order: chunks
+ * of lanes, on the pool when large. */
+typedef struct flat_job {
+    int dt;
+    const void *src;
+    int64_t n, chunk;
+    double *part; /* (nc,) the chunks' totals */
+} flat_job;
+
+static void flat_chunks(void *ctx, int64_t lo, int64_t hi) {
+    const flat_job *j = ctx;
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t s = c * j->chunk, m = j->n - s < j->chunk ? j->n - s : j->chunk, k = 0;
+        double l[SUM_LANES] = {0};
+#define FLAT_LANES(T)                                                          \
+    do {                                                                       \
+        const T *restrict x = (const T *)j->src + s;                           \
+        for (; k + SUM_LANES <= m; k += SUM_LANES)                             \
+            for (int i = 0; i < SUM_LANES; i++) l[i] += (double)x[k + i];      \
+        for (int i = 0; k + i < m; i++) l[i] += (double)x[k + i];              \
+    } while (0)
+        TG_FLOAT_CASES(j->dt, FLAT_LANES);
+#undef FLAT_LANES
+        j->part[c] = sum_lanes(l);
+    }
+}
+
+double tg__sum_flat(int dt, const void *src, int64_t n) {
+    if (n <= 0) return 0;
+    double part[SUM_CHUNKS];
+    flat_job j = {dt, src, n, sum_chunk(n), part};
+    sum_chunks_run(n, j.chunk, flat_chunks, &j);
+    return sum_parts(part, (n + j.chunk - 1) / j.chunk);
+}
+
 static double red_count(const tg_tensor *a, int64_t mask);
 
 /* The sum record; `op` names the public function in errors (sum, mean). */
@@ -67,8 +103,16 @@ static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *a
     if (!out) return NULL;
     out->u.i = red_code(mask, keepdim);
     int64_t n = tg__numel(out);
-    memset(out->data, 0, (size_t)n * tg__esize(a->dtype));
     if (fused) return tg__fuse_sum(out, a) ? out : NULL;
+    if (n == 1) { /* every element into one: sum_order.h's order, as fused */
+        double s = tg__sum_flat(a->dtype, a->data, tg__numel(a));
+        if (a->dtype == TG_F32)
+            *(float *)out->data = (float)s;
+        else
+            *(double *)out->data = s;
+        return out;
+    }
+    memset(out->data, 0, (size_t)n * tg__esize(a->dtype));
     tg__reduce_into(a->dtype, out->data, a->rank, kshape, a->data, a->rank, a->shape);
     return out;
 }

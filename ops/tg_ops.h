@@ -79,7 +79,9 @@ TG_API tg_tensor *tg_abs(tg_tensor *a);
 /* ------------------------------------------------------------ reductions */
 /* Sum / mean over the axes in the list [axes] (naxes == 0: every axis);
  * keepdim keeps each reduced axis as size 1, else it is removed. The mean
- * of no elements is NaN. */
+ * of no elements is NaN. A sum into one element adds in double (f32 too),
+ * in chunks fixed by the element count, each in 16 lanes, the chunks in
+ * order, rounding once: the same bits for any thread count. */
 TG_API tg_tensor *tg_sum_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_mean_axes(tg_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Shorthands: over every element, a 0-d result (tg_sum_axes(a, 0, NULL,

@@ -274,6 +274,67 @@ static void check_views(void) {
     free(xv);
 }
 
+/* A chain long enough for the pool: three slices of x at offsets 0, 1 and
+ * off; with `prior`, x's gradient already holds a part when the chain's
+ * backward adds into it (a later sum's, whose backward comes first). */
+static double big(tg_tape *t, int64_t min, tg_dtype dt, const double *xv, int64_t n, int64_t off,
+                  bool prior, tg_tensor **gx) {
+    tg_tape_reset(t);
+    tg_tape_set_fusion(t, min);
+    tg_tensor *x = leaf(t, dt, xv, n + off);
+    tg_tensor *a = tg_slice(x, 0, 0, n, 1), *b = tg_slice(x, 0, off, n + off, 1);
+    tg_tensor *c = tg_slice(x, 0, 1, n + 1, 1);
+    tg_tensor *t1 = tg_sub(b, tg_mul(a, a)), *t2 = tg_rsub_scalar(a, 1.0);
+    tg_tensor *z = tg_add(tg_add(tg_mul_scalar(tg_mul(t1, t1), 100.0), tg_mul(t2, t2)),
+                          tg_mul(tg_sin(c), a));
+    tg_tensor *L = tg_sum(z);
+    if (prior) L = tg_add(L, tg_sum(tg_mul_scalar(tg_exp(x), 0.5)));
+    tg_backward(L);
+    *gx = tg_tensor_grad(x);
+    return tg_item(L);
+}
+
+/* On the pool, the fused sum's chunks and the backward of a chain through
+ * views of one tensor at several offsets (each thread adds only into its
+ * own elements): every thread count gives one thread's bits, and the sums
+ * those of the unfused sum. Offset 700 reaches past a block: one thread. */
+static void check_threads(void) {
+    enum { NB = 200003 };
+    double *xv = malloc((NB + 700) * sizeof *xv);
+    fill(xv, NB + 700, 8, false);
+    tg_tape *t1 = tg_tape_new(), *tn = tg_tape_new(), *te = tg_tape_new();
+    for (int k = 0; k < 8; k++) {
+        tg_dtype dt = k & 1 ? TG_F32 : TG_F64;
+        int64_t off = k & 2 ? 700 : 2;
+        bool prior = k & 4;
+        tg_tensor *g1, *gn, *ge;
+        tg_set_num_threads(1);
+        double l1 = big(t1, 1, dt, xv, NB, off, prior, &g1);
+        double le = big(te, 0, dt, xv, NB, off, prior, &ge);
+        CHECK_OK(t1);
+        CHECK_OK(te);
+        CHECK(memcmp(&l1, &le, sizeof le) == 0, "big %d: fused %.17g, unfused %.17g", k, l1, le);
+        /* the chain's terms (up to ~1e3, cancelling) added in another order */
+        double tol = dt == TG_F32 ? 1e-4 : 1e-13;
+        CHECK(max_diff(g1, ge) <= tol, "big %d: x's gradient differs by %g", k, max_diff(g1, ge));
+        for (int th = 2; th <= 4; th++) {
+            tg_set_num_threads(th);
+            double ln = big(tn, 1, dt, xv, NB, off, prior, &gn);
+            CHECK_OK(tn);
+            CHECK(memcmp(&l1, &ln, sizeof ln) == 0, "big %d, %d threads: %.17g, one: %.17g", k,
+                  th, ln, l1);
+            CHECK(same_bits(g1, gn), "big %d, %d threads: x's gradient differs from one thread's",
+                  k, th);
+            ln = big(tn, 0, dt, xv, NB, off, prior, &gn);
+            CHECK(memcmp(&le, &ln, sizeof ln) == 0, "big %d, %d threads unfused: %.17g, one: %.17g",
+                  k, th, ln, le);
+        }
+    }
+    tg_set_num_threads(0);
+    tg_tape_free(t1), tg_tape_free(tn), tg_tape_free(te);
+    free(xv);
+}
+
 /* Lazy values read by ops that do not fuse (matmul, softmax), by the user in
  * the middle of a chain, and backward from a lazy root with a seed. */
 static void check_reads(void) {
@@ -421,6 +482,7 @@ int main(void) {
     check_bytes();
     check_dag();
     check_views();
+    check_threads();
     check_reads();
     check_inner_grad();
     check_higher();

@@ -269,15 +269,31 @@ tg_tensor *tg_scalar(tg_tape *tape, double v) {
     return tg__handle_at(t, tape->gen);
 }
 
+/* A large leaf's copy (or zeros) on the pool, cut as elementwise ops cut
+ * their work: each thread writes the part that the ops after it read and
+ * write on that thread, rather than one thread writing what the other's
+ * cache then has to fetch from it. */
+typedef struct copy_job {
+    char *dst;
+    const char *src; /* NULL: zeros */
+    size_t es;
+} copy_job;
+
+static void copy_range(void *ctx, int64_t lo, int64_t hi) {
+    const copy_job *j = ctx;
+    size_t off = (size_t)lo * j->es, n = (size_t)(hi - lo) * j->es;
+    if (j->src)
+        memcpy(j->dst + off, j->src + off, n);
+    else
+        memset(j->dst + off, 0, n);
+}
+
 tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
                          const void *data) {
     tg_tensor *t = make_leaf(tape, "tensor_new", dt, rank, shape);
     if (!t) return NULL;
-    size_t bytes = (size_t)tg__numel(t) * tg__esize(dt);
-    if (data)
-        memcpy(t->data, data, bytes);
-    else
-        memset(t->data, 0, bytes);
+    copy_job j = {t->data, data, tg__esize(dt)};
+    tg__elementwise(tg__numel(t), copy_range, &j);
     return tg__handle(t);
 }
 
