@@ -64,7 +64,10 @@ TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
 /* The stored gradient of t as a tensor, or NULL if it has none yet.
  * Leaves: set by tg_backward, on t's tape. Parameters: the persistent
  * buffer (write to it freely). Intermediate tensors: the gradient from the
- * last sweep (handy for teaching; PyTorch would need retain_grad).
+ * last sweep (handy for teaching; PyTorch would need retain_grad), except
+ * after tg_backward for a reshape or a view at the edge of a fused chain,
+ * whose gradient went straight into its input's (NULL then; tg_grad
+ * gives it).
  * Not a pure query for tensors on a tape: each call on a leaf or an
  * intermediate makes one new record on t's tape (a view of the stored
  * gradient; at rank 0 a copy of it), so tg_tape_count grows by one per

@@ -388,6 +388,25 @@ tg_tensor *tg_linear_act(tg_tensor *x, tg_tensor *w, tg_tensor *b, tg_act act) {
     return tg__handle(out);
 }
 
+/* d w [N, K] (+)= h^T [N, M] @ x [M, K] as its transpose x^T [K, M] @ h
+ * [M, N], when w has few columns (K inputs: at most
+ * tg__gemm_in_place_rows): the GEMM then reads h in place, where the
+ * direct form packs all of it (GMM's [n, k d] product: 8 MB at d20_K50,
+ * read from memory). Into a [K, N] scratch, then transposed into d w; an
+ * existing d w is transposed in first and added to by the GEMM, so every
+ * sum rounds as in the direct form (the same bits). 1 done, 0 not taken,
+ * -1 out of memory. */
+static int lin_dw_transposed(tg_tape *tape, int dt, int64_t M, int64_t N, int64_t K,
+                             const void *h, const void *x, void *gw, bool fresh) {
+    if (K > tg__gemm_in_place_rows(dt) || N <= K || (double)M * N * K < 65536.0) return 0;
+    void *wt = tg__arena_n(tape, K * N, tg__esize(dt), "linear"); /* [K, N] */
+    if (!wt) return -1;
+#define LIN_T(T)                                                                   do {                                                                               T *restrict d = (T *)gw, *restrict t = (T *)wt;                                if (!fresh)                                                                        for (int64_t n = 0; n < N; n++)                                                    for (int64_t k = 0; k < K; k++) t[k * N + n] = d[n * K + k];           tg__gemm(dt, true, false, K, N, M, x, K, h, N, fresh ? 0.0 : 1.0, t, N);         for (int64_t n = 0; n < N; n++)                                                    for (int64_t k = 0; k < K; k++) d[n * K + k] = t[k * N + n];           } while (0)
+    TG_FLOAT_CASES(dt, LIN_T);
+#undef LIN_T
+    return 1;
+}
+
 bool tg__bw_linear(tg_tensor *o) {
     const tg_auxin *ax = o->u.aux;
     const lin_ext *e = lin_ext_of(o);
@@ -414,8 +433,11 @@ bool tg__bw_linear(tg_tensor *o) {
     }
     if (gx) /* d x [M, K] = h [M, N] @ w [N, K] */
         tg__gemm(o->dtype, false, false, M, K, N, h, N, w->data, K, fx ? 0.0 : 1.0, gx, K);
-    if (gw) /* d w [N, K] += h^T [N, M] @ x [M, K] */
-        tg__gemm(o->dtype, true, false, N, K, M, h, N, x->data, K, fw ? 0.0 : 1.0, gw, K);
+    if (gw) { /* d w [N, K] += h^T [N, M] @ x [M, K] */
+        int t = lin_dw_transposed(o->tape, o->dtype, M, N, K, h, x->data, gw, fw);
+        if (t < 0) return false;
+        if (!t) tg__gemm(o->dtype, true, false, N, K, M, h, N, x->data, K, fw ? 0.0 : 1.0, gw, K);
+    }
     return true;
 }
 

@@ -56,6 +56,21 @@ tg_tensor *tg_reshape(tg_tensor *a, int rank, const int64_t *shape) {
 }
 
 bool tg__bw_reshape(tg_tensor *o) {
+    tg_tensor *a = o->in0;
+    /* The gradient of a reshape is its input's, element for element: when
+     * the input has none yet, it takes the buffer (no copy; GMM's [n, k d]
+     * product). Then the view keeps none of its own, as a view at the edge
+     * of a fused chain (HACKING.md): later contributions to the input land
+     * in that buffer. Not in tg_grad's sweeps, which may ask for the view's
+     * gradient (fuse_keep_views), nor under inspection (hooks and anomaly
+     * read each record's gradient); not at rank 0, whose gradients live in
+     * their records (g0). */
+    if (!a->grad && (a->flags & TGF_REQ) && a->rank > 0 && o->rank > 0 &&
+        !o->tape->fuse_keep_views && !o->tape->ext) {
+        a->grad = o->grad;
+        o->grad = NULL;
+        return true;
+    }
     bool fresh; /* a new buffer: copy into it, no zeroing and adding */
     void *ga = tg__gacc_w(o->in0, &fresh);
     if (!ga) return false;

@@ -121,11 +121,13 @@ static void test_level(int level, bool quick) {
         {1, 1, 1},   {7, 7, 7},    {33, 33, 33}, {1, 7, 33},   {7, 33, 1},   {33, 1, 7},
         {33, 7, 1},  {1, 33, 7},   {7, 1, 33},   {0, 7, 7},    {7, 0, 7},    {7, 7, 0},
         {0, 0, 0},   {6, 16, 5},   {12, 32, 3},  {13, 17, 19}, {64, 100, 78}, {2, 300, 40},
+        {16, 70, 230}, /* few rows: B read in place, a short last row panel, crosses KC */
     };
     static const shape big[] = {
         {257, 33, 7}, {7, 257, 33}, {33, 7, 257}, {257, 257, 33}, {257, 1, 257},
         {1, 257, 257}, {250, 70, 530}, /* crosses KC and MC, threaded */
         {5, 4100, 9},                   /* crosses NC */
+        {21, 257, 530},                 /* two row panels, B in place, crosses KC */
     };
     static const double ab[][3] = { /* alpha, beta, NaN-filled C */
         {1, 0, 1}, {1, 1, 0}, {0.5, -1.5, 0}, {-2, 0, 1}, {0, 2, 0}, {0, 0, 1},

@@ -116,6 +116,62 @@ static void test_gradients(void) {
           (int64_t[]){0, 1, 1, 1}, false);
 }
 
+/* tg_backward: a reshape hands its gradient buffer to an input that has
+ * none yet (shape.c). The input's gradient must still hold every
+ * contribution, whichever order the sweep meets them in (another reader
+ * of the input recorded before the view is swept after it, one recorded
+ * after it before), through a chain of reshapes and into a parameter;
+ * the view keeps no gradient of its own then, and tg_grad still gives
+ * it one. */
+static void test_reshape_backward(void) {
+    tg_tape *t = tg_tape_new();
+    const double av[6] = {0.5, -1, 2, 3, -0.25, 1.5};
+    tg_tensor *w = tg_param_new(TG_F64, TG_SHAPE(2, 3));
+    double *wv = tg_tensor_f64(w);
+    if (wv) memcpy(wv, av, sizeof av);
+    for (int order = 0; order < 3; order++) {
+        for (int param = 0; param < 2; param++) {
+            tg_tape_reset(t);
+            if (param) tg_zero_grad(w);
+            tg_tensor *a = param ? tg_param_on(t, w)
+                                 : tg_requires_grad(tg_tensor_new(t, TG_F64, TG_SHAPE(2, 3), av));
+            tg_tensor *before = order == 0 ? tg_mul_scalar(a, 3.0) : NULL;
+            tg_tensor *v = tg_reshape(a, TG_SHAPE(3, 2));
+            tg_tensor *v2 = tg_reshape(v, TG_SHAPE(6));
+            tg_tensor *loss = tg_sum(tg_mul(v2, v2)); /* d/da 2 a */
+            if (order == 0) loss = tg_add(loss, tg_sum(before)); /* + 3 */
+            if (order == 1) loss = tg_add(loss, tg_sum(tg_mul_scalar(a, 3.0)));
+            CHECK(tg_backward(loss) == TG_OK, "reshape backward, order %d: %s", order,
+                  tg_tape_error(t));
+            const double *g = tg_tensor_f64(tg_tensor_grad(param ? w : a));
+            for (int k = 0; g && k < 6; k++)
+                CHECK(g[k] == 2 * av[k] + (order < 2 ? 3 : 0),
+                      "reshape backward, order %d%s: d a[%d] = %g", order,
+                      param ? " (parameter)" : "", k, g[k]);
+            CHECK(g, "reshape backward, order %d: no gradient", order);
+            /* v2's buffer went to v; v's to a, unless a had one (order 1) */
+            CHECK(!tg_tensor_grad(v2) && (order == 1 || !tg_tensor_grad(v)),
+                  "reshape backward, order %d: a view kept its gradient", order);
+            if (order == 2 && !param) {
+                tg_tensor *gs[2] = {NULL, NULL};
+                CHECK(tg_grad(loss, NULL, 2, (tg_tensor *[]){a, v}, gs, 0) == TG_OK, "tg_grad");
+                for (int k = 0; gs[0] && gs[1] && k < 6; k++)
+                    CHECK(tg_tensor_get(gs[0], k) == 2 * av[k] &&
+                              tg_tensor_get(gs[1], k) == 2 * av[k],
+                          "tg_grad through a reshape, element %d", k);
+                /* a second tg_backward of the pass adds again */
+                CHECK(tg_backward(loss) == TG_OK, "second backward");
+                g = tg_tensor_f64(tg_tensor_grad(a));
+                for (int k = 0; g && k < 6; k++)
+                    CHECK(g[k] == 4 * av[k], "second backward, element %d", k);
+            }
+            CHECK_OK(t);
+        }
+    }
+    tg_param_free(w);
+    tg_tape_free(t);
+}
+
 /* hand-checked values */
 static void test_values(void) {
     tg_tape *t = tg_tape_new();
@@ -327,6 +383,7 @@ static void test_bad_inputs(void) {
 
 int main(void) {
     test_gradients();
+    test_reshape_backward();
     test_values();
     test_bad_inputs();
     return TEST_DONE("grad_shape");

@@ -163,6 +163,42 @@ static void test_accumulate(void) {
     tg_param_free(b);
 }
 
+/* d w of a layer with few inputs (K <= 24) and many outputs runs as its
+ * transpose x^T h, whose GEMM reads h in place (linalg.c); the same bits
+ * as h^T x (tg_matmul_t here, many rows: the direct form), fresh or added
+ * to an existing gradient, over one K block of the GEMM or several. */
+static void test_weight_grad_transposed(void) {
+    static const int64_t sizes[][3] = {{150, 11, 300}, {450, 21, 257}, {700, 5, 64}};
+    for (int dt = 0; dt < 2; dt++)
+        for (int si = 0; si < 3; si++)
+            for (int fresh = 0; fresh < 2; fresh++) {
+                int64_t M = sizes[si][0], K = sizes[si][1], N = sizes[si][2];
+                if (!fresh && M > 150) continue; /* one K block: c + acc rounds once */
+                tg_tape *tape = tg_tape_new();
+                tg_rng rng;
+                tg_rng_seed(&rng, 7 + (uint64_t)si);
+                tg_tensor *x = tg_rand_uniform(tape, dt, TG_SHAPE(M, K), &rng, -1, 1);
+                tg_tensor *w = tg_requires_grad(tg_rand_uniform(tape, dt, TG_SHAPE(N, K), &rng, -1, 1));
+                tg_tensor *r = tg_rand_uniform(tape, dt, TG_SHAPE(M, N), &rng, -1, 1);
+                tg_tensor *c = tg_rand_uniform(tape, dt, TG_SHAPE(N, K), &rng, -1, 1);
+                tg_tensor *l = tg_sum(tg_mul(tg_linear_act(x, w, NULL, TG_ACT_NONE), r));
+                /* recorded after the layer, swept before it: d w exists */
+                if (!fresh) l = tg_add(l, tg_sum(tg_mul(w, c)));
+                CHECK(tg_backward(l) == TG_OK, "backward: %s", tg_tape_error(tape));
+                tg_tensor *want = tg_matmul_t(r, x, true, false); /* [N, K] */
+                if (!fresh) want = tg_add(want, c);
+                tg_tensor *got = tg_tensor_grad(w);
+                int bad = 0;
+                for (int64_t k = 0; got && want && k < N * K; k++)
+                    bad += tg_tensor_get(got, k) != tg_tensor_get(want, k);
+                CHECK(got && want && bad == 0,
+                      "d w as x^T h, dt %d, [%lld, %lld] -> %lld, %s: %d values differ", dt,
+                      (long long)M, (long long)K, (long long)N, fresh ? "fresh" : "added", bad);
+                CHECK_OK(tape);
+                tg_tape_free(tape);
+            }
+}
+
 /* A Hessian-vector product through gelu (the graph backward recomputes
  * the pre-activation) against the unfused ops. */
 static void test_hvp(void) {
@@ -303,6 +339,7 @@ int main(void) {
     }
     /* against the unfused ops, f32 and f64, threaded passes included */
     int64_t in = quick ? 100 : 784; /* the layer of the benchmark: [64, 784] -> 100 */
+    test_weight_grad_transposed();
     check_same(TG_F64, 2, (int64_t[]){64, in}, 100, 1e-12);
     check_same(TG_F32, 2, (int64_t[]){64, in}, 100, 2e-5);
     check_same(TG_F64, 3, (int64_t[]){2, 3, 33}, 70, 1e-12);

@@ -109,26 +109,37 @@ static void transpose_pack_f64(const double *restrict src, int64_t ld, int R, in
 /* Indexed by tg_simd; a level the compiler does not build has no entry,
  * and tg__simd_level() never returns it. */
 static const gemm_arch_f32 arch_f32[3] = {
-    [TG_SIMD_PORTABLE] = {4, 8, 128, 256, 4096, ukr_portable_f32},
+    [TG_SIMD_PORTABLE] = {4, 8, 128, 256, 4096, ukr_portable_f32, NULL},
 #if defined(TG_HAVE_AVX2)
-    [TG_SIMD_AVX2] = {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 144, 512, 4096, tg__ukr_avx2_f32},
+    [TG_SIMD_AVX2] = {TG_AVX2_F32_MR, TG_AVX2_F32_NR, 144, 512, 4096, tg__ukr_avx2_f32, tg__ukr_avx2_f32_sb},
 #endif
 #if defined(TG_HAVE_AVX512)
-    [TG_SIMD_AVX512] = {TG_AVX512_F32_MR, TG_AVX512_F32_NR, 384, 192, 4096, tg__ukr_avx512_f32},
+    [TG_SIMD_AVX512] = {TG_AVX512_F32_MR, TG_AVX512_F32_NR, 384, 192, 4096, tg__ukr_avx512_f32, tg__ukr_avx512_f32_sb},
 #endif
 };
 
 static const gemm_arch_f64 arch_f64[3] = {
-    [TG_SIMD_PORTABLE] = {4, 4, 128, 256, 4096, ukr_portable_f64},
+    [TG_SIMD_PORTABLE] = {4, 4, 128, 256, 4096, ukr_portable_f64, NULL},
 #if defined(TG_HAVE_AVX2)
-    [TG_SIMD_AVX2] = {TG_AVX2_F64_MR, TG_AVX2_F64_NR, 120, 256, 4096, tg__ukr_avx2_f64},
+    [TG_SIMD_AVX2] = {TG_AVX2_F64_MR, TG_AVX2_F64_NR, 120, 256, 4096, tg__ukr_avx2_f64, tg__ukr_avx2_f64_sb},
 #endif
 #if defined(TG_HAVE_AVX512)
-    [TG_SIMD_AVX512] = {TG_AVX512_F64_MR, TG_AVX512_F64_NR, 192, 192, 4096, tg__ukr_avx512_f64},
+    [TG_SIMD_AVX512] = {TG_AVX512_F64_MR, TG_AVX512_F64_NR, 192, 192, 4096, tg__ukr_avx512_f64, tg__ukr_avx512_f64_sb},
 #endif
 };
 
 /* ------------------------------------------------------------ entry points */
+
+int64_t tg__gemm_in_place_rows(int dt) {
+#if defined(TG_HAVE_CBLAS)
+    (void)dt;
+    return 0; /* the system BLAS packs as it likes */
+#else
+    int lv = tg__simd_level();
+    if (dt == 0 /* TG_F32 */) return arch_f32[lv].ukr_sb ? 2 * (int64_t)arch_f32[lv].mr : 0;
+    return arch_f64[lv].ukr_sb ? 2 * (int64_t)arch_f64[lv].mr : 0;
+#endif
+}
 
 #if defined(TG_HAVE_CBLAS)
 /* -Dblas=enabled: GEMMs go to the system CBLAS (row-major, the same

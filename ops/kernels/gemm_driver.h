@@ -17,6 +17,9 @@ typedef struct FN(gemm_arch) {
     int64_t mc, kc, nc; /* cache blocks (mc % mr == 0, nc % nr == 0) */
     void (*ukr)(int64_t kc, const T *a, const T *b, T *c, int64_t ldc, T alpha, T beta,
                 int mr, int nr);
+    /* the same on a whole panel of B in place (tg_kernels.h); NULL: always pack */
+    void (*ukr_sb)(int64_t kc, const T *a, const T *b, int64_t ldb, T *c, int64_t ldc,
+                   T alpha, T beta, int mr);
 } FN(gemm_arch);
 
 /* Portable micro-kernel: plain C the compiler vectorizes for its target. */
@@ -203,13 +206,23 @@ static void FN(gemm_blocked)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M
         return;
     }
     T *Bp = Ap + na;
+    /* A C of at most two MR-row panels (x^T h, a linear layer's weight
+     * gradient computed transposed: linalg.c): each packed B panel would
+     * serve one or two A panels, from L1, so packing B (a pass over all of
+     * it) costs more than it saves. Whole NR-wide panels of a B whose rows
+     * lie along N are then read in place; the last, narrower one is packed.
+     * The same multiply-adds in the same order: the same bits. */
+    bool in_place = g->ukr_sb && !tb && M <= 2 * (int64_t)mr;
 
     for (int64_t jc = 0; jc < N; jc += g->nc) {
         int64_t nc = N - jc < g->nc ? N - jc : g->nc;
+        int64_t nfull = in_place ? nc / nr * nr : 0; /* columns read in place */
         for (int64_t pc = 0; pc < K; pc += g->kc) {
             int64_t kc = K - pc < g->kc ? K - pc : g->kc;
             T bet = pc == 0 ? beta : 1; /* later K blocks add to C */
-            FN(pack_b)(tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, tb, kc, nc, Bp, nr);
+            if (nfull < nc)
+                FN(pack_b)(tb ? B + (jc + nfull) * ldb + pc : B + pc * ldb + jc + nfull, ldb, tb,
+                           kc, nc - nfull, Bp + nfull * kc, nr);
             for (int64_t ic = 0; ic < M; ic += g->mc) {
                 int64_t mc = M - ic < g->mc ? M - ic : g->mc;
                 FN(pack_a)(ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ta, mc, kc, Ap, mr);
@@ -219,7 +232,11 @@ static void FN(gemm_blocked)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M
                     T *cj = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int m = (int)(mc - ir < mr ? mc - ir : mr);
-                        g->ukr(kc, Ap + ir * kc, bp, cj + ir * ldc, ldc, alpha, bet, m, n);
+                        if (jr < nfull)
+                            g->ukr_sb(kc, Ap + ir * kc, B + pc * ldb + jc + jr, ldb,
+                                      cj + ir * ldc, ldc, alpha, bet, m);
+                        else
+                            g->ukr(kc, Ap + ir * kc, bp, cj + ir * ldc, ldc, alpha, bet, m, n);
                     }
                 }
             }

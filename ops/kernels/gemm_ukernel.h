@@ -18,21 +18,30 @@
 #define CATK_(a, b) a##b
 #define CATK(a, b) CATK_(a, b)
 #define KBODY CATK(KNAME, _body)
+#define KNAME_SB CATK(KNAME, _sb)
 
 /* The tile of R rows and NV vectors (R <= MR, NV <= 2): the full tile, and
  * narrower ones for the edges, where a 12 x 32 tile would compute mostly
  * padding (an MLP's 100 outputs leave a 4-wide last panel). The packed
- * panels keep their MR / NR strides; only the arithmetic shrinks. */
+ * panels keep their MR / NR strides; only the arithmetic shrinks. B's rows
+ * are ldb apart: NR in a packed panel, B's own row stride in place. */
 static inline __attribute__((always_inline)) void KBODY(
-    int64_t kc, const T *restrict a, const T *restrict b, T *restrict c, int64_t ldc, T alpha,
-    T beta, int mr, int nr, const int R, const int NV) {
+    int64_t kc, const T *restrict a, const T *restrict b, int64_t ldb, T *restrict c,
+    int64_t ldc, T alpha, T beta, int mr, int nr, const int R, const int NV) {
     VEC acc[MR][2]; /* (R, NV * VL) used: the tile of a @ b */
     /* C is read or written only after the K loop: start fetching it now
-     * (a prefetch never faults, so edge tiles are fine). */
+     * (a prefetch never faults, so edge tiles are fine). The empty asm
+     * hides where ci points, so that the compiler recomputes the rows of C
+     * after the K loop rather than keep twelve pointers alive across it:
+     * GCC 12 parked them in zmm registers and spilled a B vector of the
+     * AVX-512 f64 tile to the stack, a reload on every multiply-add (12 a
+     * step; GMM's d10_K25 gradient 10% slower). */
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        if (NV == 2) __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+        const T *ci = c + i * ldc;
+        __asm__("" : "+r"(ci));
+        __builtin_prefetch(ci, 1, 3);
+        if (NV == 2) __builtin_prefetch(ci + NR - 1, 1, 3);
     }
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
@@ -48,7 +57,7 @@ static inline __attribute__((always_inline)) void KBODY(
             if (NV == 2) acc[i][1] = VFMA(ai, b1, acc[i][1]);
         }
         a += MR;
-        b += NR;
+        b += ldb;
     }
 
     VEC va = VSET1(alpha);
@@ -92,13 +101,23 @@ static inline __attribute__((always_inline)) void KBODY(
 void KNAME(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,
            int64_t ldc, T alpha, T beta, int mr, int nr) {
     const bool narrow = nr <= VL, short_ = MR > 4 && mr <= 4;
-    if (!narrow && !short_) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, MR, 2);
-    else if (!short_) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, MR, 1);
-    else if (!narrow) KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, 4, 2);
-    else KBODY(kc, a, b, c, ldc, alpha, beta, mr, nr, 4, 1);
+    if (!narrow && !short_) KBODY(kc, a, b, NR, c, ldc, alpha, beta, mr, nr, MR, 2);
+    else if (!short_) KBODY(kc, a, b, NR, c, ldc, alpha, beta, mr, nr, MR, 1);
+    else if (!narrow) KBODY(kc, a, b, NR, c, ldc, alpha, beta, mr, nr, 4, 2);
+    else KBODY(kc, a, b, NR, c, ldc, alpha, beta, mr, nr, 4, 1);
+}
+
+/* The same with B read in place: a whole NR-wide panel of B's rows, ldb
+ * apart (gemm_driver.h: a C of few rows, whose B panels would each serve
+ * one or two A panels after packing). */
+void KNAME_SB(int64_t kc, const T *restrict a, const T *restrict b, int64_t ldb,
+              T *restrict c, int64_t ldc, T alpha, T beta, int mr) {
+    if (MR > 4 && mr <= 4) KBODY(kc, a, b, ldb, c, ldc, alpha, beta, mr, NR, 4, 2);
+    else KBODY(kc, a, b, ldb, c, ldc, alpha, beta, mr, NR, MR, 2);
 }
 
 #undef KBODY
+#undef KNAME_SB
 #undef CATK
 #undef CATK_
 #undef NR

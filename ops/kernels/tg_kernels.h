@@ -31,6 +31,14 @@ void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
                   const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                   double *C, int64_t ldc);
 
+/* The most rows M of C (dtype TG_F32 or TG_F64, at the library's SIMD
+ * level) for which a GEMM whose B is not transposed reads B's panels in
+ * place instead of packing them (gemm_driver.h); 0 at a level without
+ * such a kernel. A caller free to choose between C and C^T (linalg.c:
+ * d w of a linear layer with few inputs) can pick the form that skips the
+ * pass over a large B. */
+int64_t tg__gemm_in_place_rows(int dt);
+
 /* -------------------------------------------------------- micro-kernels */
 
 /* c[0..mr) x [0..nr) (row stride ldc) = alpha * a_panel @ b_panel + beta * c,
@@ -40,6 +48,12 @@ typedef void (*tg_ukr_f32)(int64_t kc, const float *a, const float *b, float *c,
                            int64_t ldc, float alpha, float beta, int mr, int nr);
 typedef void (*tg_ukr_f64)(int64_t kc, const double *a, const double *b, double *c,
                            int64_t ldc, double alpha, double beta, int mr, int nr);
+/* The same for a whole NR-wide panel of B read in place, its rows ldb
+ * apart (b[p*ldb + j]): the SIMD levels' *_sb kernels. */
+typedef void (*tg_ukr_sb_f32)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                              float *c, int64_t ldc, float alpha, float beta, int mr);
+typedef void (*tg_ukr_sb_f64)(int64_t kc, const double *a, const double *b, int64_t ldb,
+                              double *c, int64_t ldc, double alpha, double beta, int mr);
 
 /* Register tile shapes of the SIMD kernels (NR = two vectors). */
 #define TG_AVX2_F32_MR 6
@@ -57,12 +71,20 @@ void tg__ukr_avx2_f32(int64_t kc, const float *a, const float *b, float *c, int6
                       float alpha, float beta, int mr, int nr);
 void tg__ukr_avx2_f64(int64_t kc, const double *a, const double *b, double *c, int64_t ldc,
                       double alpha, double beta, int mr, int nr);
+void tg__ukr_avx2_f32_sb(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                         int64_t ldc, float alpha, float beta, int mr);
+void tg__ukr_avx2_f64_sb(int64_t kc, const double *a, const double *b, int64_t ldb, double *c,
+                         int64_t ldc, double alpha, double beta, int mr);
 #endif
 #if defined(TG_HAVE_AVX512)
 void tg__ukr_avx512_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                         float alpha, float beta, int mr, int nr);
 void tg__ukr_avx512_f64(int64_t kc, const double *a, const double *b, double *c,
                         int64_t ldc, double alpha, double beta, int mr, int nr);
+void tg__ukr_avx512_f32_sb(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                           int64_t ldc, float alpha, float beta, int mr);
+void tg__ukr_avx512_f64_sb(int64_t kc, const double *a, const double *b, int64_t ldb,
+                           double *c, int64_t ldc, double alpha, double beta, int mr);
 #endif
 
 /* ----------------------------------------------------------------- dtype */
