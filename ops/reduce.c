@@ -15,6 +15,34 @@
 
 #include <math.h>
 
+/* A sum of everything: src is `rows` rows of n (its last axis), each row
+ * summed in a double from 0 in element order and added in row order into
+ * *d, as the row loop of tg__reduce_into does, so the same bits. That loop
+ * is one chain of dependent adds (4 cycles each: 0.14 ms for the CNN
+ * benchmark's 247,808-element loss, rows of 11); here 8 rows are summed
+ * side by side, 8 independent chains, and only the rows' additions into
+ * *d stay one chain. */
+#define DEF_SUM_ALL(T, SUF)                                                    \
+    static void sum_all_##SUF(const T *restrict s, int64_t rows, int64_t n, T *restrict d) { \
+        T out = *d;                                                            \
+        int64_t r = 0;                                                         \
+        for (; r + 8 <= rows; r += 8, s += 8 * n) {                            \
+            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                          \
+            for (int64_t i = 0; i < n; i++)                                    \
+                for (int k = 0; k < 8; k++) acc[k] += s[k * n + i];            \
+            for (int k = 0; k < 8; k++) out += (T)acc[k];                      \
+        }                                                                      \
+        for (; r < rows; r++, s += n) {                                        \
+            double acc = 0;                                                    \
+            for (int64_t i = 0; i < n; i++) acc += s[i];                       \
+            out += (T)acc;                                                     \
+        }                                                                      \
+        *d = out;                                                              \
+    }
+DEF_SUM_ALL(float, f32)
+DEF_SUM_ALL(double, f64)
+#undef DEF_SUM_ALL
+
 void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const void *src,
                      int srank, const int64_t *sshape) {
     int64_t st[2][TG_MAX_RANK];
@@ -23,6 +51,14 @@ void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const 
     tg_rows it;
     tg__rows_init(&it, srank, sshape, 2, st);
     if (it.n == 0) return;
+    bool all = true; /* dst is one element that every row adds into */
+    for (int d = 0; d < srank; d++) all = all && st[1][d] == 0;
+    if (all && srank > 0) {
+        int64_t rows = tg__shape_numel(srank - 1, sshape);
+        if (dt == TG_F32) sum_all_f32((const float *)src, rows, it.n, (float *)dst);
+        else sum_all_f64((const double *)src, rows, it.n, (double *)dst);
+        return;
+    }
     do {
         int64_t n = it.n;
         if (dt == TG_F32) {
@@ -90,6 +126,20 @@ bool tg__bw_sum(tg_tensor *o) {
     tg_rows it;
     tg__rows_init(&it, a->rank, a->shape, 2, st);
     if (it.n == 0) return true;
+    if (tg__numel(o) == 1) { /* a sum of everything: one value, every element */
+        int64_t n = tg__numel(a);
+#define SUM_BW1(T)                                                             \
+    do {                                                                       \
+        T *restrict d = ga, g0 = *(const T *)o->grad;                          \
+        if (w)                                                                 \
+            for (int64_t i = 0; i < n; i++) d[i] = g0;                         \
+        else                                                                   \
+            for (int64_t i = 0; i < n; i++) d[i] += g0;                        \
+    } while (0)
+        TG_FLOAT_CASES(o->dtype, SUM_BW1);
+#undef SUM_BW1
+        return true;
+    }
 #define SUM_BW(T)                                                              \
     do {                                                                       \
         T *d = (T *)ga + it.off[0];                                            \
