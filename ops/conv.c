@@ -38,7 +38,10 @@
  * piece (tg__parallel_for) has its own im2col buffer; for d w and d b each
  * block has its own partial sum (block 0 adds into the outputs), added up
  * in block order at the end, so the result does not depend on which thread
- * ran which block. The GEMMs inside a block run on its thread.
+ * ran which block. The GEMMs inside a block run on its thread; the
+ * products with the weight (the forward's W_g @ col, d x's W_g^T @ gy)
+ * then take it packed once for the batch (tg__gemm_pa) instead of packing
+ * it again for every sample.
  */
 #include "tg_internal.h"
 #include "op_common.h"
@@ -189,6 +192,15 @@ typedef struct conv_job {
     size_t sumbytes, dboff; /* at dboff */
     int64_t nch, nblk;    /* thread pieces; blocks of samples they claim */
     atomic_llong next;    /* the next block to claim */
+    /* pk: the products with the weight (the forward's W_g @ col, d x's
+     * W_g^T @ gy) run on tg__gemm_pa at SIMD level `level`, the weight
+     * packed once for the batch (wpack: per group, `wpa` bytes each)
+     * instead of once per sample; each piece's scratch then also holds
+     * one block of packed B (at pboff) */
+    bool pk;
+    int level;
+    char *wpack;
+    size_t wpa, pboff;
 } conv_job;
 
 /* Samples [n0, n1) of one block, with its thread's scratch; d w and d b
@@ -219,10 +231,16 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
                     : set_bias_f64(g->O, P, (const double *)j->bias, (double *)yn);
                 beta = 1;
             }
-            for (int64_t gi = 0; gi < g->G; gi++)
-                tg__gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                     col + (size_t)(gi * CKg * P) * es, P, beta,
-                     yn + (size_t)(gi * Og * P) * es, P);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                char *yg = yn + (size_t)(gi * Og * P) * es;
+                const char *cg = col + (size_t)(gi * CKg * P) * es;
+                if (j->pk) /* W_g packed once for the batch */
+                    tg__gemm_pa(dt, j->level, Og, P, CKg, j->wpack + j->wpa * (size_t)gi, cg, P,
+                                beta, yg, P, scr + j->pboff);
+                else
+                    tg__gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es,
+                             CKg, cg, P, beta, yg, P);
+            }
             continue;
         }
         const char *gn = j->gy + (size_t)(n * g->O * P) * es;
@@ -246,10 +264,17 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
             /* a fresh dx: pointwise overwrites it, col2im adds into zeros
              * set here, one sample at a time on this block's thread */
             if (j->dx_fresh && !pw) memset(dxn, 0, (size_t)xs * es);
-            for (int64_t gi = 0; gi < g->G; gi++)
-                tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                     gn + (size_t)(gi * Og * P) * es, P, pw && !j->dx_fresh ? 1.0 : 0.0,
-                     dcol + (size_t)(gi * CKg * P) * es, P);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                const char *gg = gn + (size_t)(gi * Og * P) * es;
+                char *dg = dcol + (size_t)(gi * CKg * P) * es;
+                double beta = pw && !j->dx_fresh ? 1.0 : 0.0;
+                if (j->pk) /* W_g^T packed once */
+                    tg__gemm_pa(dt, j->level, CKg, P, Og, j->wpack + j->wpa * (size_t)gi, gg, P,
+                                beta, dg, P, scr + j->pboff);
+                else
+                    tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es,
+                             CKg, gg, P, beta, dg, P);
+            }
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
                          : col2im_f64(g, (const double *)dcol, (double *)dxn);
         }
@@ -328,7 +353,28 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     }
     j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
     j->per = j->colbytes + tbytes;
-    j->scratch = j->sums = NULL;
+    j->scratch = j->sums = j->wpack = NULL;
+    /* The weight packed once for all samples (tg__gemm_pa) when the
+     * samples' GEMMs run each on one thread anyway: on the pool's pieces,
+     * or with one thread; otherwise tg__gemm splits each over the threads. */
+    int64_t Cg = g->C / g->G, Og = g->O / g->G, CKg = Cg * g->KH * g->KW;
+    j->pk = (j->nch > 1 || th == 1) && CKg > 0 && (j->kind == K_FWD || j->dx);
+    if (j->pk) {
+        int dt = j->dt, lv = j->level = tg__simd_level();
+        bool fwd = j->kind == K_FWD;
+        /* W_g (Og x CKg), or W_g^T (CKg x Og) for d x; B: col (CKg x P), or gy (Og x P) */
+        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? CKg : Og);
+        j->pboff = j->per;
+        j->per += (pb * es + 63) & ~(size_t)63;
+        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? CKg : Og) * es + 63) &
+                 ~(size_t)63;
+        j->wpack = tg__arena_n(tape, g->G, j->wpa, op);
+        if (!j->wpack) return false;
+        for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
+            tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
+                             j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                             j->wpack + j->wpa * (size_t)gi);
+    }
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);
         if (!j->scratch) return false;
