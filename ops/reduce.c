@@ -17,31 +17,53 @@
 
 /* A sum of everything: src is `rows` rows of n (its last axis), each row
  * summed in a double from 0 in element order and added in row order into
- * *d, as the row loop of tg__reduce_into does, so the same bits. That loop
- * is one chain of dependent adds (4 cycles each: 0.14 ms for the CNN
- * benchmark's 247,808-element loss, rows of 11); here 8 rows are summed
- * side by side, 8 independent chains, and only the rows' additions into
- * *d stay one chain. */
-#define DEF_SUM_ALL(T, SUF)                                                    \
-    static void sum_all_##SUF(const T *restrict s, int64_t rows, int64_t n, T *restrict d) { \
-        T out = *d;                                                            \
-        int64_t r = 0;                                                         \
-        for (; r + 8 <= rows; r += 8, s += 8 * n) {                            \
-            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                          \
-            for (int64_t i = 0; i < n; i++)                                    \
-                for (int k = 0; k < 8; k++) acc[k] += s[k * n + i];            \
-            for (int k = 0; k < 8; k++) out += (T)acc[k];                      \
-        }                                                                      \
-        for (; r < rows; r++, s += n) {                                        \
-            double acc = 0;                                                    \
-            for (int64_t i = 0; i < n; i++) acc += s[i];                       \
-            out += (T)acc;                                                     \
-        }                                                                      \
-        *d = out;                                                              \
+ * *d, as the row loop of tg__reduce_into does, so the same bits. A large
+ * one (the CNN benchmark's loss, 247,808 elements that two threads have
+ * just written, rows of 11: 0.14 ms on the caller alone) sums its rows on
+ * the pool into a buffer of doubles; only their additions into *d, in row
+ * order, stay on the calling thread. */
+typedef struct sum_rows_job {
+    const void *s;
+    double *rs; /* (rows): each row's sum */
+    int64_t n;
+    bool f32;
+} sum_rows_job;
+
+static void sum_rows(void *ctx, int64_t lo, int64_t hi) {
+    const sum_rows_job *j = ctx;
+    const int64_t n = j->n;
+    for (int64_t r = lo; r < hi; r++) {
+        double acc = 0;
+        if (j->f32) {
+            const float *restrict s = (const float *)j->s + r * n;
+            for (int64_t i = 0; i < n; i++) acc += s[i];
+        } else {
+            const double *restrict s = (const double *)j->s + r * n;
+            for (int64_t i = 0; i < n; i++) acc += s[i];
+        }
+        j->rs[r] = acc;
     }
-DEF_SUM_ALL(float, f32)
-DEF_SUM_ALL(double, f64)
-#undef DEF_SUM_ALL
+}
+
+/* false: not taken (small, one thread, or no scratch): the row loop runs */
+static bool sum_all(int dt, const void *src, int64_t rows, int64_t n, void *dst) {
+    if (rows < 2 || rows * n < 2 * TG_GRAIN || tg_get_num_threads() < 2) return false;
+    double *rs = tg__thread_scratch((size_t)rows * sizeof(double));
+    if (!rs) return false;
+    sum_rows_job j = {src, rs, n, dt == TG_F32};
+    int64_t grain = (TG_GRAIN + n - 1) / n;
+    tg__parallel_for(rows, grain, sum_rows, &j);
+    if (dt == TG_F32) {
+        float out = *(float *)dst;
+        for (int64_t r = 0; r < rows; r++) out += (float)rs[r];
+        *(float *)dst = out;
+    } else {
+        double out = *(double *)dst;
+        for (int64_t r = 0; r < rows; r++) out += rs[r];
+        *(double *)dst = out;
+    }
+    return true;
+}
 
 void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const void *src,
                      int srank, const int64_t *sshape) {
@@ -53,12 +75,8 @@ void tg__reduce_into(int dt, void *dst, int drank, const int64_t *dshape, const 
     if (it.n == 0) return;
     bool all = true; /* dst is one element that every row adds into */
     for (int d = 0; d < srank; d++) all = all && st[1][d] == 0;
-    if (all && srank > 0) {
-        int64_t rows = tg__shape_numel(srank - 1, sshape);
-        if (dt == TG_F32) sum_all_f32((const float *)src, rows, it.n, (float *)dst);
-        else sum_all_f64((const double *)src, rows, it.n, (double *)dst);
+    if (all && srank > 0 && sum_all(dt, src, tg__shape_numel(srank - 1, sshape), it.n, dst))
         return;
-    }
     do {
         int64_t n = it.n;
         if (dt == TG_F32) {
