@@ -415,6 +415,47 @@ static void check_param_write(void) {
     tg_param_free(w);
 }
 
+/* A large sum of everything (at least 2 x 32768 elements): unfused on 2
+ * threads it sums its rows on the pool and adds them in row order on the
+ * caller (reduce.c); fused, tg__fuse_sum sums the lazy chain block by block
+ * on one thread. Both in the order of tg__reduce_into (each row of the last
+ * axis summed in a double, the rows added in order into T), computed here
+ * too, bit for bit, on 1 and 2 threads. */
+static void check_big_sum(void) {
+    enum { R = 2100, C = 41 }; /* 86,100 elements */
+    double *v = malloc(R * C * sizeof *v);
+    if (!v) return;
+    fill(v, R * C, 7, false);
+    tg_tape *t = tg_tape_new();
+    for (int f64 = 0; f64 < 2; f64++) {
+        tg_dtype dt = f64 ? TG_F64 : TG_F32;
+        double want = 0; /* the order, in T */
+        float wantf = 0;
+        for (int r = 0; r < R; r++) {
+            double acc = 0;
+            for (int c = 0; c < C; c++)
+                acc += f64 ? 1.5 * v[r * C + c] : (double)((float)v[r * C + c] * 1.5f);
+            want += acc, wantf += (float)acc;
+        }
+        if (!f64) want = wantf;
+        for (int th = 1; th <= 2; th++)
+            for (int fused = 0; fused < 2; fused++) {
+                tg_set_num_threads(th);
+                tg_tape_reset(t);
+                tg_tape_set_fusion(t, fused ? 1 : 0);
+                tg_tensor *x = tg_reshape(leaf(t, dt, v, R * C), TG_SHAPE(R, C));
+                double got = tg_item(tg_sum(tg_mul_scalar(x, 1.5)));
+                CHECK_OK(t);
+                CHECK(memcmp(&got, &want, sizeof got) == 0,
+                      "big sum %s, %d thread(s), %s: %.17g, want %.17g", f64 ? "f64" : "f32", th,
+                      fused ? "fused" : "unfused", got, want);
+            }
+    }
+    tg_set_num_threads(0);
+    tg_tape_free(t);
+    free(v);
+}
+
 int main(void) {
     check_rows(TG_F64);
     check_rows(TG_F32);
@@ -426,5 +467,6 @@ int main(void) {
     check_higher();
     check_reset();
     check_param_write();
+    check_big_sum();
     return TEST_DONE("fuse");
 }
