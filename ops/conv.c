@@ -186,6 +186,7 @@ typedef struct conv_job {
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
+    bool brow;            /* d b from dW^T's GEMM (conv_run) */
     char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
     size_t per, colbytes; /* dw_transposed) at colbytes */
     char *sums;           /* blocks 1..nblk-1: `sumbytes` each, dw, then db */
@@ -216,8 +217,14 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
     bool tdw = dw && dw_transposed(g);
-    char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg, Og) */
-    if (tdw) memset(dwt, 0, (size_t)(g->O * CKg) * es);
+    /* brow: d b as one more row of dW^T, from a row of ones under col */
+    bool brow = tdw && db && j->brow;
+    char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg [+ 1], Og) */
+    if (tdw) memset(dwt, 0, (size_t)(g->O * (CKg + brow)) * es);
+    if (brow) { /* under col's CKg rows, never overwritten by im2col */
+        if (f32) for (int64_t p = 0; p < P; p++) ((float *)scr)[CKg * P + p] = 1;
+        else for (int64_t p = 0; p < P; p++) ((double *)scr)[CKg * P + p] = 1;
+    }
     for (int64_t n = n0; n < n1; n++) {
         const char *xn = j->x ? j->x + (size_t)(n * xs) * es : NULL;
         if (j->kind == K_FWD) {
@@ -249,8 +256,8 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
             if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             for (int64_t gi = 0; gi < g->G; gi++)
-                if (tdw) /* dW_g^T += col_g @ gy[n]_g^T */
-                    tg__gemm(dt, false, true, CKg, Og, P, col + (size_t)(gi * CKg * P) * es, P,
+                if (tdw) /* dW_g^T += col_g @ gy[n]_g^T (and d b^T += 1 @ gy^T) */
+                    tg__gemm(dt, false, true, CKg + brow, Og, P, col + (size_t)(gi * CKg * P) * es, P,
                              gn + (size_t)(gi * Og * P) * es, P, 1.0,
                              dwt + (size_t)(gi * CKg * Og) * es, Og);
                 else
@@ -278,9 +285,11 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
                          : col2im_f64(g, (const double *)dcol, (double *)dxn);
         }
-        if (db) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
+        if (db && !brow) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
                     : bias_grad_f64(g->O, P, (const double *)gn, (double *)db);
     }
+    if (brow) /* d b: the last row of dW^T */
+        tg__add_into(dt, db, dwt + (size_t)(CKg * Og) * es, Og);
     if (tdw) f32 ? add_transposed_f32(g->G, CKg, Og, (const float *)dwt, (float *)dw)
                  : add_transposed_f64(g->G, CKg, Og, (const double *)dwt, (double *)dw);
 }
@@ -326,8 +335,13 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     int64_t col = 0;
     /* dW^T (dw_transposed): nw elements, rounded up to 64 bytes */
     size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
-                        ? (((size_t)nw * es + 63) & ~(size_t)63)
+                        ? (((size_t)(nw + g->O) * es + 63) & ~(size_t)63)
                         : 0;
+    /* d b of a transposed dW from the same GEMM: a row of ones under col
+     * makes the GEMM's M one larger (9 -> 10 for a first layer, in the
+     * same 12-row register tile) and spares bias_grad's pass over gy
+     * (one group, and col a buffer of its own, not x) */
+    j->brow = tbytes && j->db && g->G == 1 && !pointwise(g);
     /* blocks: one per sample, or with partial sums of dw and db (in one
      * block's `sumbytes`), CONV_BLOCKS_PER_THREAD per thread while the
      * partials stay under CONV_SUMS_MAX */
@@ -351,7 +365,9 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         tg__shape_str(b0, sizeof b0, 4, xs), tg__shape_str(b1, sizeof b1, 4, ws),
                         (long long)g->OH, (long long)g->OW), false;
     }
-    j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
+    if (j->brow && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
+        j->brow = false; /* no room for the row of ones: bias_grad's pass */
+    j->colbytes = ((size_t)(col + (j->brow ? P : 0)) * es + 63) & ~(size_t)63;
     j->per = j->colbytes + tbytes;
     j->scratch = j->sums = j->wpack = NULL;
     /* The weight packed once for all samples (tg__gemm_pa) when the
