@@ -16,7 +16,9 @@
  *   d b       db      += sum over n, i, j of g
  * The transposes are GEMM flags: nothing is transposed by copying, except
  * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
- * over the block's samples and added transposed once (dw_transposed).
+ * over the block's samples and added transposed once (dw_transposed); with
+ * one group, d b comes from the same GEMM as dW^T's last row, from a row
+ * of ones under col.
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
  * sample's dx is zeroed on its block's thread just before col2im adds
  * into it (a 1x1 convolution's GEMM overwrites it).
