@@ -16,7 +16,9 @@
  *   d b       db      += sum over n, i, j of g
  * The transposes are GEMM flags: nothing is transposed by copying, except
  * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
- * over the block's samples and added transposed once (dw_transposed).
+ * over the block's samples and added transposed once (dw_transposed); with
+ * one group, d b comes from the same GEMM as dW^T's last row, from a row
+ * of ones under col.
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
  * sample's dx is zeroed on its block's thread just before col2im adds
  * into it (a 1x1 convolution's GEMM overwrites it).
@@ -38,7 +40,10 @@
  * piece (tg__parallel_for) has its own im2col buffer; for d w and d b each
  * block has its own partial sum (block 0 adds into the outputs), added up
  * in block order at the end, so the result does not depend on which thread
- * ran which block. The GEMMs inside a block run on its thread.
+ * ran which block. The GEMMs inside a block run on its thread; the
+ * products with the weight (the forward's W_g @ col, d x's W_g^T @ gy)
+ * then take it packed once for the batch (tg__gemm_pa) instead of packing
+ * it again for every sample.
  */
 #include "tg_internal.h"
 #include "op_common.h"
@@ -183,12 +188,22 @@ typedef struct conv_job {
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
+    bool brow;            /* d b from dW^T's GEMM (conv_run) */
     char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
     size_t per, colbytes; /* dw_transposed) at colbytes */
     char *sums;           /* blocks 1..nblk-1: `sumbytes` each, dw, then db */
     size_t sumbytes, dboff; /* at dboff */
     int64_t nch, nblk;    /* thread pieces; blocks of samples they claim */
     atomic_llong next;    /* the next block to claim */
+    /* pk: the products with the weight (the forward's W_g @ col, d x's
+     * W_g^T @ gy) run on tg__gemm_pa at SIMD level `level`, the weight
+     * packed once for the batch (wpack: per group, `wpa` bytes each)
+     * instead of once per sample; each piece's scratch then also holds
+     * one block of packed B (at pboff) */
+    bool pk;
+    int level;
+    char *wpack;
+    size_t wpa, pboff;
 } conv_job;
 
 /* Samples [n0, n1) of one block, with its thread's scratch; d w and d b
@@ -204,8 +219,14 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
     bool tdw = dw && dw_transposed(g);
-    char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg, Og) */
-    if (tdw) memset(dwt, 0, (size_t)(g->O * CKg) * es);
+    /* brow: d b as one more row of dW^T, from a row of ones under col */
+    bool brow = tdw && db && j->brow;
+    char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg [+ 1], Og) */
+    if (tdw) memset(dwt, 0, (size_t)(g->O * (CKg + brow)) * es);
+    if (brow) { /* under col's CKg rows, never overwritten by im2col */
+        if (f32) for (int64_t p = 0; p < P; p++) ((float *)scr)[CKg * P + p] = 1;
+        else for (int64_t p = 0; p < P; p++) ((double *)scr)[CKg * P + p] = 1;
+    }
     for (int64_t n = n0; n < n1; n++) {
         const char *xn = j->x ? j->x + (size_t)(n * xs) * es : NULL;
         if (j->kind == K_FWD) {
@@ -219,10 +240,16 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
                     : set_bias_f64(g->O, P, (const double *)j->bias, (double *)yn);
                 beta = 1;
             }
-            for (int64_t gi = 0; gi < g->G; gi++)
-                tg__gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                     col + (size_t)(gi * CKg * P) * es, P, beta,
-                     yn + (size_t)(gi * Og * P) * es, P);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                char *yg = yn + (size_t)(gi * Og * P) * es;
+                const char *cg = col + (size_t)(gi * CKg * P) * es;
+                if (j->pk) /* W_g packed once for the batch */
+                    tg__gemm_pa(dt, j->level, Og, P, CKg, j->wpack + j->wpa * (size_t)gi, cg, P,
+                                beta, yg, P, scr + j->pboff);
+                else
+                    tg__gemm(dt, false, false, Og, P, CKg, j->w + (size_t)(gi * Og * CKg) * es,
+                             CKg, cg, P, beta, yg, P);
+            }
             continue;
         }
         const char *gn = j->gy + (size_t)(n * g->O * P) * es;
@@ -231,8 +258,8 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
             if (!pw) f32 ? im2col_f32(g, (const float *)xn, (float *)scr)
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             for (int64_t gi = 0; gi < g->G; gi++)
-                if (tdw) /* dW_g^T += col_g @ gy[n]_g^T */
-                    tg__gemm(dt, false, true, CKg, Og, P, col + (size_t)(gi * CKg * P) * es, P,
+                if (tdw) /* dW_g^T += col_g @ gy[n]_g^T (and d b^T += 1 @ gy^T) */
+                    tg__gemm(dt, false, true, CKg + brow, Og, P, col + (size_t)(gi * CKg * P) * es, P,
                              gn + (size_t)(gi * Og * P) * es, P, 1.0,
                              dwt + (size_t)(gi * CKg * Og) * es, Og);
                 else
@@ -246,16 +273,25 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
             /* a fresh dx: pointwise overwrites it, col2im adds into zeros
              * set here, one sample at a time on this block's thread */
             if (j->dx_fresh && !pw) memset(dxn, 0, (size_t)xs * es);
-            for (int64_t gi = 0; gi < g->G; gi++)
-                tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                     gn + (size_t)(gi * Og * P) * es, P, pw && !j->dx_fresh ? 1.0 : 0.0,
-                     dcol + (size_t)(gi * CKg * P) * es, P);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                const char *gg = gn + (size_t)(gi * Og * P) * es;
+                char *dg = dcol + (size_t)(gi * CKg * P) * es;
+                double beta = pw && !j->dx_fresh ? 1.0 : 0.0;
+                if (j->pk) /* W_g^T packed once */
+                    tg__gemm_pa(dt, j->level, CKg, P, Og, j->wpack + j->wpa * (size_t)gi, gg, P,
+                                beta, dg, P, scr + j->pboff);
+                else
+                    tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es,
+                             CKg, gg, P, beta, dg, P);
+            }
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
                          : col2im_f64(g, (const double *)dcol, (double *)dxn);
         }
-        if (db) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
+        if (db && !brow) f32 ? bias_grad_f32(g->O, P, (const float *)gn, (float *)db)
                     : bias_grad_f64(g->O, P, (const double *)gn, (double *)db);
     }
+    if (brow) /* d b: the last row of dW^T */
+        tg__add_into(dt, db, dwt + (size_t)(CKg * Og) * es, Og);
     if (tdw) f32 ? add_transposed_f32(g->G, CKg, Og, (const float *)dwt, (float *)dw)
                  : add_transposed_f64(g->G, CKg, Og, (const double *)dwt, (double *)dw);
 }
@@ -301,8 +337,13 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
     int64_t col = 0;
     /* dW^T (dw_transposed): nw elements, rounded up to 64 bytes */
     size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
-                        ? (((size_t)nw * es + 63) & ~(size_t)63)
+                        ? (((size_t)(nw + g->O) * es + 63) & ~(size_t)63)
                         : 0;
+    /* d b of a transposed dW from the same GEMM: a row of ones under col
+     * makes the GEMM's M one larger (9 -> 10 for a first layer, in the
+     * same 12-row register tile) and spares bias_grad's pass over gy
+     * (one group, and col a buffer of its own, not x) */
+    j->brow = tbytes && j->db && g->G == 1 && !pointwise(g);
     /* blocks: one per sample, or with partial sums of dw and db (in one
      * block's `sumbytes`), CONV_BLOCKS_PER_THREAD per thread while the
      * partials stay under CONV_SUMS_MAX */
@@ -326,9 +367,32 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         tg__shape_str(b0, sizeof b0, 4, xs), tg__shape_str(b1, sizeof b1, 4, ws),
                         (long long)g->OH, (long long)g->OW), false;
     }
-    j->colbytes = ((size_t)col * es + 63) & ~(size_t)63;
+    if (j->brow && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
+        j->brow = false; /* no room for the row of ones: bias_grad's pass */
+    j->colbytes = ((size_t)(col + (j->brow ? P : 0)) * es + 63) & ~(size_t)63;
     j->per = j->colbytes + tbytes;
-    j->scratch = j->sums = NULL;
+    j->scratch = j->sums = j->wpack = NULL;
+    /* The weight packed once for all samples (tg__gemm_pa) when the
+     * samples' GEMMs run each on one thread anyway: on the pool's pieces,
+     * or with one thread; otherwise tg__gemm splits each over the threads. */
+    int64_t Cg = g->C / g->G, Og = g->O / g->G, CKg = Cg * g->KH * g->KW;
+    j->pk = (j->nch > 1 || th == 1) && CKg > 0 && (j->kind == K_FWD || j->dx);
+    if (j->pk) {
+        int dt = j->dt, lv = j->level = tg__simd_level();
+        bool fwd = j->kind == K_FWD;
+        /* W_g (Og x CKg), or W_g^T (CKg x Og) for d x; B: col (CKg x P), or gy (Og x P) */
+        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? CKg : Og);
+        j->pboff = j->per;
+        j->per += (pb * es + 63) & ~(size_t)63;
+        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? CKg : Og) * es + 63) &
+                 ~(size_t)63;
+        j->wpack = tg__arena_n(tape, g->G, j->wpa, op);
+        if (!j->wpack) return false;
+        for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
+            tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
+                             j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                             j->wpack + j->wpa * (size_t)gi);
+    }
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);
         if (!j->scratch) return false;

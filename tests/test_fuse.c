@@ -476,6 +476,67 @@ static void check_param_write(void) {
     tg_param_free(w);
 }
 
+/* A large sum of everything (at least 2 x 32768 elements, so on the pool),
+ * fused and unfused, on 1 and 2 threads, and the gradient of an expand to
+ * a scalar (tg__reduce_into): all in the order that ops/sum_order.h
+ * documents, recomputed here from its description bit for bit: chunks of
+ * ceil(ceil(n / 64) / 512) * 512 elements, element k of a chunk into lane
+ * k % 16 (a double from 0), a chunk's lanes added in the tree 8, 4, 2, 1,
+ * the chunk totals added in order from 0, rounded once to the dtype. */
+static double order_sum(const double *v, int64_t n, bool f64) {
+    int64_t chunk = ((n + 63) / 64 + 511) / 512 * 512;
+    double s = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+        double l[16] = {0};
+        for (int64_t k = 0; k < chunk && c0 + k < n; k++)
+            l[k % 16] += f64 ? 1.5 * v[c0 + k] : (double)((float)v[c0 + k] * 1.5f);
+        for (int w = 8; w >= 1; w /= 2)
+            for (int i = 0; i < w; i++) l[i] += l[i + w];
+        s += l[0];
+    }
+    return f64 ? s : (double)(float)s;
+}
+
+static void check_big_sum(void) {
+    enum { R = 2100, C = 41 }; /* 86,100 elements */
+    double *v = malloc(R * C * sizeof *v);
+    if (!v) return;
+    fill(v, R * C, 7, false);
+    tg_tape *t = tg_tape_new();
+    for (int f64 = 0; f64 < 2; f64++) {
+        tg_dtype dt = f64 ? TG_F64 : TG_F32;
+        double want = order_sum(v, R * C, f64);
+        for (int th = 1; th <= 2; th++)
+            for (int fused = 0; fused < 2; fused++) {
+                tg_set_num_threads(th);
+                tg_tape_reset(t);
+                tg_tape_set_fusion(t, fused ? 1 : 0);
+                tg_tensor *x = tg_reshape(leaf(t, dt, v, R * C), TG_SHAPE(R, C));
+                double got = tg_item(tg_sum(tg_mul_scalar(x, 1.5)));
+                CHECK_OK(t);
+                CHECK(memcmp(&got, &want, sizeof got) == 0,
+                      "big sum %s, %d thread(s), %s: %.17g, want %.17g", f64 ? "f64" : "f32", th,
+                      fused ? "fused" : "unfused", got, want);
+                /* d/ds of sum(expand(s) * 1.5x): expand's backward sums the
+                 * gradient 1.5x into one element */
+                tg_tape_reset(t);
+                tg_tape_set_fusion(t, 0);
+                double one = 1;
+                tg_tensor *s = leaf(t, dt, &one, 1);
+                tg_tensor *y = tg_mul_scalar(tg_reshape(leaf(t, dt, v, R * C), TG_SHAPE(R, C)), 1.5);
+                tg_tensor *e = tg_expand(s, 2, (int64_t[]){R, C});
+                CHECK(tg_backward(tg_sum(tg_mul(e, y))) == TG_OK, "%s", tg_tape_error(t));
+                double gs = tg_tensor_get(tg_tensor_grad(s), 0);
+                CHECK(memcmp(&gs, &want, sizeof gs) == 0,
+                      "expand backward %s, %d thread(s): %.17g, want %.17g", f64 ? "f64" : "f32",
+                      th, gs, want);
+            }
+    }
+    tg_set_num_threads(0);
+    tg_tape_free(t);
+    free(v);
+}
+
 int main(void) {
     check_rows(TG_F64);
     check_rows(TG_F32);
@@ -488,5 +549,6 @@ int main(void) {
     check_higher();
     check_reset();
     check_param_write();
+    check_big_sum();
     return TEST_DONE("fuse");
 }

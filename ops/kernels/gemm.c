@@ -252,3 +252,41 @@ void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
     gemm_f64(&arch_f64[tg__simd_level()], ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
              ldc);
 }
+
+/* ------------------------------------------- op(A) packed once (tg_kernels.h) */
+
+size_t tg__gemm_pa_size(int dt, int level, int64_t M, int64_t K) {
+    int64_t mr = dt == 0 ? arch_f32[level].mr : arch_f64[level].mr;
+    return (size_t)((M + mr - 1) / mr * mr) * (size_t)K;
+}
+
+size_t tg__gemm_pb_size(int dt, int level, int64_t N, int64_t K) {
+    int64_t nr = dt == 0 ? arch_f32[level].nr : arch_f64[level].nr;
+    int64_t nc = dt == 0 ? arch_f32[level].nc : arch_f64[level].nc;
+    int64_t kc = dt == 0 ? arch_f32[level].kc : arch_f64[level].kc;
+    if (N > nc) N = nc;
+    if (K > kc) K = kc;
+    return (size_t)((N + nr - 1) / nr * nr) * (size_t)K;
+}
+
+void tg__gemm_pa_pack(int dt, int level, bool ta, int64_t M, int64_t K, const void *A,
+                      int64_t lda, void *out) {
+    if (dt == 0)
+        pa_pack_f32(&arch_f32[level], ta, M, K, A, lda, out);
+    else
+        pa_pack_f64(&arch_f64[level], ta, M, K, A, lda, out);
+}
+
+void tg__gemm_pa(int dt, int level, int64_t M, int64_t N, int64_t K, const void *Ap,
+                 const void *B, int64_t ldb, double beta, void *C, int64_t ldc, void *Bp) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* as tg__gemm: A and B are not read */
+        if (dt == 0) scale_c_f32(M, N, (float)beta, C, ldc);
+        else scale_c_f64(M, N, beta, C, ldc);
+        return;
+    }
+    if (dt == 0)
+        gemm_pa_f32(&arch_f32[level], M, N, K, Ap, B, ldb, (float)beta, C, ldc, Bp);
+    else
+        gemm_pa_f64(&arch_f64[level], M, N, K, Ap, B, ldb, beta, C, ldc, Bp);
+}

@@ -307,6 +307,60 @@ static void FN(gemm)(const FN(gemm_arch) *g, bool ta, bool tb, int64_t M, int64_
     FN(gemm_blocked)(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ------------------------------------------------------- op(A) packed once */
+
+/* Rows of op(A) rounded up to the register tile: op(A) packed whole is
+ * Mp x K elements (tg__gemm_pa_size). */
+static int64_t FN(pa_rows)(const FN(gemm_arch) *g, int64_t M) {
+    return (M + g->mr - 1) / g->mr * g->mr;
+}
+
+/* op(A) (M x K) packed whole, block by block as gemm_blocked packs it: the
+ * block of rows [ic, ic + mc) and columns [pc, pc + kc) at out + pc * Mp +
+ * ic * kc (each pc block is Mp x kc; mc is a multiple of MR but the last). */
+static void FN(pa_pack)(const FN(gemm_arch) *g, bool ta, int64_t M, int64_t K, const T *A,
+                        int64_t lda, T *out) {
+    int64_t Mp = FN(pa_rows)(g, M);
+    for (int64_t pc = 0; pc < K; pc += g->kc) {
+        int64_t kc = K - pc < g->kc ? K - pc : g->kc;
+        for (int64_t ic = 0; ic < M; ic += g->mc) {
+            int64_t mc = M - ic < g->mc ? M - ic : g->mc;
+            FN(pack_a)(ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ta, mc, kc,
+                       out + pc * Mp + ic * kc, g->mr);
+        }
+    }
+}
+
+/* gemm_blocked (alpha 1, B not transposed) with op(A) from pa_pack; Bp
+ * holds one packed kc x nc block of B. The loops, blocks and micro-kernel
+ * calls are gemm_blocked's, so C gets the same bits. One thread. */
+static void FN(gemm_pa)(const FN(gemm_arch) *g, int64_t M, int64_t N, int64_t K, const T *Ap,
+                        const T *B, int64_t ldb, T beta, T *C, int64_t ldc, T *Bp) {
+    const int mr = g->mr, nr = g->nr;
+    int64_t Mp = FN(pa_rows)(g, M);
+    for (int64_t jc = 0; jc < N; jc += g->nc) {
+        int64_t nc = N - jc < g->nc ? N - jc : g->nc;
+        for (int64_t pc = 0; pc < K; pc += g->kc) {
+            int64_t kc = K - pc < g->kc ? K - pc : g->kc;
+            T bet = pc == 0 ? beta : 1; /* later K blocks add to C */
+            FN(pack_b)(B + pc * ldb + jc, ldb, false, kc, nc, Bp, nr);
+            for (int64_t ic = 0; ic < M; ic += g->mc) {
+                int64_t mc = M - ic < g->mc ? M - ic : g->mc;
+                const T *Ab = Ap + pc * Mp + ic * kc;
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int n = (int)(nc - jr < nr ? nc - jr : nr);
+                    const T *bp = Bp + jr * kc;
+                    T *cj = C + ic * ldc + jc + jr;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int m = (int)(mc - ir < mr ? mc - ir : mr);
+                        g->ukr(kc, Ab + ir * kc, bp, cj + ir * ldc, ldc, (T)1, bet, m, n);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #undef PMR
 #undef PNR
 #undef FN

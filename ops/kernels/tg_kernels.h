@@ -87,6 +87,26 @@ void tg__ukr_avx512_f64_sb(int64_t kc, const double *a, const double *b, int64_t
                            double *c, int64_t ldc, double alpha, double beta, int mr);
 #endif
 
+/* ------------------------------------------------------- op(A) packed once */
+
+/* For many products with one op(A) (a convolution's weight, once per
+ * sample): op(A) (M x K; A is M x K with row stride lda or, if ta, K x M)
+ * is packed once by tg__gemm_pa_pack for the SIMD level `level`
+ * (tg__simd_level(), read once by the caller and passed to every call)
+ * into tg__gemm_pa_size(dt, level, M, K) elements; then each tg__gemm_pa
+ * computes C = op(A) @ B + beta * C (B K x N, row stride ldb; beta == 0:
+ * C not read) on the calling thread, with the blocks, micro-kernel and
+ * order of tg__gemm's native blocked path, so the same bits as that path
+ * (never BLAS). Bp is the caller's scratch for one packed block of B,
+ * tg__gemm_pb_size(dt, level, N, K) elements, 64-byte aligned. Pointers
+ * are of the dtype (0: f32, else f64). */
+size_t tg__gemm_pa_size(int dt, int level, int64_t M, int64_t K);
+size_t tg__gemm_pb_size(int dt, int level, int64_t N, int64_t K);
+void tg__gemm_pa_pack(int dt, int level, bool ta, int64_t M, int64_t K, const void *A,
+                      int64_t lda, void *out);
+void tg__gemm_pa(int dt, int level, int64_t M, int64_t N, int64_t K, const void *Ap,
+                 const void *B, int64_t ldb, double beta, void *C, int64_t ldc, void *Bp);
+
 /* ----------------------------------------------------------------- dtype */
 
 /* The GEMM of a tensor dtype (TG_F32 or TG_F64), alpha = 1: what the ops
