@@ -101,7 +101,8 @@ static bool finish_leaf(sweep *sw, tg_tensor *r) {
     if (r->op == TG_OP_PROXY) {
         tg_tensor *p = r->u.param;
         if (!(p->flags & TGF_PARAM)) return true; /* freed meanwhile */
-        tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
+        if (r->grad != p->small.pext->gstore) /* else it was the buffer (gradbuf.c) */
+            tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
         return true;
     }
     if (!r->u.gstore && r->rank == 0) {
@@ -177,6 +178,9 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     /* tg_grad may ask for a view's gradient: fused chains then leave views
      * their own (ops/fuse.c) */
     tape->fuse_keep_views = !store;
+    /* only tg_backward's plain sweep stores what a proxy gathers, and
+     * hooks and traces (insp) read each proxy's gradient alone */
+    tape->grad_alias = store && !graph && !insp;
     bool was = tape->grad_enabled;
     if (!graph) tape->grad_enabled = false;
     bool ok = true;
@@ -229,6 +233,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     }
 done:
     tape->sweeping = false;
+    tape->grad_alias = false;
     tape->grad_enabled = was;
     return tape->status;
 }
@@ -364,6 +369,7 @@ void tg_zero_grad(tg_tensor *h) {
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
         memset(t->small.pext->gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
+        t->small.pext->grad_rec->small.pext->gzero = true; /* gradbuf.c's alias_stored */
         return;
     }
     if ((t->flags & TGF_PARAM) || t->op != TG_OP_LEAF || !t->u.gstore)

@@ -460,6 +460,9 @@ static void *data_as(const tg_tensor *h, int dt, const char *op) {
     if (dt >= 0 && t->dtype != dt) return NULL; /* another dtype: a probe, no failure */
     if (!(t->flags & TGF_PARAM) && t->tape->lazy_pending && t->op == TG_OP_LEAF)
         tg__fuse_force_all(t->tape);
+    /* a parameter's gradient that may be written through this pointer is
+     * no longer known to be zeros (gradbuf.c's alias_stored) */
+    if ((t->flags & TGF_PARAM) && !t->small.pext->grad_rec) t->small.pext->gzero = false;
     return tg__ready(t) ? t->data : NULL;
 }
 
@@ -542,6 +545,7 @@ tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape) {
         p->data = k == 0 ? data : grad;
         x->gstore = grad;
         x->grad_rec = k == 0 ? &b->grec : NULL;
+        x->gzero = k == 1; /* the gradient's record: memset above */
         p->u.aux = k == 0 ? raw : NULL; /* what to free */
         p->small.pext = x;
     }
