@@ -221,9 +221,6 @@ static const tg_range_fn update_at[3] = {
  * (waking a thread costs a few microseconds; 64k floats of Adam state take
  * about as long, and then no longer fit one core's L2). */
 #define STEP_GRAIN 32768
-/* Rows of a weight per block of the threads' cut: the GEMM's widest column
- * tile (NR: 32 floats on AVX-512, 16 on AVX2, two of which make a block). */
-#define STEP_ROWS 32
 
 tg_status tg_optim_step(tg_optim *opt) {
     if (!opt) return tg_set_last_error(TG_ERR_NULL, "optim_step: the optimizer is NULL"), TG_ERR_NULL;
@@ -241,23 +238,8 @@ tg_status tg_optim_step(tg_optim *opt) {
     for (int j = 0; j < opt->np; j++) {
         tg_tensor *p = opt->p[j], *g = tg_tensor_grad(p);
         if (!g) continue;
-        step_job job = {opt, p, g, opt->s + j * OPT_SLOTS, step, 0};
-        int64_t n = tg_tensor_numel(p);
-        int r = tg_tensor_rank(p);
-        int64_t cols = r == 2 ? tg_tensor_shape(p)[1] : 0;
-        int64_t blocks = cols ? (n / cols + STEP_ROWS - 1) / STEP_ROWS : 0;
-        if (blocks >= 2 && n >= 2 * STEP_GRAIN) {
-            /* A weight (out x in) is cut in blocks of STEP_ROWS rows, given
-             * to the threads in order as the forward's GEMM (X W^T) gives
-             * them its column tiles, the rows of W: each core then updates
-             * the rows it reads next step, not the other core's (bench/
-             * README.md, h41: on two threads, halves of the elements took
-             * Adam 34 us a step for the MLP's 100 x 784 weight, 22 us so) */
-            job.unit = STEP_ROWS * cols;
-            tg_parallel_for(blocks, 1, update, &job);
-        } else {
-            tg_parallel_for(n, STEP_GRAIN, update, &job);
-        }
+        step_job job = {opt, p, g, opt->s + j * OPT_SLOTS, step};
+        tg_parallel_for(tg_tensor_numel(p), STEP_GRAIN, update, &job);
     }
     return TG_OK;
 }

@@ -22,7 +22,6 @@ typedef struct step_job {
     const tg_optim *opt;
     tg_tensor *p, *g, **s; /* the parameter, its gradient, its state slots */
     double step;           /* the step count, this step included */
-    int64_t unit;          /* [lo, hi) count blocks of this many elements (0: 1) */
 } step_job;
 
 /* fn(ctx = a step_job, lo, hi), for tg_parallel_for. */
@@ -74,11 +73,6 @@ void tg__optim_update_avx512(void *ctx, int64_t lo, int64_t hi);
 
 void OPTIM_UPDATE(void *ctx, int64_t lo, int64_t hi) {
     const step_job *j = ctx;
-    if (j->unit) {
-        int64_t n = tg_tensor_numel(j->p);
-        lo *= j->unit;
-        hi = hi * j->unit < n ? hi * j->unit : n;
-    }
     const tg_optim *opt = j->opt;
     tg_tensor *p = j->p, *g = j->g, **s = j->s;
     const int64_t n = hi - lo;

@@ -624,8 +624,8 @@ static void test_lr_refused(void) {
 }
 
 /* A parameter of >= 32k elements is updated in pieces on the pool
- * (tg_parallel_for): the same numbers as on one thread. A matrix (rows > 0:
- * rows x n / rows) is cut in blocks of 32 rows (nn/optim.c). */
+ * (tg_parallel_for): the same numbers as on one thread, for a vector and
+ * for a matrix (rows > 0: rows x n / rows). */
 static void run_adam_big(int threads, float *out, int64_t n, int64_t rows) {
     tg_set_num_threads(threads);
     tg_params *ps = tg_params_new(TG_F32);
@@ -644,7 +644,7 @@ static void run_adam_big(int threads, float *out, int64_t n, int64_t rows) {
 }
 
 static void test_threaded_step(void) {
-    enum { N = 100003, R = 101, C = 991 }; /* R x C: 4 blocks of rows, the last of 5 */
+    enum { N = 100003, R = 101, C = 991 };
     static float one[R * C], two[R * C];
     run_adam_big(1, one, N, 0);
     run_adam_big(2, two, N, 0);
