@@ -364,38 +364,29 @@ double tg_grad_item(const tg_tensor *h) {
     return t->dtype == TG_F32 ? *(const float *)g : *(const double *)g;
 }
 
-/* Zeroes blocks [lo, hi) of `unit` bytes of a stored gradient. */
+/* Zeroes lines [lo, hi) of 64 bytes of a stored gradient. */
 typedef struct zero_job {
     char *base;
-    size_t unit, bytes;
+    size_t bytes;
 } zero_job;
 
-static void zero_blocks(void *ctx, int64_t lo, int64_t hi) {
+static void zero_lines(void *ctx, int64_t lo, int64_t hi) {
     const zero_job *j = ctx;
-    size_t a = (size_t)lo * j->unit, b = (size_t)hi * j->unit;
+    size_t a = (size_t)lo * 64, b = (size_t)hi * 64;
     memset(j->base + a, 0, (b < j->bytes ? b : j->bytes) - a);
 }
 
-/* A parameter's gradient is zeroed by the threads that run its optimizer
- * step: a matrix of at least 2 x 32768 elements in blocks of 32 rows, as
- * nn/optim.c cuts Adam (the cores then zero what they have just read, and
- * the backward's GEMM finds each row where the forward's cut left it). */
-#define ZERO_ROWS 32
-#define ZERO_MIN 65536
+/* A large parameter's gradient is zeroed on the threads, in the pieces
+ * that nn/optim.c's update cuts it in (halves on two threads, for the
+ * MLP's 100 x 784 weight): each core zeroes what it has just read. */
+#define ZERO_GRAIN 2048 /* lines of 64 bytes: 128 KiB a thread at least */
 
 void tg_zero_grad(tg_tensor *h) {
     tg_tensor *t = tg__live(h);
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
-        int64_t n = tg__numel(t);
-        zero_job j = {t->small.pext->gstore, 0, (size_t)n * tg__esize(t->dtype)};
-        int64_t blocks = t->rank == 2 ? (t->shape[0] + ZERO_ROWS - 1) / ZERO_ROWS : 0;
-        if (n >= ZERO_MIN && blocks >= 2) {
-            j.unit = (size_t)(ZERO_ROWS * t->shape[1]) * tg__esize(t->dtype);
-            tg__parallel_for(blocks, 1, zero_blocks, &j);
-        } else {
-            memset(j.base, 0, j.bytes);
-        }
+        zero_job j = {t->small.pext->gstore, (size_t)tg__numel(t) * tg__esize(t->dtype)};
+        tg__parallel_for((int64_t)((j.bytes + 63) / 64), ZERO_GRAIN, zero_lines, &j);
         t->small.pext->grad_rec->small.pext->gzero = true; /* gradbuf.c's alias_stored */
         return;
     }
