@@ -101,7 +101,8 @@ static bool finish_leaf(sweep *sw, tg_tensor *r) {
     if (r->op == TG_OP_PROXY) {
         tg_tensor *p = r->u.param;
         if (!(p->flags & TGF_PARAM)) return true; /* freed meanwhile */
-        tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
+        if (r->grad != p->small.pext->gstore) /* else it was the buffer (gradbuf.c) */
+            tg__add_into(r->dtype, p->small.pext->gstore, r->grad, n);
         return true;
     }
     if (!r->u.gstore && r->rank == 0) {
@@ -177,6 +178,9 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     /* tg_grad may ask for a view's gradient: fused chains then leave views
      * their own (ops/fuse.c) */
     tape->fuse_keep_views = !store;
+    /* only tg_backward's plain sweep stores what a proxy gathers, and
+     * hooks and traces (insp) read each proxy's gradient alone */
+    tape->grad_alias = store && !graph && !insp;
     bool was = tape->grad_enabled;
     if (!graph) tape->grad_enabled = false;
     bool ok = true;
@@ -229,6 +233,7 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     }
 done:
     tape->sweeping = false;
+    tape->grad_alias = false;
     tape->grad_enabled = was;
     return tape->status;
 }
@@ -359,11 +364,30 @@ double tg_grad_item(const tg_tensor *h) {
     return t->dtype == TG_F32 ? *(const float *)g : *(const double *)g;
 }
 
+/* Zeroes lines [lo, hi) of 64 bytes of a stored gradient. */
+typedef struct zero_job {
+    char *base;
+    size_t bytes;
+} zero_job;
+
+static void zero_lines(void *ctx, int64_t lo, int64_t hi) {
+    const zero_job *j = ctx;
+    size_t a = (size_t)lo * 64, b = (size_t)hi * 64;
+    memset(j->base + a, 0, (b < j->bytes ? b : j->bytes) - a);
+}
+
+/* A large parameter's gradient is zeroed on the threads, in the pieces
+ * that nn/optim.c's update cuts it in (halves on two threads, for the
+ * MLP's 100 x 784 weight): each core zeroes what it has just read. */
+#define ZERO_GRAIN 2048 /* lines of 64 bytes: 128 KiB a thread at least */
+
 void tg_zero_grad(tg_tensor *h) {
     tg_tensor *t = tg__live(h);
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
-        memset(t->small.pext->gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
+        zero_job j = {t->small.pext->gstore, (size_t)tg__numel(t) * tg__esize(t->dtype)};
+        tg__parallel_for((int64_t)((j.bytes + 63) / 64), ZERO_GRAIN, zero_lines, &j);
+        t->small.pext->grad_rec->small.pext->gzero = true; /* gradbuf.c's alias_stored */
         return;
     }
     if ((t->flags & TGF_PARAM) || t->op != TG_OP_LEAF || !t->u.gstore)

@@ -278,7 +278,7 @@ tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n, con
         rank = 1 + d->rank;
         for (int i = 0; i < d->rank; i++) shape[1 + i] = d->shape[i];
     }
-    tg_tensor *t = tg_zeros(tape, dt, rank, shape);
+    tg_tensor *t = tg_empty(tape, dt, rank, shape); /* gather_rows writes every row */
     if (!t) return NULL;
     gather_job j = {d, idx, tg_tensor_f32(t), tg_tensor_f64(t)};
     /* rows on the pool's threads from 16384 features on: the gather waits
@@ -297,7 +297,7 @@ tg_tensor *tg_dataset_batch_y(tg_tape *tape, const tg_dataset *d, int64_t n, con
         tg_tape_fail(tape, TG_ERR_ARG, "dataset_batch_y: the data set has no labels");
         return NULL;
     }
-    tg_tensor *t = tg_zeros(tape, TG_I64, 1, (int64_t[]){n});
+    tg_tensor *t = tg_empty(tape, TG_I64, 1, (int64_t[]){n}); /* every label written below */
     if (!t) return NULL;
     int64_t *o = tg_tensor_i64(t);
     for (int64_t i = 0; i < n; i++) o[i] = d->y[idx ? idx[i] : i];

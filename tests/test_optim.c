@@ -624,11 +624,13 @@ static void test_lr_refused(void) {
 }
 
 /* A parameter of >= 32k elements is updated in pieces on the pool
- * (tg_parallel_for): the same numbers as on one thread. */
-static void run_adam_big(int threads, float *out, int64_t n) {
+ * (tg_parallel_for): the same numbers as on one thread, for a vector and
+ * for a matrix (rows > 0: rows x n / rows). */
+static void run_adam_big(int threads, float *out, int64_t n, int64_t rows) {
     tg_set_num_threads(threads);
     tg_params *ps = tg_params_new(TG_F32);
-    tg_tensor *w = tg_params_add(ps, "w", 1, &n, 0);
+    int64_t shape[2] = {rows ? rows : n, rows ? n / rows : 1};
+    tg_tensor *w = tg_params_add(ps, "w", rows ? 2 : 1, shape, 0);
     tg_optim *opt = tg_adam_new(ps, 1e-2, NULL);
     float *p = tg_tensor_f32(w), *g = tg_tensor_f32(tg_tensor_grad(w));
     for (int64_t i = 0; i < n; i++) p[i] = (float)(i % 13) * 0.1f;
@@ -642,12 +644,19 @@ static void run_adam_big(int threads, float *out, int64_t n) {
 }
 
 static void test_threaded_step(void) {
-    enum { N = 100003 };
-    static float one[N], two[N];
-    run_adam_big(1, one, N);
-    run_adam_big(2, two, N);
+    enum { N = 100003, R = 101, C = 991 };
+    static float one[R * C], two[R * C];
+    run_adam_big(1, one, N, 0);
+    run_adam_big(2, two, N, 0);
+    CHECK(memcmp(one, two, N * sizeof *one) == 0, "Adam on 2 threads equals 1 thread");
+    run_adam_big(1, one, R * C, 0);
+    for (int t = 1; t <= 3; t++) {
+        memset(two, 0, sizeof two);
+        run_adam_big(t, two, R * C, R);
+        CHECK(memcmp(one, two, R * C * sizeof *one) == 0,
+              "Adam on a %d x %d matrix, %d threads, equals a vector on 1", R, C, t);
+    }
     tg_set_num_threads(0);
-    CHECK(memcmp(one, two, sizeof one) == 0, "Adam on 2 threads equals 1 thread");
 }
 
 /* tg_parallel_for covers [0, n) exactly once, inline or on threads. */

@@ -305,6 +305,56 @@ static void test_params(void) {
     tg_tape_free(t2);
 }
 
+/* After tg_zero_grad a parameter's proxy works in the stored gradient
+ * itself (autograd/core/gradbuf.c): what each sweep leaves there must be
+ * what adding the proxy's gradient into it gave. */
+static void test_param_grad_in_place(void) {
+    tg_tensor *w = tg_param_new(TG_F64, TG_SHAPE(2, 2));
+    tg_tape *t = tg_tape_new();
+    const double xv[4] = {1, 2, 3, 4}, yv[4] = {10, 20, 30, 40};
+    double *g = tg_tensor_f64(tg_tensor_grad(w));
+    for (int pass = 0; pass < 2; pass++) { /* no zero_grad between: the second adds */
+        tg_tensor *x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+        tg_backward(tg_sum(tg_mul(x, w)));
+        CHECK_OK(t);
+        tg_tape_reset(t);
+        for (int i = 0; i < 4; i++)
+            CHECK(g[i] == (pass + 1) * xv[i], "pass %d: grad[%d] %g", pass, i, g[i]);
+    }
+    /* read twice in a pass: both parts */
+    tg_zero_grad(w);
+    tg_tensor *x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+    tg_tensor *y = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), yv);
+    tg_backward(tg_add(tg_sum(tg_mul(x, w)), tg_sum(tg_mul(tg_matmul(y, w), x))));
+    CHECK_OK(t);
+    tg_tape_reset(t);
+    /* d/dw sum(x * (y @ w)) = y^T x */
+    const double want[4] = {1 + 10 * 1 + 30 * 3, 2 + 10 * 2 + 30 * 4, 3 + 20 * 1 + 40 * 3,
+                            4 + 20 * 2 + 40 * 4};
+    for (int i = 0; i < 4; i++) CHECK(g[i] == want[i], "two reads: grad[%d] %g", i, g[i]);
+    /* written through a pointer taken after zero_grad: the sweep adds to it */
+    tg_zero_grad(w);
+    tg_tensor_f64(tg_tensor_grad(w))[1] = 5;
+    x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+    tg_backward(tg_sum(tg_mul(x, w)));
+    CHECK_OK(t);
+    tg_tape_reset(t);
+    CHECK(g[0] == 1 && g[1] == 7 && g[3] == 4, "after a write: %g %g %g", g[0], g[1], g[3]);
+    /* tg_grad keeps the stored gradient as it is, and the next backward still
+     * finds it zero */
+    tg_zero_grad(w);
+    x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+    tg_tensor *l = tg_sum(tg_mul(x, w)), *gr[1];
+    CHECK(tg_grad(l, NULL, 1, &w, gr, 0) == TG_OK && gr[0] && tg_tensor_get(gr[0], 3) == 4,
+          "functional grad");
+    CHECK(g[0] == 0 && g[3] == 0, "tg_grad leaves the stored gradient zero");
+    tg_backward(l);
+    CHECK_OK(t);
+    CHECK(g[0] == 1 && g[3] == 4, "then backward: %g %g", g[0], g[3]);
+    tg_tape_free(t);
+    tg_param_free(w);
+}
+
 /* A steady loop allocates nothing after its first passes. */
 static void test_reuse(void) {
     tg_set_allocator(&(tg_allocator){c_malloc, c_realloc, c_free, NULL});
@@ -408,6 +458,7 @@ int main(void) {
     test_scalar_grads();
     test_no_grad();
     test_params();
+    test_param_grad_in_place();
     test_reuse();
     test_tensors();
     test_abort_switch();

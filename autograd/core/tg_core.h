@@ -325,6 +325,9 @@ TG_API tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v);
 TG_API tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank,
                                 const int64_t *shape, const void *data);
 TG_API tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape);
+/* A tensor of the given shape whose elements are not set (torch.empty):
+ * for code that writes every element before anything reads one. */
+TG_API tg_tensor *tg_empty(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape);
 TG_API tg_tensor *tg_ones(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape);
 TG_API tg_tensor *tg_full(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
                           double v);

@@ -114,6 +114,9 @@ typedef struct tg_param_ext {
     uint32_t pgen;
     tg_tensor *proxy;
     tg_tensor *grad_rec;      /* the gradient as a tensor (NULL on that one) */
+    bool gzero;               /* on the gradient's record: gstore is all zeros, as
+                               * tg_zero_grad (or tg_param_new) left it, and no
+                               * pointer to it was handed out since (gradbuf.c) */
     int32_t live;             /* proxies on tapes not yet reset or freed */
     bool dying;               /* tg_param_free came while live > 0 */
     int64_t shape[TG_MAX_RANK];
@@ -183,6 +186,8 @@ struct tg_tape {
     int64_t fuse_min;
     bool lazy_pending;
     bool fuse_keep_views;     /* this sweep: views get their own gradients (tg_grad) */
+    bool grad_alias;          /* this sweep: a parameter's proxy may take the stored
+                               * gradient as its buffer (gradbuf.c) */
 };
 enum { TG_FUSE_MIN_DEFAULT = 16384 }; /* tg_tape_set_fusion */
 
