@@ -43,6 +43,18 @@ static void test_op(void) {
     tg_clear_error();
     CHECK(tg_add(a, NULL) == NULL, "add with NULL");
     CHECK_LAST(TG_ERR_NULL, "add: operand 2 is NULL");
+    tg_clear_error();
+    CHECK(tg_exp(NULL) == NULL, "exp of NULL");
+    CHECK_LAST(TG_ERR_NULL, "exp: operand 1 is NULL");
+    /* an op whose operands are all parameters has no tape to record on:
+     * the sentence names tg_param_on, which gives it one */
+    tg_tensor *w = tg_param_new(TG_F64, 2, (int64_t[]){2, 2});
+    CHECK(tg_reshape(w, 1, (int64_t[]){4}) == NULL, "reshape of a parameter alone");
+    CHECK_LAST(TG_ERR_TAPE, "reshape: no operand is on a tape");
+    CHECK(tg_mul(w, w) == NULL, "mul of two parameters alone");
+    CHECK_LAST(TG_ERR_TAPE, "tg_param_on");
+    CHECK(tg_mul(tg_param_on(tape, w), w) != NULL, "mul with tg_param_on: %s", tg_last_error());
+    tg_param_free(w);
     tg_tape_free(tape);
 }
 

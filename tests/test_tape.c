@@ -351,6 +351,23 @@ static void test_param_grad_in_place(void) {
     tg_backward(l);
     CHECK_OK(t);
     CHECK(g[0] == 1 && g[3] == 4, "then backward: %g %g", g[0], g[3]);
+    tg_tape_reset(t);
+    /* through a reshape, whose backward hands its buffer to an input with
+     * none (ops/shape.c): alone, then beside a direct read, then adding to
+     * what the last pass left */
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass < 2) tg_zero_grad(w);
+        x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+        tg_tensor *x4 = tg_tensor_new(t, TG_F64, TG_SHAPE(4), yv);
+        tg_tensor *r = tg_sum(tg_mul(tg_reshape(tg_param_on(t, w), TG_SHAPE(4)), x4));
+        tg_backward(pass ? tg_add(r, tg_sum(tg_mul(x, w))) : r);
+        CHECK_OK(t);
+        tg_tape_reset(t);
+        for (int i = 0; i < 4; i++) {
+            double wi = pass == 0 ? yv[i] : pass == 1 ? yv[i] + xv[i] : 2 * (yv[i] + xv[i]);
+            CHECK(g[i] == wi, "reshape, pass %d: grad[%d] %g, want %g", pass, i, g[i], wi);
+        }
+    }
     tg_tape_free(t);
     tg_param_free(w);
 }

@@ -158,7 +158,15 @@ static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bo
             break;
         }
     }
-    if (!tape) return NULL; /* all NULL or parameters: nowhere to record */
+    if (!tape) { /* all NULL or parameters: nowhere to record */
+        for (int i = 0; i < n; i++)
+            if (tg__rec(in[i]))
+                return tg__fail(NULL, TG_ERR_TAPE, op,
+                                "no operand is on a tape (operand %d is a parameter): "
+                                "name the tape with tg_param_on(tape, p)",
+                                i + 1);
+        return n > 0 ? tg__fail(NULL, TG_ERR_NULL, op, "operand 1 is NULL") : NULL;
+    }
     for (int i = 0; i < n; i++) {
         in[i] = force ? tg__operand(&tape, in[i], op, i) : tg__operand_lazy(&tape, in[i], op, i);
         if (!in[i]) return NULL;

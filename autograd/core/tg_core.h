@@ -401,7 +401,8 @@ TG_API double tg_tensor_get(const tg_tensor *t, int64_t i);
 
 /* A persistent tensor outside any tape, zero-filled, with a zeroed gradient
  * buffer of the same shape. It can be used as an operand on any tape (the
- * op takes its tape from the other operands, or use tg_param_on), and
+ * op takes its tape from the other operands, or use tg_param_on; an op
+ * whose operands are all parameters fails with TG_ERR_TAPE), and
  * backward accumulates into its gradient. Free with tg_param_free.
  * A parameter must not be used on tapes in two threads at once. */
 TG_API tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape);
