@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "rosenbrock_scalar.h"
 
 double adolc_rosenbrock_grad(int n, const double *x0, double *grad);
 
@@ -38,32 +39,9 @@ enum { RUNS = 7, WARM = 2 };
 static double tg_rosenbrock_grad(tg_tape *tape, int n, const double *x0, double *grad,
                                  double *bytes_per_op) {
     tg_tensor **x = malloc((size_t)n * sizeof *x);
-    for (int i = 0; i < n; i++) x[i] = tg_requires_grad(tg_scalar(tape, x0[i]));
-    size_t leaves = tg_tape_count(tape), bytes0 = tg_tape_bytes(tape);
-    tg_tensor *y = tg_scalar(tape, 0.0);
-    for (int i = 0; i < n - 1; i++) {
-        tg_tensor *t1 = tg_sub(x[i + 1], tg_mul(x[i], x[i]));
-        tg_tensor *t2 = tg_rsub_scalar(x[i], 1.0);
-        y = tg_add(y, tg_add(tg_mul_scalar(tg_mul(t1, t1), 100.0), tg_mul(t2, t2)));
-    }
-    *bytes_per_op = (double)(tg_tape_bytes(tape) - bytes0) / (double)(tg_tape_count(tape) - leaves);
-    tg_backward(y);
-    for (int i = 0; i < n; i++) grad[i] = tg_grad_item(x[i]);
-    double f = tg_item(y);
+    double f = rosen_tg_pass(tape, n, x0, x, grad, bytes_per_op);
     free(x);
     return f;
-}
-
-/* The largest relative difference of g from the hand-written gradient. */
-static double grad_error(int n, const double *x, const double *g) {
-    double err = 0;
-    for (int i = 0; i < n; i++) {
-        double d = 0;
-        if (i < n - 1) d += -400 * x[i] * (x[i + 1] - x[i] * x[i]) - 2 * (1 - x[i]);
-        if (i > 0) d += 200 * (x[i] - x[i - 1] * x[i - 1]);
-        err = fmax(err, fabs(g[i] - d) / (1 + fabs(d)));
-    }
-    return err;
 }
 
 static void init_x(int n, double *x0) {
@@ -80,7 +58,7 @@ static int adolc_child(int n) {
         adolc_rosenbrock_grad(n, x0, g);
         if (r >= 0) t[r] = bench_now() - t0;
     }
-    printf("adolc %.9g %.3g\n", bench_median(t, RUNS), grad_error(n, x0, g));
+    printf("adolc %.9g %.3g\n", bench_median(t, RUNS), rosen_grad_error(n, x0, g));
     free(x0), free(g);
     return 0;
 }
@@ -164,7 +142,7 @@ int main(int argc, char **argv) {
         if (half == 0) adolc = adolc_best(self, n, &adolc_err);
     }
     if (!tg_tape_ok(tape)) fprintf(stderr, "tapegrad error: %s\n", tg_tape_error(tape));
-    double ours = bench_median(tt, 2 * RUNS), err = grad_error(n, x0, g);
+    double ours = bench_median(tt, 2 * RUNS), err = rosen_grad_error(n, x0, g);
     printf("rosenbrock_scalar: tapegrad %.4f s, adolc %.4f s, ratio %.3f\n", ours, adolc,
            adolc > 0 ? ours / adolc : -1);
     printf("rosenbrock_scalar_tape: %.1f bytes per recorded scalar op (n = %d, f = %.9g, "

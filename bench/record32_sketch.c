@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "rosenbrock_scalar.h"
 
 enum { RUNS = 9 };
 
@@ -217,30 +218,7 @@ static void sketch_pass(stape *t, int n, const double *x0, shandle *x, double *g
 static double tg_pass(tg_tape *tape, int n, const double *x0, tg_tensor **x, double *grad,
                       double *bytes_per_op) {
     tg_tape_reset(tape);
-    for (int i = 0; i < n; i++) x[i] = tg_requires_grad(tg_scalar(tape, x0[i]));
-    size_t leaves = tg_tape_count(tape), bytes0 = tg_tape_bytes(tape);
-    tg_tensor *y = tg_scalar(tape, 0.0);
-    for (int i = 0; i < n - 1; i++) {
-        tg_tensor *t1 = tg_sub(x[i + 1], tg_mul(x[i], x[i]));
-        tg_tensor *t2 = tg_rsub_scalar(x[i], 1.0);
-        y = tg_add(y, tg_add(tg_mul_scalar(tg_mul(t1, t1), 100.0), tg_mul(t2, t2)));
-    }
-    *bytes_per_op =
-        (double)(tg_tape_bytes(tape) - bytes0) / (double)(tg_tape_count(tape) - leaves);
-    tg_backward(y);
-    for (int i = 0; i < n; i++) grad[i] = tg_grad_item(x[i]);
-    return tg_item(y);
-}
-
-static double grad_error(int n, const double *x, const double *g) {
-    double err = 0;
-    for (int i = 0; i < n; i++) {
-        double d = 0;
-        if (i < n - 1) d += -400 * x[i] * (x[i + 1] - x[i] * x[i]) - 2 * (1 - x[i]);
-        if (i > 0) d += 200 * (x[i] - x[i - 1] * x[i - 1]);
-        err = fmax(err, fabs(g[i] - d) / (1 + fabs(d)));
-    }
-    return err;
+    return rosen_tg_pass(tape, n, x0, x, grad, bytes_per_op);
 }
 
 int main(int argc, char **argv) {
@@ -258,11 +236,11 @@ int main(int argc, char **argv) {
         double t0 = bench_now();
         tg_pass(tape, n, x0, xt, g, &bpo);
         double t1 = bench_now();
-        e_tg = grad_error(n, x0, g);
+        e_tg = rosen_grad_error(n, x0, g);
         double t2 = bench_now();
         sketch_pass(&st, n, x0, xs, g);
         double t3 = bench_now();
-        e_s = grad_error(n, x0, g);
+        e_s = rosen_grad_error(n, x0, g);
         if (r >= 0) tt[r] = t1 - t0, ts[r] = t3 - t2;
     }
     double a = bench_median(tt, RUNS), b = bench_median(ts, RUNS);
