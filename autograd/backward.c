@@ -122,8 +122,9 @@ static bool finish_leaf(sweep *sw, tg_tensor *r) {
 static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                      const char *op) {
     tg_tape *tape = NULL;
+    bool param = tg_tensor_is_param(out);
     out = tg__operand(&tape, out, op, 0);
-    if (!out) return tape ? tape->status : TG_ERR_NULL;
+    if (!out) return tape ? tape->status : param ? TG_ERR_TAPE : TG_ERR_NULL;
     if (tape->sweeping) /* from a gradient hook: it would clear the working gradients */
         return tg__fail(tape, TG_ERR_STATE, op,
                         "refused: called from a gradient hook while another sweep of this "
@@ -195,9 +196,21 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     } else {
         void *g = tg__gacc(out);
         ok = g != NULL;
-        if (ok) {
+        int64_t n = tg__numel(out);
+        /* out a parameter's proxy whose stored gradient is its buffer
+         * (gradbuf.c): the seed adds to what is there */
+        bool add = ok && out->op == TG_OP_PROXY && g == out->u.param->small.pext->gstore;
+        if (ok && add) {
+            if (seed) {
+                tg__add_into(out->dtype, g, seed->data, n);
+            } else if (out->dtype == TG_F32) {
+                *(float *)g += 1.0f;
+            } else {
+                *(double *)g += 1.0;
+            }
+        } else if (ok) {
             if (seed)
-                memcpy(g, seed->data, (size_t)tg__numel(out) * tg__esize(out->dtype));
+                memcpy(g, seed->data, (size_t)n * tg__esize(out->dtype));
             else if (out->dtype == TG_F32)
                 *(float *)g = 1.0f;
             else
@@ -387,7 +400,6 @@ void tg_zero_grad(tg_tensor *h) {
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
         zero_job j = {t->small.pext->gstore, (size_t)tg__numel(t) * tg__esize(t->dtype)};
         tg__parallel_for((int64_t)((j.bytes + 63) / 64), ZERO_GRAIN, zero_lines, &j);
-        t->small.pext->grad_rec->small.pext->gzero = true; /* gradbuf.c's alias_stored */
         return;
     }
     if ((t->flags & TGF_PARAM) || t->op != TG_OP_LEAF || !t->u.gstore)

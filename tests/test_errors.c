@@ -54,6 +54,11 @@ static void test_op(void) {
     CHECK(tg_mul(w, w) == NULL, "mul of two parameters alone");
     CHECK_LAST(TG_ERR_TAPE, "tg_param_on");
     CHECK(tg_mul(tg_param_on(tape, w), w) != NULL, "mul with tg_param_on: %s", tg_last_error());
+    CHECK(tg_backward(w) == TG_ERR_TAPE, "backward of a parameter alone");
+    CHECK_LAST(TG_ERR_TAPE, "backward: operand 1 is a parameter, on no tape");
+    tg_clear_error();
+    CHECK(tg_backward(NULL) != TG_OK, "backward of NULL");
+    CHECK_LAST(TG_ERR_NULL, "backward: operand 1 is NULL");
     tg_param_free(w);
     tg_tape_free(tape);
 }

@@ -305,9 +305,11 @@ static void test_params(void) {
     tg_tape_free(t2);
 }
 
-/* After tg_zero_grad a parameter's proxy works in the stored gradient
- * itself (autograd/core/gradbuf.c): what each sweep leaves there must be
- * what adding the proxy's gradient into it gave. */
+/* A parameter's proxy works in the stored gradient itself
+ * (autograd/core/gradbuf.c): what each sweep leaves there must be what
+ * adding the proxy's gradient into it gave, whatever was there before
+ * (zeros, earlier passes, the user's writes through any pointer), and the
+ * gradient read as an operand keeps its forward values. */
 static void test_param_grad_in_place(void) {
     tg_tensor *w = tg_param_new(TG_F64, TG_SHAPE(2, 2));
     tg_tape *t = tg_tape_new();
@@ -340,6 +342,40 @@ static void test_param_grad_in_place(void) {
     CHECK_OK(t);
     tg_tape_reset(t);
     CHECK(g[0] == 1 && g[1] == 7 && g[3] == 4, "after a write: %g %g %g", g[0], g[1], g[3]);
+    /* written through g, the pointer taken before zero_grad: added to too */
+    tg_zero_grad(w);
+    g[2] = 5;
+    x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+    tg_backward(tg_sum(tg_mul(x, w)));
+    CHECK_OK(t);
+    tg_tape_reset(t);
+    CHECK(g[0] == 1 && g[2] == 8 && g[3] == 4, "after a write through an old pointer: %g %g %g",
+          g[0], g[2], g[3]);
+    /* backward from the parameter itself: the seed adds to the stored gradient */
+    {
+        tg_tensor *seed = tg_full(t, TG_F64, TG_SHAPE(2, 2), 2.0);
+        double before[4];
+        for (int i = 0; i < 4; i++) before[i] = g[i];
+        CHECK(tg_backward_seed(tg_param_on(t, w), seed) == TG_OK, "%s", tg_tape_error(t));
+        tg_tape_reset(t);
+        for (int i = 0; i < 4; i++)
+            CHECK(g[i] == before[i] + 2, "seeded at the parameter: grad[%d] %g, want %g", i, g[i],
+                  before[i] + 2);
+    }
+    /* the gradient itself an operand of the pass (read before the sweep
+     * changes it): d/dw [sum(w * G) + sum(x * w)] = G + x, added to G */
+    for (int i = 0; i < 4; i++) g[i] = 0.5 * (i + 1);
+    {
+        tg_tensor *G = tg_tensor_grad(w);
+        tg_tensor *l2 = tg_sum(tg_mul(tg_param_on(t, w), G));
+        x = tg_tensor_new(t, TG_F64, TG_SHAPE(2, 2), xv);
+        tg_backward(tg_add(l2, tg_sum(tg_mul(x, w))));
+        CHECK_OK(t);
+        tg_tape_reset(t);
+        for (int i = 0; i < 4; i++)
+            CHECK(g[i] == 2 * 0.5 * (i + 1) + xv[i], "the gradient an operand: grad[%d] %g, want %g",
+                  i, g[i], 2 * 0.5 * (i + 1) + xv[i]);
+    }
     /* tg_grad keeps the stored gradient as it is, and the next backward still
      * finds it zero */
     tg_zero_grad(w);

@@ -7,46 +7,51 @@
  */
 #include "tg_engine.h"
 
-/* A parameter's proxy in a sweep of tg_backward, when the parameter's
- * stored gradient is all zeros (tg_zero_grad's memset, and nobody took a
- * pointer to it since): the stored gradient itself becomes the proxy's
- * working buffer. The backward then adds (or, tg__gacc_w, writes) straight
- * into it, and finish_leaf (backward.c) has nothing to add: for an MLP's
- * weight that saves a buffer of the weight's size and a pass that reads
- * two and writes one. The values are those of 0 + the proxy's gradient,
- * as before, but for the sign of a zero (0 + -0 is +0). Not when the
- * sweep keeps no gradients (tg_grad) or builds a graph (tape->grad_alias
- * off), nor for a parameter with a gradient hook (it sees the proxy's
- * gradient alone), nor at rank 0 (inline g0). */
+/* A parameter's proxy in a sweep of tg_backward: the parameter's stored
+ * gradient itself becomes the proxy's working buffer, which the backward
+ * then adds into (never writes over: it holds what earlier passes and the
+ * user left there, zeros after tg_zero_grad), and finish_leaf (backward.c)
+ * has nothing to add. For an MLP's weight that saves a buffer of the
+ * weight's size and a pass that reads two and writes one. The values are
+ * those of the stored gradient + the proxy's gradient, as before, but for
+ * the order of the additions into it. Not when the sweep keeps no
+ * gradients (tg_grad) or builds a graph (tape->grad_alias off), nor for a
+ * parameter with a gradient hook (it sees the proxy's gradient alone), nor
+ * when the gradient is itself an operand on this tape in this pass (its
+ * values must stay those of the forward until the sweep has read them),
+ * nor at rank 0 (inline g0). */
 static void *alias_stored(tg_tensor *t) {
     if (t->op != TG_OP_PROXY || !t->tape->grad_alias) return NULL;
     tg_tensor *p = t->u.param;
     if (!(p->flags & TGF_PARAM) || p->small.pext->hook || !p->small.pext->grad_rec) return NULL;
-    tg_param_ext *ge = p->small.pext->grad_rec->small.pext;
-    if (!ge->gzero) return NULL;
-    ge->gzero = false; /* a second proxy (another tape) adds as before */
+    const tg_param_ext *ge = p->small.pext->grad_rec->small.pext;
+    const tg_tape *tape = t->tape;
+    if (ge->ptape == tape && ge->pserial == tape->serial && ge->pgen == tape->gen) return NULL;
     return t->grad = p->small.pext->gstore;
 }
 
 /* The first gradient buffer of t in this sweep, zeroed (tg__gacc calls
- * this only when t requires grad and has none yet). */
+ * this only when t requires grad and has none yet); or the stored
+ * gradient itself (alias_stored), to add into as well. */
 void *tg__gacc_new(tg_tensor *t) {
     if (t->rank == 0) {
         t->g0 = 0; /* f32 or f64: 8 zero bytes, inline in the record */
         return t->grad = &t->g0;
     }
-    if (alias_stored(t)) return t->grad; /* zeros already */
+    if (alias_stored(t)) return t->grad;
     size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
     t->grad = tg__arena(t->tape, n, "backward");
     if (t->grad) memset(t->grad, 0, n);
     return t->grad;
 }
 
-void *tg__gacc_new_raw(tg_tensor *t) {
+void *tg__gacc_new_raw(tg_tensor *t, bool *fresh) {
+    *fresh = false;
     if (t->rank == 0) return t->grad = &t->g0;
-    if (alias_stored(t)) return t->grad; /* written over: 0 + x is x */
+    if (alias_stored(t)) return t->grad; /* not fresh: added into */
     size_t n = (size_t)tg__numel(t) * tg__esize(t->dtype);
     t->grad = tg__arena(t->tape, n, "backward");
+    *fresh = t->grad != NULL;
     return t->grad;
 }
 

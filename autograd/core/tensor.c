@@ -108,10 +108,14 @@ static tg_tensor *proxy_of(tg_tape *tape, tg_tensor *p);
 tg_tensor *tg__operand_lazy(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
     tg_tape *tape = *tapep;
     tg_tensor *t = tg__rec(h);
-    if (!t) {
-        return tape ? tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", index + 1) : NULL;
+    if (!t) return tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", index + 1);
+    if (t->flags & TGF_PARAM) {
+        if (tape) return proxy_of(tape, t);
+        return tg__fail(NULL, TG_ERR_TAPE, op,
+                        "operand %d is a parameter, on no tape: name the tape with "
+                        "tg_param_on(tape, p)",
+                        index + 1);
     }
-    if (t->flags & TGF_PARAM) return tape ? proxy_of(tape, t) : NULL;
     if (!tape) *tapep = tape = t->tape;
     if (t->tape != tape)
         return tg__fail(tape, TG_ERR_TAPE, op, "operand %d belongs to another tape", index + 1);
@@ -484,9 +488,6 @@ static void *data_as(const tg_tensor *h, int dt, const char *op) {
     if (dt >= 0 && t->dtype != dt) return NULL; /* another dtype: a probe, no failure */
     if (!(t->flags & TGF_PARAM) && t->tape->lazy_pending && t->op == TG_OP_LEAF)
         tg__fuse_force_all(t->tape);
-    /* a parameter's gradient that may be written through this pointer is
-     * no longer known to be zeros (gradbuf.c's alias_stored) */
-    if ((t->flags & TGF_PARAM) && !t->small.pext->grad_rec) t->small.pext->gzero = false;
     return tg__ready(t) ? t->data : NULL;
 }
 
@@ -569,7 +570,6 @@ tg_tensor *tg_param_new(tg_dtype dt, int rank, const int64_t *shape) {
         p->data = k == 0 ? data : grad;
         x->gstore = grad;
         x->grad_rec = k == 0 ? &b->grec : NULL;
-        x->gzero = k == 1; /* the gradient's record: memset above */
         p->u.aux = k == 0 ? raw : NULL; /* what to free */
         p->small.pext = x;
     }

@@ -114,9 +114,6 @@ typedef struct tg_param_ext {
     uint32_t pgen;
     tg_tensor *proxy;
     tg_tensor *grad_rec;      /* the gradient as a tensor (NULL on that one) */
-    bool gzero;               /* on the gradient's record: gstore is all zeros, as
-                               * tg_zero_grad (or tg_param_new) left it, and no
-                               * pointer to it was handed out since (gradbuf.c) */
     int32_t live;             /* proxies on tapes not yet reset or freed */
     bool dying;               /* tg_param_free came while live > 0 */
     int64_t shape[TG_MAX_RANK];
@@ -444,15 +441,16 @@ static inline void *tg__gacc(tg_tensor *t) {
  * once: a buffer created now is left uninitialised and *fresh is set (the
  * caller must then write every element, not add); an existing one is
  * returned with *fresh false. NULL as tg__gacc. */
-void *tg__gacc_new_raw(tg_tensor *t);
+void *tg__gacc_new_raw(tg_tensor *t, bool *fresh);
 static inline void *tg__gacc_w(tg_tensor *t, bool *fresh) {
     *fresh = false;
     if (t->grad) return t->grad;
     if (!(t->flags & TGF_REQ)) return NULL;
-    void *g = t->rank == 0 ? (t->grad = &t->g0) /* scalar code: inline */
-                           : tg__gacc_new_raw(t);
-    *fresh = g != NULL;
-    return g;
+    if (t->rank == 0) { /* scalar code: inline */
+        *fresh = true;
+        return t->grad = &t->g0;
+    }
+    return tg__gacc_new_raw(t, fresh);
 }
 /* Wraps raw memory as a leaf (no copy) on tape; not recorded. */
 tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data);
