@@ -100,30 +100,61 @@ static void ow_range(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi) 
 }
 
 /* im2col: col (C*KH*KW, P) from one sample x (C, H, W), zeros where the
- * window is over the padding. col2im: the adjoint, adds col into x. */
+ * window is over the padding. col2im: the adjoint, adds col into x.
+ * im2col's rows are short (OW: 11 floats in conv2 of bench_conv, 101k of
+ * them a pass, each a memcpy call), but its rows overlap: with unit
+ * stride and dilation, row (c, ki+1, kj) is row (c, ki, kj) one output
+ * row on, and row (c, ki, kj+1) is row (c, ki, kj) one element on (each
+ * output row's last element new, padding included: both rows read the
+ * same padded input there). So only row (c, 0, 0) is copied row by row;
+ * the others are one long copy of the row before plus their new last
+ * output row (or last column). Copies only: col is the same. */
 #define DEF_COL(T, SUF)                                                        \
+    /* output rows [oh0, oh1) of col's row (c, ki, kj) */                     \
+    static void im2col_rows_##SUF(const conv_geom *g, const T *restrict x, int64_t c, int64_t ki, \
+                                  int64_t kj, int64_t oh0, int64_t oh1, T *restrict row) { \
+        const int64_t OW = g->OW, sw = g->sw;                                  \
+        int64_t lo, hi, off = kj * g->dw - g->pw;                              \
+        ow_range(g, off, &lo, &hi);                                            \
+        row += oh0 * OW;                                                       \
+        for (int64_t oh = oh0; oh < oh1; oh++, row += OW) {                    \
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                      \
+            if (ih < 0 || ih >= g->H) {                                        \
+                for (int64_t ow = 0; ow < OW; ow++) row[ow] = 0;               \
+                continue;                                                      \
+            }                                                                  \
+            const T *xr = x + (c * g->H + ih) * g->W + off;                    \
+            for (int64_t ow = 0; ow < lo; ow++) row[ow] = 0;                   \
+            if (sw == 1)                                                       \
+                for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow];         \
+            else                                                               \
+                for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * sw];    \
+            for (int64_t ow = hi; ow < OW; ow++) row[ow] = 0;                  \
+        }                                                                      \
+    }                                                                          \
     static void im2col_##SUF(const conv_geom *g, const T *restrict x, T *restrict col) { \
-        const int64_t OW = g->OW, P = g->OH * g->OW, sw = g->sw;               \
+        const int64_t OH = g->OH, OW = g->OW, P = OH * OW, KW = g->KW;         \
+        bool down = g->sh == 1 && g->dh == 1 && OH > 1;  /* ki+1: an output row on */ \
+        bool right = g->sw == 1 && g->dw == 1 && OW > 1; /* kj+1: an element on */ \
         for (int64_t c = 0; c < g->C; c++)                                     \
             for (int64_t ki = 0; ki < g->KH; ki++)                             \
-                for (int64_t kj = 0; kj < g->KW; kj++) {                       \
-                    T *row = col + ((c * g->KH + ki) * g->KW + kj) * P;        \
-                    int64_t lo, hi, off = kj * g->dw - g->pw;                  \
-                    ow_range(g, off, &lo, &hi);                                \
-                    for (int64_t oh = 0; oh < g->OH; oh++, row += OW) {        \
-                        int64_t ih = oh * g->sh - g->ph + ki * g->dh;          \
-                        if (ih < 0 || ih >= g->H) {                            \
-                            for (int64_t ow = 0; ow < OW; ow++) row[ow] = 0;   \
-                            continue;                                          \
+                for (int64_t kj = 0; kj < KW; kj++) {                          \
+                    T *row = col + ((c * g->KH + ki) * KW + kj) * P;           \
+                    if (down && ki > 0) { /* rows 1.. of (c, ki-1, kj), then the last */ \
+                        memcpy(row, row - KW * P + OW, (size_t)(P - OW) * sizeof(T)); \
+                        im2col_rows_##SUF(g, x, c, ki, kj, OH - 1, OH, row);   \
+                    } else if (right && kj > 0) { /* (c, ki, kj-1) from its 2nd element */ \
+                        memcpy(row, row - P + 1, (size_t)(P - 1) * sizeof(T)); \
+                        int64_t iw = OW - 1 + kj - g->pw; /* each output row's last */ \
+                        bool in = iw >= 0 && iw < g->W;                        \
+                        for (int64_t oh = 0; oh < OH; oh++) {                  \
+                            int64_t ih = oh * g->sh - g->ph + ki * g->dh;      \
+                            row[oh * OW + OW - 1] = in && ih >= 0 && ih < g->H \
+                                                        ? x[(c * g->H + ih) * g->W + iw] \
+                                                        : 0;                   \
                         }                                                      \
-                        const T *xr = x + (c * g->H + ih) * g->W + off;        \
-                        for (int64_t ow = 0; ow < lo; ow++) row[ow] = 0;       \
-                        if (sw == 1)                                           \
-                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow]; \
-                        else                                                   \
-                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * sw]; \
-                        for (int64_t ow = hi; ow < OW; ow++) row[ow] = 0;      \
-                    }                                                          \
+                    } else                                                     \
+                        im2col_rows_##SUF(g, x, c, ki, kj, 0, OH, row);        \
                 }                                                              \
     }                                                                          \
     static void col2im_##SUF(const conv_geom *g, const T *restrict col, T *restrict x) { \
