@@ -220,6 +220,7 @@ typedef struct conv_job {
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
     bool brow;            /* d b from dW^T's GEMM (conv_run) */
+    bool frow;            /* K_FWD: the bias from the GEMM, [W | b] packed (conv_run) */
     char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
     size_t per, colbytes; /* dw_transposed) at colbytes */
     char *sums;           /* blocks 1..nblk-1: `sumbytes` each, dw, then db */
@@ -254,7 +255,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
     bool brow = tdw && db && j->brow;
     char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg [+ 1], Og) */
     if (tdw) memset(dwt, 0, (size_t)(g->O * (CKg + brow)) * es);
-    if (brow) { /* under col's CKg rows, never overwritten by im2col */
+    if (brow || j->frow) { /* under col's CKg rows, never overwritten by im2col */
         if (f32) for (int64_t p = 0; p < P; p++) ((float *)scr)[CKg * P + p] = 1;
         else for (int64_t p = 0; p < P; p++) ((double *)scr)[CKg * P + p] = 1;
     }
@@ -266,6 +267,11 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             char *yn = j->y + (size_t)(n * g->O * P) * es;
             double beta = j->beta;
+            if (j->frow) { /* y = [W | b] @ [col; 1] (one group; pk) */
+                tg__gemm_pa(dt, j->level, g->O, P, CKg + 1, j->wpack, scr, P, 0.0, yn, P,
+                            scr + j->pboff);
+                continue;
+            }
             if (j->bias && beta == 0) { /* start from the bias: one pass less */
                 f32 ? set_bias_f32(g->O, P, (const float *)j->bias, (float *)yn)
                     : set_bias_f64(g->O, P, (const double *)j->bias, (double *)yn);
@@ -375,6 +381,19 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
      * same 12-row register tile) and spares bias_grad's pass over gy
      * (one group, and col a buffer of its own, not x) */
     j->brow = tbytes && j->db && g->G == 1 && !pointwise(g);
+    /* The forward's bias from the GEMM too, y = [W | b] @ [col; 1] (the
+     * same row of ones under col), instead of y filled with the bias and
+     * the GEMM adding into it: a pass over y less, and C written, not
+     * read (conv1 of bench_conv: 2.7 MB each). The same bits while K + 1
+     * fits one K block of the GEMM: each y is then the micro-kernel's sum
+     * over k in order, plus b (b * 1 exactly) last, as the bias fill plus
+     * that sum was. One group, col a buffer of its own (not x), and the
+     * weight packed once (pk below: tg__gemm_pa's order; tg__gemm's
+     * direct loops for tiny products would start from 0, not b). */
+    int64_t ckg1 = g->C / g->G * g->KH * g->KW + 1;
+    j->frow = j->kind == K_FWD && j->bias && j->beta == 0 && g->G == 1 && !pointwise(g) &&
+              (j->nch > 1 || th == 1) && ckg1 > 1 &&
+              ckg1 <= tg__gemm_kc(j->dt == TG_F32 ? 0 : 1, tg__simd_level());
     /* blocks: one per sample, or with partial sums of dw and db (in one
      * block's `sumbytes`), CONV_BLOCKS_PER_THREAD per thread while the
      * partials stay under CONV_SUMS_MAX */
@@ -398,9 +417,19 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         tg__shape_str(b0, sizeof b0, 4, xs), tg__shape_str(b1, sizeof b1, 4, ws),
                         (long long)g->OH, (long long)g->OW), false;
     }
-    if (j->brow && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
-        j->brow = false; /* no room for the row of ones: bias_grad's pass */
-    j->colbytes = ((size_t)(col + (j->brow ? P : 0)) * es + 63) & ~(size_t)63;
+    if ((j->brow || j->frow) && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
+        j->brow = j->frow = false; /* no room for the row of ones: bias_grad's pass */
+    j->colbytes = ((size_t)(col + (j->brow || j->frow ? P : 0)) * es + 63) & ~(size_t)63;
+    char *wb = NULL; /* frow: [W | b], O x (CKg + 1), packed below */
+    if (j->frow) {
+        wb = tg__arena_n(tape, g->O, (size_t)ckg1 * es, op);
+        if (!wb) return false;
+        for (int64_t o = 0; o < g->O; o++) {
+            memcpy(wb + (size_t)(o * ckg1) * es, j->w + (size_t)(o * (ckg1 - 1)) * es,
+                   (size_t)(ckg1 - 1) * es);
+            memcpy(wb + (size_t)(o * ckg1 + ckg1 - 1) * es, j->bias + (size_t)o * es, es);
+        }
+    }
     j->per = j->colbytes + tbytes;
     j->scratch = j->sums = j->wpack = NULL;
     /* The weight packed once for all samples (tg__gemm_pa) when the
@@ -412,17 +441,21 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
         int dt = j->dt, lv = j->level = tg__simd_level();
         bool fwd = j->kind == K_FWD;
         /* W_g (Og x CKg), or W_g^T (CKg x Og) for d x; B: col (CKg x P), or gy (Og x P) */
-        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? CKg : Og);
+        int64_t fk = CKg + (j->frow ? 1 : 0); /* the forward's K: [W | b]'s columns */
+        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? fk : Og);
         j->pboff = j->per;
         j->per += (pb * es + 63) & ~(size_t)63;
-        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? CKg : Og) * es + 63) &
+        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? fk : Og) * es + 63) &
                  ~(size_t)63;
         j->wpack = tg__arena_n(tape, g->G, j->wpa, op);
         if (!j->wpack) return false;
-        for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
-            tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
-                             j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                             j->wpack + j->wpa * (size_t)gi);
+        if (j->frow) /* one group */
+            tg__gemm_pa_pack(dt, lv, false, Og, fk, wb, fk, j->wpack);
+        else
+            for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
+                tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
+                                 j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                                 j->wpack + j->wpa * (size_t)gi);
     }
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);
