@@ -18,7 +18,8 @@
  * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
  * over the block's samples and added transposed once (dw_transposed); with
  * one group, d b comes from the same GEMM as dW^T's last row, from a row
- * of ones under col.
+ * of ones under col. The forward's bias likewise, when one group's K + 1
+ * fits one K block of the GEMM: y = [W | b] @ [col; 1] (conv_run).
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
  * sample's dx is zeroed on its block's thread just before col2im adds
  * into it (a 1x1 convolution's GEMM overwrites it).
