@@ -79,10 +79,22 @@ static const conv_geom *geom_of(const tg_tensor *o) {
  * col_g @ gy[n]_g^T, when a group's weight has fewer columns than rows
  * (CKg < Og: a first layer, e.g. 1 channel and 3x3 = 9 columns for 32
  * filters). The GEMM's register tiles are wide in N (16-32 columns), so
- * N = CKg = 9 would fill a third of each tile; N = Og fills them. */
-static bool dw_transposed(const conv_geom *g) {
-    int64_t ckg = g->C / g->G * g->KH * g->KW; /* 0 (no input channel): dW is empty */
-    return ckg > 0 && ckg < g->O / g->G;
+ * N = CKg = 9 would fill a third of each tile; N = Og fills them.
+ * Otherwise too when its tiles cover fewer elements at the SIMD level lv
+ * (M rounded up to the tile's rows times N to its columns; `brow`: d b
+ * as one more row of M): conv2 of bench_conv, 64 x 288 at AVX-512's
+ * 12 x 32 tiles covers 72 x 288, transposed 289 x 64 covers 300 x 64
+ * (-7%); and the large transpose of the GEMM's packing is then gy's
+ * (Og x P), not col's (CKg x P), and d b needs no pass of its own. */
+static bool dw_transposed(const conv_geom *g, int dt, int lv, bool brow) {
+    int64_t ckg = g->C / g->G * g->KH * g->KW, og = g->O / g->G;
+    if (ckg <= 0) return false; /* no input channel: dW is empty */
+    if (ckg < og) return true;
+    int d = dt == TG_F32 ? 0 : 1;
+    double plain = (double)tg__gemm_pa_size(d, lv, og, 1) * (double)tg__gemm_pb_size(d, lv, ckg, 1);
+    double tr = (double)tg__gemm_pa_size(d, lv, ckg + (brow ? 1 : 0), 1) *
+                (double)tg__gemm_pb_size(d, lv, og, 1);
+    return tr < plain;
 }
 
 static bool pointwise(const conv_geom *g) {
@@ -220,6 +232,7 @@ typedef struct conv_job {
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
+    bool tdw;             /* K_BW: dW transposed (dw_transposed, conv_run) */
     bool brow;            /* d b from dW^T's GEMM (conv_run) */
     bool frow;            /* K_FWD: the bias from the GEMM, [W | b] packed (conv_run) */
     char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
@@ -251,7 +264,7 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
     int64_t CKg = Cg * g->KH * g->KW;
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
-    bool tdw = dw && dw_transposed(g);
+    bool tdw = dw && j->tdw;
     /* brow: d b as one more row of dW^T, from a row of ones under col */
     bool brow = tdw && db && j->brow;
     char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg [+ 1], Og) */
@@ -374,7 +387,10 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
      * than memory while x and w are small */
     int64_t col = 0;
     /* dW^T (dw_transposed): nw elements, rounded up to 64 bytes */
-    size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
+    /* brow below: one group, not pointwise, d b asked for */
+    j->tdw = j->kind == K_BW && j->dw &&
+             dw_transposed(g, j->dt, tg__simd_level(), j->db && g->G == 1 && !pointwise(g));
+    size_t tbytes = j->tdw
                         ? (((size_t)(nw + g->O) * es + 63) & ~(size_t)63)
                         : 0;
     /* d b of a transposed dW from the same GEMM: a row of ones under col
