@@ -18,7 +18,8 @@
  * dW when CKg < Og (a first layer): then dW_g^T += col_g @ g[n]_g^T, summed
  * over the block's samples and added transposed once (dw_transposed); with
  * one group, d b comes from the same GEMM as dW^T's last row, from a row
- * of ones under col.
+ * of ones under col. The forward's bias likewise, when one group's K + 1
+ * fits one K block of the GEMM: y = [W | b] @ [col; 1] (conv_run).
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
  * sample's dx is zeroed on its block's thread just before col2im adds
  * into it (a 1x1 convolution's GEMM overwrites it).
@@ -78,10 +79,22 @@ static const conv_geom *geom_of(const tg_tensor *o) {
  * col_g @ gy[n]_g^T, when a group's weight has fewer columns than rows
  * (CKg < Og: a first layer, e.g. 1 channel and 3x3 = 9 columns for 32
  * filters). The GEMM's register tiles are wide in N (16-32 columns), so
- * N = CKg = 9 would fill a third of each tile; N = Og fills them. */
-static bool dw_transposed(const conv_geom *g) {
-    int64_t ckg = g->C / g->G * g->KH * g->KW; /* 0 (no input channel): dW is empty */
-    return ckg > 0 && ckg < g->O / g->G;
+ * N = CKg = 9 would fill a third of each tile; N = Og fills them.
+ * Otherwise too when its tiles cover fewer elements at the SIMD level lv
+ * (M rounded up to the tile's rows times N to its columns; `brow`: d b
+ * as one more row of M): conv2 of bench_conv, 64 x 288 at AVX-512's
+ * 12 x 32 tiles covers 72 x 288, transposed 289 x 64 covers 300 x 64
+ * (-7%); and the large transpose of the GEMM's packing is then gy's
+ * (Og x P), not col's (CKg x P), and d b needs no pass of its own. */
+static bool dw_transposed(const conv_geom *g, int dt, int lv, bool brow) {
+    int64_t ckg = g->C / g->G * g->KH * g->KW, og = g->O / g->G;
+    if (ckg <= 0) return false; /* no input channel: dW is empty */
+    if (ckg < og) return true;
+    int d = dt == TG_F32 ? 0 : 1;
+    double plain = (double)tg__gemm_pa_size(d, lv, og, 1) * (double)tg__gemm_pb_size(d, lv, ckg, 1);
+    double tr = (double)tg__gemm_pa_size(d, lv, ckg + (brow ? 1 : 0), 1) *
+                (double)tg__gemm_pb_size(d, lv, og, 1);
+    return tr < plain;
 }
 
 static bool pointwise(const conv_geom *g) {
@@ -100,30 +113,61 @@ static void ow_range(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi) 
 }
 
 /* im2col: col (C*KH*KW, P) from one sample x (C, H, W), zeros where the
- * window is over the padding. col2im: the adjoint, adds col into x. */
+ * window is over the padding. col2im: the adjoint, adds col into x.
+ * im2col's rows are short (OW: 11 floats in conv2 of bench_conv, 101k of
+ * them a pass, each a memcpy call), but its rows overlap: with unit
+ * stride and dilation, row (c, ki+1, kj) is row (c, ki, kj) one output
+ * row on, and row (c, ki, kj+1) is row (c, ki, kj) one element on (each
+ * output row's last element new, padding included: both rows read the
+ * same padded input there). So only row (c, 0, 0) is copied row by row;
+ * the others are one long copy of the row before plus their new last
+ * output row (or last column). Copies only: col is the same. */
 #define DEF_COL(T, SUF)                                                        \
+    /* output rows [oh0, oh1) of col's row (c, ki, kj) */                     \
+    static void im2col_rows_##SUF(const conv_geom *g, const T *restrict x, int64_t c, int64_t ki, \
+                                  int64_t kj, int64_t oh0, int64_t oh1, T *restrict row) { \
+        const int64_t OW = g->OW, sw = g->sw;                                  \
+        int64_t lo, hi, off = kj * g->dw - g->pw;                              \
+        ow_range(g, off, &lo, &hi);                                            \
+        row += oh0 * OW;                                                       \
+        for (int64_t oh = oh0; oh < oh1; oh++, row += OW) {                    \
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                      \
+            if (ih < 0 || ih >= g->H) {                                        \
+                for (int64_t ow = 0; ow < OW; ow++) row[ow] = 0;               \
+                continue;                                                      \
+            }                                                                  \
+            const T *xr = x + (c * g->H + ih) * g->W + off;                    \
+            for (int64_t ow = 0; ow < lo; ow++) row[ow] = 0;                   \
+            if (sw == 1)                                                       \
+                for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow];         \
+            else                                                               \
+                for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * sw];    \
+            for (int64_t ow = hi; ow < OW; ow++) row[ow] = 0;                  \
+        }                                                                      \
+    }                                                                          \
     static void im2col_##SUF(const conv_geom *g, const T *restrict x, T *restrict col) { \
-        const int64_t OW = g->OW, P = g->OH * g->OW, sw = g->sw;               \
+        const int64_t OH = g->OH, OW = g->OW, P = OH * OW, KW = g->KW;         \
+        bool down = g->sh == 1 && g->dh == 1 && OH > 1;  /* ki+1: an output row on */ \
+        bool right = g->sw == 1 && g->dw == 1 && OW > 1; /* kj+1: an element on */ \
         for (int64_t c = 0; c < g->C; c++)                                     \
             for (int64_t ki = 0; ki < g->KH; ki++)                             \
-                for (int64_t kj = 0; kj < g->KW; kj++) {                       \
-                    T *row = col + ((c * g->KH + ki) * g->KW + kj) * P;        \
-                    int64_t lo, hi, off = kj * g->dw - g->pw;                  \
-                    ow_range(g, off, &lo, &hi);                                \
-                    for (int64_t oh = 0; oh < g->OH; oh++, row += OW) {        \
-                        int64_t ih = oh * g->sh - g->ph + ki * g->dh;          \
-                        if (ih < 0 || ih >= g->H) {                            \
-                            for (int64_t ow = 0; ow < OW; ow++) row[ow] = 0;   \
-                            continue;                                          \
+                for (int64_t kj = 0; kj < KW; kj++) {                          \
+                    T *row = col + ((c * g->KH + ki) * KW + kj) * P;           \
+                    if (down && ki > 0) { /* rows 1.. of (c, ki-1, kj), then the last */ \
+                        memcpy(row, row - KW * P + OW, (size_t)(P - OW) * sizeof(T)); \
+                        im2col_rows_##SUF(g, x, c, ki, kj, OH - 1, OH, row);   \
+                    } else if (right && kj > 0) { /* (c, ki, kj-1) from its 2nd element */ \
+                        memcpy(row, row - P + 1, (size_t)(P - 1) * sizeof(T)); \
+                        int64_t iw = OW - 1 + kj - g->pw; /* each output row's last */ \
+                        bool in = iw >= 0 && iw < g->W;                        \
+                        for (int64_t oh = 0; oh < OH; oh++) {                  \
+                            int64_t ih = oh * g->sh - g->ph + ki * g->dh;      \
+                            row[oh * OW + OW - 1] = in && ih >= 0 && ih < g->H \
+                                                        ? x[(c * g->H + ih) * g->W + iw] \
+                                                        : 0;                   \
                         }                                                      \
-                        const T *xr = x + (c * g->H + ih) * g->W + off;        \
-                        for (int64_t ow = 0; ow < lo; ow++) row[ow] = 0;       \
-                        if (sw == 1)                                           \
-                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow]; \
-                        else                                                   \
-                            for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * sw]; \
-                        for (int64_t ow = hi; ow < OW; ow++) row[ow] = 0;      \
-                    }                                                          \
+                    } else                                                     \
+                        im2col_rows_##SUF(g, x, c, ki, kj, 0, OH, row);        \
                 }                                                              \
     }                                                                          \
     static void col2im_##SUF(const conv_geom *g, const T *restrict col, T *restrict x) { \
@@ -188,7 +232,9 @@ typedef struct conv_job {
     double beta;
     char *dx, *dw, *db;   /* K_BW, added into */
     bool dx_fresh;        /* dx is uninitialised: written, not added into */
+    bool tdw;             /* K_BW: dW transposed (dw_transposed, conv_run) */
     bool brow;            /* d b from dW^T's GEMM (conv_run) */
+    bool frow;            /* K_FWD: the bias from the GEMM, [W | b] packed (conv_run) */
     char *scratch;        /* nch pieces of `per` bytes: col, then dw^T (when */
     size_t per, colbytes; /* dw_transposed) at colbytes */
     char *sums;           /* blocks 1..nblk-1: `sumbytes` each, dw, then db */
@@ -218,12 +264,12 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
     int64_t CKg = Cg * g->KH * g->KW;
     int64_t xs = tg__shape_numel(3, (const int64_t[]){g->C, g->H, g->W}); /* x per sample */
     bool pw = pointwise(g), f32 = dt == TG_F32;
-    bool tdw = dw && dw_transposed(g);
+    bool tdw = dw && j->tdw;
     /* brow: d b as one more row of dW^T, from a row of ones under col */
     bool brow = tdw && db && j->brow;
     char *dwt = tdw ? scr + j->colbytes : NULL; /* this block's dW^T, (G, CKg [+ 1], Og) */
     if (tdw) memset(dwt, 0, (size_t)(g->O * (CKg + brow)) * es);
-    if (brow) { /* under col's CKg rows, never overwritten by im2col */
+    if (brow || j->frow) { /* under col's CKg rows, never overwritten by im2col */
         if (f32) for (int64_t p = 0; p < P; p++) ((float *)scr)[CKg * P + p] = 1;
         else for (int64_t p = 0; p < P; p++) ((double *)scr)[CKg * P + p] = 1;
     }
@@ -235,6 +281,11 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
                          : im2col_f64(g, (const double *)xn, (double *)scr);
             char *yn = j->y + (size_t)(n * g->O * P) * es;
             double beta = j->beta;
+            if (j->frow) { /* y = [W | b] @ [col; 1] (one group; pk) */
+                tg__gemm_pa(dt, j->level, g->O, P, CKg + 1, j->wpack, scr, P, 0.0, yn, P,
+                            scr + j->pboff);
+                continue;
+            }
             if (j->bias && beta == 0) { /* start from the bias: one pass less */
                 f32 ? set_bias_f32(g->O, P, (const float *)j->bias, (float *)yn)
                     : set_bias_f64(g->O, P, (const double *)j->bias, (double *)yn);
@@ -336,7 +387,10 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
      * than memory while x and w are small */
     int64_t col = 0;
     /* dW^T (dw_transposed): nw elements, rounded up to 64 bytes */
-    size_t tbytes = j->kind == K_BW && j->dw && dw_transposed(g)
+    /* brow below: one group, not pointwise, d b asked for */
+    j->tdw = j->kind == K_BW && j->dw &&
+             dw_transposed(g, j->dt, tg__simd_level(), j->db && g->G == 1 && !pointwise(g));
+    size_t tbytes = j->tdw
                         ? (((size_t)(nw + g->O) * es + 63) & ~(size_t)63)
                         : 0;
     /* d b of a transposed dW from the same GEMM: a row of ones under col
@@ -344,6 +398,19 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
      * same 12-row register tile) and spares bias_grad's pass over gy
      * (one group, and col a buffer of its own, not x) */
     j->brow = tbytes && j->db && g->G == 1 && !pointwise(g);
+    /* The forward's bias from the GEMM too, y = [W | b] @ [col; 1] (the
+     * same row of ones under col), instead of y filled with the bias and
+     * the GEMM adding into it: a pass over y less, and C written, not
+     * read (conv1 of bench_conv: 2.7 MB each). The same bits while K + 1
+     * fits one K block of the GEMM: each y is then the micro-kernel's sum
+     * over k in order, plus b (b * 1 exactly) last, as the bias fill plus
+     * that sum was. One group, col a buffer of its own (not x), and the
+     * weight packed once (pk below: tg__gemm_pa's order; tg__gemm's
+     * direct loops for tiny products would start from 0, not b). */
+    int64_t ckg1 = g->C / g->G * g->KH * g->KW + 1;
+    j->frow = j->kind == K_FWD && j->bias && j->beta == 0 && g->G == 1 && !pointwise(g) &&
+              (j->nch > 1 || th == 1) && ckg1 > 1 &&
+              ckg1 <= tg__gemm_kc(j->dt == TG_F32 ? 0 : 1, tg__simd_level());
     /* blocks: one per sample, or with partial sums of dw and db (in one
      * block's `sumbytes`), CONV_BLOCKS_PER_THREAD per thread while the
      * partials stay under CONV_SUMS_MAX */
@@ -367,9 +434,19 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
                         tg__shape_str(b0, sizeof b0, 4, xs), tg__shape_str(b1, sizeof b1, 4, ws),
                         (long long)g->OH, (long long)g->OW), false;
     }
-    if (j->brow && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
-        j->brow = false; /* no room for the row of ones: bias_grad's pass */
-    j->colbytes = ((size_t)(col + (j->brow ? P : 0)) * es + 63) & ~(size_t)63;
+    if ((j->brow || j->frow) && (uint64_t)col + (uint64_t)P > (SIZE_MAX - 127 - tbytes) / es)
+        j->brow = j->frow = false; /* no room for the row of ones: bias_grad's pass */
+    j->colbytes = ((size_t)(col + (j->brow || j->frow ? P : 0)) * es + 63) & ~(size_t)63;
+    char *wb = NULL; /* frow: [W | b], O x (CKg + 1), packed below */
+    if (j->frow) {
+        wb = tg__arena_n(tape, g->O, (size_t)ckg1 * es, op);
+        if (!wb) return false;
+        for (int64_t o = 0; o < g->O; o++) {
+            memcpy(wb + (size_t)(o * ckg1) * es, j->w + (size_t)(o * (ckg1 - 1)) * es,
+                   (size_t)(ckg1 - 1) * es);
+            memcpy(wb + (size_t)(o * ckg1 + ckg1 - 1) * es, j->bias + (size_t)o * es, es);
+        }
+    }
     j->per = j->colbytes + tbytes;
     j->scratch = j->sums = j->wpack = NULL;
     /* The weight packed once for all samples (tg__gemm_pa) when the
@@ -381,17 +458,21 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
         int dt = j->dt, lv = j->level = tg__simd_level();
         bool fwd = j->kind == K_FWD;
         /* W_g (Og x CKg), or W_g^T (CKg x Og) for d x; B: col (CKg x P), or gy (Og x P) */
-        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? CKg : Og);
+        int64_t fk = CKg + (j->frow ? 1 : 0); /* the forward's K: [W | b]'s columns */
+        size_t pb = tg__gemm_pb_size(dt, lv, P, fwd ? fk : Og);
         j->pboff = j->per;
         j->per += (pb * es + 63) & ~(size_t)63;
-        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? CKg : Og) * es + 63) &
+        j->wpa = (tg__gemm_pa_size(dt, lv, fwd ? Og : CKg, fwd ? fk : Og) * es + 63) &
                  ~(size_t)63;
         j->wpack = tg__arena_n(tape, g->G, j->wpa, op);
         if (!j->wpack) return false;
-        for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
-            tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
-                             j->w + (size_t)(gi * Og * CKg) * es, CKg,
-                             j->wpack + j->wpa * (size_t)gi);
+        if (j->frow) /* one group */
+            tg__gemm_pa_pack(dt, lv, false, Og, fk, wb, fk, j->wpack);
+        else
+            for (int64_t gi = 0; gi < g->G; gi++) /* on this thread: ~10 us for 64 x 288 */
+                tg__gemm_pa_pack(dt, lv, !fwd, fwd ? Og : CKg, fwd ? CKg : Og,
+                                 j->w + (size_t)(gi * Og * CKg) * es, CKg,
+                                 j->wpack + j->wpa * (size_t)gi);
     }
     if (j->per) {
         j->scratch = tg__arena_n(tape, j->nch, j->per, op);

@@ -260,6 +260,10 @@ size_t tg__gemm_pa_size(int dt, int level, int64_t M, int64_t K) {
     return (size_t)((M + mr - 1) / mr * mr) * (size_t)K;
 }
 
+int64_t tg__gemm_kc(int dt, int level) {
+    return dt == 0 ? arch_f32[level].kc : arch_f64[level].kc;
+}
+
 size_t tg__gemm_pb_size(int dt, int level, int64_t N, int64_t K) {
     int64_t nr = dt == 0 ? arch_f32[level].nr : arch_f64[level].nr;
     int64_t nc = dt == 0 ? arch_f32[level].nc : arch_f64[level].nc;

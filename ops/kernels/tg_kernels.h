@@ -101,6 +101,10 @@ void tg__ukr_avx512_f64_sb(int64_t kc, const double *a, const double *b, int64_t
  * tg__gemm_pb_size(dt, level, N, K) elements, 64-byte aligned. Pointers
  * are of the dtype (0: f32, else f64). */
 size_t tg__gemm_pa_size(int dt, int level, int64_t M, int64_t K);
+/* The native blocked path's K block at a level (dt 0: f32, else f64): a
+ * product with K at most this sums each element of C in one pass of the
+ * micro-kernel, k in order, then adds it to beta * C. */
+int64_t tg__gemm_kc(int dt, int level);
 size_t tg__gemm_pb_size(int dt, int level, int64_t N, int64_t K);
 void tg__gemm_pa_pack(int dt, int level, bool ta, int64_t M, int64_t K, const void *A,
                       int64_t lda, void *out);
