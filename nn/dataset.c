@@ -258,7 +258,7 @@ static void gather_rows(void *ctx, int64_t lo, int64_t hi) {
 
 tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n, const int64_t *idx,
                               tg_dtype dt, bool flat) {
-    if (!tape) return NULL;
+    if (!tape) return tg_tape_fail(NULL, TG_ERR_NULL, "dataset_batch_x: tape is NULL"), NULL;
     if (!batch_args(tape, "dataset_batch_x", d, n, idx)) return NULL;
     if (dt != TG_F32 && dt != TG_F64) {
         tg_tape_fail(tape, TG_ERR_DTYPE, "dataset_batch_x: dtype must be f32 or f64");
@@ -291,7 +291,7 @@ tg_tensor *tg_dataset_batch_x(tg_tape *tape, const tg_dataset *d, int64_t n, con
 }
 
 tg_tensor *tg_dataset_batch_y(tg_tape *tape, const tg_dataset *d, int64_t n, const int64_t *idx) {
-    if (!tape) return NULL;
+    if (!tape) return tg_tape_fail(NULL, TG_ERR_NULL, "dataset_batch_y: tape is NULL"), NULL;
     if (!batch_args(tape, "dataset_batch_y", d, n, idx)) return NULL;
     if (!d->y) {
         tg_tape_fail(tape, TG_ERR_ARG, "dataset_batch_y: the data set has no labels");

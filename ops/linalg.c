@@ -401,7 +401,16 @@ static int lin_dw_transposed(tg_tape *tape, int dt, int64_t M, int64_t N, int64_
     if (K > tg__gemm_in_place_rows(dt) || N <= K || (double)M * N * K < 65536.0) return 0;
     void *wt = tg__arena_n(tape, K * N, tg__esize(dt), "linear"); /* [K, N] */
     if (!wt) return -1;
-#define LIN_T(T)                                                                   do {                                                                               T *restrict d = (T *)gw, *restrict t = (T *)wt;                                if (!fresh)                                                                        for (int64_t n = 0; n < N; n++)                                                    for (int64_t k = 0; k < K; k++) t[k * N + n] = d[n * K + k];           tg__gemm(dt, true, false, K, N, M, x, K, h, N, fresh ? 0.0 : 1.0, t, N);         for (int64_t n = 0; n < N; n++)                                                    for (int64_t k = 0; k < K; k++) d[n * K + k] = t[k * N + n];           } while (0)
+#define LIN_T(T)                                                               \
+    do {                                                                       \
+        T *restrict d = (T *)gw, *restrict t = (T *)wt;                        \
+        if (!fresh)                                                            \
+            for (int64_t n = 0; n < N; n++)                                    \
+                for (int64_t k = 0; k < K; k++) t[k * N + n] = d[n * K + k];   \
+        tg__gemm(dt, true, false, K, N, M, x, K, h, N, fresh ? 0.0 : 1.0, t, N);\
+        for (int64_t n = 0; n < N; n++)                                        \
+            for (int64_t k = 0; k < K; k++) d[n * K + k] = t[k * N + n];       \
+    } while (0)
     TG_FLOAT_CASES(dt, LIN_T);
 #undef LIN_T
     return 1;

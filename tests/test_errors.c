@@ -54,6 +54,19 @@ static void test_op(void) {
     CHECK(tg_mul(w, w) == NULL, "mul of two parameters alone");
     CHECK_LAST(TG_ERR_TAPE, "tg_param_on");
     CHECK(tg_mul(tg_param_on(tape, w), w) != NULL, "mul with tg_param_on: %s", tg_last_error());
+    /* making a tensor with no tape says so */
+    const char *makers[] = {"zeros: tape is NULL", "empty: tape is NULL", "scalar: tape is NULL",
+                            "param_on: tape is NULL", "dataset_batch_x: tape is NULL"};
+    for (int k = 0; k < 5; k++) {
+        tg_clear_error();
+        tg_tensor *r = k == 0   ? tg_zeros(NULL, TG_F32, 1, (int64_t[]){2})
+                       : k == 1 ? tg_empty(NULL, TG_F32, 1, (int64_t[]){2})
+                       : k == 2 ? tg_scalar(NULL, 1.0)
+                       : k == 3 ? tg_param_on(NULL, w)
+                                : tg_dataset_batch_x(NULL, NULL, 1, NULL, TG_F32, true);
+        CHECK(r == NULL, "%s: returned a tensor", makers[k]);
+        CHECK_LAST(TG_ERR_NULL, makers[k]);
+    }
     CHECK(tg_backward(w) == TG_ERR_TAPE, "backward of a parameter alone");
     CHECK_LAST(TG_ERR_TAPE, "backward: operand 1 is a parameter, on no tape");
     tg_clear_error();

@@ -305,6 +305,30 @@ static void test_params(void) {
     tg_tape_free(t2);
 }
 
+/* tg_empty: a leaf like tg_zeros but for its elements, which the caller
+ * sets; then it behaves as any leaf (values, gradient), and its shape is
+ * checked as tg_zeros' is. */
+static void test_empty(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *e = tg_empty(t, TG_F64, TG_SHAPE(3, 4));
+    CHECK(e && tg_tensor_rank(e) == 2 && tg_tensor_numel(e) == 12 &&
+              tg_tensor_dtype(e) == TG_F64,
+          "empty [3,4] f64: %s", tg_tape_error(t));
+    double *v = tg_tensor_f64(e);
+    for (int i = 0; v && i < 12; i++) v[i] = i - 5;
+    tg_requires_grad(e);
+    CHECK(tg_backward(tg_sum(tg_mul(e, e))) == TG_OK, "%s", tg_tape_error(t));
+    tg_tensor *g = tg_tensor_grad(e);
+    for (int i = 0; g && i < 12; i++)
+        CHECK(tg_tensor_get(g, i) == 2.0 * (i - 5), "empty's gradient[%d] %g", i,
+              tg_tensor_get(g, i));
+    tg_tensor *s = tg_empty(t, TG_F32, 0, NULL);
+    CHECK(s && tg_tensor_rank(s) == 0, "a 0-d empty");
+    CHECK(tg_empty(t, TG_F32, 1, (int64_t[]){-1}) == NULL && strstr(tg_tape_error(t), "empty"),
+          "a negative extent: %s", tg_tape_error(t));
+    tg_tape_free(t);
+}
+
 /* A parameter's proxy works in the stored gradient itself
  * (autograd/core/gradbuf.c): what each sweep leaves there must be what
  * adding the proxy's gradient into it gave, whatever was there before
@@ -512,6 +536,7 @@ int main(void) {
     test_no_grad();
     test_params();
     test_param_grad_in_place();
+    test_empty();
     test_reuse();
     test_tensors();
     test_abort_switch();

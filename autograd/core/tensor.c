@@ -239,7 +239,7 @@ void tg__bstrides(int rank, const int64_t *shape, int orank, const int64_t *osha
 
 static tg_tensor *make_leaf(tg_tape *tape, const char *op, tg_dtype dt, int rank,
                             const int64_t *shape) {
-    if (!tape) return NULL;
+    if (!tape) return tg__fail(NULL, TG_ERR_NULL, op, "tape is NULL");
     int64_t n;
     if (!check_shape(tape, op, rank, shape, dt, &n)) return NULL;
     bool old = tape->grad_enabled;
@@ -271,7 +271,7 @@ tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v) {
 
 tg_tensor *tg_scalar(tg_tape *tape, double v) {
     /* The hot path of scalar code: no shape checks needed for rank 0. */
-    if (!tape) return NULL;
+    if (!tape) return tg__fail(NULL, TG_ERR_NULL, "scalar", "tape is NULL");
     tg_tensor *t = tg__record(tape);
     if (!t) return NULL;
     t->op = TG_OP_LEAF;
@@ -300,17 +300,24 @@ static void copy_range(void *ctx, int64_t lo, int64_t hi) {
         memset(j->dst + off, 0, n);
 }
 
-tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
-                         const void *data) {
-    tg_tensor *t = make_leaf(tape, "tensor_new", dt, rank, shape);
+/* A leaf with data's elements (zeros for NULL); `op` names the caller in
+ * errors. */
+static tg_tensor *leaf_copy(const char *op, tg_tape *tape, tg_dtype dt, int rank,
+                            const int64_t *shape, const void *data) {
+    tg_tensor *t = make_leaf(tape, op, dt, rank, shape);
     if (!t) return NULL;
     copy_job j = {t->data, data, tg__esize(dt)};
     tg__elementwise(tg__numel(t), copy_range, &j);
     return tg__handle(t);
 }
 
+tg_tensor *tg_tensor_new(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape,
+                         const void *data) {
+    return leaf_copy("tensor_new", tape, dt, rank, shape, data);
+}
+
 tg_tensor *tg_zeros(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
-    return tg_tensor_new(tape, dt, rank, shape, NULL);
+    return leaf_copy("zeros", tape, dt, rank, shape, NULL);
 }
 
 /* No memset: for a caller that writes every element next (a data set's
@@ -608,7 +615,7 @@ bool tg_tensor_is_param(const tg_tensor *h) {
 }
 
 tg_tensor *tg_param_on(tg_tape *tape, tg_tensor *p) {
-    if (!tape) return NULL;
+    if (!tape) return tg__fail(NULL, TG_ERR_NULL, "param_on", "tape is NULL");
     if (!p) return tg__fail(tape, TG_ERR_NULL, "param_on", "parameter is NULL");
     tg_tape *tp = tape;
     /* a parameter: its proxy; a tape tensor: itself, checked */
