@@ -16,7 +16,8 @@
  *   5. two sweeps, a seed at s, tg_grad with respect to s, grad mode
  *      switched in the middle of scalar code
  *   6. stale s: 1..130 passes back, made inside a recomputed segment
- *   7. names, hooks, anomaly mode, DOT and the HTML page on scalar code
+ *   7. names, hooks (plain and recorded sweeps), the trace, anomaly mode,
+ *      DOT and the HTML page on scalar code
  *   8. 200 000 scalar ops in a pass, twice, against the hand-written
  *      gradient; tg_tape_count grows by one per op
  *   9. two threads, each with its own tape, running scalar code
@@ -514,10 +515,10 @@ static void test_queries(void) {
      * gradient, not gs */
     tg_tensor *z = tg_mul(gs, s);
     CHECK_NEAR(tg_item(z), ds * 3, 1e-15);
-    CHECK(tg_backward(y) == TG_OK, "second backward");
+    CHECK(tg_backward(tg_mul_scalar(s, 7)) == TG_OK, "a sweep from another output");
     CHECK_NEAR(tg_item(gs), ds, 1e-15);
-    CHECK_NEAR(tg_grad_item(s), ds, 1e-15); /* an intermediate's: the last sweep's */
-    CHECK_NEAR(tg_grad_item(a), 2 * ds * 2, 1e-14); /* a leaf's: accumulated */
+    CHECK(tg_grad_item(s) == 7, "an intermediate's: the last sweep's (%g)", tg_grad_item(s));
+    CHECK_NEAR(tg_grad_item(a), ds * 2 + 7 * 2, 1e-14); /* a leaf's: accumulated */
     /* detach: a leaf with s's value */
     size_t n2 = tg_tape_count(t);
     tg_tensor *d = tg_detach(s);
@@ -860,6 +861,44 @@ static void test_inspect(void) {
         free(page);
     }
     remove(path);
+    CHECK_OK(t);
+    tg_tape_free(t);
+
+    /* the trace of a sweep from scalar code through a tensor op and back:
+     * scalar steps in full, the tensor steps summarized */
+    t = tg_tape_new();
+    a = tg_tensor_set_name(leaf(t, 1.5), "a");
+    s = tg_tensor_set_name(tg_mul(a, a), "s");
+    V = tg_tensor_new(t, TG_F64, TG_SHAPE(2), (double[]){1, 2});
+    y = tg_mul(tg_sum(tg_mul(s, V)), s);
+    FILE *tr = tmpfile();
+    CHECK(tr != NULL, "tmpfile");
+    if (tr) {
+        tg_tape_set_trace(t, tr);
+        CHECK(tg_backward(y) == TG_OK, "traced backward");
+        tg_tape_set_trace(t, NULL);
+        long n = ftell(tr);
+        char *text = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+        rewind(tr);
+        size_t got = fread(text, 1, (size_t)(n > 0 ? n : 0), tr);
+        text[got] = 0;
+        fclose(tr);
+        CHECK(!strcmp(text, "backward of L = #5\n"
+                            "#5 = mul(#4, #1 s)\n"
+                            "  dL/d#4 += dL/dL (1) * d#5/d#4 (2.25) = 2.25\n"
+                            "  dL/ds += dL/dL (1) * d#5/d#1 (6.75) = 6.75\n"
+                            "#4 = sum(#3)\n"
+                            "  dL/d#3 += dL/d#4 [] (2.25) through sum = [2] ([2.25, 2.25])\n"
+                            "#3 = mul(#1 s, #2)\n"
+                            "  dL/ds += dL/d#3 [2] ([2.25, 2.25]) through mul = [] (6.75)\n"
+                            "#1 s = mul(#0 a, #0 a)\n"
+                            "  dL/da += dL/ds (13.5) * d#1/d#0 (1.5) = 20.25\n"
+                            "  dL/da += dL/ds (13.5) * d#1/d#0 (1.5) = 20.25\n"
+                            "dL/da = 40.5\n"),
+              "trace:\n%s", text);
+        free(text);
+        CHECK(tg_grad_item(a) == 40.5, "the traced sweep's gradient");
+    }
     CHECK_OK(t);
     tg_tape_free(t);
 
