@@ -6,7 +6,8 @@
  *   1. s handed to tensor ops (broadcast, reshape/expand/flatten, stack,
  *      concat, sum/mean, matmul, where/clamp/maximum, cast, custom ops):
  *      values and gradients against finite differences and closed forms,
- *      on graphs that go scalar -> tensor -> scalar -> tensor
+ *      on graphs that go scalar -> tensor -> scalar -> tensor; s against
+ *      a vector long enough for fused chains
  *   2. 0-d results of sum, matmul (1-D . 1-D) and mean, and 0-d
  *      parameters, in scalar code
  *   3. higher order through scalar code: the Hessian of Rosenbrock (n = 4)
@@ -241,6 +242,36 @@ static void test_tensor_ops(void) {
     CHECK(tg_grad_item(s) == 14, "s's own gradient after the sweep: %g", tg_grad_item(s));
     CHECK_OK(t);
     tg_tape_free(t);
+}
+
+/* s against a vector long enough for fused chains (tg_tape_set_fusion:
+ * 16384 elements by default): s * V broadcasts (not fused), the chain after
+ * it fuses, its full sum is a 0-d result that goes back into scalar code.
+ * L = (sum exp(s v_i)) * s, s = a b. */
+static void test_fused(void) {
+    enum { N = 20000 };
+    tg_tape *t = tg_tape_new();
+    tg_tape_set_fusion(t, 16384);
+    double *v = malloc(sizeof(double) * N);
+    for (int i = 0; i < N; i++) v[i] = (double)(i % 7) / 70.0;
+    tg_tensor *a = leaf(t, 0.5), *b = leaf(t, 1.5);
+    tg_tensor *s = tg_mul(a, b);
+    tg_tensor *V = tg_tensor_new(t, TG_F64, TG_SHAPE(N), v);
+    tg_tensor *e = tg_exp(tg_add_scalar(tg_mul(s, V), 0.0)); /* mul, add_scalar, exp */
+    tg_tensor *S = tg_sum(e);
+    tg_tensor *L = tg_mul(S, s);
+    CHECK(tg_backward(L) == TG_OK, "backward: %s", tg_tape_error(t));
+    double sv = 0.75, sum = 0, dsum = 0;
+    for (int i = 0; i < N; i++) sum += exp(sv * v[i]), dsum += v[i] * exp(sv * v[i]);
+    double dLds = dsum * sv + sum; /* d/ds of S(s) s */
+    CHECK(tg_tensor_grad(e) == NULL, "e was inside a fused chain (its gradient is not kept)");
+    CHECK_NEAR(tg_item(L), sum * sv, 1e-12);
+    CHECK_NEAR(tg_grad_item(s), dLds, 1e-12);
+    CHECK_NEAR(tg_grad_item(a), dLds * 1.5, 1e-12);
+    CHECK_NEAR(tg_grad_item(b), dLds * 0.5, 1e-12);
+    CHECK_OK(t);
+    tg_tape_free(t);
+    free(v);
 }
 
 /* tg_cast of s to f32 and back, and s in f32 tensor code: values that f32
@@ -1124,6 +1155,7 @@ static void test_errors(void) {
 int main(void) {
     test_tensor_ops();
     test_cast();
+    test_fused();
     test_from_tensors();
     test_higher();
     test_penalty();
