@@ -19,8 +19,9 @@
  *   6. stale s: 1..130 passes back, made inside a recomputed segment
  *   7. names, hooks (plain and recorded sweeps), the trace, anomaly mode,
  *      DOT and the HTML page on scalar code
- *   8. 200 000 scalar ops in a pass, twice, against the hand-written
- *      gradient; tg_tape_count grows by one per op
+ *   8. 200 000 scalar ops in a pass, four passes, against the
+ *      hand-written gradient; tg_tape_count grows by one per op; steady
+ *      passes reuse the memory and allocate nothing
  *   9. two threads, each with its own tape, running scalar code
  *  10. errors: NULL, another tape's s, f32 0-d mixed with s
  */
@@ -991,16 +992,25 @@ static double rosen_pass(tg_tape *t, int n, const double *x0, double *g, int *co
     return f;
 }
 
+/* A counting allocator: a steady pass of scalar code allocates nothing. */
+static long n_alloc;
+static void *c_malloc(size_t n, void *ud) { (void)ud; n_alloc++; return malloc(n); }
+static void *c_realloc(void *p, size_t n, void *ud) { (void)ud; n_alloc++; return realloc(p, n); }
+static void c_free(void *p, void *ud) { (void)ud; free(p); }
+
 static void test_long(void) {
-    enum { N = 25001 }; /* 8 ops per term: 200 000 scalar ops */
+    enum { N = 25001, PASSES = 4 }; /* 8 ops per term: 200 000 scalar ops a pass */
     double *x = malloc(sizeof(double) * N), *g = malloc(sizeof(double) * N);
     tg_rng rng;
     tg_rng_seed(&rng, 5);
     for (int i = 0; i < N; i++) x[i] = 2 * tg_rng_uniform(&rng) - 1;
+    tg_set_allocator(&(tg_allocator){c_malloc, c_realloc, c_free, NULL});
     tg_tape *t = tg_tape_new();
-    size_t held = 0;
-    for (int pass = 0; pass < 3; pass++) {
+    size_t held = 0, bytes = 0;
+    long allocs = 0;
+    for (int pass = 0; pass < PASSES; pass++) {
         tg_tape_reset(t);
+        if (pass == 2) allocs = n_alloc;
         int count_ok;
         double f = rosen_pass(t, N, x, g, &count_ok);
         CHECK(count_ok, "pass %d: tg_tape_count grows by one per op", pass);
@@ -1019,14 +1029,21 @@ static void test_long(void) {
         CHECK(fabs(f - fe) <= 1e-12 * fe, "pass %d: f = %.17g, expected %.17g", pass, f, fe);
         CHECK(err <= 1e-13, "pass %d: gradient off by %g", pass, err);
         CHECK_OK(t);
-        /* passes 1 and 2 run in the memory of the earlier ones (two sets of
-         * slabs take turns) */
+        /* every pass the same bytes; from the third on (the first two fill
+         * the two sets of slabs that take turns) the memory of the earlier
+         * ones, and no allocation */
+        if (pass == 0) bytes = tg_tape_bytes(t);
+        CHECK(tg_tape_bytes(t) == bytes, "pass %d: %zu bytes, pass 0 %zu", pass, tg_tape_bytes(t),
+              bytes);
         if (pass == 1) held = tg_tape_bytes_held(t);
-        if (pass == 2) CHECK(tg_tape_bytes_held(t) == held, "pass 2 reuses the memory");
+        if (pass >= 2) CHECK(tg_tape_bytes_held(t) == held, "pass %d reuses the memory", pass);
         /* shift the point so each pass has its own numbers */
         for (int i = 0; i < N; i++) x[i] *= 0.99;
     }
+    CHECK(allocs > 0, "the first passes allocated through the counting allocator");
+    CHECK(n_alloc == allocs, "steady passes made %ld allocations", n_alloc - allocs);
     tg_tape_free(t);
+    tg_set_allocator(NULL);
     free(x), free(g);
 }
 
