@@ -199,7 +199,7 @@ static void test_tensor_ops(void) {
     gc_check_in("broadcast", f_broadcast, NULL, 3, (tg_tensor *[]){a, b, v}, true);
     gc_check_in("shape", f_shape, NULL, 3, (tg_tensor *[]){a, b, M}, true);
     gc_check_in("join", f_join, NULL, 3, (tg_tensor *[]){a, b, v}, true);
-    gc_check_in("select", f_select, NULL, 3, (tg_tensor *[]){a, b, v}, false);
+    gc_check_in("select", f_select, NULL, 3, (tg_tensor *[]){a, b, v}, true);
     gc_check_in("custom", f_custom, NULL, 3, (tg_tensor *[]){a, b, v}, true);
     CHECK_OK(t);
     tg_tape_free(t);
@@ -235,7 +235,8 @@ static void test_tensor_ops(void) {
     CHECK(tg_tensor_numel(E) == 6 && tg_tensor_get(E, 5) == 3, "expand of s to [2,3]");
     tg_tensor *R = tg_reshape(s, 1, (const int64_t[]){1});
     CHECK(tg_tensor_rank(R) == 1 && tg_tensor_get(R, 0) == 3, "reshape of s to [1]");
-    /* loss = sum(s * v) = s * 7: dA = 7 B = 14, dB = 7 A = 10.5 */
+    /* loss = sum of s v over [2,3] (v's rows [1,2,4] twice) = 14 s:
+     * dA = 14 B = 28, dB = 14 A = 21, ds = 14 */
     CHECK(tg_backward(tg_sum(tg_mul(E, tg_expand(V, 2, (const int64_t[]){2, 3})))) == TG_OK,
           "backward through expand");
     CHECK(tg_grad_item(A) == 28 && tg_grad_item(B) == 21, "expand's gradient sums: %g %g",
@@ -860,14 +861,33 @@ static void test_inspect(void) {
     CHECK(h.calls == 3 && tg_item(gg[0]) == -800, "second derivative through the hook: %d %g",
           h.calls, tg_item(gg[0]));
 
-    /* DOT and the tape print name everything */
+    /* DOT names the ops and the tensors; from s alone, just s's inputs */
     char *dot = malloc(16384);
     size_t len = tg_tape_sprint_dot(t, y, dot, 16384);
     CHECK(len > 0 && len < 16384 && strstr(dot, "digraph") && strstr(dot, "mul") &&
-              strstr(dot, "sum") && strstr(dot, "s2") && strstr(dot, "\"") != NULL,
-          "dot names the ops and s");
+              strstr(dot, "sum") && strstr(dot, "s2") && strstr(dot, "\"a") &&
+              strstr(dot, "\"b") && strstr(dot, "\"V") && strstr(dot, "\"r") &&
+              strstr(dot, "\"y"),
+          "dot names the ops and the tensors:\n%s", dot);
+    len = tg_tape_sprint_dot(t, s, dot, 16384);
+    CHECK(len > 0 && len < 16384 && strstr(dot, "mul") && strstr(dot, "s2") &&
+              strstr(dot, "\"a") && strstr(dot, "\"b") && !strstr(dot, "sum") &&
+              !strstr(dot, "\"V") && !strstr(dot, "\"y"),
+          "dot from s: s and its inputs only:\n%s", dot);
     free(dot);
-    /* the HTML page of the sweep from y */
+    /* two passes on (today the slot s had: passes alternate between two
+     * sets of slabs), a new s made in the same order has no name and no
+     * hook */
+    tg_tape_reset(t);
+    tg_tape_reset(t);
+    tg_tensor_set_name(a = leaf(t, 1.5), "a");
+    tg_tensor_set_name(b = leaf(t, 2.0), "b");
+    tg_tensor *s_new = tg_mul(a, b);
+    CHECK(tg_tensor_name(s_new) == NULL, "the name went with the reset");
+    CHECK(tg_backward(tg_mul(s_new, s_new)) == TG_OK && h.calls == 3, "the hook too (%d calls)",
+          h.calls);
+    CHECK(tg_grad_item(a) == 2 * 3 * 2, "no hook, no x10: %g", tg_grad_item(a));
+    CHECK_OK(t);
     tg_tape_free(t);
 
     t = tg_tape_new();
