@@ -9,9 +9,11 @@
  *      on graphs that go scalar -> tensor -> scalar -> tensor; s against
  *      a vector long enough for fused chains
  *   2. 0-d results of sum, matmul (1-D . 1-D) and mean, and 0-d
- *      parameters, in scalar code
+ *      parameters, in scalar code; 0-d parameters of a tg_params list
+ *      trained by SGD on a loss of scalar code
  *   3. higher order through scalar code: the Hessian of Rosenbrock (n = 4)
- *      and of x*y*sin(x) against closed forms; a gradient penalty
+ *      and of x*y*sin(x) against closed forms; a gradient penalty; the
+ *      drivers (vjp, jvp, jacobian, hessian, hvp, *_of) at s
  *   4. queries on s, tg_tensor_grad, tg_requires_grad, detach, writing
  *      through tg_tensor_f64, printing
  *   5. two sweeps, a seed at s, tg_grad with respect to s, grad mode
@@ -365,6 +367,95 @@ static void test_from_tensors(void) {
     CHECK_OK(t);
     tg_tape_free(t);
     tg_param_free(p);
+}
+
+/* 0-d parameters of a tg_params list trained by SGD (momentum 0.5) on a
+ * loss of scalar code and a tensor loss: L = (p q - 2)^2 + mse(p V, T),
+ * with the hand-written gradient and update alongside. */
+static void test_optim(void) {
+    tg_params *ps = tg_params_new(TG_F64);
+    tg_tensor *p = tg_params_add(ps, "p", 0, NULL, 0), *q = tg_params_add(ps, "q", 0, NULL, 0);
+    CHECK(p && q, "0-d parameters: %s", tg_last_error());
+    if (!p || !q) {
+        tg_params_free(ps);
+        return;
+    }
+    tg_tensor_f64(p)[0] = 0.5, tg_tensor_f64(q)[0] = 1.5;
+    tg_sgd_opts o = TG_SGD_DEFAULTS;
+    o.momentum = 0.5;
+    tg_optim *opt = tg_sgd_new(ps, 0.05, &o);
+    tg_tape *t = tg_tape_new();
+    const double V[3] = {1, -1, 2}, T[3] = {0.5, 0.2, 1.0};
+    double hp = 0.5, hq = 1.5, bp = 0, bq = 0; /* by hand */
+    for (int step = 0; step < 5; step++) {
+        tg_optim_zero_grad(opt);
+        tg_tensor *Vt = tg_tensor_new(t, TG_F64, TG_SHAPE(3), V);
+        tg_tensor *Tt = tg_tensor_new(t, TG_F64, TG_SHAPE(3), T);
+        /* p q: two parameters, so one of them through its proxy on t */
+        tg_tensor *r = tg_sub_scalar(tg_mul(tg_param_on(t, p), q), 2.0);
+        tg_tensor *L = tg_add(tg_mul(r, r), tg_mse_loss(tg_mul(p, Vt), Tt, TG_REDUCE_MEAN));
+        CHECK(tg_backward(L) == TG_OK, "step %d: %s", step, tg_tape_error(t));
+        double rr = hp * hq - 2, gp = 2 * rr * hq, gq = 2 * rr * hp, mse = 0;
+        for (int i = 0; i < 3; i++) {
+            double d = hp * V[i] - T[i];
+            mse += d * d / 3;
+            gp += 2 * d * V[i] / 3;
+        }
+        CHECK_NEAR(tg_item(L), rr * rr + mse, 1e-14);
+        CHECK_NEAR(tg_grad_item(p), gp, 1e-14);
+        CHECK_NEAR(tg_grad_item(q), gq, 1e-14);
+        CHECK(tg_optim_step(opt) == TG_OK, "step %d", step);
+        bp = step ? 0.5 * bp + gp : gp, bq = step ? 0.5 * bq + gq : gq;
+        hp -= 0.05 * bp, hq -= 0.05 * bq;
+        CHECK_NEAR(tg_item(p), hp, 1e-14);
+        CHECK_NEAR(tg_item(q), hq, 1e-14);
+        tg_tape_reset(t);
+    }
+    CHECK_OK(t);
+    tg_tape_free(t);
+    tg_optim_free(opt);
+    tg_params_free(ps);
+}
+
+/* The drivers of tg_autograd.h at s (an intermediate) and at 0-d leaves. */
+static tg_tensor *f_sc(tg_tape *t, tg_tensor *const *x, void *ud) {
+    (void)t, (void)ud;
+    return tg_mul(tg_mul(x[0], x[0]), tg_sin(x[0])); /* x^2 sin x */
+}
+
+static void test_drivers(void) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = leaf(t, 0.6), *b = leaf(t, 1.5);
+    tg_tensor *s = tg_mul(a, b); /* 0.9 */
+    tg_tensor *V = tg_tensor_new(t, TG_F64, TG_SHAPE(2), (double[]){1, 2});
+    tg_tensor *y = tg_mul(tg_mul(s, s), V);          /* [2]: s^2 V */
+    tg_tensor *u = tg_tensor_new(t, TG_F64, TG_SHAPE(2), (double[]){3, -1});
+    tg_tensor *vj = tg_vjp(y, s, u, 0);              /* u . 2 s V = 2 s (3 - 2) */
+    CHECK(vj && tg_tensor_rank(vj) == 0, "vjp at s is 0-d");
+    CHECK_NEAR(tg_item(vj), 2 * 0.9, 1e-15);
+    tg_tensor *jv = tg_jvp(y, s, tg_scalar(t, 0.5), 0); /* 2 s V 0.5 = [0.9, 1.8] */
+    CHECK(jv && tg_tensor_rank(jv) == 1, "jvp at s has y's shape");
+    CHECK_NEAR(tg_tensor_get(jv, 0), 0.9, 1e-15);
+    CHECK_NEAR(tg_tensor_get(jv, 1), 1.8, 1e-15);
+    tg_tensor *J = tg_jacobian(y, s, 0);             /* [2] + [] = [2] */
+    CHECK(J && tg_tensor_rank(J) == 1 && tg_tensor_numel(J) == 2, "jacobian at s: [2]");
+    CHECK_NEAR(tg_tensor_get(J, 1), 2 * 0.9 * 2, 1e-15);
+    tg_tensor *f = tg_sum(y);                        /* 3 s^2 */
+    tg_tensor *H = tg_hessian(f, s, 0);
+    CHECK(H && tg_tensor_rank(H) == 0, "hessian at s is 0-d");
+    CHECK_NEAR(tg_item(H), 6, 1e-15);
+    tg_tensor *Hv = tg_hvp(f, a, tg_scalar(t, 2.0), 0); /* d2/da2 3 a^2 b^2 = 6 b^2 */
+    CHECK_NEAR(tg_item(Hv), 2 * 6 * 2.25, 1e-14);
+    /* the function forms at a 0-d point (copied to a leaf on t) */
+    tg_tensor *x0 = tg_scalar(t, 0.7);
+    tg_tensor *Hf = tg_hessian_of(t, f_sc, NULL, x0, 0);
+    double xv = 0.7; /* (x^2 sin x)'' = 2 sin x + 4 x cos x - x^2 sin x */
+    CHECK(Hf && tg_tensor_rank(Hf) == 0, "hessian_of at a 0-d point");
+    CHECK_NEAR(tg_item(Hf), 2 * sin(xv) + 4 * xv * cos(xv) - xv * xv * sin(xv), 1e-14);
+    tg_tensor *Jf = tg_jacobian_of(t, f_sc, NULL, s, 0); /* at s = 0.9, s used as is */
+    CHECK_NEAR(tg_item(Jf), 2 * 0.9 * sin(0.9) + 0.81 * cos(0.9), 1e-14);
+    CHECK_OK(t);
+    tg_tape_free(t);
 }
 
 /* ====================================== 3. higher order through scalar code */
@@ -1194,8 +1285,10 @@ int main(void) {
     test_cast();
     test_fused();
     test_from_tensors();
+    test_optim();
     test_higher();
     test_penalty();
+    test_drivers();
     test_queries();
     test_sweeps();
     test_stale();
