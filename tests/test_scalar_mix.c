@@ -654,6 +654,11 @@ static void test_queries(void) {
     tg_tensor *gd[2];
     CHECK(tg_grad(yd, NULL, 2, (tg_tensor *[]){d, b}, gd, 0) == TG_OK, "grad");
     CHECK(tg_item(gd[0]) == 1.5 && tg_item(gd[1]) == 0, "no path from d back to b");
+    /* detach shares s's values (tg_core.h): a write through d shows in s */
+    double *dp = tg_tensor_f64(d);
+    CHECK(dp != NULL, "a pointer to d's value");
+    if (dp) dp[0] = 4;
+    CHECK(tg_item(s) == 4 && tg_item(tg_mul(s, a)) == 6, "written through d, read through s");
     CHECK_OK(t);
     tg_tape_free(t);
 
