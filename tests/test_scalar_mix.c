@@ -18,7 +18,10 @@
  *      through tg_tensor_f64, printing
  *   5. two sweeps, a seed at s, tg_grad with respect to s, grad mode
  *      switched in the middle of scalar code
- *   6. stale s: 1..130 passes back, made inside a recomputed segment
+ *   6. stale s: 1..130 passes back (126 only before its slot is refilled),
+ *      refused by ops, tensor ops, drivers, custom ops, segments, hooks,
+ *      names, queries, DOT and HTML, recording nothing; an s made inside
+ *      a recomputed segment, in its forward or its rerun
  *   7. names, hooks (plain and recorded sweeps), the trace, anomaly mode,
  *      DOT and the HTML page on scalar code
  *   8. 200 000 scalar ops in a pass, four passes, against the
@@ -767,6 +770,15 @@ static void test_sweeps(void) {
 
 /* ========================================================== 6. stale */
 
+static tg_tensor *hook_keep(tg_tensor *t, tg_tensor *g, void *ud) {
+    (void)t, (void)ud;
+    return g;
+}
+static void seg_square(void *ctx, tg_tensor *const *in, tg_tensor **out) {
+    (void)ctx;
+    out[0] = tg_mul(in[0], in[0]);
+}
+
 static void refused_k(int k) {
     tg_tape *t = tg_tape_new();
     tg_tensor *a = leaf(t, 2), *b = leaf(t, 3);
@@ -776,6 +788,7 @@ static void refused_k(int k) {
     tg_tensor *a2 = leaf(t, 5), *b2 = leaf(t, 7);
     tg_tensor *s2 = tg_mul(a2, b2), *e2 = tg_exp(tg_mul_scalar(s2, 0.1));
     CHECK(tg_backward(tg_add(s2, e2)) == TG_OK, "k=%d: this pass", k);
+    tg_tensor *one = tg_scalar(t, 1);
     size_t n = tg_tape_count(t);
     const tg_tensor *old[2] = {s, e};
     char buf[16];
@@ -812,6 +825,32 @@ static void refused_k(int k) {
         CHECK_LAST(TG_ERR_STALE, "requires_grad");
         CHECK(tg_tensor_set_name(o, "old") == NULL, "k=%d: set_name", k);
         CHECK_LAST(TG_ERR_STALE, "set_name");
+        CHECK(tg_tensor_set_hook(o, hook_keep, NULL) == NULL, "k=%d: set_hook", k);
+        CHECK_LAST(TG_ERR_STALE, "set_hook");
+        CHECK(tg_backward_seed(o, one) == TG_ERR_STALE, "k=%d: backward_seed", k);
+        CHECK_LAST(TG_ERR_STALE, "backward: operand 1 is stale");
+        CHECK(tg_cast(o, TG_F32) == NULL, "k=%d: cast", k);
+        CHECK_LAST(TG_ERR_STALE, "cast: operand 1 is stale");
+        CHECK(tg_where(s2, o, s2) == NULL, "k=%d: where", k);
+        CHECK_LAST(TG_ERR_STALE, "where: operand 2 is stale");
+        CHECK(tg_maximum(s2, o) == NULL, "k=%d: maximum", k);
+        CHECK_LAST(TG_ERR_STALE, "maximum: operand 2 is stale");
+        CHECK(tg_clamp(o, 0, 1) == NULL, "k=%d: clamp", k);
+        CHECK_LAST(TG_ERR_STALE, "clamp: operand 1 is stale");
+        CHECK(tg_vjp(o, a2, NULL, 0) == NULL, "k=%d: vjp", k);
+        CHECK_LAST(TG_ERR_STALE, "vjp: operand 1 is stale");
+        CHECK(tg_custom(&CUBE, NULL, 1, &o) == NULL, "k=%d: custom", k);
+        CHECK_LAST(TG_ERR_STALE, "is stale");
+        tg_tensor *so[1];
+        CHECK(tg_segment(seg_square, NULL, 1, &o, 1, so, NULL) == TG_ERR_STALE, "k=%d: segment", k);
+        CHECK_LAST(TG_ERR_STALE, "segment: operand 1 is stale");
+        CHECK(tg_tape_sprint_dot(t, o, NULL, 0) == 0, "k=%d: dot of the old s", k);
+        CHECK(tg_tape_write_html(t, o, "test_scalar_mix_never.html", NULL) == TG_ERR_ARG,
+              "k=%d: html of the old s", k);
+        char pr[96];
+        tg_tensor_sprint(pr, sizeof pr, o, NULL);
+        CHECK(strstr(pr, "stale") != NULL, "k=%d: print says stale: %s", k, pr);
+        tg_clear_error();
         CHECK(tg_tensor_rank(o) == -1 && tg_tensor_numel(o) == -1 && tg_tensor_dim(o, 0) == -1 &&
                   tg_tensor_shape(o) == NULL && tg_tensor_f64(o) == NULL &&
                   tg_tensor_data(o) == NULL && isnan(tg_tensor_get(o, 0)) &&
