@@ -209,24 +209,45 @@ static void test_tensor_ops(void) {
     CHECK_OK(t);
     tg_tape_free(t);
 
-    /* The same graphs with backward (stored gradients), against gradcheck's
-     * numbers through tg_grad: the leaves a, b of scalar code get what the
-     * functional form gives. */
-    t = tg_tape_new();
-    tg_tensor *x[3] = {leaf(t, 0.8), leaf(t, 1.5),
-                       vec(t, 3, (const double[]){0.6, 1.1, 1.4})};
-    tg_tensor *y = f_broadcast(t, x, NULL);
-    tg_tensor *g[3];
-    CHECK(tg_grad(y, NULL, 3, x, g, 0) == TG_OK, "grad: %s", tg_tape_error(t));
-    CHECK(tg_backward(y) == TG_OK, "backward: %s", tg_tape_error(t));
-    CHECK(tg_grad_item(x[0]) == tg_item(g[0]) && tg_grad_item(x[1]) == tg_item(g[1]),
-          "backward and tg_grad agree on the scalars: %.17g %.17g", tg_grad_item(x[0]),
-          tg_item(g[0]));
-    tg_tensor *gv = tg_tensor_grad(x[2]);
-    for (int k = 0; k < 3; k++)
-        CHECK(tg_tensor_get(gv, k) == tg_tensor_get(g[2], k), "vector grad %d", k);
-    CHECK_OK(t);
-    tg_tape_free(t);
+    /* The same graphs with backward (stored gradients): the leaves get what
+     * tg_grad gives, bit for bit, and a second sweep on the pass doubles
+     * them exactly (the working gradients of s and of its reshapes start
+     * afresh each sweep) */
+    struct { const char *name; op_fn f; bool mat; } graphs[] = {
+        {"broadcast", f_broadcast, false}, {"shape", f_shape, true}, {"join", f_join, false},
+        {"select", f_select, false}, {"custom", f_custom, false}};
+    for (size_t k = 0; k < sizeof graphs / sizeof graphs[0]; k++) {
+        t = tg_tape_new();
+        tg_tensor *x[3] = {leaf(t, 0.8), leaf(t, 1.5),
+                           graphs[k].mat
+                               ? tg_requires_grad(tg_tensor_new(t, TG_F64, TG_SHAPE(2, 3),
+                                                                (double[]){0.1, -0.2, 0.3, 0.9,
+                                                                           -0.5, 0.4}))
+                               : vec(t, 3, (const double[]){0.6, 1.1, 1.4})};
+        tg_tensor *y = graphs[k].f(t, x, NULL);
+        tg_tensor *g[3];
+        CHECK(tg_grad(y, NULL, 3, x, g, 0) == TG_OK, "%s: grad: %s", graphs[k].name,
+              tg_tape_error(t));
+        CHECK(tg_backward(y) == TG_OK, "%s: backward: %s", graphs[k].name, tg_tape_error(t));
+        CHECK(tg_grad_item(x[0]) == tg_item(g[0]) && tg_grad_item(x[1]) == tg_item(g[1]),
+              "%s: backward and tg_grad agree on the scalars: %.17g %.17g", graphs[k].name,
+              tg_grad_item(x[0]), tg_item(g[0]));
+        tg_tensor *gv = tg_tensor_grad(x[2]);
+        int64_t n = tg_tensor_numel(x[2]);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(tg_tensor_get(gv, i) == tg_tensor_get(g[2], i), "%s: tensor grad %d",
+                  graphs[k].name, (int)i);
+        CHECK(tg_backward(y) == TG_OK, "%s: second backward", graphs[k].name);
+        CHECK(tg_grad_item(x[0]) == 2 * tg_item(g[0]) && tg_grad_item(x[1]) == 2 * tg_item(g[1]),
+              "%s: a second sweep doubles: %.17g %.17g", graphs[k].name, tg_grad_item(x[0]),
+              2 * tg_item(g[0]));
+        gv = tg_tensor_grad(x[2]);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(tg_tensor_get(gv, i) == 2 * tg_tensor_get(g[2], i), "%s: tensor grad %d x2",
+                  graphs[k].name, (int)i);
+        CHECK_OK(t);
+        tg_tape_free(t);
+    }
 
     /* values and closed forms, exact: s = a b = 3 (a = 1.5, b = 2) */
     t = tg_tape_new();
