@@ -28,7 +28,9 @@
  *      hand-written gradient; tg_tape_count grows by one per op; steady
  *      passes reuse the memory and allocate nothing
  *   9. two threads, each with its own tape, running scalar code
- *  10. errors: NULL, another tape's s, f32 0-d mixed with s
+ *  10. errors: NULL, another tape's s, f32 0-d mixed with s (an f32
+ *      constant takes f64, an s made with recording off takes f32, a
+ *      tensor that requires grad is never converted)
  */
 #include "gradharness.h"
 
