@@ -144,8 +144,10 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
         if (!seed) return tape->status;
         if (seed->dtype != out->dtype || !tg__same_shape(seed, out))
             return tg__fail(tape, TG_ERR_SHAPE, op,
-                            "seed gradient %s does not match the output %s",
+                            "seed gradient %s %s does not match the output %s %s",
+                            tg_dtype_name((tg_dtype)seed->dtype),
                             tg__shape_str(b0, sizeof b0, seed->rank, seed->shape),
+                            tg_dtype_name((tg_dtype)out->dtype),
                             tg__shape_str(b1, sizeof b1, out->rank, out->shape)),
                    tape->status;
     } else if (tg__numel(out) != 1) {

@@ -17,6 +17,7 @@
  */
 #include "inspect_private.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -453,14 +454,24 @@ static tg_status write_page(hpage *p, const tg_html_opts *o) {
 
 tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *path,
                              const tg_html_opts *opts) {
-    if (!tape || !out || !path) return TG_ERR_NULL;
+    if (!tape || !out || !path)
+        return tg__qfail(TG_ERR_NULL, "tape_write_html: %s is NULL",
+                         !tape ? "tape" : !out ? "out" : "path");
     tg__fuse_force_all(tape); /* shows values: lazy records compute theirs */
     const tg_tensor *o = tg__rec(out);
-    if ((o->flags & TGF_PARAM) || o->tape != tape || stale(out)) return TG_ERR_ARG;
-    int64_t oi = tg__rec_index(tape, o);
-    if (oi < 0) return TG_ERR_ARG;
-    if (tape->status != TG_OK) return tape->status;
-    if (!o->grad) return TG_ERR_STATE; /* no backward from out on this pass */
+    bool param = o->flags & TGF_PARAM, old = !param && stale(out);
+    int64_t oi = param || old || o->tape != tape ? -1 : tg__rec_index(tape, o);
+    if (oi < 0)
+        return tg__qfail(TG_ERR_ARG, "tape_write_html: out is %s",
+                         param ? "a parameter (give the output of the sweep)"
+                         : old ? "stale (made before the last tg_tape_reset)"
+                               : "on another tape");
+    if (tape->status != TG_OK)
+        return tg__qfail(tape->status, "tape_write_html: the tape holds an error: %s", tape->err);
+    if (!o->grad) /* no backward from out on this pass */
+        return tg__qfail(TG_ERR_STATE,
+                         "tape_write_html: out has no gradient on this pass (run tg_backward(out) "
+                         "first)");
     hpage p = {0};
     p.tape = tape;
     p.out = (tg_tensor *)o;
@@ -479,13 +490,22 @@ tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *pa
         layout(&p);
         FILE *f = fopen(path, "w");
         if (!f) {
-            st = TG_ERR_IO;
+            st = tg__qfail(TG_ERR_IO, "tape_write_html: cannot open %s: %s", path, strerror(errno));
         } else {
             sink s = {f, NULL, 0, 0, false};
             p.s = &s;
             st = write_page(&p, opts);
             if (fclose(f) != 0 && st == TG_OK) st = TG_ERR_IO;
+            if (st == TG_ERR_IO)
+                tg__qfail(st, "tape_write_html: writing %s failed%s", path,
+                          opts && opts->layout == TG_HTML_DOT ? " (or graphviz's dot, which the "
+                                                                "TG_HTML_DOT layout needs, failed)"
+                                                              : "");
+            else if (st != TG_OK)
+                tg__qfail(st, "tape_write_html: %s", st == TG_ERR_NOMEM ? "out of memory" : tape->err);
         }
+    } else {
+        tg__qfail(st, "tape_write_html: out of memory");
     }
     tg__free(p.recs);
     tg__free(p.keep);

@@ -5,7 +5,10 @@
  */
 #include "inspect_private.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <string.h>
 
 /* -------------------------------------------------------------- writing */
 
@@ -195,10 +198,20 @@ static const void *shown_grad(const tg_tensor *r) {
     return r->grad;
 }
 
+tg_status tg__qfail(tg_status s, const char *fmt, ...) {
+    if (s != TG_ERR_NULL || !tg__null_keeps_last()) {
+        va_list ap;
+        va_start(ap, fmt);
+        tg_set_last_errorv(s, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
 /* --------------------------------------------------------------- print */
 
 static tg_status print_tape(const tg_tape *tape, sink *s) {
-    if (!tape) return TG_ERR_NULL;
+    if (!tape) return tg__qfail(TG_ERR_NULL, "tape_sprint: tape is NULL");
     tg__fuse_force_all((tg_tape *)tape); /* prints values: lazy records compute theirs */
     /* column widths first */
     int wl = 0, ws = 2;
@@ -225,18 +238,17 @@ static tg_status print_tape(const tg_tape *tape, sink *s) {
         tg__put(s, "\n");
     });
     if (tape->status != TG_OK) tg__put(s, "error: %s\n", tape->err);
-    return s->err ? TG_ERR_IO : TG_OK;
+    return s->err ? tg__qfail(TG_ERR_IO, "tape_print: writing failed: %s", strerror(errno)) : TG_OK;
 }
 
 tg_status tg_tape_print(const tg_tape *tape, FILE *out) {
-    if (!tape || !out) return TG_ERR_NULL;
+    if (!tape || !out) return tg__qfail(TG_ERR_NULL, "tape_print: %s is NULL", tape ? "out" : "tape");
     sink s = {out, NULL, 0, 0, false};
     return print_tape(tape, &s);
 }
 
 size_t tg_tape_sprint(const tg_tape *tape, char *buf, size_t n) {
-    if (!tape) return 0;
-    if (buf && n) buf[0] = 0;
+    if (buf && n) buf[0] = 0; /* a NULL tape: print_tape says so */
     sink s = {NULL, buf, buf ? n : 0, 0, false};
     print_tape(tape, &s);
     return s.len;
@@ -261,19 +273,24 @@ static void put_esc(sink *s, const char *t) {
     }
 }
 
-static tg_status dot_tape(const tg_tape *tape, const tg_tensor *only, sink *s) {
-    if (!tape) return TG_ERR_NULL;
+static tg_status dot_tape(const char *fn, const tg_tape *tape, const tg_tensor *only, sink *s) {
+    if (!tape) return tg__qfail(TG_ERR_NULL, "%s: tape is NULL", fn);
     unsigned char *mark = NULL;
     if (only) {
         const tg_tensor *o = tg__rec(only);
-        int64_t oi = stale(only) || o->tape != tape ? -1 : tg__rec_index(tape, o);
-        if (oi < 0) return TG_ERR_ARG;
+        bool param = o->flags & TGF_PARAM, old = !param && stale(only);
+        int64_t oi = param || old || o->tape != tape ? -1 : tg__rec_index(tape, o);
+        if (oi < 0)
+            return tg__qfail(TG_ERR_ARG, "%s: the tensor to draw from is %s", fn,
+                             param ? "a parameter (draw from a tensor of the pass that reads it)"
+                             : old ? "stale (made before the last tg_tape_reset)"
+                                   : "on another tape");
         mark = tg__calloc(tape->count ? tape->count : 1, 1);
         tg_tensor **recs = tg__malloc((tape->count ? tape->count : 1) * sizeof *recs);
         if (!mark || !recs) {
             tg__free(mark);
             tg__free(recs);
-            return TG_ERR_NOMEM;
+            return tg__qfail(TG_ERR_NOMEM, "%s: out of memory", fn);
         }
         FOR_RECORDS(tape, r, idx, { recs[idx] = r; });
         mark[oi] = 1;
@@ -341,20 +358,19 @@ static tg_status dot_tape(const tg_tape *tape, const tg_tensor *only, sink *s) {
     });
     tg__put(s, "}\n");
     tg__free(mark);
-    return s->err ? TG_ERR_IO : TG_OK;
+    return s->err ? tg__qfail(TG_ERR_IO, "%s: writing failed: %s", fn, strerror(errno)) : TG_OK;
 }
 
 tg_status tg_tape_write_dot(const tg_tape *tape, const tg_tensor *only, FILE *out) {
-    if (!tape || !out) return TG_ERR_NULL;
+    if (!out) return tg__qfail(TG_ERR_NULL, "tape_write_dot: out is NULL");
     sink s = {out, NULL, 0, 0, false};
-    return dot_tape(tape, only, &s);
+    return dot_tape("tape_write_dot", tape, only, &s);
 }
 
 size_t tg_tape_sprint_dot(const tg_tape *tape, const tg_tensor *only, char *buf, size_t n) {
-    if (!tape) return 0;
     if (buf && n) buf[0] = 0;
     sink s = {NULL, buf, buf ? n : 0, 0, false};
-    if (dot_tape(tape, only, &s) != TG_OK) {
+    if (dot_tape("tape_sprint_dot", tape, only, &s) != TG_OK) {
         if (buf && n) buf[0] = 0;
         return 0;
     }

@@ -49,6 +49,16 @@ static inline tg_tensor *param_of(const tg_tensor *t) {
     return p && (p->flags & TGF_PARAM) ? p : NULL;
 }
 
+/* A failure of an inspection function that records nothing on a tape:
+ * its sentence goes to the thread's last error (the error rule of
+ * tapegrad.h; a NULL keeps an earlier failure's sentence), and s is
+ * returned. */
+tg_status tg__qfail(tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Whether handle h (not NULL) is stale (tg_engine.h: handles). */
 static inline bool stale(const tg_tensor *h) {
     const tg_tensor *t = tg__rec(h);

@@ -327,7 +327,45 @@ static void test_threads(void) {
     CHECK_LAST(TG_ERR_ARG, "main thread");
 }
 
+/* Printing and drawing a tape record nothing on it: their failures say
+ * why in the last error (they returned a bare status before). */
+static void test_inspection(void) {
+    tg_tape *t = tg_tape_new(), *u = tg_tape_new();
+    tg_tensor *x = tg_requires_grad(tg_scalar(t, 1.5));
+    tg_tensor *s = tg_mul(x, x);
+    tg_tape_reset(t);
+    tg_tensor *y = tg_requires_grad(tg_scalar(t, 2.0)), *f = tg_mul(y, y);
+    tg_clear_error();
+    CHECK(tg_tape_write_dot(t, s, stdout) == TG_ERR_ARG, "dot from a stale tensor");
+    CHECK_LAST(TG_ERR_ARG, "tape_write_dot: the tensor to draw from is stale");
+    tg_clear_error();
+    CHECK(tg_tape_sprint_dot(t, s, NULL, 0) == 0, "sprint_dot from a stale tensor");
+    CHECK_LAST(TG_ERR_ARG, "tape_sprint_dot: the tensor to draw from is stale");
+    tg_tensor *v = tg_scalar(u, 1);
+    CHECK(tg_tape_sprint_dot(t, v, NULL, 0) == 0, "sprint_dot from another tape's tensor");
+    CHECK_LAST(TG_ERR_ARG, "tape_sprint_dot: the tensor to draw from is on another tape");
+    tg_clear_error();
+    CHECK(tg_tape_write_html(t, s, "never.html", NULL) == TG_ERR_ARG, "html of a stale out");
+    CHECK_LAST(TG_ERR_ARG, "tape_write_html: out is stale");
+    CHECK(tg_tape_write_html(t, f, "never.html", NULL) == TG_ERR_STATE, "html before backward");
+    CHECK_LAST(TG_ERR_STATE, "tape_write_html: out has no gradient on this pass");
+    CHECK(tg_backward(f) == TG_OK, "backward");
+    CHECK(tg_tape_write_html(t, f, "/nonexistent-dir/x.html", NULL) == TG_ERR_IO, "html to nowhere");
+    CHECK_LAST(TG_ERR_IO, "tape_write_html: cannot open /nonexistent-dir/x.html");
+    tg_clear_error();
+    CHECK(tg_tape_print(NULL, stdout) == TG_ERR_NULL && tg_tape_sprint(NULL, NULL, 0) == 0,
+          "print a NULL tape");
+    CHECK_LAST(TG_ERR_NULL, "tape_print: tape is NULL");
+    /* a seed of the right shape and another dtype: the sentence names both */
+    tg_clear_error();
+    CHECK(tg_backward_seed(f, tg_scalar_as(t, TG_F32, 1)) == TG_ERR_SHAPE, "seed dtype");
+    CHECK_LAST(TG_ERR_SHAPE, "backward: seed gradient f32 [] does not match the output f64 []");
+    tg_tape_free(t);
+    tg_tape_free(u);
+}
+
 int main(void) {
+    test_inspection();
     test_op();
     test_layer_and_optim();
     test_sched_and_lbfgs();

@@ -113,7 +113,7 @@ static void test_errors(void) {
     a = tg_requires_grad(tg_ones(t, TG_F64, TG_SHAPE(3)));
     tg_tensor *seed = tg_ones(t, TG_F64, TG_SHAPE(4));
     CHECK(tg_backward_seed(tg_mul_scalar(a, 2), seed) == TG_ERR_SHAPE, "seed shape");
-    CHECK(strstr(tg_tape_error(t), "seed gradient [4] does not match the output [3]") != NULL, "%s",
+    CHECK(strstr(tg_tape_error(t), "seed gradient f64 [4] does not match the output f64 [3]") != NULL, "%s",
           tg_tape_error(t));
     tg_tape_reset(t);
     r = tg_exp(tg_scalar(t, 1));

@@ -252,8 +252,11 @@ TG_API void tg_tape_fail(tg_tape *tape, tg_status s, const char *fmt, ...)
  * so a debugger stops at the failing op. Off by default. */
 TG_API void tg_tape_set_abort_on_error(tg_tape *tape, bool on);
 
-/* Recording switch (no-grad mode). While off, ops compute values but record
- * nothing, and their results do not require grad. Returns the previous
+/* Recording switch (no-grad mode). While off, ops compute values, and
+ * their results do not require grad: nothing is kept for a backward sweep
+ * (each result is still a record on the tape, counted by tg_tape_count and
+ * freed by tg_tape_reset, as in PyTorch's no_grad a result is still a
+ * tensor). Returns the previous
  * setting so that code can restore it. The setting belongs to the tape and
  * stays until changed: tg_tape_reset keeps it (an evaluation loop that
  * turned recording off stays off), so turn it back on before training. */
