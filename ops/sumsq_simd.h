@@ -86,6 +86,15 @@ typedef float ssq_v4f __attribute__((vector_size(16)));
             m0[l] = l < rem ? -1 : 0;                                          \
             m1[l] = l + 4 < rem ? -1 : 0;                                      \
         }                                                                      \
+        if (L <= 4) { /* lanes 0-3 only: on scalars, the same sums */          \
+            for (int64_t i = lo; i < hi; i++) {                                \
+                const T *r = x + i * L;                                        \
+                double s[4] = {0, 0, 0, 0};                                    \
+                for (int64_t l = 0; l < L; l++) s[l] = (double)r[l] * r[l];    \
+                y[i] = (T)((s[0] + s[2]) + (s[1] + s[3]));                     \
+            }                                                                  \
+            return;                                                            \
+        }                                                                      \
         for (int64_t i = lo; i < hi; i++) {                                    \
             const T *r = x + i * L;                                            \
             ssq_v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0}; /* lanes 0-3, 4-7 */ \
