@@ -75,7 +75,27 @@ typedef float ssq_v4f __attribute__((vector_size(16)));
         (dst) = __builtin_convertvector(f_, ssq_v4d);                          \
     } while (0)
 
+/* rows of LL <= 4 elements, LL known when compiled */
+#define SSQ_FWD_SHORT(T, LL)                                                   \
+    for (int64_t i = lo; i < hi; i++) {                                        \
+        const T *r = x + i * (LL);                                             \
+        double s[4] = {0, 0, 0, 0};                                            \
+        for (int l = 0; l < (LL); l++) s[l] = (double)r[l] * r[l];             \
+        y[i] = (T)((s[0] + s[2]) + (s[1] + s[3]));                             \
+    }
 #define DEF_SSQ_FWD(T, SUF)                                                    \
+    /* rows of at most 4: lanes 0-3 only, on scalars, the same sums */        \
+    __attribute__((noinline)) static void ssq_fwd_short_##SUF(const ssq_job *j, int64_t lo, \
+                                                             int64_t hi) {    \
+        const T *x = j->x;                                                     \
+        T *y = j->y;                                                           \
+        switch (j->L) {                                                        \
+        case 1: SSQ_FWD_SHORT(T, 1); break;                                    \
+        case 2: SSQ_FWD_SHORT(T, 2); break;                                    \
+        case 3: SSQ_FWD_SHORT(T, 3); break;                                    \
+        default: SSQ_FWD_SHORT(T, 4); break;                                   \
+        }                                                                      \
+    }                                                                          \
     static void ssq_fwd_##SUF(const ssq_job *j, int64_t lo, int64_t hi) {          \
         const int64_t L = j->L, end = j->rows * L;                             \
         const T *x = j->x;                                                     \
@@ -86,13 +106,8 @@ typedef float ssq_v4f __attribute__((vector_size(16)));
             m0[l] = l < rem ? -1 : 0;                                          \
             m1[l] = l + 4 < rem ? -1 : 0;                                      \
         }                                                                      \
-        if (L <= 4) { /* lanes 0-3 only: on scalars, the same sums */          \
-            for (int64_t i = lo; i < hi; i++) {                                \
-                const T *r = x + i * L;                                        \
-                double s[4] = {0, 0, 0, 0};                                    \
-                for (int64_t l = 0; l < L; l++) s[l] = (double)r[l] * r[l];    \
-                y[i] = (T)((s[0] + s[2]) + (s[1] + s[3]));                     \
-            }                                                                  \
+        if (L <= 4) { /* apart, so that the main loop compiles as alone */     \
+            ssq_fwd_short_##SUF(j, lo, hi);                                    \
             return;                                                            \
         }                                                                      \
         for (int64_t i = lo; i < hi; i++) {                                    \
@@ -129,19 +144,28 @@ DEF_SSQ_FWD(float, f32)
 DEF_SSQ_FWD(double, f64)
 
 /* The backward: gx = 2 g x (or gx += 2 g x), row by row. */
+/* rows of a length known when compiled (LL), so that short rows unroll */
+#define SSQ_BW_ROWS(T, LL)                                                     \
+    for (int64_t i = lo; i < hi; i++) {                                        \
+        T g2 = 2 * g[i];                                                       \
+        const T *restrict r = x + i * (LL);                                    \
+        T *restrict dr = d + i * (LL);                                         \
+        if (j->fresh)                                                          \
+            for (int64_t k = 0; k < (LL); k++) dr[k] = g2 * r[k];              \
+        else                                                                   \
+            for (int64_t k = 0; k < (LL); k++) dr[k] += g2 * r[k];             \
+    }
 #define DEF_SSQ_BW(T, SUF)                                                     \
-    static void ssq_bw_##SUF(const ssq_job *j, int64_t lo, int64_t hi) {           \
+    static void ssq_bw_##SUF(const ssq_job *j, int64_t lo, int64_t hi) {       \
         const int64_t L = j->L;                                                \
         const T *restrict x = j->x, *restrict g = j->g;                        \
         T *restrict d = j->gx;                                                 \
-        for (int64_t i = lo; i < hi; i++) {                                    \
-            T g2 = 2 * g[i];                                                   \
-            const T *restrict r = x + i * L;                                   \
-            T *restrict dr = d + i * L;                                        \
-            if (j->fresh)                                                      \
-                for (int64_t k = 0; k < L; k++) dr[k] = g2 * r[k];             \
-            else                                                               \
-                for (int64_t k = 0; k < L; k++) dr[k] += g2 * r[k];            \
+        switch (L) {                                                           \
+        case 1: SSQ_BW_ROWS(T, 1); break;                                      \
+        case 2: SSQ_BW_ROWS(T, 2); break;                                      \
+        case 3: SSQ_BW_ROWS(T, 3); break;                                      \
+        case 4: SSQ_BW_ROWS(T, 4); break;                                      \
+        default: SSQ_BW_ROWS(T, L);                                            \
         }                                                                      \
     }
 DEF_SSQ_BW(float, f32)
