@@ -6,14 +6,28 @@
  *
  * The record is a reduction record (reduce.h: the axes' bit mask and
  * keepdim in u.i). When the reduced axes are the trailing ones (a row
- * norm^2, the usual case) both passes are plain 2-d loops; any other set
- * walks rows with tg_rows.
+ * norm^2, the usual case) both passes are row kernels built per SIMD level
+ * (sumsq_simd.h, which also fixes the order of a row's adds), on the pool;
+ * any other set walks rows with tg_rows.
  */
 #include "tg_internal.h"
 #include "op_common.h"
 #include "reduce.h"
+#include "sumsq_simd.h"
 
 #include <string.h>
+
+/* each level's row kernels; a level the build lacks has none, and
+ * tg__simd_level() never returns it */
+static const sumsq_kern *const kern_at[3] = {
+    [TG_SIMD_PORTABLE] = &tg__sumsq_kern_portable,
+#if defined(TG_HAVE_AVX2)
+    [TG_SIMD_AVX2] = &tg__sumsq_kern_avx2,
+#endif
+#if defined(TG_HAVE_AVX512)
+    [TG_SIMD_AVX512] = &tg__sumsq_kern_avx512,
+#endif
+};
 
 /* The length L of the trailing reduced block when the reduced axes are
  * exactly the last ones (a viewed as [numel / L, L]); 0 otherwise. */
@@ -35,25 +49,20 @@ tg_tensor *tg_sum_squares(tg_tensor *a, int naxes, const int *axes, bool keepdim
         tape ? red_out(tape, TG_OP_SUM_SQUARES, a->dtype, a, mask, keepdim, orank, oshape) : NULL;
     if (!out) return NULL;
     int64_t m = tg__numel(out), len = trailing_len(a, mask);
-    /* f32 rows add up in double, as sum does (tg__reduce_into) */
+    if (len > 0 || m == 0) { /* a viewed as [m, len] */
+        ssq_job j = {.dt = a->dtype, .L = len, .rows = m, .x = a->data, .y = out->data};
+        if (m) tg__parallel_for(m, row_grain(len), kern_at[tg__simd_level()]->fwd, &j);
+        return tg__handle(out);
+    }
+    /* f32 elements add up in double, as sum does (tg__reduce_into) */
 #define SSQ(T)                                                                 \
     do {                                                                       \
-        const T *restrict xs = (const T *)a->data;                             \
         T *restrict d = (T *)out->data;                                        \
-        if (len > 0 || m == 0) {                                               \
-            for (int64_t i = 0; i < m; i++) {                                  \
-                const T *restrict r = xs + i * len;                             \
-                double acc = 0;                                                \
-                for (int64_t j = 0; j < len; j++) acc += (double)r[j] * r[j];  \
-                d[i] = (T)acc;                                                 \
-            }                                                                  \
-        } else {                                                               \
-            double *acc = tg__arena_n(tape, m, sizeof(double), "sum_squares"); \
-            if (!acc) return NULL;                                             \
-            memset(acc, 0, (size_t)m * sizeof *acc);                           \
-            RED_WALK(T, a, kshape, acc[oi] += (double)x * x;);                 \
-            for (int64_t i = 0; i < m; i++) d[i] = (T)acc[i];                  \
-        }                                                                      \
+        double *acc = tg__arena_n(tape, m, sizeof(double), "sum_squares");     \
+        if (!acc) return NULL;                                                 \
+        memset(acc, 0, (size_t)m * sizeof *acc);                               \
+        RED_WALK(T, a, kshape, acc[oi] += (double)x * x;);                     \
+        for (int64_t i = 0; i < m; i++) d[i] = (T)acc[i];                      \
     } while (0)
     TG_FLOAT_CASES(a->dtype, SSQ);
 #undef SSQ
@@ -75,28 +84,22 @@ bool tg__bw_sum_squares(tg_tensor *o) {
     if (!ga) return false;
     const tg_tensor *a = o->in0;
     int64_t m = tg__numel(o), len = trailing_len(a, red_mask(o));
+    if (len > 0 || m == 0) {
+        ssq_job j = {.dt = a->dtype, .L = len, .rows = m, .x = a->data, .g = o->grad,
+                     .gx = ga, .fresh = w};
+        if (m && len) tg__parallel_for(m, row_grain(len), kern_at[tg__simd_level()]->bw, &j);
+        return true;
+    }
 #define SSQ_BW(T)                                                              \
     do {                                                                       \
-        const T *restrict xs = (const T *)a->data, *restrict g = (const T *)o->grad; \
+        const T *restrict g = (const T *)o->grad;                              \
         T *restrict d = (T *)ga;                                               \
-        if (len > 0 || m == 0) {                                               \
-            for (int64_t i = 0; i < m; i++) {                                  \
-                T g2 = 2 * g[i];                                               \
-                const T *restrict r = xs + i * len;                             \
-                T *restrict dr = d + i * len;                                  \
-                if (w)                                                         \
-                    for (int64_t j = 0; j < len; j++) dr[j] = g2 * r[j];       \
-                else                                                           \
-                    for (int64_t j = 0; j < len; j++) dr[j] += g2 * r[j];      \
-            }                                                                  \
-        } else {                                                               \
-            int64_t kshape[TG_MAX_RANK];                                       \
-            kept_shape(o, kshape);                                             \
-            if (w)                                                             \
-                RED_WALK(T, a, kshape, d[k] = 2 * g[oi] * x;);                 \
-            else                                                               \
-                RED_WALK(T, a, kshape, d[k] += 2 * g[oi] * x;);                \
-        }                                                                      \
+        int64_t kshape[TG_MAX_RANK];                                           \
+        kept_shape(o, kshape);                                                 \
+        if (w)                                                                 \
+            RED_WALK(T, a, kshape, d[k] = 2 * g[oi] * x;);                     \
+        else                                                                   \
+            RED_WALK(T, a, kshape, d[k] += 2 * g[oi] * x;);                    \
     } while (0)
     TG_FLOAT_CASES(o->dtype, SSQ_BW);
 #undef SSQ_BW

@@ -4,7 +4,11 @@
  * f64 on several shapes (trailing and other axes, keepdim, negative axes,
  * 0-d, size-1 and size-0 axes, the result broadcast into a sum, an input
  * whose gradient also comes from elsewhere); agreement with
- * sum(square(a)); and bad inputs, each error naming the op and the shape. */
+ * sum(square(a)); the row kernels' order of adds (sumsq_simd.h) bit for
+ * bit, rows of 1 to 20 in f64 and f32, run at every SIMD level (meson's
+ * sumsq_<level> tests), a short row's masked over-read of the next row
+ * (inf, NaN there change nothing) and the backward's bits; and bad inputs,
+ * each error naming the op and the shape. */
 #include "gradharness.h"
 #include "refcase.h"
 
@@ -45,6 +49,72 @@ static void check_agrees(tg_tape *t, tg_tensor *a, int naxes, const int *axes, b
         worst = e > worst ? e : worst;
     }
     CHECK(worst <= 1e-14, "%s: differs from sum(square) by %g", what, worst);
+}
+
+/* A row's sum of squares in the order sumsq_simd.h documents: element j
+ * into lane j % 8 (doubles from +0), then lanes l + 4 into l, then
+ * (h0 + h2) + (h1 + h3). */
+static double lane_order(const double *r, int64_t L) {
+    double s[8] = {0};
+    for (int64_t j = 0; j < L; j++) s[j % 8] += r[j] * r[j];
+    double h[4];
+    for (int l = 0; l < 4; l++) h[l] = s[l] + s[l + 4];
+    return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+/* rows of every length 1..20, f64 and f32 (squares in double), at the
+ * level this process runs: the bits of lane_order; the backward 2 g x */
+static void check_row_kernels(void) {
+    tg_tape *t = tg_tape_new();
+    tg_rng rng;
+    tg_rng_seed(&rng, 9);
+    int bad = 0;
+    for (int64_t L = 1; L <= 20; L++) {
+        tg_tensor *a = tg_requires_grad(tg_rand_uniform(t, TG_F64, TG_SHAPE(7, L), &rng, -3, 3));
+        tg_tensor *af = tg_cast(tg_rand_uniform(t, TG_F64, TG_SHAPE(5, L), &rng, -3, 3), TG_F32);
+        tg_tensor *s = tg_sum_squares(a, 1, (int[]){1}, false);
+        tg_tensor *sf = tg_sum_squares(af, 1, (int[]){-1}, false);
+        tg_tensor *w = tg_rand_uniform(t, TG_F64, TG_SHAPE(7), &rng, -2, 2);
+        CHECK(s && sf && w && tg_backward(tg_sum(tg_mul(s, w))) == TG_OK, "L=%d: %s", (int)L,
+              tg_tape_error(t));
+        if (!s || !sf || !w) break;
+        const double *x = tg_tensor_f64(a), *gx = tg_tensor_f64(tg_tensor_grad(a));
+        const float *xf = tg_tensor_f32(af);
+        for (int64_t i = 0; i < 7; i++) {
+            if (tg_tensor_f64(s)[i] != lane_order(x + i * L, L) && bad++ < 5)
+                fprintf(stderr, "  f64 L=%d row %d: %a, lane order %a\n", (int)L, (int)i,
+                        tg_tensor_f64(s)[i], lane_order(x + i * L, L));
+            double g2 = 2 * tg_tensor_f64(w)[i];
+            for (int64_t j = 0; j < L; j++)
+                if (gx[i * L + j] != g2 * x[i * L + j] && bad++ < 5)
+                    fprintf(stderr, "  backward L=%d [%d,%d]: %a, want %a\n", (int)L, (int)i,
+                            (int)j, gx[i * L + j], g2 * x[i * L + j]);
+        }
+        for (int64_t i = 0; i < 5; i++) {
+            double r[20];
+            for (int64_t j = 0; j < L; j++) r[j] = xf[i * L + j];
+            if (tg_tensor_f32(sf)[i] != (float)lane_order(r, L) && bad++ < 5)
+                fprintf(stderr, "  f32 L=%d row %d differs\n", (int)L, (int)i);
+        }
+        tg_tape_reset(t);
+    }
+    CHECK(bad == 0, "row kernels at level %s: %d values off the documented order",
+          tg_simd_name(tg_simd_level()), bad);
+    /* a short row's last group is read past its end, into the next row:
+     * inf and NaN there must not reach its sum */
+    double v[] = {1, 2, 3, INFINITY, NAN, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
+    tg_tensor *a = tg_tensor_new(t, TG_F64, TG_SHAPE(4, 3), v);
+    tg_tensor *s = tg_sum_squares(a, 1, (int[]){1}, false);
+    CHECK(s && tg_tensor_f64(s)[0] == 14 && isnan(tg_tensor_f64(s)[1]) &&
+              tg_tensor_f64(s)[2] == 12 && tg_tensor_f64(s)[3] == 12,
+          "rows next to inf and NaN");
+    float vf[] = {1, 2, 3, INFINITY, NAN, 1, 2, 2, 2, 2, 2, 2};
+    tg_tensor *f = tg_tensor_new(t, TG_F32, TG_SHAPE(4, 3), vf);
+    tg_tensor *sf = tg_sum_squares(f, 1, (int[]){1}, false);
+    CHECK(sf && tg_tensor_f32(sf)[0] == 14 && isnan(tg_tensor_f32(sf)[1]) &&
+              tg_tensor_f32(sf)[2] == 12 && tg_tensor_f32(sf)[3] == 12,
+          "f32 rows next to inf and NaN");
+    tg_tape_free(t);
 }
 
 int main(int argc, char **argv) {
@@ -105,5 +175,6 @@ int main(int argc, char **argv) {
     CHECK(strstr(tg_tape_error(t), "i64") != NULL, "names the dtype: %s", tg_tape_error(t));
     CHECK(tg_sum_squares(NULL, 0, NULL, false) == NULL, "NULL in, NULL out");
     tg_tape_free(t);
+    check_row_kernels();
     return TEST_DONE("sumsq");
 }

@@ -134,7 +134,13 @@ static void FN(gemm_direct)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T
     FN(scale_c)(M, N, beta, C, ldc);
     for (int64_t i = 0; i < M; i++) {
         T *restrict c = C + i * ldc;
-        if (!tb) {
+        if (!tb && N == 1) { /* a column (GMM's batched Q mu and its d mu):
+                              * the sum in a register, the same adds */
+            T acc = c[0];
+            for (int64_t p = 0; p < K; p++)
+                acc += alpha * (ta ? A[p * lda + i] : A[i * lda + p]) * B[p * ldb];
+            c[0] = acc;
+        } else if (!tb) {
             for (int64_t p = 0; p < K; p++) {
                 T a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
                 const T *restrict b = B + p * ldb;
