@@ -33,15 +33,43 @@ static bool locate(const tg_tape *tape, const tg_tensor *t, int *slab, size_t *p
     return false;
 }
 
-/* Visits records from (slab, pos) down to the first, calling fn. */
-#define FOR_RECORDS_DOWN(tape, slab, pos, r, BODY)                                   \
+/* Visits the slots from (slab, pos) down to the first (group headers
+ * skipped): BODY with slot pointer s. */
+#define FOR_SLOTS_DOWN(tape, slab, pos, s, BODY)                                     \
     for (int s_ = (slab); s_ >= 0; s_--) {                                           \
         tg_tensor *base_ = (tape)->slabs[s_].slot;                                   \
         for (size_t p_ = (s_ == (slab) ? (pos) + 1 : (tape)->slabs[s_].cap); p_-- > 0;) { \
-            tg_tensor *r = base_ + p_;                                               \
+            if (tg__is_hdr_pos(p_)) continue;                                        \
+            tg_tensor *s = base_ + p_;                                               \
             BODY                                                                     \
         }                                                                            \
     }
+
+/* Visits the full records from (slab, pos) down, newest first: BODY with r.
+ * A slot of halves gives the full copies of those forwarded (tg__unhalf),
+ * with x the half (NULL for a full record); live halves are the caller's,
+ * in HALF with x (skip them: HALF empty). */
+#define FOR_RECORDS_DOWN_H(tape, slab, pos, r, x, HALF, BODY)                        \
+    FOR_SLOTS_DOWN(tape, slab, pos, s_slot_, {                                       \
+        if (tg__pair(s_slot_)) {                                                     \
+            for (int k_ = 1; k_ >= 0; k_--) {                                        \
+                tg_half *x = (tg_half *)s_slot_ + k_;                                \
+                if (!(x->flags & THF_FWD)) {                                         \
+                    if (x->flags & THF_HALF) { HALF }                                \
+                    continue;                                                        \
+                }                                                                    \
+                tg_tensor *r = x->fwd;                                               \
+                BODY                                                                 \
+            }                                                                        \
+            continue;                                                                \
+        }                                                                            \
+        tg_half *x = NULL;                                                           \
+        (void)x;                                                                     \
+        tg_tensor *r = s_slot_;                                                      \
+        BODY                                                                         \
+    })
+#define FOR_RECORDS_DOWN(tape, slab, pos, r, BODY)                                   \
+    FOR_RECORDS_DOWN_H(tape, slab, pos, r, x_unused_, {(void)x_unused_;}, BODY)
 
 typedef struct sweep {
     tg_tape *tape;
@@ -119,11 +147,38 @@ static bool finish_leaf(sweep *sw, tg_tensor *r) {
     return true;
 }
 
+/* A half leaf whose gradient is complete: store it (tg_backward), in u.c. */
+static inline void store_half(tg_half *x) {
+    x->u.c = (x->flags & THF_S) ? x->u.c + x->g : x->g;
+    x->flags |= THF_S;
+}
+
+/* A full record's turn in a sweep. */
+static inline bool visit(sweep *sw, tg_tensor *r) {
+    if (!(r->flags & TGF_REQ) || !r->grad) return true;
+    /* scalar code: the elementwise ops' 0-d f64 backward, no call */
+    if (!sw->graph && r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) return true;
+    if (tg__ops[r->op].nin == 0) return finish_leaf(sw, r);
+    return step(sw, r);
+}
+
 static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                      const char *op) {
     tg_tape *tape = NULL;
     bool param = tg_tensor_is_param(out);
-    out = tg__operand(&tape, out, op, 0);
+    /* a numeric sweep from a live half (scalar code's loss) starts at its
+     * slot: no record is made (a view of it stands in for the checks) */
+    tg_half *hx = NULL;
+    tg_tensor hview;
+    if (!graph && out && tg__is_half(tg__rec(out)) && !tg__tape_of(out)->ext)
+        (void)tg__live_h(out, &hx);
+    if (hx) {
+        tape = tg__half_tape(hx);
+        tg__half_view(hx, &hview);
+        out = &hview;
+    } else {
+        out = tg__operand_req(&tape, out, op, 0);
+    }
     if (!out) return tape ? tape->status : param ? TG_ERR_TAPE : TG_ERR_NULL;
     if (tape->sweeping) /* from a gradient hook: it would clear the working gradients */
         return tg__fail(tape, TG_ERR_STATE, op,
@@ -157,19 +212,27 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                         tg__shape_str(b0, sizeof b0, out->rank, out->shape)),
                tape->status;
     }
-    /* inspection reads every record's value: the lazy ones compute theirs */
+    /* inspection reads every record's value: the lazy ones compute theirs;
+     * it and a create-graph sweep read every record in full (half.c) */
     if (tape->ext) tg__fuse_force_all(tape);
+    if ((graph || tape->ext) && !tg__unhalf(tape)) return tape->status;
     /* inspect (inspect_sweep.c): hooks, trace, anomaly; checks the forward first */
     bool insp = tape->ext && tg__inspect_begin(tape, out);
     if (tape->status != TG_OK) return tape->status; /* never sweep a broken pass */
     int slab;
     size_t pos;
+    if (hx) out = (tg_tensor *)((uintptr_t)hx & ~(uintptr_t)63); /* its slot, to locate */
+    else if (!locate(tape, out, &slab, &pos) && out->rank == 0 && out->dtype == TG_F64) {
+        /* the full copy of a forwarded half (a hook's argument): in no slot */
+        out = tg__promote(tape, out, *(const double *)out->data, true);
+        if (!out) return tape->status;
+    }
     if (!locate(tape, out, &slab, &pos))
         return tg__fail(tape, TG_ERR_STATE, op, "internal: output record not found"), tape->status;
 
     /* A second sweep of the same pass starts from clean working gradients. */
     if (tape->sweeps > 0) {
-        FOR_RECORDS_DOWN(tape, slab, pos, r, {
+        FOR_RECORDS_DOWN_H(tape, slab, pos, r, x, { x->flags &= (uint8_t)~THF_G; }, {
             r->grad = NULL;
             r->flags &= (uint8_t)~TGF_GRAPH;
         })
@@ -190,7 +253,10 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     tape->sweeping = true; /* hooks run below: see tape.c's refuse_in_sweep */
 
     /* seed */
-    if (graph) {
+    if (hx) {
+        hx->g = seed ? *(const double *)seed->data : 1.0;
+        hx->flags |= THF_G;
+    } else if (graph) {
         tg_tensor *s = seed ? seed : tg__rec(tg_ones(tape, out->dtype, out->rank, out->shape));
         out->grad = s;
         out->flags |= TGF_GRAPH;
@@ -221,24 +287,37 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     }
 
     if (ok && !insp) {
-        FOR_RECORDS_DOWN(tape, slab, pos, r, {
-            /* records 16 back are next (a prefetch never faults: integer
+        FOR_SLOTS_DOWN(tape, slab, pos, sl, {
+            /* slots 16 back are next (a prefetch never faults: integer
              * arithmetic, as it may point before the slab) */
-            __builtin_prefetch((const void *)((uintptr_t)r - 16 * sizeof *r), 1, 3);
-            if (!(r->flags & TGF_REQ) || !r->grad) continue;
-            /* scalar code: the elementwise ops' 0-d f64 backward, no call */
-            if (!graph && r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) continue;
-            if (tg__ops[r->op].nin == 0)
-                ok = finish_leaf(&sw, r);
-            else
-                ok = step(&sw, r);
-            if (!ok) goto done;
+            __builtin_prefetch((const void *)((uintptr_t)sl - 16 * sizeof *sl), 1, 3);
+            tg_tensor *r = sl;
+            if (tg__pair(sl)) { /* two halves: scalar code (scalar0.h) */
+                tg_half *h = (tg_half *)sl;
+                for (int k = 1; k >= 0; k--) {
+                    uint8_t f = h[k].flags;
+                    if ((f & (THF_REQ | THF_G | THF_FWD)) == (THF_REQ | THF_G)) {
+                        if (h[k].op != TG_OP_LEAF)
+                            tg__step_half(tape, &h[k]);
+                        else if (store) /* a leaf keeps it (finish_leaf's rule) */
+                            store_half(&h[k]);
+                    } else if (f & THF_FWD)
+                        ok = visit(&sw, h[k].fwd);
+                    if (!ok) goto done;
+                }
+                continue;
+            }
+            if (!visit(&sw, r)) {
+                ok = false;
+                goto done;
+            }
         })
     } else if (ok) { /* the same loop, inspected (inspect_sweep.c): hooks and trace
                       * before a record passes its gradient on, anomaly after */
-        FOR_RECORDS_DOWN(tape, slab, pos, r, {
+        FOR_RECORDS_DOWN_H(tape, slab, pos, r, x, {}, {
             if (!(r->flags & TGF_REQ) || !r->grad) continue;
-            ok = tg__inspect_pre(tape, r);
+            /* a hook is told the tensor the user holds: a forwarded half, not its copy */
+            ok = tg__inspect_pre(tape, r, x ? tg__handle((tg_tensor *)x) : tg__handle(r));
             if (ok && tg__ops[r->op].nin == 0)
                 ok = finish_leaf(&sw, r);
             else if (ok)
@@ -256,8 +335,9 @@ done:
 tg_status tg_backward(tg_tensor *loss) { return run(loss, NULL, false, true, "backward"); }
 
 tg_status tg_backward_seed(tg_tensor *out, tg_tensor *seed) {
-    const tg_tensor *r = tg__rec(out);
-    if (!seed && r && !(r->flags & TGF_PARAM) && tg__current(out, r, r->tape->gen)) {
+    tg_tensor view;
+    const tg_tensor *r = tg__live_q(out, &view);
+    if (!seed && r && !(r->flags & TGF_PARAM)) {
         tg__fail(r->tape, TG_ERR_NULL, "backward", "seed gradient is NULL");
         return r->tape->status;
     }
@@ -276,15 +356,33 @@ static tg_tensor *grad_view(tg_tape *tape, tg_tensor *t) {
 tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inputs,
                   tg_tensor **grads, int flags) {
     tg_tape *tape = NULL;
-    tg_tensor *o = tg__operand(&tape, out, "grad", 0);
-    if (!o) return tape ? tape->status : TG_ERR_NULL;
+    /* a half output gets its PROMOTE record once the inputs have passed
+     * their checks (a refused call makes no record) */
+    bool out_half = out && tg__is_half(tg__rec(out));
+    if (out_half && !tg__half_ok(&tape, out, "grad", 0)) return tape->status;
+    tg_tensor *o = out_half ? NULL : tg__operand_req(&tape, out, "grad", 0);
+    if (!o && !out_half) return tape ? tape->status : TG_ERR_NULL;
     if (n < 0 || (n > 0 && (!inputs || !grads)))
         return tg__fail(tape, TG_ERR_NULL, "grad", "inputs or grads array is NULL"), tape->status;
     for (int i = 0; i < n; i++) grads[i] = NULL;
     /* resolve inputs first: parameters to their proxies on this tape */
     for (int i = 0; i < n; i++) {
         tg_tensor *x = tg__rec(inputs[i]);
-        if (x && (x->flags & TGF_PARAM)) {
+        if (x && tg__is_half(x)) { /* scalar code's result: its own record, not a PROMOTE */
+            tg_half *hx;
+            tg_tensor *f = tg__live_h(inputs[i], &hx);
+            if (tg__tape_of(inputs[i]) != tape)
+                return tg__fail(tape, TG_ERR_TAPE, "grad", "operand %d belongs to another tape",
+                                i + 2), tape->status;
+            if (!f && !hx)
+                return tg__fail(tape, TG_ERR_STALE, "grad",
+                                "operand %d is stale: it was made before the last tg_tape_reset",
+                                i + 2), tape->status;
+            if (f ? !(f->flags & TGF_REQ) : !(hx->flags & THF_REQ))
+                return tg__fail(tape, TG_ERR_STATE, "grad",
+                                "input %d does not require grad (tg_requires_grad)", i + 1),
+                       tape->status;
+        } else if (x && (x->flags & TGF_PARAM)) {
             tg_param_ext *e = x->small.pext;
             bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
             if (!on) continue; /* not used on this tape: zeros */
@@ -296,13 +394,14 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
                    tape->status;
         }
     }
+    if (out_half && !(o = tg__operand_req(&tape, out, "grad", 0))) return tape->status;
     bool graph = flags & TG_CREATE_GRAPH;
     /* A float output that requires no grad depends on no input: every input
      * gets zeros, with no sweep (the working gradients may be a former
      * sweep's). The seed is checked all the same. */
     bool swept = (o->flags & TGF_REQ) || !tg__is_float(o->dtype);
     if (swept) {
-        tg_status st = run(out, seed, graph, false, "grad");
+        tg_status st = run(tg__handle(o), seed, graph, false, "grad");
         if (st != TG_OK) return st;
     } else if (tape->status != TG_OK || (seed && !(seed = tg__operand(&tape, seed, "grad", 1)))) {
         return tape->status; /* a broken pass, as a sweep would say; or a bad seed */
@@ -323,7 +422,14 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
                tape->status;
     }
     for (int i = 0; i < n; i++) {
-        tg_tensor *x = tg__rec(inputs[i]);
+        tg_tensor *x = tg__fwd(tg__rec(inputs[i])); /* a graph sweep forwarded every half */
+        if (tg__is_half(x)) { /* live: its inline gradient */
+            tg_half *hx = (tg_half *)x;
+            grads[i] = tg__handle(tg__wrap(tape, TG_F64, 0, NULL, NULL));
+            if (grads[i]) *(double *)tg__rec(grads[i])->data = swept && (hx->flags & THF_G) ? hx->g : 0.0;
+            if (!grads[i]) return tape->status;
+            continue;
+        }
         if (x->flags & TGF_PARAM) {
             tg_param_ext *e = x->small.pext;
             bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
@@ -341,7 +447,15 @@ tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n, tg_tensor *const *inpu
 }
 
 tg_tensor *tg_tensor_grad(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_half *x;
+    const tg_tensor *t = tg__live_h(h, &x);
+    if (x) { /* a live half: a copy of its gradient (a leaf's stored one), if it has one */
+        bool leaf = x->op == TG_OP_LEAF;
+        if (!(x->flags & (leaf ? THF_S : THF_G))) return NULL;
+        tg_tensor *c = tg__wrap(tg__half_tape(x), TG_F64, 0, NULL, NULL);
+        if (c) *(double *)c->data = leaf ? x->u.c : x->g;
+        return tg__handle(c);
+    }
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) return t->small.pext->grad_rec;
     tg_tape *tape = t->tape;
@@ -357,6 +471,18 @@ tg_tensor *tg_tensor_grad(const tg_tensor *h) {
 double tg_grad_item(const tg_tensor *h) {
     const tg_tensor *t = tg__rec(h);
     if (!t) return NAN;
+    if (tg__is_half(t)) {
+        tg_half *x;
+        t = tg__live_h(h, &x);
+        if (x && x->op == TG_OP_LEAF) return (x->flags & THF_S) ? x->u.c : NAN;
+        if (x) return (x->flags & THF_G) ? x->g : NAN;
+        if (!t) {
+            tg__fail(tg__tape_of(h), TG_ERR_STALE, "grad_item",
+                     "the tensor is stale (made before a reset)");
+            return NAN;
+        }
+        h = t; /* a forwarded half's full copy, current */
+    }
     const void *g = NULL;
     if (t->flags & TGF_PARAM) {
         if (t->small.pext->grad_rec) g = t->small.pext->gstore;
@@ -397,7 +523,9 @@ static void zero_lines(void *ctx, int64_t lo, int64_t hi) {
 #define ZERO_GRAIN 2048 /* lines of 64 bytes: 128 KiB a thread at least */
 
 void tg_zero_grad(tg_tensor *h) {
-    tg_tensor *t = tg__live(h);
+    tg_half *x;
+    tg_tensor *t = tg__live_h(h, &x);
+    if (x && x->op == TG_OP_LEAF && (x->flags & THF_S)) x->u.c = 0.0; /* a half leaf */
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
         zero_job j = {t->small.pext->gstore, (size_t)tg__numel(t) * tg__esize(t->dtype)};
@@ -407,6 +535,19 @@ void tg_zero_grad(tg_tensor *h) {
     if ((t->flags & TGF_PARAM) || t->op != TG_OP_LEAF || !t->u.gstore)
         return;
     memset(t->u.gstore, 0, (size_t)tg__numel(t) * tg__esize(t->dtype));
+}
+
+/* tg__sweep_since's turn of a full record, and of a half. */
+static bool since_full(sweep *sw, tg_tensor *r) {
+    if (!(r->flags & TGF_REQ) || !r->grad) return true;
+    if (r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) return true;
+    if (tg__ops[r->op].nin == 0) return true; /* a leaf made in the segment: no one reads it */
+    return step(sw, r);
+}
+static bool since_half(tg_tape *tape, sweep *sw, tg_half *x) {
+    if (x->flags & THF_FWD) return since_full(sw, x->fwd);
+    if ((x->flags & (THF_REQ | THF_G)) == (THF_REQ | THF_G)) tg__step_half(tape, x);
+    return true;
 }
 
 bool tg__sweep_since(tg_tape *tape, const tg_mark *m) {
@@ -421,12 +562,21 @@ bool tg__sweep_since(tg_tape *tape, const tg_mark *m) {
         tg_tensor *base = tape->slabs[s].slot;
         size_t lo = s == m->cur ? m->pos : 0;
         for (size_t p = s == top ? top_pos : tape->slabs[s].cap; p-- > lo;) {
+            if (tg__is_hdr_pos(p)) continue;
             tg_tensor *r = base + p;
-            if (!(r->flags & TGF_REQ) || !r->grad) continue;
-            if (r->rank == 0 && r->dtype == TG_F64 && tg__step0(r)) continue;
-            if (tg__ops[r->op].nin == 0) continue; /* a leaf made in the segment: no one reads it */
-            if (!step(&sw, r)) return false;
+            if (tg__pair(r)) {
+                for (int k = 1; k >= 0; k--)
+                    if ((((tg_half *)r)[k].flags & THF_HALF) && !since_half(tape, &sw, (tg_half *)r + k))
+                        return false;
+                continue;
+            }
+            if (!since_full(&sw, r)) return false;
         }
     }
+    /* last, the oldest: the half free at the mark, if filled since (it
+     * shares the slot of the record before the mark) */
+    if (m->hfree && m->hfree != tape->hfree && (m->hfree->flags & THF_HALF) &&
+        !since_half(tape, &sw, m->hfree))
+        return false;
     return true;
 }

@@ -22,7 +22,7 @@ static tg_tensor *eval(gc *c, tg_tensor **leaves, bool req) {
     tg_tape_reset(c->tape);
     tg_tape_set_grad_enabled(c->tape, true); /* every evaluation records (reset keeps it) */
     for (int i = 0; i < c->n; i++) {
-        const tg_tensor *o = tg__rec(c->orig[i]);
+        const tg_tensor *o = tg__full(c->orig[i]);
         if (c->val[i]) {
             leaves[i] = tg_tensor_new(c->tape, TG_F64, o->rank, o->shape, c->val[i]);
             if (req) tg_requires_grad(leaves[i]);
@@ -30,14 +30,14 @@ static tg_tensor *eval(gc *c, tg_tensor **leaves, bool req) {
             leaves[i] = tg_tensor_new(c->tape, (tg_dtype)o->dtype, o->rank, o->shape, o->data);
         }
     }
-    tg_tensor *y = c->f(c->tape, leaves, c->ud); /* a handle (tg_engine.h) */
-    const tg_tensor *yr = tg__rec(y);
+    tg_tensor *y = c->f(c->tape, leaves, c->ud); /* a handle (tg_engine.h): maybe a half */
     if (!y) return NULL;
-    if (tg__numel(yr) == 1 && yr->rank == 0) return y;
+    int rank = tg_tensor_rank(y);
+    if (rank <= 0) return y; /* 0-d (or stale: the sweep says so) */
     /* random projection: sum(y * w), w fixed by the seed */
     tg_rng r;
     tg_rng_seed(&r, c->seed);
-    tg_tensor *w = tg_rand_uniform(c->tape, (tg_dtype)yr->dtype, yr->rank, yr->shape, &r, 0.5, 1.5);
+    tg_tensor *w = tg_rand_uniform(c->tape, tg_tensor_dtype(y), rank, tg_tensor_shape(y), &r, 0.5, 1.5);
     return tg_sum(tg_mul(y, w));
 }
 
@@ -110,7 +110,7 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     /* copy the analytic gradients out (the tape is reset below) */
     double *an[16] = {0}, *an_graph[16] = {0};
     for (int j = 0; j < nreq; j++) {
-        const tg_tensor *g = tg__rec(grads[j]);
+        const tg_tensor *g = tg__full(grads[j]);
         int64_t m = tg__numel(g);
         an[j] = tg__calloc((size_t)(m ? m : 1), sizeof(double));
         if (!an[j]) goto oom2;
@@ -125,7 +125,7 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
             goto out_fail2;
         }
         for (int j = 0; j < nreq; j++) {
-            const tg_tensor *g = tg__rec(grads2[j]);
+            const tg_tensor *g = tg__full(grads2[j]);
             int64_t m = tg__numel(g);
             an_graph[j] = tg__calloc((size_t)(m ? m : 1), sizeof(double));
             if (!an_graph[j]) goto oom2;
@@ -136,7 +136,7 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     bool was = c.tape->grad_enabled;
     for (int j = 0; j < nreq; j++) {
         int i = map[j];
-        int64_t m = tg__numel(tg__rec(inputs[i]));
+        int64_t m = tg__numel(tg__full(inputs[i]));
         for (int64_t k = 0; k < m; k++) {
             double v = vals[i][k];
             vals[i][k] = v + o.eps;
@@ -157,31 +157,31 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
     if (o.second && ok) {
         for (int j = 0; j < nreq && ok; j++) {
             int i = map[j];
-            int64_t m = tg__numel(tg__rec(inputs[i]));
+            int64_t m = tg__numel(tg__full(inputs[i]));
             for (int64_t k = 0; k < m; k++) {
                 /* analytic row: d(g_j[k]) / d inputs, from a graph backward */
                 y = eval(&c, leaves, true);
                 for (int q = 0; q < nreq; q++) req[q] = leaves[map[q]];
                 if (!y || tg_grad(y, NULL, nreq, req, grads2, TG_CREATE_GRAPH) != TG_OK) goto fail2nd;
-                int64_t mj = tg__numel(tg__rec(grads2[j]));
+                int64_t mj = tg__numel(tg__full(grads2[j]));
                 tg_tensor *gk = tg_reshape(grads2[j], 1, (int64_t[]){mj});
                 tg_tensor *sel = tg_zeros(c.tape, TG_F64, 1, (int64_t[]){m});
                 if (!sel) goto fail2nd;
-                ((double *)tg__rec(sel)->data)[k] = 1;
+                ((double *)tg__full(sel)->data)[k] = 1;
                 tg_tensor *s = tg_sum(tg_mul(gk, sel));
                 tg_tensor *h[16];
-                if (!s || !(tg__rec(s)->flags & TGF_REQ)) continue; /* gradient constant in x: 0 */
+                if (!s || !(tg__full(s)->flags & TGF_REQ)) continue; /* gradient constant in x: 0 */
                 if (tg_grad(s, NULL, nreq, req, h, 0) != TG_OK) goto fail2nd;
                 double *row[16];
                 for (int q = 0; q < nreq; q++) {
-                    const tg_tensor *hq = tg__rec(h[q]);
+                    const tg_tensor *hq = tg__full(h[q]);
                     int64_t mq = tg__numel(hq);
                     row[q] = tg__calloc((size_t)(mq ? mq : 1), sizeof(double));
                     if (row[q]) memcpy(row[q], hq->data, (size_t)mq * sizeof(double));
                 }
                 for (int q = 0; q < nreq; q++) {
                     int iq = map[q];
-                    int64_t mq = tg__numel(tg__rec(inputs[iq]));
+                    int64_t mq = tg__numel(tg__full(inputs[iq]));
                     for (int64_t l = 0; l < mq && row[q]; l++) {
                         double v = vals[iq][l], gp, gm;
                         tg_tensor *gg[16];
@@ -189,12 +189,12 @@ bool tg_gradcheck(tg_gradcheck_fn f, void *ud, int n, tg_tensor *const *inputs,
                         y = eval(&c, leaves, true);
                         for (int p = 0; p < nreq; p++) req[p] = leaves[map[p]];
                         gp = y && tg_grad(y, NULL, nreq, req, gg, 0) == TG_OK
-                                 ? ((double *)tg__rec(gg[j])->data)[k] : NAN;
+                                 ? ((double *)tg__full(gg[j])->data)[k] : NAN;
                         vals[iq][l] = v - o.eps;
                         y = eval(&c, leaves, true);
                         for (int p = 0; p < nreq; p++) req[p] = leaves[map[p]];
                         gm = y && tg_grad(y, NULL, nreq, req, gg, 0) == TG_OK
-                                 ? ((double *)tg__rec(gg[j])->data)[k] : NAN;
+                                 ? ((double *)tg__full(gg[j])->data)[k] : NAN;
                         vals[iq][l] = v;
                         ok &= compare("second derivative", &o, iq, l, row[q][l],
                                       (gp - gm) / (2 * o.eps), rep);

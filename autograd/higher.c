@@ -29,6 +29,9 @@
  * optional third operand z (NULL allowed). Parameters become proxies.
  * Returns the tape or NULL (error recorded where a tape is known). */
 static tg_tape *operands(const char *op, tg_tensor **y, tg_tensor **x, tg_tensor **z) {
+    /* the variable x itself, not a PROMOTE of it (tg__operand's answer for
+     * a half): a half is given its full copy (half.c) */
+    if (*x && tg__is_half(tg__rec(*x))) *x = tg__full(*x);
     tg_tensor *in[3] = {*y, *x, z ? *z : NULL};
     int n = z && *z ? 3 : 2;
     tg_tape *tape = tg__check(op, n, in, false);
@@ -53,7 +56,7 @@ static tg_tape *operands(const char *op, tg_tensor **y, tg_tensor **x, tg_tensor
 static bool matches(const char *op, tg_tape *tape, const tg_tensor *t, const char *tname,
                     const tg_tensor *like, const char *lname) {
     char b0[160], b1[160];
-    t = tg__rec(t), like = tg__rec(like);
+    t = tg__full(t), like = tg__full(like);
     if (!tg__same_shape(t, like)) {
         tg__fail(tape, TG_ERR_SHAPE, op, "%s has shape %s but %s has shape %s", tname,
                  tg__shape_str(b0, sizeof b0, t->rank, t->shape), lname,
@@ -90,7 +93,7 @@ static bool recording(const char *op, tg_tape *tape) {
 }
 
 static tg_tensor *zeros_like(tg_tape *tape, const tg_tensor *t) {
-    t = tg__rec(t);
+    t = tg__full(t);
     return tg_zeros(tape, (tg_dtype)t->dtype, t->rank, t->shape);
 }
 
@@ -114,10 +117,10 @@ static tg_tensor **slots(tg_tape *tape, int n, const char *op) {
 static bool inner(int n, tg_tensor *const *a, tg_tensor *const *b, tg_tensor **s) {
     *s = NULL;
     for (int i = 0; i < n; i++) {
-        if (!(tg__rec(a[i])->flags & TGF_REQ)) continue;
+        if (!(tg__full(a[i])->flags & TGF_REQ)) continue;
         tg_tensor *t = tg_sum(tg_mul(a[i], b[i]));
-        tg_dtype dt = *s ? (tg_dtype)tg__rec(*s)->dtype : TG_F32;
-        if (t && *s && tg__rec(t)->dtype != dt) t = tg_cast(t, dt);
+        tg_dtype dt = *s ? (tg_dtype)tg__full(*s)->dtype : TG_F32;
+        if (t && *s && tg__full(t)->dtype != dt) t = tg_cast(t, dt);
         *s = *s ? tg_add(*s, t) : t;
         if (!*s) return false;
     }
@@ -140,7 +143,7 @@ static bool inner(int n, tg_tensor *const *a, tg_tensor *const *b, tg_tensor **s
 static bool jvp(const char *op, tg_tape *tape, int m, tg_tensor *const *ys, int n,
                 tg_tensor *const *xs, tg_tensor *const *vs, tg_tensor **res, int flags) {
     bool any = false;
-    for (int k = 0; k < m; k++) any |= (tg__rec(ys[k])->flags & TGF_REQ) != 0;
+    for (int k = 0; k < m; k++) any |= (tg__full(ys[k])->flags & TGF_REQ) != 0;
     if (!any) return all_zeros(tape, m, ys, res);
     tg_tensor **u = slots(tape, m, op), **w = slots(tape, n, op), *t, *s;
     if (!u || !w) return false;
@@ -168,8 +171,8 @@ static bool hvp(const char *op, tg_tape *tape, tg_tensor *out, int n, tg_tensor 
     if (!g || tg_grad(out, NULL, n, xs, g, TG_CREATE_GRAPH) != TG_OK) return false;
     bool any_g = false, any_v = false;
     for (int i = 0; i < n; i++) {
-        any_g |= (tg__rec(g[i])->flags & TGF_REQ) != 0;
-        any_v |= (tg__rec(vs[i])->flags & TGF_REQ) != 0;
+        any_g |= (tg__full(g[i])->flags & TGF_REQ) != 0;
+        any_v |= (tg__full(vs[i])->flags & TGF_REQ) != 0;
     }
     if (!any_g) return all_zeros(tape, n, xs, hv); /* out linear in x */
     if (any_v) return jvp(op, tape, n, g, n, xs, vs, hv, flags);
@@ -179,7 +182,7 @@ static bool hvp(const char *op, tg_tape *tape, tg_tensor *out, int n, tg_tensor 
 /* ----------------------------------------------------------- matrices */
 
 static void set_elem(tg_tensor *h, int64_t i, double v) {
-    tg_tensor *t = tg__rec(h);
+    tg_tensor *t = tg__full(h);
     if (t->dtype == TG_F32)
         ((float *)t->data)[i] = (float)v;
     else
@@ -191,7 +194,7 @@ static void set_elem(tg_tensor *h, int64_t i, double v) {
 static bool joined(const char *op, tg_tape *tape, const tg_tensor *y, const tg_tensor *x,
                    int64_t *shape) {
     char b0[160], b1[160];
-    y = tg__rec(y), x = tg__rec(x);
+    y = tg__full(y), x = tg__full(x);
     int rank = y->rank + x->rank;
     if (rank > TG_MAX_RANK) {
         tg__fail(tape, TG_ERR_SHAPE, op, "the result would have rank %d (%s and %s): at most %d",
@@ -210,7 +213,7 @@ static bool joined(const char *op, tg_tape *tape, const tg_tensor *y, const tg_t
 static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tensor *const *xs,
                      tg_tensor **J, int flags) {
     int64_t shape[TG_MAX_RANK];
-    const tg_tensor *yr = tg__rec(y);
+    const tg_tensor *yr = tg__full(y);
     for (int j = 0; j < n; j++)
         if (!joined(op, tape, y, xs[j], shape)) return false;
     int64_t m = tg__numel(yr);
@@ -220,8 +223,8 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
     if (zero || !(flags & TG_CREATE_GRAPH)) {
         for (int j = 0; j < n; j++)
             if (!joined(op, tape, y, xs[j], shape) ||
-                !(J[j] = tg_zeros(tape, (tg_dtype)tg__rec(xs[j])->dtype,
-                                  yr->rank + tg__rec(xs[j])->rank, shape)))
+                !(J[j] = tg_zeros(tape, (tg_dtype)tg__full(xs[j])->dtype,
+                                  yr->rank + tg__full(xs[j])->rank, shape)))
                 return false;
         if (zero) return true;
         /* numeric: copy each row into J; one seed buffer, reused (the sweep
@@ -233,10 +236,10 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
             if (tg_grad(y, e, n, xs, row, 0) != TG_OK) return false;
             set_elem(e, i, 0);
             for (int j = 0; j < n; j++) {
-                const tg_tensor *x = tg__rec(xs[j]);
+                const tg_tensor *x = tg__full(xs[j]);
                 size_t bytes = (size_t)tg__numel(x) * tg__esize(x->dtype);
                 if (bytes)
-                    memcpy((char *)tg__rec(J[j])->data + (size_t)i * bytes, tg__rec(row[j])->data,
+                    memcpy((char *)tg__full(J[j])->data + (size_t)i * bytes, tg__full(row[j])->data,
                            bytes);
             }
         }
@@ -252,7 +255,7 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
         set_elem(e, i, 1);
         if (tg_grad(y, e, n, xs, row, TG_CREATE_GRAPH) != TG_OK) return false;
         for (int j = 0; j < n; j++) {
-            const tg_tensor *x = tg__rec(xs[j]);
+            const tg_tensor *x = tg__full(xs[j]);
             int64_t nj = tg__numel(x);
             tg_tensor **c = &col[x->dtype == TG_F64];
             if (nj == 0) continue;
@@ -264,8 +267,8 @@ static bool jacobian(const char *op, tg_tape *tape, tg_tensor *y, int n, tg_tens
         }
     }
     for (int j = 0; j < n; j++) {
-        tg_dtype dt = (tg_dtype)tg__rec(xs[j])->dtype;
-        int rank = yr->rank + tg__rec(xs[j])->rank;
+        tg_dtype dt = (tg_dtype)tg__full(xs[j])->dtype;
+        int rank = yr->rank + tg__full(xs[j])->rank;
         joined(op, tape, y, xs[j], shape); /* checked above */
         J[j] = J[j] ? tg_reshape(J[j], rank, shape) : tg_zeros(tape, dt, rank, shape);
         if (!J[j]) return false;
@@ -351,7 +354,7 @@ typedef struct call {
 /* A tensor of the call, named `name` in errors: not NULL, on the call's
  * tape, not stale. Parameters pass. */
 static bool entry(call *c, const tg_tensor *h, const char *name) {
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t = tg__full(h);
     if (!t) return tg__fail(c->tape, TG_ERR_NULL, c->op, "%s is NULL", name), false;
     if (t->flags & TGF_PARAM) return true;
     if (t->tape != c->tape)
@@ -376,14 +379,14 @@ static bool operands_n(call *c, tg_tensor **out, int n, tg_tensor *const *xs,
                        const char *rname) {
     char name[32], vn[32], b[160];
     c->tape = NULL;
-    const tg_tensor *o = tg__rec(*out);
+    const tg_tensor *o = tg__full(*out);
     if (o && !(o->flags & TGF_PARAM)) c->tape = o->tape;
     snprintf(c->from, sizeof c->from, "the output");
     for (int l = 0; l < 2 && !c->tape; l++) {
         tg_tensor *const *list = l ? vs : xs;
         for (int i = 0; list && i < n && !c->tape; i++)
-            if (list[i] && !(tg__rec(list[i])->flags & TGF_PARAM)) {
-                c->tape = tg__rec(list[i])->tape;
+            if (list[i] && !(tg__full(list[i])->flags & TGF_PARAM)) {
+                c->tape = tg__full(list[i])->tape;
                 snprintf(c->from, sizeof c->from, "%s[%d]", l ? vname : "xs", i);
             }
     }
@@ -403,7 +406,7 @@ static bool operands_n(call *c, tg_tensor **out, int n, tg_tensor *const *xs,
                         tg__shape_str(b, sizeof b, (*out)->rank, (*out)->shape)),
                false;
     for (int i = 0; i < n; i++) {
-        const tg_tensor *x = tg__rec(xs[i]);
+        const tg_tensor *x = tg__full(xs[i]);
         snprintf(name, sizeof name, "xs[%d]", i);
         if (!entry(c, xs[i], name)) return false;
         if (!tg__is_float(x->dtype))
@@ -483,7 +486,7 @@ tg_status tg_hessian_n(tg_tensor *out, int n, tg_tensor *const *xs, tg_tensor **
  * leaf copy) and evaluates f there. Returns y, or NULL on error. */
 static tg_tensor *eval_at(const char *op, tg_tape *tape, tg_fn f, void *ud, tg_tensor **xp) {
     if (!tape) return NULL;
-    tg_tensor *x = *xp, *r = tg__rec(x); /* a handle, and its record */
+    tg_tensor *x = *xp, *r = tg__full(x); /* a handle, and its record */
     if (!f) return tg__fail(tape, TG_ERR_NULL, op, "the function f is NULL");
     if (!x) return tg__fail(tape, TG_ERR_NULL, op, "x is NULL");
     bool is_var = (r->flags & TGF_PARAM) ||

@@ -34,6 +34,10 @@ struct tg_tape_ext *tg__tape_ext(tg_tape *tape, const char *op) {
         if (!tape->ext) return tg__fail(tape, TG_ERR_NOMEM, op, "out of memory");
         tape->ext_free = tape_ext_free;
     }
+    /* inspection reads records in full, and keys its table by them: the
+     * pass's halves get their full copies, and the tape makes no more
+     * (tape.c, half.c) */
+    if (!tg__unhalf(tape)) return NULL;
     struct tg_tape_ext *e = tape->ext;
     if (e->gen != tape->gen) { /* a new pass: forget the last one's entries */
         if (e->tab) memset(e->tab, 0, e->cap * sizeof *e->tab);
@@ -88,7 +92,7 @@ static ient *entry(tg_tape *tape, const tg_tensor *t, const char *op) {
 /* ---------------------------------------------------------------- names */
 
 tg_tensor *tg_tensor_set_name(tg_tensor *h, const char *name) {
-    tg_tensor *t = tg__rec(h);
+    tg_tensor *t = tg__full(h);
     if (!t) return NULL;
     if (stale(h))
         return tg__fail(t->tape, TG_ERR_STALE, "set_name",
@@ -101,7 +105,7 @@ tg_tensor *tg_tensor_set_name(tg_tensor *h, const char *name) {
         if (!name || !name[0]) { /* removing needs no entry */
             ient *x = tg__ext_find(t->tape, t);
             if (x) x->name[0] = 0;
-            return tg__handle(t);
+            return tg__handle(h);
         }
         ient *x = entry(t->tape, t, "set_name");
         if (!x) return NULL;
@@ -111,11 +115,11 @@ tg_tensor *tg_tensor_set_name(tg_tensor *h, const char *name) {
     if (name)
         for (; name[k] && k + 1 < TG_NAME_MAX; k++) dst[k] = name[k];
     dst[k] = 0;
-    return tg__handle(t);
+    return tg__handle(h);
 }
 
 const char *tg_tensor_name(const tg_tensor *h) {
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t = tg__full(h);
     if (!t) return NULL;
     tg_tensor *p = param_of(t);
     if (p) return p->small.pext->name[0] ? p->small.pext->name : NULL;
@@ -134,7 +138,7 @@ static void param_hook(tg_tape *tape) {
 }
 
 tg_tensor *tg_tensor_set_hook(tg_tensor *h, tg_grad_hook fn, void *ud) {
-    tg_tensor *t = tg__rec(h);
+    tg_tensor *t = tg__full(h);
     if (!t) return NULL;
     if (t->flags & TGF_PARAM) {
         if (!(t->flags & TGF_REQ)) return NULL; /* a parameter's gradient record */
@@ -156,15 +160,15 @@ tg_tensor *tg_tensor_set_hook(tg_tensor *h, tg_grad_hook fn, void *ud) {
         p->small.pext->hook_ud = ud;
         p->small.pext->hook_proxy = param_hook;
         if (fn) param_hook(tape);
-        return tape->status == TG_OK || fn == NULL ? tg__handle(t) : NULL;
+        return tape->status == TG_OK || fn == NULL ? tg__handle(h) : NULL;
     }
     ient *x = fn ? entry(tape, t, "set_hook") : tg__ext_find(tape, t);
-    if (!x) return fn ? NULL : tg__handle(t);
+    if (!x) return fn ? NULL : tg__handle(h);
     if (!x->hook && fn) tape->ext->nhooks++;
     if (x->hook && !fn) tape->ext->nhooks--;
     x->hook = fn;
     x->ud = ud;
-    return tg__handle(t);
+    return tg__handle(h);
 }
 
 

@@ -458,7 +458,8 @@ tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *pa
         return tg__qfail(TG_ERR_NULL, "tape_write_html: %s is NULL",
                          !tape ? "tape" : !out ? "out" : "path");
     tg__fuse_force_all(tape); /* shows values: lazy records compute theirs */
-    const tg_tensor *o = tg__rec(out);
+    if (!tg__unhalf(tape)) return tape->status; /* every record in full (half.c) */
+    const tg_tensor *o = tg__full(out);
     bool param = o->flags & TGF_PARAM, old = !param && stale(out);
     int64_t oi = param || old || o->tape != tape ? -1 : tg__rec_index(tape, o);
     if (oi < 0)
@@ -483,10 +484,9 @@ tg_status tg_tape_write_html(tg_tape *tape, const tg_tensor *out, const char *pa
     tg_status st = TG_ERR_NOMEM;
     if (p.recs && p.keep && p.layer && p.row) {
         size_t k = 0;
-        for (int sl = 0; sl <= tape->cur && sl < tape->nslab && k < p.n; sl++) {
-            size_t used = sl == tape->cur ? tape->pos : tape->slabs[sl].cap;
-            for (size_t q = 0; q < used && k < p.n; q++) p.recs[k++] = tape->slabs[sl].slot + q;
-        }
+        TG__FOR_RECORDS_UP(tape, r, {
+            if (k < p.n) p.recs[k++] = r;
+        });
         layout(&p);
         FILE *f = fopen(path, "w");
         if (!f) {

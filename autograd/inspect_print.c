@@ -75,33 +75,54 @@ void tg__put_values(sink *s, int dt, int rank, const int64_t *shape, const void 
     tg__put(s, n > show ? ", ...]" : "]");
 }
 
-/* The index of record t on the current pass, or -1. */
+/* The index of record t on the current pass (its place among the records,
+ * full and half, in creation order), or -1. */
 int64_t tg__rec_index(const tg_tape *tape, const tg_tensor *t) {
+    if (tape->nhalf) { /* slots of one record or two: count them */
+        int64_t i = 0, found = -1;
+        TG__FOR_SLOTS_UP(tape, s, {
+            if (found >= 0) break;
+            if (tg__pair(s)) {
+                for (int k = 0; k < 2; k++) {
+                    const tg_half *x = (const tg_half *)s + k;
+                    if (!(x->flags & THF_HALF)) continue;
+                    if ((const void *)x == (const void *)t ||
+                        ((x->flags & THF_FWD) && x->fwd == t))
+                        found = i;
+                    i++;
+                }
+            } else if (s == t) {
+                found = i;
+            } else {
+                i++;
+            }
+        })
+        return found;
+    }
     size_t base = 0;
     uintptr_t a = (uintptr_t)t;
     for (int s = 0; s <= tape->cur && s < tape->nslab; s++) {
         uintptr_t b = (uintptr_t)tape->slabs[s].slot;
         size_t used = s == tape->cur ? tape->pos : tape->slabs[s].cap;
-        if (a >= b && a < b + used * sizeof(tg_tensor))
-            return (int64_t)(base + (a - b) / sizeof(tg_tensor));
-        base += tape->slabs[s].cap;
+        if (a >= b && a < b + used * sizeof(tg_tensor) && (a - b) % sizeof(tg_tensor) == 0) {
+            size_t p = (a - b) / sizeof(tg_tensor);
+            if (tg__is_hdr_pos(p)) return -1;
+            return (int64_t)(base + p - (p / TG__GROUP_SLOTS + 1)); /* less the headers */
+        }
+        base += tape->slabs[s].cap - tape->slabs[s].cap / TG__GROUP_SLOTS;
     }
     return -1;
 }
 
-/* Every record of the current pass in order; idx counts from 0 (slabs
- * before the current one are always full). */
+/* Every record of the current pass in order (tg__unhalf first); idx counts
+ * from 0. */
 #define FOR_RECORDS(tape, r, idx, ...)                                               \
     do {                                                                             \
-        size_t idx = 0;                                                              \
-        for (int s_ = 0; s_ <= (tape)->cur && s_ < (tape)->nslab; s_++) {            \
-            tg_tensor *b_ = (tape)->slabs[s_].slot;                                  \
-            size_t u_ = s_ == (tape)->cur ? (tape)->pos : (tape)->slabs[s_].cap;     \
-            for (size_t p_ = 0; p_ < u_; p_++, idx++) {                              \
-                tg_tensor *r = b_ + p_;                                              \
-                __VA_ARGS__                                                          \
-            }                                                                        \
-        }                                                                            \
+        size_t idx_next_ = 0;                                                        \
+        TG__FOR_RECORDS_UP(tape, r, {                                                \
+            size_t idx = idx_next_++;                                                \
+            __VA_ARGS__                                                              \
+        });                                                                          \
     } while (0)
 
 /* Appends to a fixed buffer, cutting at its end. */
@@ -213,6 +234,7 @@ tg_status tg__qfail(tg_status s, const char *fmt, ...) {
 static tg_status print_tape(const tg_tape *tape, sink *s) {
     if (!tape) return tg__qfail(TG_ERR_NULL, "tape_sprint: tape is NULL");
     tg__fuse_force_all((tg_tape *)tape); /* prints values: lazy records compute theirs */
+    if (!tg__unhalf((tg_tape *)tape)) return tape->status; /* every record in full (half.c) */
     /* column widths first */
     int wl = 0, ws = 2;
     FOR_RECORDS(tape, r, idx, {
@@ -275,9 +297,10 @@ static void put_esc(sink *s, const char *t) {
 
 static tg_status dot_tape(const char *fn, const tg_tape *tape, const tg_tensor *only, sink *s) {
     if (!tape) return tg__qfail(TG_ERR_NULL, "%s: tape is NULL", fn);
+    if (!tg__unhalf((tg_tape *)tape)) return tape->status; /* every record in full (half.c) */
     unsigned char *mark = NULL;
     if (only) {
-        const tg_tensor *o = tg__rec(only);
+        const tg_tensor *o = tg__full(only);
         bool param = o->flags & TGF_PARAM, old = !param && stale(only);
         int64_t oi = param || old || o->tape != tape ? -1 : tg__rec_index(tape, o);
         if (oi < 0)

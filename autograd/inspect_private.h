@@ -61,7 +61,7 @@ tg_status tg__qfail(tg_status s, const char *fmt, ...)
 
 /* Whether handle h (not NULL) is stale (tg_engine.h: handles). */
 static inline bool stale(const tg_tensor *h) {
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t = tg__full(h);
     return !(t->flags & TGF_PARAM) && !tg__current(h, t, t->tape->gen);
 }
 

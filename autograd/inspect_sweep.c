@@ -87,6 +87,7 @@ static const char *bad_word(double v, char *b, size_t n) {
 
 /* Checks the forward outputs recorded since the last check. */
 static void scan_forward(tg_tape *tape, struct tg_tape_ext *e) {
+    if (!tg__unhalf(tape)) return;
     if (e->scan_gen != tape->gen) {
         e->scan_gen = tape->gen;
         e->scan_slab = 0;
@@ -96,8 +97,20 @@ static void scan_forward(tg_tape *tape, struct tg_tape_ext *e) {
     for (int s = e->scan_slab; s <= tape->cur && s < tape->nslab; s++) {
         tg_tensor *base = tape->slabs[s].slot;
         size_t used = s == tape->cur ? tape->pos : tape->slabs[s].cap;
-        for (size_t p = s == e->scan_slab ? e->scan_pos : 0; p < used; p++, idx++) {
-            tg_tensor *r = base + p;
+        for (size_t p = s == e->scan_slab ? e->scan_pos : 0; p < used; p++) {
+            if (tg__is_hdr_pos(p)) continue;
+            tg_tensor *rs[2], *sl = base + p; /* a slot: one record, or two forwarded halves */
+            int nr = 0;
+            if (tg__pair(sl)) {
+                for (int k = 0; k < 2; k++) {
+                    const tg_half *x = (const tg_half *)sl + k;
+                    if ((x->flags & (THF_HALF | THF_FWD)) == (THF_HALF | THF_FWD)) rs[nr++] = x->fwd;
+                }
+            } else {
+                rs[nr++] = sl;
+            }
+            for (int j = 0; j < nr; j++, idx++) {
+            tg_tensor *r = rs[j];
             if (!tg__ops[r->op].nin || !tg__is_float(r->dtype) || tape->status != TG_OK)
                 continue;
             int64_t bad = first_bad(r->dtype, r->data, tg__numel(r));
@@ -111,6 +124,7 @@ static void scan_forward(tg_tape *tape, struct tg_tape_ext *e) {
                      idx, nm ? " (" : "", nm ? nm : "", nm ? ")" : "",
                      bad_word(elem(r->dtype, r->data, bad), w, sizeof w), (long long)bad,
                      tg__shape_str(sh, sizeof sh, r->rank, r->shape), ins);
+            }
         }
     }
     e->scan_slab = tape->cur;
@@ -155,7 +169,7 @@ static bool run_hook(tg_tape *tape, tg_tensor *r, tg_tensor *user, tg_grad_hook 
     if (!g) return false;
     g = tg__handle(g);
     tg_tensor *h = fn(tg__handle(user), g, ud);
-    tg_tensor *res = tg__rec(h);
+    tg_tensor *res = tg__full(h);
     char lb[TG_NAME_MAX + 24];
     if (!res) {
         tg__fail(tape, TG_ERR_STATE, "backward", "the gradient hook of %s returned NULL",
@@ -209,7 +223,7 @@ bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
     bool ok = g != NULL;
     for (int i = 0; ok && i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
-        tg__step st = {i, in[i], g, NULL, tg__rec(d->vjp(r, g, i))};
+        tg__step st = {i, in[i], g, NULL, tg__full(d->vjp(r, g, i))};
         if (!st.c) {
             ok = false;
             break;
@@ -218,7 +232,7 @@ bool tg__trace_steps(tg_tape *tape, tg_tensor *r, tg__step_fn fn, void *ud) {
             /* scalars: the local derivative d r/d in is the op's graph
              * backward at an incoming 1 */
             tg_tensor *one = tg_ones(tape, (tg_dtype)r->dtype, r->rank, r->shape);
-            st.loc = one ? tg__rec(d->vjp(r, tg__rec(one), i)) : NULL;
+            st.loc = one ? tg__full(d->vjp(r, tg__full(one), i)) : NULL;
             if (!st.loc) {
                 ok = false;
                 break;
@@ -300,7 +314,7 @@ static bool trace_record(tg_tape *tape, struct tg_tape_ext *e, tg_tensor *r, siz
     return tg__trace_steps(tape, r, trace_line, &x);
 }
 
-bool tg__inspect_pre(tg_tape *tape, tg_tensor *r) {
+bool tg__inspect_pre(tg_tape *tape, tg_tensor *r, tg_tensor *who) {
     struct tg_tape_ext *e = tape->ext;
     /* hooks: a parameter's (through its proxy) or a tape tensor's */
     if (r->op == TG_OP_PROXY) {
@@ -310,7 +324,7 @@ bool tg__inspect_pre(tg_tape *tape, tg_tensor *r) {
             return false;
     } else if (e->nhooks) {
         ient *x = tg__ext_find(tape, r);
-        if (x && x->hook && !run_hook(tape, r, r, x->hook, x->ud)) return false;
+        if (x && x->hook && !run_hook(tape, r, who, x->hook, x->ud)) return false;
     }
     if (e->trace) {
         int64_t idx = tg__rec_index(tape, r);

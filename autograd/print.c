@@ -112,7 +112,7 @@ static void print_tensor(sink *s, const tg_tensor *h, const tg_print_opts *o) {
         tg__put(s, "tensor(NULL)\n");
         return;
     }
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t = tg__full(h);
     if (stale(h)) {
         tg__put(s, "tensor(stale: made on an earlier pass of its tape)\n");
         return;

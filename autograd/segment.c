@@ -44,7 +44,14 @@ typedef struct seg {
 static bool check_outputs(tg_tape *tape, int nout, tg_tensor **o, int *dt) {
     char b[160];
     for (int k = 0; k < nout; k++) {
-        tg_tensor *r = tg__live(o[k]);
+        tg_half *x;
+        tg_tensor *r = tg__live_h(o[k], &x);
+        if (x && tg__half_tape(x) == tape) { /* scalar code's result: read through a PROMOTE */
+            tg_tape *tp = tape;
+            r = tg__operand_req(&tp, o[k], "segment", k);
+            if (!r) return false;
+            o[k] = tg__handle(r);
+        }
         if (tape->status != TG_OK) return false;
         if (!r || (!(r->flags & TGF_PARAM) && r->tape != tape))
             return tg__fail(tape, TG_ERR_NULL, "segment",
@@ -173,8 +180,8 @@ tg_status tg_segment(tg_segment_fn fn, void *ctx, int nin, tg_tensor *const *in,
     tg_tape *tape = tg__check("segment", nc, x, false);
     if (!tape) {
         for (int i = 0; i < nc; i++) { /* where the error went, if anywhere */
-            const tg_tensor *r = tg__rec(x0[i]);
-            if (r && !(r->flags & TGF_PARAM)) return r->tape->status;
+            const tg_tape *tp = tg__tape_of(x0[i]); /* NULL for NULL and parameters */
+            if (tp) return tp->status;
         }
         return TG_ERR_NULL;
     }

@@ -14,10 +14,11 @@
  * names, hooks, trace or anomaly mode pays one branch per sweep.
  * begin: at the start of a sweep from `out` (anomaly: checks the forward
  * outputs); returns whether each record must be inspected. pre: before a
- * record passes its complete gradient on (hooks, trace); post: after
+ * record passes its complete gradient on (hooks, trace; `who` is the handle
+ * a hook is given for it, which for a forwarded half is the half's); post: after
  * (anomaly check of the gradients it gave). false = error recorded. */
 bool tg__inspect_begin(tg_tape *tape, tg_tensor *out);
-bool tg__inspect_pre(tg_tape *tape, tg_tensor *r);
+bool tg__inspect_pre(tg_tape *tape, tg_tensor *r, tg_tensor *who);
 bool tg__inspect_post(tg_tape *tape, tg_tensor *r);
 
 /* Forgets the names and hooks of the records made since m (inspect.c), before

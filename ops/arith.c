@@ -111,12 +111,40 @@ static void bin_forward(int op, tg_tensor *out, const tg_tensor *a, const tg_ten
 }
 
 /* The scalar path (0-d f64, the bulk of scalar code): a record, one
- * expression, nothing else (scalar0.h). */
-static inline __attribute__((always_inline)) tg_tensor *scalar_binary(tg_tape *tape, int op, tg_tensor *a, tg_tensor *b) {
-    double z = tg__fwd0_binary(op, *(const double *)a->data, *(const double *)b->data);
-    tg_tensor *t = tg__record0(tape, op, z, a, (a->flags | b->flags) & TGF_REQ);
+ * expression, nothing else (scalar0.h). A half record while the tape
+ * allows them, except for what a numeric sweep computes with recording off
+ * (the graph backwards of ops without a fast one read their results'
+ * fields); else a full one (no operand is then a live half). */
+static inline __attribute__((always_inline)) tg_tensor *scalar_binary(tg_tape *tape, int op,
+                                                                      tg_tensor *a, bool ah,
+                                                                      tg_tensor *b, bool bh) {
+    double z = tg__fwd0_binary(op, tg__val0(a, ah), tg__val0(b, bh));
+    bool req = tg__req0(a, ah) || tg__req0(b, bh);
+    if (tape->half_ok && (tape->grad_enabled || !tape->sweeping)) {
+        tg_half *x = tg__half0(tape, op, z, a, ah, req);
+        if (!x) return NULL;
+        x->u.in1 = b;
+        x->in_half = (uint8_t)(x->in_half | bh << 1);
+        return (tg_tensor *)x;
+    }
+    tg_tensor *t = tg__record0(tape, op, z, a, req);
     if (t) t->u.in1 = b;
     return t;
+}
+
+/* PROMOTE (tg_engine.h): a full 0-d record that a tensor op read in place
+ * of a half; its working gradient is the half's own (or, once tg__unhalf
+ * has run, the half's full copy's: tg__promote_grad), so its numeric
+ * backward has nothing to do. */
+bool tg__bw_promote(tg_tensor *r) {
+    /* its gradient is the half's own (tg__promote_grad): nothing to pass on */
+    (void)r;
+    return true;
+}
+
+tg_tensor *tg__vjp_promote(tg_tensor *out, tg_tensor *g, int i) {
+    (void)out, (void)i;
+    return tg__handle(g); /* the identity; a create-graph sweep unhalves first, so the input is full */
 }
 
 /* Everything but the scalar fast path, out of line so that the public
@@ -126,12 +154,34 @@ static __attribute__((noinline)) tg_tensor *binary_general(int op, tg_tensor *a,
 static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor *a,
                                                                tg_tensor *b) {
     /* the common case of scalar code in one glance: handles of two fresh
-     * 0-d f64 tensors on one tape (what tg__check would accept) */
-    tg_tensor *ra = tg__rec(a), *rb = tg__rec(b);
-    if (a && b && ra->rank == 0 && rb->rank == 0 && ra->dtype == TG_F64 && rb->dtype == TG_F64 &&
-        !((ra->flags | rb->flags) & TGF_PARAM) && tg__hot2(a, ra, b, rb, ra->tape))
-        return tg__handle_at(scalar_binary(ra->tape, op, ra, rb), ra->tape->gen);
+     * 0-d f64 tensors (halves or not) on one tape that takes a half */
+    tg_tape *ta, *tb;
+    tg_op0 oa, ob;
+    if (a && b && tg__dec0(a, &ta, &oa) && tg__dec0(b, &tb, &ob) && ta == tb && tg__half_now(ta)) {
+        tg_tensor *rb = tg__rec(b);
+        uint64_t u;
+        memcpy(&u, &rb, sizeof u);
+        return tg__handle_at((tg_tensor *)tg__half_out(ta, op, tg__fwd0_binary(op, oa.v, ob.v),
+                                                       tg__rec(a), oa.half, u, ob.half,
+                                                       oa.req || ob.req),
+                             ta->gen);
+    }
     return tg__handle(binary_general(op, a, b));
+}
+
+/* Scalar code the fast path left: a full result (a tape that makes no
+ * halves now), or a 0-d parameter beside scalar code (its proxy, once
+ * made, without a PROMOTE of the half). NULL: not such a case. */
+static tg_tensor *scalar_rest(int op, tg_tensor *a, tg_tensor *b) {
+    tg_tensor *ra = tg__rec(a), *rb = tg__rec(b);
+    tg_tape *ta = NULL, *tb = NULL;
+    bool ah = false, bh = false;
+    bool fa = tg__fast0(a, ra, &ta, &ah), fb = tg__fast0(b, rb, &tb, &bh);
+    if (fa && fb && ta == tb) return scalar_binary(ta, op, ra, ah, rb, bh);
+    tg_tensor *p;
+    if (fa && !fb && (p = tg__proxy0(rb, ta))) return scalar_binary(ta, op, ra, ah, p, false);
+    if (fb && !fa && (p = tg__proxy0(ra, tb))) return scalar_binary(tb, op, p, false, rb, bh);
+    return NULL;
 }
 
 /* A C constant never needs a cast (PyTorch's rule for Python scalars): a
@@ -168,6 +218,10 @@ static bool adopt_dtype(tg_tape *tape, tg_tensor **a, tg_tensor **b) {
 }
 
 static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
+    if (a && b) {
+        tg_tensor *t = scalar_rest(op, a, b);
+        if (t) return t;
+    }
     tg_tensor *in[2] = {a, b};
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check_lazy(name, 2, in, false); /* lazy operands may stay lazy */
@@ -176,7 +230,7 @@ static tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b) {
         (!adopt_dtype(tape, &in[0], &in[1]) || !tg__check_float(tape, name, 2, in)))
         return NULL; /* the common case (one float dtype) costs one test */
     a = in[0], b = in[1];
-    if (a->rank == 0 && b->rank == 0 && a->dtype == TG_F64) return scalar_binary(tape, op, a, b);
+    if (a->rank == 0 && b->rank == 0 && a->dtype == TG_F64) return scalar_binary(tape, op, a, false, b, false);
     int rank;
     int64_t shape[TG_MAX_RANK];
     if (a->rank == 0 && b->rank == 0) {

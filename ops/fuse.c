@@ -155,6 +155,7 @@ void tg__fuse_force_all(tg_tape *tape) {
         size_t used = s == tape->cur ? tape->pos : tape->slabs[s].cap;
         for (size_t p = 0; p < used; p++) {
             tg_tensor *r = &tape->slabs[s].slot[p];
+            if (tg__is_hdr_pos(p) || tg__pair(r)) continue; /* a lazy record is never half */
             if (r->gen == tape->gen && tg__unready(r) && !tg__fuse_force(r)) return;
         }
     }

@@ -6,6 +6,8 @@ const tg_op_desc tg__ops[TG_OP_COUNT] = {
     /* the core's own ops: leaves and parameter proxies have no inputs */
     [TG_OP_LEAF] = {"leaf", 0, tg__bw_vjp, tg__vjp_none},
     [TG_OP_PROXY] = {"param", 0, tg__bw_vjp, tg__vjp_none},
+    /* a full record standing for a half one (arith.c) */
+    [TG_OP_PROMOTE] = {"promote", 1, tg__bw_promote, tg__vjp_promote},
 #define TG_OP(id, name, nin, bw, vjp) [TG_OP_##id] = {name, nin, tg__bw_##bw, tg__vjp_##vjp},
 #include "tg_oplist.h"
 #undef TG_OP

@@ -50,6 +50,118 @@ static inline __attribute__((always_inline)) tg_tensor *tg__record0(tg_tape *tap
     return t;
 }
 
+/* The fast paths' operands: a live half, or a 0-d f64 full record. */
+
+/* Whether handle h (record r, not NULL) is an operand of the scalar fast
+ * path: a tagged handle of a live half (*half set) or of a 0-d f64 tape
+ * tensor, of its tape's current pass; *tape is its tape. Anything else
+ * (plain pointers, parameters, forwarded halves) takes the checked path. */
+static inline __attribute__((always_inline)) bool tg__fast0(const tg_tensor *h, const tg_tensor *r,
+                                                            tg_tape **tape, bool *half) {
+    bool pair = tg__pair(r);
+    if (pair || ((uintptr_t)r & 32)) {
+        const tg_half *x = (const tg_half *)r;
+        if (!pair || (x->flags & (THF_HALF | THF_FWD)) != THF_HALF) return false;
+        tg_tape *t = tg__half_tape(x);
+        *tape = t;
+        *half = true;
+        return x->gen == (uint8_t)t->gen && ((uintptr_t)h & TG__TAG_MASK) == tg__tag_of(t->gen);
+    }
+    *half = false;
+    if (r->rank || r->dtype != TG_F64 || (r->flags & TGF_PARAM)) return false;
+    *tape = r->tape;
+    return tg__hot(h, r, r->tape);
+}
+/* A 0-d f64 parameter's proxy on tape's pass, if it has one already (the
+ * fast path's other operand names the tape); else NULL. */
+static inline tg_tensor *tg__proxy0(const tg_tensor *r, const tg_tape *tape) {
+    if (!(r->flags & TGF_PARAM) || r->rank || r->dtype != TG_F64) return NULL;
+    const tg_param_ext *e = r->small.pext;
+    bool on = e->ptape == tape && e->pserial == tape->serial && e->pgen == tape->gen;
+    return on ? e->proxy : NULL;
+}
+static inline double tg__val0(const tg_tensor *r, bool half) {
+    return half ? ((const tg_half *)r)->v : *(const double *)r->data;
+}
+static inline bool tg__req0(const tg_tensor *r, bool half) {
+    return half ? (((const tg_half *)r)->flags & THF_REQ) : (r->flags & TGF_REQ);
+}
+
+/* The hot path of scalar code: both operands decoded in one pass each
+ * (tg__dec0), the result a half (tg__half_out). Anything else takes the
+ * out-of-line path (the full checks). */
+typedef struct tg_op0 {
+    double v;
+    bool half, req;
+} tg_op0;
+
+/* Whether tagged handle h is a live half or a 0-d f64 tape tensor (no
+ * parameter) of its tape's current pass: then *tape and *o are set. */
+static inline __attribute__((always_inline)) bool tg__dec0(const tg_tensor *h, tg_tape **tape,
+                                                           tg_op0 *o) {
+    const tg_tensor *r = tg__rec(h);
+    uintptr_t a = (uintptr_t)r;
+    tg_tape *t;
+    if (((const uint8_t *)(a & ~(uintptr_t)63))[31]) { /* a slot of halves */
+        const tg_half *x = (const tg_half *)r;
+        if ((x->flags & (THF_HALF | THF_FWD)) != THF_HALF) return false;
+        t = tg__half_tape(x);
+        if (x->gen != (uint8_t)t->gen) return false;
+        o->v = x->v;
+        o->req = x->flags & THF_REQ;
+        o->half = true;
+    } else {
+        if ((a & 32) || r->rank || r->dtype != TG_F64 || (r->flags & TGF_PARAM)) return false;
+        t = r->tape;
+        if (r->gen != t->gen) return false;
+        o->v = *(const double *)r->data;
+        o->req = r->flags & TGF_REQ;
+        o->half = false;
+    }
+    *tape = t;
+    return ((uintptr_t)h & TG__TAG_MASK) == tg__tag_of(t->gen);
+}
+
+/* Whether an op on tape may make a half now: the tape allows them, and
+ * this is not what a numeric sweep computes with recording off (the graph
+ * backwards of ops without a fast one read their results' fields). */
+static inline bool tg__half_now(const tg_tape *tape) {
+    return tape->half_ok && (tape->grad_enabled || !tape->sweeping);
+}
+
+/* A new half of op with value z, first input ra (decoded as oa), and u
+ * (the second input or the constant; bh: the second input is a half). */
+static inline __attribute__((always_inline)) tg_half *tg__half_out(tg_tape *tape, int op, double z,
+                                                                  const tg_tensor *ra, bool ah,
+                                                                  uint64_t u, bool bh, bool req) {
+    tg_half *x = tg__half_new(tape);
+    if (!x) return NULL;
+    x->v = z;
+    memcpy(&x->u, &u, sizeof u);
+    x->in0 = tg__place(ra);
+    x->op = (uint8_t)op;
+    x->gen = (uint8_t)tape->gen;
+    x->in_half = (uint8_t)(ah | bh << 1);
+    x->flags = (uint8_t)(THF_HALF | (req && tape->grad_enabled ? THF_REQ : 0));
+    return x;
+}
+
+/* A new half of op with value z and first input a (a half if ah); the
+ * caller sets u (and in_half's bit 1). */
+static inline __attribute__((always_inline)) tg_half *tg__half0(tg_tape *tape, int op, double z,
+                                                               const tg_tensor *a, bool ah,
+                                                               bool req) {
+    tg_half *x = tg__half_new(tape);
+    if (!x) return NULL;
+    x->v = z;
+    x->in0 = tg__place(a);
+    x->op = (uint8_t)op;
+    x->gen = (uint8_t)tape->gen;
+    x->in_half = ah;
+    x->flags = (uint8_t)(THF_HALF | (req && tape->grad_enabled ? THF_REQ : 0));
+    return x;
+}
+
 /* ------------------------------------------------------------ backward */
 
 /* The gradient of 0-d t += D (t's first gradient is D); D is evaluated
@@ -59,6 +171,10 @@ static inline __attribute__((always_inline)) tg_tensor *tg__record0(tg_tape *tap
         tg_tensor *t_ = (t);                                                   \
         if (t_->grad) {                                                        \
             *(double *)t_->grad += (D);                                        \
+        } else if (t_->op == TG_OP_PROMOTE) { /* the half's own (gradbuf.c) */ \
+            bool fr_;                                                          \
+            double *pg_ = tg__promote_grad(t_, &fr_);                          \
+            *pg_ = fr_ ? (D) : *pg_ + (D);                                     \
         } else if (t_->flags & TGF_REQ) {                                      \
             t_->g0 = (D);                                                      \
             t_->grad = &t_->g0;                                                \
@@ -94,6 +210,58 @@ static inline bool tg__step0(tg_tensor *r) {
     TG_BINARY_OPS(TG__STEP0)
 #undef TG__STEP0
     default: return false;
+    }
+}
+
+/* The gradient of input a of a half += D: a is a half if ah (a forwarded
+ * one passes it to its copy), else a full 0-d record. */
+#define TG__ACCH(a, ah, D)                                                     \
+    do {                                                                       \
+        if (ah) {                                                              \
+            tg_half *x_ = (tg_half *)(a);                                      \
+            uint8_t f_ = x_->flags;                                            \
+            if ((f_ & (THF_G | THF_FWD)) == THF_G) {                           \
+                x_->g += (D);                                                  \
+            } else if (f_ & THF_FWD) {                                         \
+                TG__ACC0(x_->fwd, D);                                          \
+            } else if (f_ & THF_REQ) {                                         \
+                x_->g = (D);                                                   \
+                x_->flags = (uint8_t)(f_ | THF_G);                             \
+            }                                                                  \
+        } else {                                                               \
+            TG__ACC0((tg_tensor *)(a), D);                                     \
+        }                                                                      \
+    } while (0)
+
+/* The backward of half hr (live, requiring grad, its gradient complete)
+ * of tape's pass. */
+static inline __attribute__((always_inline)) void tg__step_half(const tg_tape *tape, tg_half *hr) {
+    typedef double T;
+    double g = hr->g, z = hr->v;
+    tg_tensor *a = tg__at_place(tape, hr->in0);
+    bool ah = hr->in_half & 1, bh = hr->in_half & 2;
+    switch (hr->op) {
+#define TG__STEPH(ID, name, np, F, D, G)                                       \
+    case TG_OP_##ID: {                                                         \
+        double x = tg__val0(a, ah), c0 = (np) == 1 ? hr->u.c : 0.0, c1 = 0.0;  \
+        (void)x, (void)z, (void)c0, (void)c1;                                  \
+        TG__ACCH(a, ah, D);                                                    \
+        return;                                                                \
+    }
+    TG_UNARY_OPS(TG__STEPH)
+#undef TG__STEPH
+#define TG__STEPH(ID, name, F, DX, DY, GA, GB)                                 \
+    case TG_OP_##ID: {                                                         \
+        tg_tensor *b = hr->u.in1;                                              \
+        double x = tg__val0(a, ah), y = tg__val0(b, bh);                       \
+        (void)x, (void)y, (void)z;                                             \
+        TG__ACCH(a, ah, DX);                                                   \
+        TG__ACCH(b, bh, DY);                                                   \
+        return;                                                                \
+    }
+    TG_BINARY_OPS(TG__STEPH)
+#undef TG__STEPH
+    default: return;
     }
 }
 

@@ -72,7 +72,7 @@ static tg_tensor **list_operands(const char *op, int n, tg_tensor *const *ts, tg
     if (n <= 0 || !ts) return NULL; /* nowhere to record the error */
     tg_tape *t = NULL;
     for (int i = 0; i < n && !t; i++)
-        if (ts[i] && !(tg__rec(ts[i])->flags & TGF_PARAM)) t = tg__rec(ts[i])->tape;
+        t = tg__tape_of(ts[i]); /* NULL for NULL and parameters */
     if (!t) return NULL;
     tg_tensor **in = tg__arena(t, (size_t)n * sizeof(tg_tensor *), op);
     if (!in) return NULL;

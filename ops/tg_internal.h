@@ -22,6 +22,10 @@ enum tg_op {
     TG_OP_COUNT
 };
 
+/* The core's PROMOTE op (arith.c): its input's gradient += its own. */
+bool tg__bw_promote(tg_tensor *r);
+tg_tensor *tg__vjp_promote(tg_tensor *out, tg_tensor *g, int i);
+
 /* A record keeps its op in one byte. */
 _Static_assert(TG_OP_COUNT <= 256, "the op list outgrew the record's uint8_t op field");
 

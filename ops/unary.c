@@ -94,11 +94,19 @@ static inline int unary_np(int op) {
     }
 }
 
-/* The 0-d f64 path: a record and one expression (scalar0.h). */
+/* The 0-d f64 path: a record and one expression (scalar0.h); a half record
+ * while the tape allows them and records (arith.c's scalar_binary says
+ * why), for ops with at most one constant. */
 static inline __attribute__((always_inline)) tg_tensor *unary0(tg_tape *tape, int op, tg_tensor *a,
-                                                               double c0, double c1) {
-    double z = tg__fwd0_unary(op, *(const double *)a->data, c0, c1);
-    tg_tensor *t = tg__record0(tape, op, z, a, a->flags & TGF_REQ);
+                                                               bool ah, double c0, double c1) {
+    double z = tg__fwd0_unary(op, tg__val0(a, ah), c0, c1);
+    bool req = tg__req0(a, ah);
+    if (tape->half_ok && (tape->grad_enabled || !tape->sweeping) && unary_np(op) < 2) {
+        tg_half *x = tg__half0(tape, op, z, a, ah, req);
+        if (x) x->u.c = unary_np(op) == 1 ? c0 : 0.0;
+        return (tg_tensor *)x;
+    }
+    tg_tensor *t = tg__record0(tape, op, z, a, req);
     if (t && unary_np(op) == 1) t->u.c = c0;
     return t;
 }
@@ -111,15 +119,26 @@ static __attribute__((noinline)) tg_tensor *unary_general(int op, tg_tensor *a, 
 static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor *a, double c0,
                                                               double c1) {
     /* the common case of scalar code in one glance: the handle of a fresh
-     * 0-d f64 tensor (what tg__check would accept), an op without aux */
-    tg_tensor *r = tg__rec(a);
-    if (a && r->rank == 0 && r->dtype == TG_F64 && !(r->flags & TGF_PARAM) &&
-        tg__hot(a, r, r->tape) && unary_np(op) < 2)
-        return tg__handle_at(unary0(r->tape, op, r, c0, c1), r->tape->gen);
+     * 0-d f64 tensor or half (what tg__check would accept), an op without aux */
+    tg_tape *tape;
+    tg_op0 oa;
+    if (a && unary_np(op) < 2 && tg__dec0(a, &tape, &oa) && tg__half_now(tape)) {
+        double c = unary_np(op) == 1 ? c0 : 0.0;
+        uint64_t u;
+        memcpy(&u, &c, sizeof u);
+        return tg__handle_at((tg_tensor *)tg__half_out(tape, op, tg__fwd0_unary(op, oa.v, c0, c1),
+                                                       tg__rec(a), oa.half, u, false, oa.req),
+                             tape->gen);
+    }
     return tg__handle(unary_general(op, a, c0, c1));
 }
 
 static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {
+    tg_tensor *r = tg__rec(a);
+    tg_tape *tape0;
+    bool ah;
+    if (a && unary_np(op) < 2 && tg__fast0(a, r, &tape0, &ah)) /* scalar code, a full result */
+        return unary0(tape0, op, r, ah, c0, c1);
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check_lazy(name, 1, &a, true); /* a lazy a may stay lazy */
     if (!tape) return NULL;
@@ -137,7 +156,7 @@ static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {
     }
     tg_tensor *out;
     if (a->rank == 0 && a->dtype == TG_F64) {
-        out = unary0(tape, op, a, c0, c1);
+        out = unary0(tape, op, a, false, c0, c1);
     } else {
         int lazy = tg__fuse_admit(tape, 1, &a, true); /* fuse.h */
         if (lazy < 0) return NULL;

@@ -210,8 +210,8 @@ static void test_hooks(void) {
         tg_tape_reset(tape);
         tg_tape_reset(tape);
         tg_tensor *x2 = tg_requires_grad(tg_scalar(tape, 3));
-        /* the same slot: handles differ only in their pass tag (low 6 bits) */
-        CHECK((uintptr_t)x2 >> 6 == (uintptr_t)x >> 6 && x2 != x, "(same slot)");
+        /* the same slot: handles differ only in their pass tag (top 6 bits) */
+        CHECK((uintptr_t)x2 << 6 == (uintptr_t)x << 6 && x2 != x, "(same slot)");
         tg_backward(tg_mul(x2, x2));
         CHECK(s.calls == 2, "a reset drops hooks");
         CHECK_NEAR(tg_item(tg_tensor_grad(x2)), 6, 0);

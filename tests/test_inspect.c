@@ -230,8 +230,8 @@ static void test_names(void) {
     CHECK(tg_tensor_name(t[0]) == NULL, "a stale tensor has no name");
     tg_tape_reset(tape);
     tg_tensor *y = tg_scalar(tape, 2);
-    /* the same slot: handles differ only in their pass tag (low 6 bits) */
-    CHECK((uintptr_t)y >> 6 == (uintptr_t)x >> 6 && y != x,
+    /* the same slot: handles differ only in their pass tag (top 6 bits) */
+    CHECK((uintptr_t)y << 6 == (uintptr_t)x << 6 && y != x,
           "(the slot is reused two passes later)");
     CHECK(tg_tensor_name(y) == NULL, "a new tensor in a reused slot has no name");
     /* naming a stale tensor is an error */

@@ -30,10 +30,32 @@ static void *alias_stored(tg_tensor *t) {
     return t->grad = p->small.pext->gstore;
 }
 
+void *tg__promote_grad(tg_tensor *p, bool *fresh) {
+    tg_tensor *in = p->in0;
+    if (tg__is_half(in)) {
+        tg_half *x = (tg_half *)in;
+        if (!(x->flags & THF_FWD)) {
+            *fresh = !(x->flags & THF_G);
+            x->flags |= THF_G;
+            return p->grad = &x->g;
+        }
+        in = x->fwd;
+    }
+    *fresh = !in->grad;
+    if (!in->grad) in->grad = &in->g0;
+    return p->grad = in->grad;
+}
+
 /* The first gradient buffer of t in this sweep, zeroed (tg__gacc calls
  * this only when t requires grad and has none yet); or the stored
  * gradient itself (alias_stored), to add into as well. */
 void *tg__gacc_new(tg_tensor *t) {
+    if (t->op == TG_OP_PROMOTE) {
+        bool fresh;
+        double *g = tg__promote_grad(t, &fresh);
+        if (fresh) *g = 0;
+        return g;
+    }
     if (t->rank == 0) {
         t->g0 = 0; /* f32 or f64: 8 zero bytes, inline in the record */
         return t->grad = &t->g0;
@@ -46,6 +68,7 @@ void *tg__gacc_new(tg_tensor *t) {
 }
 
 void *tg__gacc_new_raw(tg_tensor *t, bool *fresh) {
+    if (t->op == TG_OP_PROMOTE) return tg__promote_grad(t, fresh);
     *fresh = false;
     if (t->rank == 0) return t->grad = &t->g0;
     if (alias_stored(t)) return t->grad; /* not fresh: added into */

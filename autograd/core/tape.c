@@ -2,9 +2,13 @@
  *
  * Records: fixed 64-byte slots in slabs that are never freed before the
  * tape is, filled in creation order (that order is the topological order
- * the sweep walks backwards). Data: a bump arena of chunks; a reset that
- * finds more than one chunk merges them into one, so from the second pass
- * on a steady loop allocates nothing.
+ * the sweep walks backwards); a slot holds one full record or two half
+ * records (tg_engine.h). Slabs are aligned to 64 KiB and cut into groups of
+ * 1024 slots whose first slot is a header naming the tape, so that a half
+ * record, which has no room for a tape pointer, finds its tape from its
+ * address. Data: a bump arena of chunks; a reset that finds more than one
+ * chunk merges them into one, so from the second pass on a steady loop
+ * allocates nothing.
  */
 #define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (glibc hides it under strict POSIX) */
 #include "tg_engine.h"
@@ -28,7 +32,10 @@ static uint32_t next_pass(uint32_t gen) {
     return (gen & 63) ? gen : gen + 1;
 }
 
-enum { SLAB_FIRST = 1024, SLAB_MAX = 1 << 20, CHUNK_FIRST = 1 << 18 };
+/* Slab sizes in slots: multiples of a group, at most 2^20 slots (a half's
+ * place keeps 21 bits of 32-byte units), at most 2^11 slabs a set. */
+enum { SLAB_FIRST = TG__GROUP_SLOTS, SLAB_MAX = 1 << 20, SLABS_MAX = 1 << 11, CHUNK_FIRST = 1 << 18 };
+#define SLAB_ALIGN ((size_t)TG__GROUP_BYTES)
 
 /* Large arena blocks ask for transparent huge pages (a hint; Linux in its
  * default "madvise" mode honours it): a scalar tape of ten million records
@@ -45,14 +52,17 @@ static void hint_huge(char *p, size_t n) {
 #endif
 }
 
-static void *aligned_alloc64(size_t n, void **raw) {
-    if (n > SIZE_MAX - 64) return NULL;
-    char *p = tg__malloc(n + 64);
+/* n bytes aligned to `align` (a power of two), from the one allocator. */
+static void *aligned_block(size_t n, size_t align, void **raw) {
+    if (n > SIZE_MAX - align) return NULL;
+    char *p = tg__malloc(n + align);
     *raw = p;
     if (!p) return NULL;
-    hint_huge(p, n + 64);
-    return p + (64 - (uintptr_t)p % 64) % 64;
+    hint_huge(p, n + align);
+    return p + (align - (uintptr_t)p % align) % align;
 }
+
+static void *aligned_alloc64(size_t n, void **raw) { return aligned_block(n, 64, raw); }
 
 tg_tape *tg_tape_new(void) {
     tg_tape *t = tg__calloc(1, sizeof *t);
@@ -60,6 +70,7 @@ tg_tape *tg_tape_new(void) {
     t->gen = 1;
     t->serial = atomic_fetch_add(&next_serial, 1);
     t->grad_enabled = true;
+    t->half_ok = true;
     const char *e = getenv("TG_ABORT_ON_ERROR");
     t->abort_on_error = e && e[0] && e[0] != '0';
     /* fused chains (tg_tape_set_fusion): TG_FUSE_MIN=n sets the threshold
@@ -82,6 +93,7 @@ static bool refuse_in_sweep(tg_tape *tape, const char *op) {
 void tg_tape_free(tg_tape *tape) {
     if (!tape || refuse_in_sweep(tape, "tape_free")) return;
     tg__drop_proxies(tape); /* reads proxy records: before the slabs go */
+    tg__fblocks_free(tape);
     for (int i = 0; i < tape->nslab; i++) tg__free(tape->slabs[i].raw);
     for (int i = 0; i < tape->onslab; i++) tg__free(tape->oslabs[i].raw);
     tg__free(tape->oslabs);
@@ -105,7 +117,14 @@ void tg_tape_reset(tg_tape *tape) {
     tape->oslabs = s, tape->onslab = n, tape->ocapslab = c;
     tape->cur = 0;
     tape->pos = 0;
+    tape->base = NULL;
+    tape->lim = 0; /* the first record takes the slow path, which sets them */
+    tape->hfree = NULL;
     tape->count = 0;
+    tape->nhalf = 0;
+    tape->half_ok = !tape->ext; /* a tape with inspection state makes full records */
+    tape->unhalved = false;
+    tg__fblocks_reset(tape);
     tape->dbytes = 0;
     tape->sweeps = 0;
     tape->lazy_pending = false; /* the lazy records are gone with the pass */
@@ -148,7 +167,7 @@ int64_t tg_tape_set_fusion(tg_tape *tape, int64_t min_elements) {
 int64_t tg_tape_fusion(const tg_tape *tape) { return tape ? tape->fuse_min : -1; }
 
 size_t tg_tape_bytes(const tg_tape *tape) {
-    return tape ? tape->count * sizeof(tg_tensor) + tape->dbytes : 0;
+    return tape ? tg__record_bytes(tape) + tape->dbytes : 0;
 }
 
 size_t tg_tape_count(const tg_tape *tape) { return tape ? tape->count : 0; }
@@ -168,13 +187,14 @@ size_t tg_tape_bytes_held(const tg_tape *tape) {
     size_t n = sizeof *tape + (size_t)tape->capproxy * sizeof *tape->proxies +
                (size_t)(tape->capslab + tape->ocapslab) * sizeof(tg_slab) +
                (size_t)tape->capchunk * sizeof(tg_dchunk);
-    for (int i = 0; i < tape->nslab; i++) n += tape->slabs[i].cap * sizeof(tg_tensor) + 64;
-    for (int i = 0; i < tape->onslab; i++) n += tape->oslabs[i].cap * sizeof(tg_tensor) + 64;
+    for (int i = 0; i < tape->nslab; i++) n += tape->slabs[i].cap * sizeof(tg_tensor) + SLAB_ALIGN;
+    for (int i = 0; i < tape->onslab; i++) n += tape->oslabs[i].cap * sizeof(tg_tensor) + SLAB_ALIGN;
     for (int i = 0; i < tape->nchunk; i++) n += tape->chunks[i].cap + 64;
     return n;
 }
 
 static bool add_slab(tg_tape *tape) {
+    if (tape->nslab == SLABS_MAX) return false;
     if (tape->nslab == tape->capslab) {
         int cap = tape->capslab ? 2 * tape->capslab : 8;
         tg_slab *s = tg__realloc(tape->slabs, (size_t)cap * sizeof *s);
@@ -185,27 +205,64 @@ static bool add_slab(tg_tape *tape) {
     size_t cap = tape->nslab ? tape->slabs[tape->nslab - 1].cap * 2 : SLAB_FIRST;
     if (cap > SLAB_MAX) cap = SLAB_MAX;
     void *raw;
-    tg_tensor *slot = aligned_alloc64(cap * sizeof(tg_tensor), &raw);
+    tg_tensor *slot = aligned_block(cap * sizeof(tg_tensor), SLAB_ALIGN, &raw);
     if (!slot) return false;
     /* Zeroed once, so that every slot always holds a well-formed record. */
     memset(slot, 0, cap * sizeof(tg_tensor));
+    for (size_t g = 0; g < cap; g += TG__GROUP_SLOTS)
+        *(tg_group_hdr *)&slot[g] = (tg_group_hdr){tape, tape->nslab, (uint32_t)(2 * g)};
     tape->slabs[tape->nslab++] = (tg_slab){slot, cap, raw};
     return true;
 }
 
-tg_tensor *tg__record_slow(tg_tape *tape) {
-    if (tape->cur < tape->nslab && tape->pos == tape->slabs[tape->cur].cap) {
-        tape->cur++;
-        tape->pos = 0;
+/* The next free slot, past group headers, from a new slab if need be; sets
+ * base and lim for the fast paths. NULL on OOM (recorded). */
+static tg_tensor *next_slot(tg_tape *tape) {
+    for (;;) {
+        if (tape->cur < tape->nslab) {
+            const tg_slab *s = &tape->slabs[tape->cur];
+            if (tape->pos < s->cap) {
+                if (tg__is_hdr_pos(tape->pos)) {
+                    tape->pos++;
+                    continue;
+                }
+                size_t end = (tape->pos | (TG__GROUP_SLOTS - 1)) + 1;
+                tape->base = s->slot;
+                tape->lim = end < s->cap ? end : s->cap;
+                return s->slot + tape->pos++;
+            }
+            if (tape->cur + 1 == tape->nslab && !add_slab(tape)) break;
+            tape->cur++;
+            tape->pos = 0;
+        } else if (!add_slab(tape)) {
+            break;
+        }
     }
-    if (tape->cur == tape->nslab && !add_slab(tape))
-        return tg__fail(tape, TG_ERR_NOMEM, "tape", "out of memory growing the tape");
-    tg_tensor *t = &tape->slabs[tape->cur].slot[tape->pos++];
+    tape->lim = 0;
+    return tg__fail(tape, TG_ERR_NOMEM, "tape",
+                    tape->nslab == SLABS_MAX ? "the tape holds as many records as it can"
+                                             : "out of memory growing the tape");
+}
+
+tg_tensor *tg__record_slow(tg_tape *tape) {
+    tg_tensor *t = next_slot(tape);
+    if (!t) return NULL;
+    tape->hfree = NULL;
     memset(t, 0, sizeof *t);
     t->tape = tape;
     t->gen = tape->gen;
     tape->count++;
     return t;
+}
+
+tg_half *tg__half_slow(tg_tape *tape) {
+    tg_half *h = (tg_half *)next_slot(tape);
+    if (!h) return NULL;
+    h[1].flags = 0;
+    tape->hfree = h + 1;
+    tape->count++;
+    tape->nhalf++;
+    return h;
 }
 
 void *tg__arena_slow(tg_tape *tape, size_t n, const char *op) {

@@ -105,10 +105,36 @@ int tg__inputs(const tg_tensor *t, tg_tensor **buf) {
 
 static tg_tensor *proxy_of(tg_tape *tape, tg_tensor *p);
 
+bool tg__half_ok(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
+    tg_tape *tape = *tapep;
+    tg_half *x = (tg_half *)tg__rec(h);
+    tg_tape *own = tg__half_tape(x); /* its group's, even once the slot is refilled */
+    if (!tape) *tapep = tape = own;
+    if (own != tape)
+        return tg__fail(tape, TG_ERR_TAPE, op, "operand %d belongs to another tape", index + 1),
+               false;
+    if (!tg__half_there(x) || !tg__half_current(h, x, tape->gen))
+        return tg__fail(tape, TG_ERR_STALE, op,
+                        "operand %d is stale: it was made before the last tg_tape_reset",
+                        index + 1),
+               false;
+    return true;
+}
+
+/* A half operand: a PROMOTE record for it, or its full copy once it has one. */
+static tg_tensor *half_operand(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
+    if (!tg__half_ok(tapep, h, op, index)) return NULL;
+    tg_tape *tape = *tapep;
+    tg_half *x = (tg_half *)tg__rec(h);
+    if (x->flags & THF_FWD) return x->fwd; /* its full copy: a record like any */
+    return tg__promote(tape, (tg_tensor *)x, x->v, x->flags & THF_REQ);
+}
+
 tg_tensor *tg__operand_lazy(tg_tape **tapep, tg_tensor *h, const char *op, int index) {
     tg_tape *tape = *tapep;
     tg_tensor *t = tg__rec(h);
     if (!t) return tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", index + 1);
+    if (tg__is_half(t)) return half_operand(tapep, h, op, index);
     if (t->flags & TGF_PARAM) {
         if (tape) return proxy_of(tape, t);
         return tg__fail(NULL, TG_ERR_TAPE, op,
@@ -143,7 +169,7 @@ tg_tape *tg__check_lazy(const char *op, int n, tg_tensor **in, bool need_float) 
 
 static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bool force) {
     /* the common case in one glance: two fine handles on one tape */
-    if (n == 2 && in[0] && in[1]) {
+    if (n == 2 && in[0] && in[1] && !tg__is_half(tg__rec(in[0])) && !tg__is_half(tg__rec(in[1]))) {
         tg_tensor *a = tg__rec(in[0]), *b = tg__rec(in[1]);
         tg_tape *t = a->tape;
         if (!((a->flags | b->flags) & TGF_PARAM) && tg__hot2(in[0], a, in[1], b, t) &&
@@ -157,6 +183,10 @@ static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bo
     tg_tape *tape = NULL;
     for (int i = 0; i < n; i++) {
         const tg_tensor *r = tg__rec(in[i]);
+        if (r && tg__is_half(r)) {
+            tape = tg__half_tape((const tg_half *)r);
+            break;
+        }
         if (r && !(r->flags & TGF_PARAM)) {
             tape = r->tape;
             break;
@@ -170,6 +200,11 @@ static tg_tape *check(const char *op, int n, tg_tensor **in, bool need_float, bo
                                 "name the tape with tg_param_on(tape, p)",
                                 i + 1);
         return n > 0 ? tg__fail(NULL, TG_ERR_NULL, op, "operand 1 is NULL") : NULL;
+    }
+    /* NULLs and halves first: a refused op makes no PROMOTE record */
+    for (int i = 0; i < n; i++) {
+        if (!in[i]) return tg__fail(tape, TG_ERR_NULL, op, "operand %d is NULL", i + 1);
+        if (tg__is_half(tg__rec(in[i])) && !tg__half_ok(&tape, in[i], op, i)) return NULL;
     }
     for (int i = 0; i < n; i++) {
         in[i] = force ? tg__operand(&tape, in[i], op, i) : tg__operand_lazy(&tape, in[i], op, i);
@@ -272,6 +307,18 @@ tg_tensor *tg_scalar_as(tg_tape *tape, tg_dtype dt, double v) {
 tg_tensor *tg_scalar(tg_tape *tape, double v) {
     /* The hot path of scalar code: no shape checks needed for rank 0. */
     if (!tape) return tg__fail(NULL, TG_ERR_NULL, "scalar", "tape is NULL");
+    if (tape->half_ok && (tape->grad_enabled || !tape->sweeping)) { /* a half leaf */
+        tg_half *x = tg__half_new(tape);
+        if (!x) return NULL;
+        x->v = v;
+        x->u.c = 0.0;
+        x->in0 = 0;
+        x->op = TG_OP_LEAF;
+        x->gen = (uint8_t)tape->gen;
+        x->in_half = 0;
+        x->flags = THF_HALF;
+        return tg__handle_at((tg_tensor *)x, tape->gen);
+    }
     tg_tensor *t = tg__record(tape);
     if (!t) return NULL;
     t->op = TG_OP_LEAF;
@@ -336,26 +383,31 @@ tg_tensor *tg_ones(tg_tape *tape, tg_dtype dt, int rank, const int64_t *shape) {
     return tg_full(tape, dt, rank, shape, 1.0);
 }
 
-static tg_tape *like_tape(const tg_tensor *h, const char *op) {
-    const tg_tensor *t = tg__rec(h);
-    if (!t) return NULL;
-    if (t->flags & TGF_PARAM) return NULL;
-    if (!tg__current(h, t, t->tape->gen)) {
-        tg__fail(t->tape, TG_ERR_STALE, op, "the tensor is stale (made before a reset)");
+/* The tape of h for a *_like constructor (NULL for NULL and parameters,
+ * and after recording a stale one); *t its record or a half's view. */
+static tg_tape *like_tape(const tg_tensor *h, const char *op, const tg_tensor **t,
+                          tg_tensor *view) {
+    tg_tape *tape = tg__tape_of(h);
+    if (!tape) return NULL;
+    *t = tg__live_q(h, view);
+    if (!*t) {
+        tg__fail(tape, TG_ERR_STALE, op, "the tensor is stale (made before a reset)");
         return NULL;
     }
-    return t->tape;
+    return tape;
 }
 
 tg_tensor *tg_zeros_like(const tg_tensor *h) {
-    tg_tape *tape = like_tape(h, "zeros_like");
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t;
+    tg_tensor view;
+    tg_tape *tape = like_tape(h, "zeros_like", &t, &view);
     return tape ? tg_zeros(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
 }
 
 tg_tensor *tg_ones_like(const tg_tensor *h) {
-    tg_tape *tape = like_tape(h, "ones_like");
-    const tg_tensor *t = tg__rec(h);
+    const tg_tensor *t;
+    tg_tensor view;
+    tg_tape *tape = like_tape(h, "ones_like", &t, &view);
     return tape ? tg_ones(tape, (tg_dtype)t->dtype, t->rank, t->shape) : NULL;
 }
 
@@ -390,6 +442,26 @@ tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank, const int64_t *s
 tg_tensor *tg_requires_grad(tg_tensor *h) {
     tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
+    if (tg__is_half(t)) { /* a leaf of tg_scalar, or an op's output */
+        tg_half *x;
+        tg_tensor view;
+        tg_tensor *f = tg__live_h(h, &x);
+        if (x && x->op == TG_OP_LEAF) {
+            x->flags |= THF_REQ;
+            return (tg_tensor *)h;
+        }
+        if (f) { /* forwarded: its full copy stands for it */
+            t = f;
+        } else {
+            const tg_tensor *v = x ? (tg__half_view(x, &view), &view) : NULL;
+            if (!v)
+                return tg__fail(tg__tape_of(h), TG_ERR_STALE, "requires_grad",
+                                "the tensor is stale (made before a reset)");
+            return tg__fail(v->tape, TG_ERR_ARG, "requires_grad",
+                            "only leaves can be marked; this tensor is the output of %s",
+                            tg__ops[v->op].name);
+        }
+    }
     if (t->flags & TGF_PARAM) return t; /* parameters always do */
     if (!tg__current(h, t, t->tape->gen))
         return tg__fail(t->tape, TG_ERR_STALE, "requires_grad", "the tensor is stale (made before a reset)");
@@ -400,16 +472,20 @@ tg_tensor *tg_requires_grad(tg_tensor *h) {
     if (!tg__is_float(t->dtype))
         return tg__fail(t->tape, TG_ERR_DTYPE, "requires_grad", "only f32 and f64 tensors have gradients");
     t->flags |= TGF_REQ;
-    return tg__handle(t);
+    return tg__handle(h); /* for a forwarded half, the half's handle */
 }
 
 bool tg_tensor_requires_grad(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     return t && (t->flags & (TGF_REQ | TGF_PARAM));
 }
 
 tg_tensor *tg_detach(tg_tensor *t) {
     tg_tape *tape = NULL;
+    tg_half *x;
+    if (t && tg__is_half(tg__rec(t)) && (tg__live_h(t, &x), x)) /* its value, not a copy's */
+        return tg__handle(tg__wrap(tg__half_tape(x), TG_F64, 0, NULL, &x->v));
     t = tg__operand(&tape, t, "detach", 0);
     if (!t) return NULL;
     return tg__handle(tg__wrap(tape, t->dtype, t->rank, t->shape, t->data));
@@ -418,13 +494,11 @@ tg_tensor *tg_detach(tg_tensor *t) {
 /* --------------------------------------------------------------- queries */
 
 /* Queries take handles: tg__live gives the record, or NULL if stale. */
-tg_tape *tg_tensor_tape(const tg_tensor *h) {
-    const tg_tensor *t = tg__rec(h);
-    return t ? t->tape : NULL;
-}
+tg_tape *tg_tensor_tape(const tg_tensor *h) { return tg__tape_of(h); }
 
 tg_dtype tg_tensor_dtype(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     return t ? (tg_dtype)t->dtype : TG_F32;
 }
 
@@ -443,13 +517,15 @@ static void bad_query(const tg_tensor *h, const char *op) {
 }
 
 int tg_tensor_rank(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) return bad_query(h, "tensor_rank"), -1;
     return t->rank;
 }
 
 int64_t tg_tensor_dim(const tg_tensor *h, int axis) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) return bad_query(h, "tensor_dim"), -1;
     int a = t->rank ? tg__axis(axis, t->rank) : -1;
     if (a < 0) {
@@ -461,24 +537,28 @@ int64_t tg_tensor_dim(const tg_tensor *h, int axis) {
 }
 
 const int64_t *tg_tensor_shape(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) return bad_query(h, "tensor_shape"), NULL;
     return t->rank ? t->shape : NULL;
 }
 
 tg_status tg_tensor_status(const tg_tensor *h) {
     if (!h) return TG_ERR_NULL;
-    return tg__live(h) ? TG_OK : TG_ERR_STALE;
+    tg_tensor view_;
+    return tg__live_q(h, &view_) ? TG_OK : TG_ERR_STALE;
 }
 
 int64_t tg_tensor_numel(const tg_tensor *h) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) return bad_query(h, "tensor_numel"), -1;
     return tg__numel(t);
 }
 
 char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) {
         if (n) snprintf(buf, n, "%s", h ? "(stale)" : "(null)");
         return buf;
@@ -490,7 +570,8 @@ char *tg_tensor_shape_str(const tg_tensor *h, char *buf, size_t n) {
  * data first, and writing into a leaf must not change what the lazy
  * records that read it compute later, so a leaf forces them all. */
 static void *data_as(const tg_tensor *h, int dt, const char *op) {
-    tg_tensor *t = tg__live(h);
+    tg_tensor view;
+    tg_tensor *t = (tg_tensor *)tg__live_q(h, &view);
     if (!t) return bad_query(h, op), NULL;
     if (dt >= 0 && t->dtype != dt) return NULL; /* another dtype: a probe, no failure */
     if (!(t->flags & TGF_PARAM) && t->tape->lazy_pending && t->op == TG_OP_LEAF)
@@ -514,10 +595,11 @@ static double get(const tg_tensor *c, int64_t i) {
 }
 
 double tg_item(const tg_tensor *h) {
-    const tg_tensor *t = tg__rec(h);
-    if (!t) return bad_query(h, "item"), NAN;
-    if (!tg__live(h)) {
-        tg__fail(t->tape, TG_ERR_STALE, "item", "the tensor is stale (made before a reset)");
+    if (!h) return bad_query(h, "item"), NAN;
+    tg_tensor view;
+    const tg_tensor *t = tg__live_q(h, &view);
+    if (!t) {
+        tg__fail(tg__tape_of(h), TG_ERR_STALE, "item", "the tensor is stale (made before a reset)");
         return NAN;
     }
     if (tg__numel(t) != 1) {
@@ -530,7 +612,8 @@ double tg_item(const tg_tensor *h) {
 }
 
 double tg_tensor_get(const tg_tensor *h, int64_t i) {
-    const tg_tensor *t = tg__live(h);
+    tg_tensor view_;
+    const tg_tensor *t = tg__live_q(h, &view_);
     if (!t) return bad_query(h, "tensor_get"), NAN;
     if (i < 0 || i >= tg__numel(t)) {
         tg_set_last_error(TG_ERR_ARG, "tensor_get: index %lld is out of range for %lld elements",

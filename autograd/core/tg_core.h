@@ -221,9 +221,11 @@ TG_API void tg_tape_free(tg_tape *tape);
  * queries return what they return for NULL (but tg_tensor_shape_str
  * writes "(stale)", and tg_tensor_tape gives the tape). This holds for
  * every k that is not a multiple of 126. For k = 126, 252, ... it holds
- * until the current pass has made as many records (tg_tape_count) as the
- * tensor's pass had made before it; from then on the handle reads as the
- * tensor that the current pass made in its place. Only this tape's resets
+ * until the current pass has filled the tensor's place on the tape again
+ * (places fill in creation order; a place holds one tensor, or two 0-d
+ * f64 scalars of scalar code: tg_scalar's and the results of elementwise
+ * ops on them); from then on the handle reads as the tensor that the
+ * current pass made in its place. Only this tape's resets
  * count. Parameters never go stale.
  * Refused like tg_tape_free from a gradient hook during a sweep. */
 TG_API void tg_tape_reset(tg_tape *tape);
@@ -294,7 +296,9 @@ TG_API int64_t tg_tape_set_fusion(tg_tape *tape, int64_t min_elements);
 TG_API int64_t tg_tape_fusion(const tg_tape *tape);
 
 /* Bytes of tape memory in use by the current pass (tensor records and data),
- * and the number of tensors recorded since the last reset. */
+ * and the number of tensors recorded since the last reset. A record is 64
+ * bytes, and 32 for a 0-d f64 scalar of scalar code (tg_scalar, and the
+ * result of an elementwise op on such scalars): see README.md, "The tape". */
 TG_API size_t tg_tape_bytes(const tg_tape *tape);
 TG_API size_t tg_tape_count(const tg_tape *tape);
 

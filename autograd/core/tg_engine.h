@@ -7,10 +7,12 @@
  * A tensor record is exactly 64 bytes and lives in a slot of the tape's
  * record arena (tape.c). Records are laid out in creation order, so the
  * reverse sweep walks the slots backwards: no node list, no sort.
- * Every slot always holds a whole record, and passes alternate between two
- * sets of slots. What a user holds is a handle, the record's address tagged
- * with its pass (see "handles" below), so that a stale one is told from a
- * tensor that now fills its slot.
+ * Scalar code's records are smaller: a 0-d f64 result of an elementwise op
+ * is a 32-byte "half" record, two to a slot ("compact scalar records"
+ * below). Passes alternate between two sets of slots. What a user holds is
+ * a handle, the record's address tagged with its pass (see "handles"
+ * below), so that a stale one is told from a tensor that now fills its
+ * slot.
  * Variable-size things (shapes of rank >= 2, data, gradients, op extras)
  * live in the tape's data arena.
  */
@@ -26,9 +28,11 @@
 
 /* ------------------------------------------------------------ op table */
 
-/* The core knows two ops, the ones it makes itself; ops/tg_oplist.h lists
- * every other op, numbered from TG_OP_FIRST (ops/tg_internal.h). */
-enum { TG_OP_LEAF = 0, TG_OP_PROXY = 1, TG_OP_FIRST = 2 };
+/* The core knows three ops, the ones it makes itself; ops/tg_oplist.h
+ * lists every other op, numbered from TG_OP_FIRST (ops/tg_internal.h).
+ * TG_OP_PROMOTE: a full 0-d record standing for a half record (below)
+ * that a tensor op reads; its input is the half. */
+enum { TG_OP_LEAF = 0, TG_OP_PROXY = 1, TG_OP_PROMOTE = 2, TG_OP_FIRST = 3 };
 
 /* Fast numeric backward: reads out's complete gradient (a raw buffer) and
  * adds into its inputs' gradient buffers (tg__gacc). Returns false on
@@ -129,6 +133,8 @@ typedef struct tg_param_ext {
 
 /* ------------------------------------------------------------------ tape */
 
+typedef struct tg_half tg_half; /* a compact scalar record (below) */
+
 typedef struct tg_slab {      /* a chunk of record slots */
     tg_tensor *slot;          /* 64-byte aligned */
     size_t cap;
@@ -153,7 +159,20 @@ struct tg_tape {
     tg_slab *slabs, *oslabs;
     int nslab, capslab, onslab, ocapslab, cur;
     size_t pos;
-    size_t count;             /* records in use */
+    tg_tensor *base;          /* slabs[cur].slot (NULL before the first) */
+    size_t lim;               /* the fast paths fill slots below lim: the end of
+                               * the current group or slab (tape.c) */
+    tg_half *hfree;           /* the empty second half of the last slot, if the
+                               * last record made was a half that began it */
+    size_t count;             /* records in use (full and half) */
+    size_t nhalf;             /* of which halves */
+    bool half_ok;             /* scalar code may make halves: no inspection
+                               * state (ext) and no tg__unhalf this pass */
+    bool unhalved;            /* tg__unhalf ran this pass: no live half is left */
+    struct tg_fblock *fblocks, *fcur; /* the full copies of forwarded halves
+                               * (half.c): blocks kept for the tape's life, refilled
+                               * each pass, never rolled back */
+    size_t fpos;
     /* data arena */
     tg_dchunk *chunks;
     int nchunk, capchunk, dcur;
@@ -188,13 +207,105 @@ struct tg_tape {
 };
 enum { TG_FUSE_MIN_DEFAULT = 16384 }; /* tg_tape_set_fusion */
 
+/* ------------------------------------------------- compact scalar records */
+
+/* A "half" record: the result of an elementwise op on 0-d f64 operands in
+ * scalar code, made by the scalar fast paths (ops/scalar0.h) while the tape
+ * allows it (tape->half_ok). 32 bytes, two to a 64-byte slot: scalar code
+ * writes and the sweep reads half the memory of full records.
+ *   v      the value;
+ *   g      the working gradient of the sweep, once THF_G is set (set on
+ *          first use, as a full record's grad pointer is); after
+ *          tg__unhalf, fwd: the full record that now stands for it;
+ *   u      the second input (a plain record pointer: full or half) of a
+ *          binary op, or the constant of a unary one (ops with two
+ *          constants make full records); a leaf's stored gradient;
+ *   in0    the first input, as its place on the tape (tg__place); 0 for
+ *          a leaf (tg_scalar makes halves too);
+ *   gen    the low 8 bits of the pass that made it (0: freed by a rollback);
+ *   flags  THF_*, THF_HALF always set: byte 31 of a slot is the top byte of
+ *          a full record's grad pointer, which is 0 (user addresses have at
+ *          most 56 bits), so that byte tells a slot of two halves from a
+ *          full record.
+ * The tape of a half is in the header of its 64 KiB group (tg__half_tape).
+ * Only the fast paths, the numeric sweep (backward.c), the PROMOTE op and
+ * a few queries read halves. Everything else sees full records: an op
+ * given a half gets a PROMOTE record for it (tg__operand), and what needs
+ * every record of a pass in full (inspection, a create-graph sweep) first
+ * calls tg__unhalf, which gives each half of the pass a full copy and
+ * turns the half into a forwarder to it. */
+struct tg_half {
+    double v;
+    union {
+        double g;
+        tg_tensor *fwd;
+    };
+    union {
+        tg_tensor *in1;
+        double c;
+    } u;
+    uint32_t in0;
+    uint8_t op;
+    uint8_t gen;
+    uint8_t in_half;          /* bit 0: in0 is a half, bit 1: u.in1 is */
+    uint8_t flags;
+};
+_Static_assert(sizeof(tg_half) == 32, "a half record is half a slot");
+
+enum {
+    THF_REQ = 1,              /* requires grad */
+    THF_G = 2,                /* g holds a gradient */
+    THF_FWD = 4,              /* forwarded: fwd is its full copy (tg__unhalf) */
+    THF_S = 8,                /* a leaf (op TG_OP_LEAF, tg_scalar's): u.c holds
+                               * its stored gradient (tg_backward's) */
+    THF_HALF = 128            /* always set */
+};
+
+/* Slots come in groups of 1024 (64 KiB, aligned to 64 KiB); the first slot
+ * of each group is its header, which no walk over records visits. */
+#define TG__GROUP_SLOTS 1024
+#define TG__GROUP_BYTES ((uintptr_t)TG__GROUP_SLOTS * 64)
+typedef struct tg_group_hdr {
+    tg_tape *tape;
+    int32_t slab;             /* the slab's index in its set */
+    uint32_t unit0;           /* the group's first 32-byte unit in the slab */
+} tg_group_hdr;
+
+/* Whether a slot (a 64-byte-aligned address in a slab) is a group header. */
+static inline bool tg__is_hdr_pos(size_t pos) { return (pos & (TG__GROUP_SLOTS - 1)) == 0; }
+/* Whether the slot holding record r holds two halves. */
+static inline bool tg__pair(const void *r) {
+    return ((const uint8_t *)((uintptr_t)r & ~(uintptr_t)63))[31] != 0;
+}
+/* Whether record pointer r is a half (else a full record). A pointer into
+ * the second half of a slot that now holds a full record is a half that is
+ * gone (stale): tg__half_live says so. */
+static inline bool tg__is_half(const void *r) {
+    return ((uintptr_t)r & 32) || tg__pair(r);
+}
+/* Whether half h is there to be read: its slot holds halves and h is
+ * filled (a slot's second half may be empty). */
+static inline bool tg__half_there(const tg_half *h) {
+    return tg__pair(h) && (h->flags & THF_HALF);
+}
+static inline tg_tape *tg__half_tape(const tg_half *h) {
+    return ((const tg_group_hdr *)((uintptr_t)h & ~(TG__GROUP_BYTES - 1)))->tape;
+}
+/* The place of a slab record (full or half) on its tape: slab index << 21 |
+ * its 32-byte unit in the slab (slabs hold at most 2^20 slots). */
+static inline uint32_t tg__place(const void *r) {
+    const tg_group_hdr *g = (const tg_group_hdr *)((uintptr_t)r & ~(TG__GROUP_BYTES - 1));
+    return (uint32_t)g->slab << 21 | (g->unit0 + (uint32_t)(((uintptr_t)r & (TG__GROUP_BYTES - 1)) >> 5));
+}
+
 /* --------------------------------------------------------------- handles */
 
 /* A handle, what users hold, is a record's address with the tag of the
- * pass that made it in its low 6 bits (records are 64-byte aligned): gen &
- * 63. A tape's gen counts its passes and skips multiples of 64, so a tape
- * record's tag is 1..63; a parameter's gen is 0, so its handle is its plain
- * address. Internal code works on plain record pointers:
+ * pass that made it in its top 6 bits (bits 58..63; user addresses have at
+ * most 56 bits): gen & 63. A tape's gen counts its passes and skips
+ * multiples of 64, so a tape record's tag is 1..63; a parameter's gen is 0,
+ * so its handle is its plain address. Internal code works on plain record
+ * pointers:
  *   - whatever takes a tensor from a user strips the tag (tg__rec; for ops,
  *     tg__check and tg__operand do it, so an op sees plain pointers after
  *     them), and never stores a tagged pointer in a record;
@@ -207,55 +318,163 @@ enum { TG_FUSE_MIN_DEFAULT = 16384 }; /* tg_tape_set_fusion */
  * the other set and holds a record of an older pass (the gen tells); for
  * even k the slot may hold a record of this pass, and the tag tells unless
  * k is a multiple of 63. So a stale handle goes unnoticed only 126, 252, ...
- * resets back, and only once this pass has refilled its slot.
- * A handle dereferenced without tg__rec reads a misaligned record: the
- * sanitizer build (-Db_sanitize=address,undefined) reports it (for a tag
- * not a multiple of 8, as on a tape's first pass). */
-#define TG__TAG_MASK ((uintptr_t)63)
+ * resets back, and only once this pass has refilled its slot (a half keeps
+ * the low 8 bits of its pass, which the checks compare like a full record's
+ * gen). A handle dereferenced without tg__rec is not a canonical address:
+ * it faults at once. */
+#define TG__TAG_SHIFT 58
+#define TG__TAG_MASK ((uintptr_t)63 << TG__TAG_SHIFT)
 
-/* The tag of a pass. */
-static inline uintptr_t tg__tag_of(uint32_t gen) { return (uintptr_t)(gen & 63); }
+/* The tag of a pass, in place. */
+static inline uintptr_t tg__tag_of(uint32_t gen) { return (uintptr_t)(gen & 63) << TG__TAG_SHIFT; }
 /* The record behind a handle (a plain pointer or NULL stays as it is). */
 static inline tg_tensor *tg__rec(const tg_tensor *h) {
     return (tg_tensor *)((uintptr_t)h & ~TG__TAG_MASK);
 }
-/* The handle of a record (a handle or NULL stays as it is). */
+/* The handle of a record, full or half (a handle or NULL stays as it is). */
 static inline tg_tensor *tg__handle(const tg_tensor *t) {
     if (!t) return NULL;
     tg_tensor *r = tg__rec(t);
-    return (tg_tensor *)((uintptr_t)r | tg__tag_of(r->gen));
+    uint32_t gen = tg__is_half(r) ? ((const tg_half *)r)->gen : r->gen;
+    return (tg_tensor *)((uintptr_t)r | tg__tag_of(gen));
 }
-/* Whether handle (or plain pointer) h, whose record r is on a tape whose
- * pass is `gen`, names a tensor of that pass. */
+/* Whether handle (or plain pointer) h, whose full record r is on a tape
+ * whose pass is `gen`, names a tensor of that pass. */
 static inline bool tg__current(const tg_tensor *h, const tg_tensor *r, uint32_t gen) {
     uintptr_t tag = (uintptr_t)h & TG__TAG_MASK;
     return r->gen == gen && (tag == 0 || tag == tg__tag_of(gen));
 }
-/* The checks of hot paths (scalar code): h (and h2), whose records r (and
- * r2) are no parameters, are tagged handles of tape t's current pass. A
- * plain pointer fails them, and takes the full check. */
+/* The same for a half h (there: tg__half_there) of a tape whose pass is gen. */
+static inline bool tg__half_current(const tg_tensor *h, const tg_half *x, uint32_t gen) {
+    uintptr_t tag = (uintptr_t)h & TG__TAG_MASK;
+    return x->gen == (uint8_t)gen && (tag == 0 || tag == tg__tag_of(gen));
+}
+/* The checks of hot paths: h (and h2), whose full records r (and r2) are no
+ * parameters, are tagged handles of tape t's current pass. A plain pointer
+ * fails them, and takes the full check. */
 static inline bool tg__hot(const tg_tensor *h, const tg_tensor *r, const tg_tape *t) {
     uint32_t gen = t->gen;
-    return r->tape == t && r->gen == gen && (((uintptr_t)h ^ gen) & TG__TAG_MASK) == 0;
+    return r->tape == t && r->gen == gen && (((uintptr_t)h & TG__TAG_MASK) == tg__tag_of(gen));
 }
 static inline bool tg__hot2(const tg_tensor *h, const tg_tensor *r, const tg_tensor *h2,
                             const tg_tensor *r2, const tg_tape *t) {
-    uint32_t gen = t->gen;
-    return r->tape == t && r2->tape == t && r->gen == gen && r2->gen == gen &&
-           ((((uintptr_t)h ^ gen) | ((uintptr_t)h2 ^ gen)) & TG__TAG_MASK) == 0;
+    return tg__hot(h, r, t) && tg__hot(h2, r2, t);
 }
 /* The handle of record t (or NULL) made on a pass `gen`: tg__handle when
  * the pass is at hand. */
 static inline tg_tensor *tg__handle_at(const tg_tensor *t, uint32_t gen) {
     return t ? (tg_tensor *)((uintptr_t)t | tg__tag_of(gen)) : NULL;
 }
-/* The record of h if h is a tensor of its tape's current pass or a
- * parameter; NULL if h is NULL or stale. */
-static inline tg_tensor *tg__live(const tg_tensor *h) {
+/* The full record of h if h is a tensor of its tape's current pass or a
+ * parameter; NULL if h is NULL or stale. A live half (not forwarded) has
+ * no full record: NULL, with *half set to it (half may be NULL when the
+ * caller handles no halves: then the pass is unhalved first, tg__unhalf). */
+tg_tensor *tg__live_slow(const tg_tensor *h, tg_half **half);
+static inline tg_tensor *tg__live_h(const tg_tensor *h, tg_half **half) {
     tg_tensor *r = tg__rec(h);
+    if (half) *half = NULL;
     if (!r) return NULL;
+    if (tg__is_half(r)) return tg__live_slow(h, half);
     if (r->flags & TGF_PARAM) return r;
     return tg__current(h, r, r->tape->gen) ? r : NULL;
+}
+static inline tg_tensor *tg__live(const tg_tensor *h) { return tg__live_h(h, NULL); }
+/* A full record's view of live half x, for read-only queries: rank 0, f64,
+ * data its value, grad its gradient (if any); never an operand. */
+static inline void tg__half_view(const tg_half *x, tg_tensor *v) {
+    memset(v, 0, sizeof *v);
+    v->tape = tg__half_tape(x);
+    v->gen = v->tape->gen;
+    v->op = x->op;
+    v->dtype = TG_F64;
+    v->flags = (x->flags & THF_REQ) ? TGF_REQ : 0;
+    v->data = (void *)&x->v;
+    v->grad = (x->flags & THF_G) ? (void *)&x->g : NULL;
+}
+/* For read-only queries: tg__live, with a live half seen through its view
+ * in *view (no unhalving). */
+static inline const tg_tensor *tg__live_q(const tg_tensor *h, tg_tensor *view) {
+    tg_half *x;
+    const tg_tensor *r = tg__live_h(h, &x);
+    if (x) tg__half_view(x, view), r = view;
+    return r;
+}
+
+/* The tape of handle h's record (full or half), or NULL for NULL and
+ * parameters; nothing checked. */
+static inline tg_tape *tg__tape_of(const tg_tensor *h) {
+    const tg_tensor *r = tg__rec(h);
+    if (!r) return NULL;
+    if (tg__is_half(r)) return tg__half_tape((const tg_half *)r);
+    return r->tape;
+}
+
+/* The full record behind handle h, for code above the ops that reads
+ * records (higher order, gradcheck, inspection): a live half is first given
+ * its full copy (tg__unhalf: the whole pass is); a half that is gone, or
+ * that could not be copied, reads as a stale record of its tape (a
+ * per-thread record whose gen is no pass's). NULL stays NULL. */
+tg_tensor *tg__full_slow(const tg_tensor *h);
+static inline tg_tensor *tg__full(const tg_tensor *h) {
+    tg_tensor *r = tg__rec(h);
+    if (!r || !tg__is_half(r)) return r;
+    return tg__full_slow(h);
+}
+
+/* Every slot of the tape's pass, oldest first: BODY with slot pointer s
+ * (group headers skipped; a slot holds one full record or two halves). */
+#define TG__FOR_SLOTS_UP(tape, s, ...)                                               \
+    for (int s_ = 0; s_ <= (tape)->cur && s_ < (tape)->nslab; s_++) {                \
+        tg_tensor *b_ = (tape)->slabs[s_].slot;                                      \
+        size_t u_ = s_ == (tape)->cur ? (tape)->pos : (tape)->slabs[s_].cap;         \
+        for (size_t p_ = 0; p_ < u_; p_++) {                                         \
+            if (tg__is_hdr_pos(p_)) continue;                                        \
+            tg_tensor *s = b_ + p_;                                                  \
+            __VA_ARGS__                                                              \
+        }                                                                            \
+    }
+
+/* Every full record of the tape's pass, oldest first: BODY with r. A
+ * forwarded half gives its full copy in its place; a live half is skipped
+ * (callers unhalve first: tg__unhalf). */
+#define TG__FOR_RECORDS_UP(tape, r, ...)                                             \
+    TG__FOR_SLOTS_UP(tape, s_rec_, {                                                 \
+        if (tg__pair(s_rec_)) {                                                      \
+            for (int k_ = 0; k_ < 2; k_++) {                                         \
+                const tg_half *x_ = (const tg_half *)s_rec_ + k_;                    \
+                if ((x_->flags & (THF_HALF | THF_FWD)) != (THF_HALF | THF_FWD)) continue; \
+                tg_tensor *r = x_->fwd;                                              \
+                __VA_ARGS__                                                          \
+            }                                                                        \
+            continue;                                                                \
+        }                                                                            \
+        tg_tensor *r = s_rec_;                                                       \
+        __VA_ARGS__                                                                  \
+    })
+
+/* Gives every half of the tape's pass a full copy (in the data arena) and
+ * makes it a forwarder to it, redirecting PROMOTE records to the copies;
+ * the pass makes no more halves (tape->half_ok off until the next reset).
+ * For whatever needs every record in full: inspection, a create-graph
+ * sweep. False on OOM (recorded). */
+bool tg__unhalf(tg_tape *tape);
+/* A PROMOTE record of value v for `in`, a half of tape's pass or a full
+ * copy of one (tg__operand), requiring grad if req (and recording is on). */
+tg_tensor *tg__promote(tg_tape *tape, tg_tensor *in, double v, bool req);
+/* tg__operand for where a gradient starts or ends (a sweep's output, a
+ * segment's outputs): a half's PROMOTE requires grad as the half does, even
+ * with recording off (a numeric sweep's). */
+tg_tensor *tg__operand_req(tg_tape **tape, tg_tensor *h, const char *op, int index);
+/* At reset and free (tape.c): the full copies' blocks. */
+void tg__fblocks_reset(tg_tape *tape);
+void tg__fblocks_free(tg_tape *tape);
+/* The record a pointer to a forwarded half stands for (others unchanged). */
+static inline tg_tensor *tg__fwd(tg_tensor *r) {
+    if (r && tg__is_half(r)) {
+        const tg_half *x = (const tg_half *)r;
+        if (tg__half_there(x) && (x->flags & THF_FWD)) return x->fwd;
+    }
+    return r;
 }
 
 /* ------------------------------------------------------------ allocation */
@@ -273,8 +492,9 @@ void tg__keep_free(void *p);
  * paths, which grow the arenas, live in tape.c. */
 tg_tensor *tg__record_slow(tg_tape *tape);
 static inline tg_tensor *tg__record(tg_tape *tape) {
-    if (tape->cur < tape->nslab && tape->pos < tape->slabs[tape->cur].cap) {
-        tg_tensor *t = &tape->slabs[tape->cur].slot[tape->pos++];
+    if (tape->pos < tape->lim) {
+        tg_tensor *t = tape->base + tape->pos++;
+        tape->hfree = NULL;
         /* the line 16 records ahead: its store misses no longer stall the
          * forward pass of scalar code (about 20% of it); address arithmetic
          * in integers, as it may point past the slab (a prefetch never faults) */
@@ -287,11 +507,38 @@ static inline tg_tensor *tg__record(tg_tape *tape) {
     }
     return tg__record_slow(tape);
 }
+/* A half record (its fields are the caller's to fill, flags last): the
+ * second half of the last slot if that is free, else a new slot. */
+tg_half *tg__half_slow(tg_tape *tape);
+static inline __attribute__((always_inline)) tg_half *tg__half_new(tg_tape *tape) {
+    tg_half *h = tape->hfree;
+    if (h) {
+        tape->hfree = NULL;
+    } else if (tape->pos < tape->lim) {
+        h = (tg_half *)(tape->base + tape->pos++);
+        __builtin_prefetch((const void *)((uintptr_t)h + 16 * 64), 1, 3);
+        h[1].flags = 0; /* the second half: empty until filled */
+        tape->hfree = h + 1;
+    } else {
+        return tg__half_slow(tape);
+    }
+    tape->count++;
+    tape->nhalf++;
+    return h;
+}
+/* The record at place p (tg__place) of the tape's pass. */
+static inline void *tg__at_place(const tg_tape *tape, uint32_t p) {
+    return (char *)tape->slabs[p >> 21].slot + (size_t)(p & ((1u << 21) - 1)) * 32;
+}
+/* The bytes of the records in use. */
+static inline size_t tg__record_bytes(const tg_tape *tape) {
+    return (tape->count - tape->nhalf) * sizeof(tg_tensor) + tape->nhalf * sizeof(tg_half);
+}
 /* Folds the bytes now in use into tape->peak: call it before anything
  * that lowers count or dbytes (a reset, a rewind). Recording never calls
  * it: both only grow within a pass, so the peak is read at query time. */
 static inline void tg__tape_note_peak(tg_tape *tape) {
-    size_t now = tape->count * sizeof(tg_tensor) + tape->dbytes;
+    size_t now = tg__record_bytes(tape) + tape->dbytes;
     if (now > tape->peak) tape->peak = now;
 }
 /* Data arena: n bytes, 64-byte aligned when n >= 64, 8 when n <= 8 (a
@@ -321,7 +568,8 @@ static inline void *tg__arena(tg_tape *tape, size_t n, const char *op) {
  * back. Anything that points into the freed part must be dropped first. */
 typedef struct tg_mark {
     int cur, dcur;
-    size_t pos, count, used, dbytes;
+    size_t pos, lim, count, nhalf, used, dbytes;
+    tg_half *hfree;
 } tg_mark;
 void tg__mark(const tg_tape *tape, tg_mark *m);
 void tg__rollback(tg_tape *tape, const tg_mark *m);
@@ -395,6 +643,10 @@ static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b) {
  * tape from the operand if *tape is NULL). On error records it (if a tape
  * is known) and returns NULL. */
 tg_tensor *tg__operand(tg_tape **tape, tg_tensor *t, const char *op, int index);
+/* tg__operand's checks of a half operand (its tape, its pass), making
+ * nothing: for callers that check every operand before making records.
+ * False after recording why. */
+bool tg__half_ok(tg_tape **tape, tg_tensor *h, const char *op, int index);
 
 /* Validates inputs of an op: all non-NULL, same tape, not stale, and (if
  * need_float) the same float dtype. In place, handles become their records
@@ -446,12 +698,18 @@ static inline void *tg__gacc_w(tg_tensor *t, bool *fresh) {
     *fresh = false;
     if (t->grad) return t->grad;
     if (!(t->flags & TGF_REQ)) return NULL;
-    if (t->rank == 0) { /* scalar code: inline */
+    if (t->rank == 0 && t->op != TG_OP_PROMOTE) { /* scalar code: inline */
         *fresh = true;
         return t->grad = &t->g0;
     }
     return tg__gacc_new_raw(t, fresh);
 }
+/* A PROMOTE record's working gradient is that of what it stands for (the
+ * half, or the half's full copy): contributions through it add into the
+ * same number, in the same order, as if their ops had read the half
+ * itself, so the bits do not depend on how an op reached it. *fresh when
+ * nothing was there yet (the caller writes rather than adds). */
+void *tg__promote_grad(tg_tensor *p, bool *fresh);
 /* Wraps raw memory as a leaf (no copy) on tape; not recorded. */
 tg_tensor *tg__wrap(tg_tape *tape, int dtype, int rank, const int64_t *shape, void *data);
 
