@@ -55,7 +55,10 @@ enum {
  * stored gradient. seed may be NULL when out has one element. An input that
  * out does not depend on gets zeros; so does every input when out itself
  * requires no grad (a constant: no error, unlike tg_backward; the seed is
- * still checked). The results are tensors on out's tape (valid until the
+ * still checked). Every input must require grad (a leaf marked with
+ * tg_requires_grad, a parameter, or an op's result that depends on one):
+ * one that does not is refused with TG_ERR_STATE ("input i does not
+ * require grad"). The results are tensors on out's tape (valid until the
  * next reset). With TG_CREATE_GRAPH the sweep is recorded on the tape, so
  * the gradients can be differentiated again. */
 TG_API tg_status tg_grad(tg_tensor *out, tg_tensor *seed, int n,
