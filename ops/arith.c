@@ -120,12 +120,10 @@ static inline __attribute__((always_inline)) tg_tensor *scalar_binary(tg_tape *t
                                                                       tg_tensor *b, bool bh) {
     double z = tg__fwd0_binary(op, tg__val0(a, ah), tg__val0(b, bh));
     bool req = tg__req0(a, ah) || tg__req0(b, bh);
-    if (tape->half_ok && (tape->grad_enabled || !tape->sweeping)) {
-        tg_half *x = tg__half0(tape, op, z, a, ah, req);
-        if (!x) return NULL;
-        x->u.in1 = b;
-        x->in_half = (uint8_t)(x->in_half | bh << 1);
-        return (tg_tensor *)x;
+    if (tg__half_now(tape)) {
+        uint64_t u;
+        memcpy(&u, &b, sizeof u);
+        return (tg_tensor *)tg__half_out(tape, op, z, a, ah, u, bh, req);
     }
     tg_tensor *t = tg__record0(tape, op, z, a, req);
     if (t) t->u.in1 = b;
@@ -175,12 +173,12 @@ static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor
 static tg_tensor *scalar_rest(int op, tg_tensor *a, tg_tensor *b) {
     tg_tensor *ra = tg__rec(a), *rb = tg__rec(b);
     tg_tape *ta = NULL, *tb = NULL;
-    bool ah = false, bh = false;
-    bool fa = tg__fast0(a, ra, &ta, &ah), fb = tg__fast0(b, rb, &tb, &bh);
-    if (fa && fb && ta == tb) return scalar_binary(ta, op, ra, ah, rb, bh);
+    tg_op0 oa = {0}, ob = {0};
+    bool fa = tg__dec0(a, &ta, &oa), fb = tg__dec0(b, &tb, &ob);
+    if (fa && fb && ta == tb) return scalar_binary(ta, op, ra, oa.half, rb, ob.half);
     tg_tensor *p;
-    if (fa && !fb && (p = tg__proxy0(rb, ta))) return scalar_binary(ta, op, ra, ah, p, false);
-    if (fb && !fa && (p = tg__proxy0(ra, tb))) return scalar_binary(tb, op, p, false, rb, bh);
+    if (fa && !fb && (p = tg__proxy0(rb, ta))) return scalar_binary(ta, op, ra, oa.half, p, false);
+    if (fb && !fa && (p = tg__proxy0(ra, tb))) return scalar_binary(tb, op, p, false, rb, ob.half);
     return NULL;
 }
 

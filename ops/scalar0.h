@@ -52,26 +52,6 @@ static inline __attribute__((always_inline)) tg_tensor *tg__record0(tg_tape *tap
 
 /* The fast paths' operands: a live half, or a 0-d f64 full record. */
 
-/* Whether handle h (record r, not NULL) is an operand of the scalar fast
- * path: a tagged handle of a live half (*half set) or of a 0-d f64 tape
- * tensor, of its tape's current pass; *tape is its tape. Anything else
- * (plain pointers, parameters, forwarded halves) takes the checked path. */
-static inline __attribute__((always_inline)) bool tg__fast0(const tg_tensor *h, const tg_tensor *r,
-                                                            tg_tape **tape, bool *half) {
-    bool pair = tg__pair(r);
-    if (pair || ((uintptr_t)r & 32)) {
-        const tg_half *x = (const tg_half *)r;
-        if (!pair || (x->flags & (THF_HALF | THF_FWD)) != THF_HALF) return false;
-        tg_tape *t = tg__half_tape(x);
-        *tape = t;
-        *half = true;
-        return x->gen == (uint8_t)t->gen && ((uintptr_t)h & TG__TAG_MASK) == tg__tag_of(t->gen);
-    }
-    *half = false;
-    if (r->rank || r->dtype != TG_F64 || (r->flags & TGF_PARAM)) return false;
-    *tape = r->tape;
-    return tg__hot(h, r, r->tape);
-}
 /* A 0-d f64 parameter's proxy on tape's pass, if it has one already (the
  * fast path's other operand names the tape); else NULL. */
 static inline tg_tensor *tg__proxy0(const tg_tensor *r, const tg_tape *tape) {
@@ -89,7 +69,7 @@ static inline bool tg__req0(const tg_tensor *r, bool half) {
 
 /* The hot path of scalar code: both operands decoded in one pass each
  * (tg__dec0), the result a half (tg__half_out). Anything else takes the
- * out-of-line path (the full checks). */
+ * out-of-line path (the full checks), which decodes the same way. */
 typedef struct tg_op0 {
     double v;
     bool half, req;
@@ -142,22 +122,6 @@ static inline __attribute__((always_inline)) tg_half *tg__half_out(tg_tape *tape
     x->op = (uint8_t)op;
     x->gen = (uint8_t)tape->gen;
     x->in_half = (uint8_t)(ah | bh << 1);
-    x->flags = (uint8_t)(THF_HALF | (req && tape->grad_enabled ? THF_REQ : 0));
-    return x;
-}
-
-/* A new half of op with value z and first input a (a half if ah); the
- * caller sets u (and in_half's bit 1). */
-static inline __attribute__((always_inline)) tg_half *tg__half0(tg_tape *tape, int op, double z,
-                                                               const tg_tensor *a, bool ah,
-                                                               bool req) {
-    tg_half *x = tg__half_new(tape);
-    if (!x) return NULL;
-    x->v = z;
-    x->in0 = tg__place(a);
-    x->op = (uint8_t)op;
-    x->gen = (uint8_t)tape->gen;
-    x->in_half = ah;
     x->flags = (uint8_t)(THF_HALF | (req && tape->grad_enabled ? THF_REQ : 0));
     return x;
 }

@@ -101,10 +101,11 @@ static inline __attribute__((always_inline)) tg_tensor *unary0(tg_tape *tape, in
                                                                bool ah, double c0, double c1) {
     double z = tg__fwd0_unary(op, tg__val0(a, ah), c0, c1);
     bool req = tg__req0(a, ah);
-    if (tape->half_ok && (tape->grad_enabled || !tape->sweeping) && unary_np(op) < 2) {
-        tg_half *x = tg__half0(tape, op, z, a, ah, req);
-        if (x) x->u.c = unary_np(op) == 1 ? c0 : 0.0;
-        return (tg_tensor *)x;
+    if (tg__half_now(tape) && unary_np(op) < 2) {
+        double c = unary_np(op) == 1 ? c0 : 0.0;
+        uint64_t u;
+        memcpy(&u, &c, sizeof u);
+        return (tg_tensor *)tg__half_out(tape, op, z, a, ah, u, false, req);
     }
     tg_tensor *t = tg__record0(tape, op, z, a, req);
     if (t && unary_np(op) == 1) t->u.c = c0;
@@ -134,11 +135,10 @@ static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor 
 }
 
 static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {
-    tg_tensor *r = tg__rec(a);
     tg_tape *tape0;
-    bool ah;
-    if (a && unary_np(op) < 2 && tg__fast0(a, r, &tape0, &ah)) /* scalar code, a full result */
-        return unary0(tape0, op, r, ah, c0, c1);
+    tg_op0 oa = {0};
+    if (a && unary_np(op) < 2 && tg__dec0(a, &tape0, &oa)) /* scalar code, a full result */
+        return unary0(tape0, op, tg__rec(a), oa.half, c0, c1);
     const char *name = tg__ops[op].name;
     tg_tape *tape = tg__check_lazy(name, 1, &a, true); /* a lazy a may stay lazy */
     if (!tape) return NULL;

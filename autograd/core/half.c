@@ -4,8 +4,8 @@
  *
  * Two ways, for two needs:
  *   - an op given a half reads it through a PROMOTE record: a full 0-d
- *     record made on the spot, whose input is the half (its backward adds
- *     its gradient into the half's);
+ *     record made on the spot, whose input is the half and whose working
+ *     gradient is the half's own (gradbuf.c's tg__promote_grad);
  *   - what reads every record of a pass in full (inspection, a
  *     create-graph sweep) first calls tg__unhalf: each half gets a full
  *     copy, kept in blocks of the tape's own (never rolled back, refilled
@@ -13,6 +13,8 @@
  *     meet the forwarder where the half was, and visit the copy there.
  */
 #include "tg_engine.h"
+
+#include <math.h>
 
 /* A block of full copies: 64 KiB, kept for the tape's life. */
 enum { FB_RECS = 1023 };
@@ -145,7 +147,7 @@ tg_tensor *tg__full_slow(const tg_tensor *h) {
     stale.tape = tape;
     stale.dtype = TG_F64;
     stale.data = &stale.small;
-    stale.small.f64 = 0.0 / 0.0;
+    stale.small.f64 = NAN;
     return &stale;
 }
 
