@@ -162,6 +162,39 @@ static inline bool visit(sweep *sw, tg_tensor *r) {
     return step(sw, r);
 }
 
+/* The slots below p of a slab (base) while they hold halves (scalar code:
+ * scalar0.h), newest first, in a loop of their own (few live values, no
+ * call but for forwarded halves). Returns where it stopped: the slot below
+ * it (p - 1) is a full record, or p is 0. *ok false on failure. */
+static __attribute__((noinline)) size_t sweep_pairs(sweep *sw, tg_tensor *base, size_t p,
+                                                    bool *ok) {
+    const tg_slab *slabs = sw->tape->slabs;
+    bool store = sw->store;
+    for (; p > 0; p--) {
+        if (tg__is_hdr_pos(p - 1)) continue;
+        tg_half *h = (tg_half *)(base + p - 1);
+        if (!tg__pair(h)) break;
+        /* slots 16 back are next (integer arithmetic: it may point before the slab) */
+        __builtin_prefetch((const void *)((uintptr_t)h - 16 * sizeof(tg_tensor)), 1, 3);
+        for (int k = 1; k >= 0; k--) {
+            uint8_t f = h[k].flags;
+            if ((f & (THF_REQ | THF_G | THF_FWD)) == (THF_REQ | THF_G)) {
+                if (h[k].op != TG_OP_LEAF)
+                    tg__step_half(slabs, &h[k]);
+                else if (store) /* a leaf keeps it (finish_leaf's rule) */
+                    store_half(&h[k]);
+            } else if (f & THF_FWD) {
+                if (!visit(sw, h[k].fwd)) {
+                    *ok = false;
+                    return p;
+                }
+                slabs = sw->tape->slabs; /* a graph sweep records */
+            }
+        }
+    }
+    return p;
+}
+
 static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
                      const char *op) {
     tg_tape *tape = NULL;
@@ -287,31 +320,24 @@ static tg_status run(tg_tensor *out, tg_tensor *seed, bool graph, bool store,
     }
 
     if (ok && !insp) {
-        FOR_SLOTS_DOWN(tape, slab, pos, sl, {
-            /* slots 16 back are next (a prefetch never faults: integer
-             * arithmetic, as it may point before the slab) */
-            __builtin_prefetch((const void *)((uintptr_t)sl - 16 * sizeof *sl), 1, 3);
-            tg_tensor *r = sl;
-            if (tg__pair(sl)) { /* two halves: scalar code (scalar0.h) */
-                tg_half *h = (tg_half *)sl;
-                for (int k = 1; k >= 0; k--) {
-                    uint8_t f = h[k].flags;
-                    if ((f & (THF_REQ | THF_G | THF_FWD)) == (THF_REQ | THF_G)) {
-                        if (h[k].op != TG_OP_LEAF)
-                            tg__step_half(tape, &h[k]);
-                        else if (store) /* a leaf keeps it (finish_leaf's rule) */
-                            store_half(&h[k]);
-                    } else if (f & THF_FWD)
-                        ok = visit(&sw, h[k].fwd);
-                    if (!ok) goto done;
+        for (int s = slab; s >= 0 && ok; s--) {
+            tg_tensor *base = tape->slabs[s].slot;
+            size_t p = s == slab ? pos + 1 : tape->slabs[s].cap;
+            while (p > 0 && ok) {
+                tg_tensor *sl = base + p - 1;
+                if (tg__pair(sl)) { /* two halves: scalar code, and most likely more */
+                    p = sweep_pairs(&sw, base, p, &ok);
+                    continue;
                 }
-                continue;
+                p--;
+                if (tg__is_hdr_pos(p)) continue;
+                /* slots 16 back are next (a prefetch never faults: integer
+                 * arithmetic, as it may point before the slab) */
+                __builtin_prefetch((const void *)((uintptr_t)sl - 16 * sizeof *sl), 1, 3);
+                ok = visit(&sw, sl);
             }
-            if (!visit(&sw, r)) {
-                ok = false;
-                goto done;
-            }
-        })
+        }
+        if (!ok) goto done;
     } else if (ok) { /* the same loop, inspected (inspect_sweep.c): hooks and trace
                       * before a record passes its gradient on, anomaly after */
         FOR_RECORDS_DOWN_H(tape, slab, pos, r, x, {}, {
@@ -469,10 +495,14 @@ tg_tensor *tg_tensor_grad(const tg_tensor *h) {
 }
 
 double tg_grad_item(const tg_tensor *h) {
+    tg_half *x = tg__live_half(h); /* scalar code: no call */
+    if (x) {
+        if (x->op == TG_OP_LEAF) return (x->flags & THF_S) ? x->u.c : NAN;
+        return (x->flags & THF_G) ? x->g : NAN;
+    }
     const tg_tensor *t = tg__rec(h);
     if (!t) return NAN;
     if (tg__is_half(t)) {
-        tg_half *x;
         t = tg__live_h(h, &x);
         if (x && x->op == TG_OP_LEAF) return (x->flags & THF_S) ? x->u.c : NAN;
         if (x) return (x->flags & THF_G) ? x->g : NAN;
@@ -546,7 +576,7 @@ static bool since_full(sweep *sw, tg_tensor *r) {
 }
 static bool since_half(tg_tape *tape, sweep *sw, tg_half *x) {
     if (x->flags & THF_FWD) return since_full(sw, x->fwd);
-    if ((x->flags & (THF_REQ | THF_G)) == (THF_REQ | THF_G)) tg__step_half(tape, x);
+    if ((x->flags & (THF_REQ | THF_G)) == (THF_REQ | THF_G)) tg__step_half(tape->slabs, x);
     return true;
 }
 

@@ -148,23 +148,30 @@ tg_tensor *tg__vjp_promote(tg_tensor *out, tg_tensor *g, int i) {
 /* Everything but the scalar fast path, out of line so that the public
  * functions (tg_add, ...) stay small leaf functions for scalar code. */
 static __attribute__((noinline)) tg_tensor *binary_general(int op, tg_tensor *a, tg_tensor *b);
+static __attribute__((noinline)) tg_tensor *binary_slow(int op, tg_tensor *a, tg_tensor *b) {
+    return tg__handle(binary_general(op, a, b));
+}
 
 static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor *a,
                                                                tg_tensor *b) {
     /* the common case of scalar code in one glance: handles of two fresh
-     * 0-d f64 tensors (halves or not) on one tape that takes a half */
+     * 0-d f64 tensors (halves or not) on one tape in its usual state, with
+     * room for a half. No call but the last (a jump), so the public
+     * functions save no registers on this path. */
     tg_tape *ta, *tb;
     tg_op0 oa, ob;
-    if (a && b && tg__dec0(a, &ta, &oa) && tg__dec0(b, &tb, &ob) && ta == tb && tg__half_now(ta)) {
+    if (a && b && tg__dec0(a, &ta, &oa) &&
+        (a == b ? (tb = ta, ob = oa, true) : tg__dec0(b, &tb, &ob)) && /* x * x: decoded once */
+        ta == tb && tg__hot_room(ta)) {
         tg_tensor *rb = tg__rec(b);
         uint64_t u;
         memcpy(&u, &rb, sizeof u);
-        return tg__handle_at((tg_tensor *)tg__half_out(ta, op, tg__fwd0_binary(op, oa.v, ob.v),
-                                                       tg__rec(a), oa.half, u, ob.half,
-                                                       oa.req || ob.req),
-                             ta->gen);
+        tg_half *x = tg__half_take(ta);
+        tg__half_fill(ta, x, op, tg__fwd0_binary(op, oa.v, ob.v), tg__rec(a), oa.half, u,
+                      ob.half, oa.req || ob.req);
+        return tg__handle_at((tg_tensor *)x, ta->gen);
     }
-    return tg__handle(binary_general(op, a, b));
+    return binary_slow(op, a, b);
 }
 
 /* Scalar code the fast path left: a full result (a tape that makes no

@@ -109,20 +109,43 @@ static inline bool tg__half_now(const tg_tape *tape) {
     return tape->half_ok && (tape->grad_enabled || !tape->sweeping);
 }
 
-/* A new half of op with value z, first input ra (decoded as oa), and u
- * (the second input or the constant; bh: the second input is a half). */
-static inline __attribute__((always_inline)) tg_half *tg__half_out(tg_tape *tape, int op, double z,
-                                                                  const tg_tensor *ra, bool ah,
-                                                                  uint64_t u, bool bh, bool req) {
-    tg_half *x = tg__half_new(tape);
-    if (!x) return NULL;
+/* What the hot paths test instead, in one load: the tape is in scalar
+ * code's usual state (recording, halves allowed, no sweep running: then
+ * tg__half_now holds and a result requires grad as its inputs do), and the
+ * next half fits without a call (tg__half_take). Any other state takes the
+ * out-of-line path, which tests each part. */
+static inline __attribute__((always_inline)) bool tg__hot_room(const tg_tape *tape) {
+    const union {
+        struct {
+            bool grad_enabled, half_ok, sweeping, zero;
+        } s;
+        uint32_t mode;
+    } hot = {{true, true, false, false}};
+    return tape->mode == hot.mode && (tape->hfree || tape->pos < tape->lim);
+}
+
+/* Fills half x (new) with op, value z, first input ra (a half if ah), u
+ * (the second input or the constant; bh: the second input is a half), and
+ * whether it requires grad (recording is the caller's to check). */
+static inline __attribute__((always_inline)) void tg__half_fill(const tg_tape *tape, tg_half *x,
+                                                               int op, double z,
+                                                               const tg_tensor *ra, bool ah,
+                                                               uint64_t u, bool bh, bool req) {
     x->v = z;
     memcpy(&x->u, &u, sizeof u);
     x->in0 = tg__place(ra);
     x->op = (uint8_t)op;
     x->gen = (uint8_t)tape->gen;
     x->in_half = (uint8_t)(ah | bh << 1);
-    x->flags = (uint8_t)(THF_HALF | (req && tape->grad_enabled ? THF_REQ : 0));
+    x->flags = (uint8_t)(THF_HALF | (req ? THF_REQ : 0));
+}
+
+/* A new half (tg__half_new, tg__half_fill); NULL on OOM. */
+static inline __attribute__((always_inline)) tg_half *tg__half_out(tg_tape *tape, int op, double z,
+                                                                  const tg_tensor *ra, bool ah,
+                                                                  uint64_t u, bool bh, bool req) {
+    tg_half *x = tg__half_new(tape);
+    if (x) tg__half_fill(tape, x, op, z, ra, ah, u, bh, req && tape->grad_enabled);
     return x;
 }
 
@@ -178,53 +201,64 @@ static inline bool tg__step0(tg_tensor *r) {
 }
 
 /* The gradient of input a of a half += D: a is a half if ah (a forwarded
- * one passes it to its copy), else a full 0-d record. */
+ * one passes it to its copy), else a full 0-d record. A half's first
+ * gradient is D itself (not 0 + D, which would turn -0 into +0), picked
+ * without a branch: the sum is computed either way (g holds an old value
+ * until THF_G is set), and THF_G is set when the half requires grad (D
+ * lands in g either way; a half that does not is never read). */
 #define TG__ACCH(a, ah, D)                                                     \
     do {                                                                       \
         if (ah) {                                                              \
             tg_half *x_ = (tg_half *)(a);                                      \
             uint8_t f_ = x_->flags;                                            \
-            if ((f_ & (THF_G | THF_FWD)) == THF_G) {                           \
-                x_->g += (D);                                                  \
-            } else if (f_ & THF_FWD) {                                         \
+            if (__builtin_expect(!(f_ & THF_FWD), 1)) {                        \
+                double d_ = (D), s_ = x_->g + d_;                              \
+                x_->g = (f_ & THF_G) ? s_ : d_;                                \
+                x_->flags = (uint8_t)(f_ | (f_ & THF_REQ) << 1);               \
+            } else {                                                           \
                 TG__ACC0(x_->fwd, D);                                          \
-            } else if (f_ & THF_REQ) {                                         \
-                x_->g = (D);                                                   \
-                x_->flags = (uint8_t)(f_ | THF_G);                             \
             }                                                                  \
         } else {                                                               \
             TG__ACC0((tg_tensor *)(a), D);                                     \
         }                                                                      \
     } while (0)
+_Static_assert(THF_G == THF_REQ << 1, "TG__ACCH sets THF_G from THF_REQ by a shift");
 
-/* The backward of half hr (live, requiring grad, its gradient complete)
- * of tape's pass. */
-static inline __attribute__((always_inline)) void tg__step_half(const tg_tape *tape, tg_half *hr) {
+/* The backward of half hr (live, requiring grad, its gradient complete);
+ * slabs: its tape's (tape->slabs, loaded once by the caller). One case
+ * for each op and each kind of its inputs (in_half: half or full), so that
+ * no case tests what kind an input is. */
+static inline __attribute__((always_inline)) void tg__step_half(const tg_slab *slabs, tg_half *hr) {
     typedef double T;
     double g = hr->g, z = hr->v;
-    tg_tensor *a = tg__at_place(tape, hr->in0);
-    bool ah = hr->in_half & 1, bh = hr->in_half & 2;
-    switch (hr->op) {
-#define TG__STEPH(ID, name, np, F, D, G)                                       \
-    case TG_OP_##ID: {                                                         \
-        double x = tg__val0(a, ah), c0 = (np) == 1 ? hr->u.c : 0.0, c1 = 0.0;  \
+    tg_tensor *a = tg__at_place_in(slabs, hr->in0);
+    switch (hr->op << 2 | hr->in_half) {
+#define TG__STEPH1(ID, np, D, AH)                                              \
+    case TG_OP_##ID << 2 | (AH): {                                             \
+        double x = tg__val0(a, AH), c0 = (np) == 1 ? hr->u.c : 0.0, c1 = 0.0;  \
         (void)x, (void)z, (void)c0, (void)c1;                                  \
-        TG__ACCH(a, ah, D);                                                    \
+        TG__ACCH(a, AH, D);                                                    \
         return;                                                                \
     }
+#define TG__STEPH(ID, name, np, F, D, G) TG__STEPH1(ID, np, D, 0) TG__STEPH1(ID, np, D, 1)
     TG_UNARY_OPS(TG__STEPH)
 #undef TG__STEPH
-#define TG__STEPH(ID, name, F, DX, DY, GA, GB)                                 \
-    case TG_OP_##ID: {                                                         \
+#undef TG__STEPH1
+#define TG__STEPH2(ID, DX, DY, AH, BH)                                         \
+    case TG_OP_##ID << 2 | (AH) | (BH) << 1: {                                 \
         tg_tensor *b = hr->u.in1;                                              \
-        double x = tg__val0(a, ah), y = tg__val0(b, bh);                       \
+        double x = tg__val0(a, AH), y = tg__val0(b, BH);                       \
         (void)x, (void)y, (void)z;                                             \
-        TG__ACCH(a, ah, DX);                                                   \
-        TG__ACCH(b, bh, DY);                                                   \
+        TG__ACCH(a, AH, DX);                                                   \
+        TG__ACCH(b, BH, DY);                                                   \
         return;                                                                \
     }
+#define TG__STEPH(ID, name, F, DX, DY, GA, GB)                                 \
+    TG__STEPH2(ID, DX, DY, 0, 0) TG__STEPH2(ID, DX, DY, 1, 0)                  \
+    TG__STEPH2(ID, DX, DY, 0, 1) TG__STEPH2(ID, DX, DY, 1, 1)
     TG_BINARY_OPS(TG__STEPH)
 #undef TG__STEPH
+#undef TG__STEPH2
     default: return;
     }
 }

@@ -116,6 +116,9 @@ static inline __attribute__((always_inline)) tg_tensor *unary0(tg_tape *tape, in
  * functions (tg_exp, ...) stay small leaf functions for scalar code. */
 static __attribute__((noinline)) tg_tensor *unary_general(int op, tg_tensor *a, double c0,
                                                           double c1);
+static __attribute__((noinline)) tg_tensor *unary_slow(int op, tg_tensor *a, double c0, double c1) {
+    return tg__handle(unary_general(op, a, c0, c1));
+}
 
 static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor *a, double c0,
                                                               double c1) {
@@ -123,15 +126,16 @@ static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor 
      * 0-d f64 tensor or half (what tg__check would accept), an op without aux */
     tg_tape *tape;
     tg_op0 oa;
-    if (a && unary_np(op) < 2 && tg__dec0(a, &tape, &oa) && tg__half_now(tape)) {
+    if (a && unary_np(op) < 2 && tg__dec0(a, &tape, &oa) && tg__hot_room(tape)) {
         double c = unary_np(op) == 1 ? c0 : 0.0;
         uint64_t u;
         memcpy(&u, &c, sizeof u);
-        return tg__handle_at((tg_tensor *)tg__half_out(tape, op, tg__fwd0_unary(op, oa.v, c0, c1),
-                                                       tg__rec(a), oa.half, u, false, oa.req),
-                             tape->gen);
+        tg_half *x = tg__half_take(tape);
+        tg__half_fill(tape, x, op, tg__fwd0_unary(op, oa.v, c0, c1), tg__rec(a), oa.half, u, false,
+                      oa.req);
+        return tg__handle_at((tg_tensor *)x, tape->gen);
     }
-    return tg__handle(unary_general(op, a, c0, c1));
+    return unary_slow(op, a, c0, c1);
 }
 
 static tg_tensor *unary_general(int op, tg_tensor *a, double c0, double c1) {

@@ -31,6 +31,8 @@
  *  10. errors: NULL, another tape's s, f32 0-d mixed with s (an f32
  *      constant takes f64, an s made with recording off takes f32, a
  *      tensor that requires grad is never converted)
+ *  11. the hot paths' shortcuts: a first gradient of -0, x * x with one
+ *      handle, no-grad mode, chains across group ends
  */
 #include "gradharness.h"
 
@@ -1350,7 +1352,65 @@ static void test_errors(void) {
     tg_tape_free(u);
 }
 
+/* ================================= 11. the hot paths' own shortcuts */
+
+/* What the fast paths of scalar code decide without the general checks
+ * (ops/scalar0.h): a first gradient of -0 stays -0 in the sweep (it is
+ * picked, not added to 0); x * x with one handle decodes it once, stale or
+ * not; a tape in no-grad mode or mid-group takes the out-of-line path and
+ * gives the same records' values. */
+static void test_hot_paths(void) {
+    tg_tape *t = tg_tape_new();
+    /* -0: d(x * -0)/dx = -0, through an intermediate half */
+    tg_tensor *x = leaf(t, 3.0);
+    tg_tensor *u = tg_mul_scalar(x, 1.0);
+    tg_tensor *y = tg_mul_scalar(u, -0.0);
+    CHECK(tg_backward(y) == TG_OK, "backward of x * 1 * -0: %s", tg_tape_error(t));
+    CHECK(tg_grad_item(x) == 0 && signbit(tg_grad_item(x)), "the gradient -0 kept its sign: %g",
+          tg_grad_item(x));
+    /* the same with a binary op's second input: d(a * b)/db = a = -0 */
+    tg_tape_reset(t);
+    tg_tensor *a = leaf(t, -0.0), *b = leaf(t, 2.0);
+    CHECK(tg_backward(tg_mul(tg_mul_scalar(a, 1.0), tg_mul_scalar(b, 1.0))) == TG_OK, "backward a*b");
+    CHECK(signbit(tg_grad_item(b)) && tg_grad_item(b) == 0, "d/db (a * b) at a = -0: %g",
+          tg_grad_item(b));
+    /* x * x, one handle: value, gradient, and a stale handle refused */
+    tg_tape_reset(t);
+    x = leaf(t, 1.5);
+    y = tg_mul(x, x);
+    CHECK(tg_item(y) == 2.25, "x * x = %g", tg_item(y));
+    CHECK(tg_backward(y) == TG_OK && tg_grad_item(x) == 3.0, "d(x * x)/dx = %g", tg_grad_item(x));
+    tg_tape_reset(t);
+    CHECK(tg_mul(x, x) == NULL, "x * x of a stale x");
+    CHECK_LAST(TG_ERR_STALE, "stale");
+    /* no-grad mode: the out-of-line path; the result requires no grad */
+    x = leaf(t, 2.0);
+    tg_tape_set_grad_enabled(t, false);
+    y = tg_mul(x, x);
+    tg_tape_set_grad_enabled(t, true);
+    CHECK(y && tg_item(y) == 4 && !tg_tensor_requires_grad(y), "x * x under no-grad");
+    /* across group and slab ends (the fast path's room test fails there):
+     * a chain of 5000 ops, the gradient of x prod (1e-7 i x + 1) checked */
+    tg_tape_reset(t);
+    x = leaf(t, 1.0);
+    y = x;
+    double want = 1.0;
+    for (int i = 1; i <= 5000; i++) {
+        y = tg_mul(y, tg_add_scalar(tg_mul_scalar(x, 1e-7 * i), 1.0));
+        want = want * (1e-7 * i + 1.0);
+    }
+    CHECK(fabs(tg_item(y) / want - 1) < 1e-12, "the chain's value %.17g, want %.17g", tg_item(y),
+          want);
+    double d = 0;
+    for (int i = 1; i <= 5000; i++) d += 1e-7 * i / (1e-7 * i + 1.0);
+    d = want * (1 + d); /* d/dx of x prod (x a_i + 1) at x = 1 */
+    CHECK(tg_backward(y) == TG_OK && fabs(tg_grad_item(x) / d - 1) < 1e-10,
+          "the chain's gradient %.17g, want %.17g", tg_grad_item(x), d);
+    tg_tape_free(t);
+}
+
 int main(void) {
+    test_hot_paths();
     test_tensor_ops();
     test_cast();
     test_fused();

@@ -210,7 +210,7 @@ static bool add_slab(tg_tape *tape) {
     /* Zeroed once, so that every slot always holds a well-formed record. */
     memset(slot, 0, cap * sizeof(tg_tensor));
     for (size_t g = 0; g < cap; g += TG__GROUP_SLOTS)
-        *(tg_group_hdr *)&slot[g] = (tg_group_hdr){tape, tape->nslab, (uint32_t)(2 * g)};
+        *(tg_group_hdr *)&slot[g] = (tg_group_hdr){tape, (uint32_t)tape->nslab << 21 | (uint32_t)(2 * g)};
     tape->slabs[tape->nslab++] = (tg_slab){slot, cap, raw};
     return true;
 }

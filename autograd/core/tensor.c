@@ -440,6 +440,11 @@ tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank, const int64_t *s
 }
 
 tg_tensor *tg_requires_grad(tg_tensor *h) {
+    tg_half *lx = tg__live_half(h); /* scalar code's leaves: no call */
+    if (lx && lx->op == TG_OP_LEAF) {
+        lx->flags |= THF_REQ;
+        return h;
+    }
     tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
     if (tg__is_half(t)) { /* a leaf of tg_scalar, or an op's output */

@@ -166,8 +166,18 @@ struct tg_tape {
                                * last record made was a half that began it */
     size_t count;             /* records in use (full and half) */
     size_t nhalf;             /* of which halves */
-    bool half_ok;             /* scalar code may make halves: no inspection
-                               * state (ext) and no tg__unhalf this pass */
+    /* what scalar code's fast paths test at once (mode: tg__mode_hot) */
+    union {
+        struct {
+            bool grad_enabled;  /* recording (tg_no_grad, sweeps turn it off) */
+            bool half_ok;       /* scalar code may make halves: no inspection
+                                 * state (ext) and no tg__unhalf this pass */
+            bool sweeping;      /* a sweep runs (backward.c): a gradient hook's reset,
+                                 * free or second sweep of this tape is refused */
+            bool mode_zero_;    /* always false */
+        };
+        uint32_t mode;
+    };
     bool unhalved;            /* tg__unhalf ran this pass: no live half is left */
     struct tg_fblock *fblocks, *fcur; /* the full copies of forwarded halves
                                * (half.c): blocks kept for the tape's life, refilled
@@ -182,11 +192,8 @@ struct tg_tape {
                                * rewind (tg__tape_note_peak); the public peak
                                * is the larger of this and the current bytes */
     /* state */
-    bool grad_enabled;
     bool abort_on_error;
     uint8_t sweep_mode;       /* TG_SWEEP_* of the last sweep */
-    bool sweeping;            /* a sweep runs (backward.c): a gradient hook's reset,
-                               * free or second sweep of this tape is refused */
     int sweeps;               /* sweeps since reset */
     tg_status status;
     char err[320];
@@ -267,8 +274,8 @@ enum {
 #define TG__GROUP_BYTES ((uintptr_t)TG__GROUP_SLOTS * 64)
 typedef struct tg_group_hdr {
     tg_tape *tape;
-    int32_t slab;             /* the slab's index in its set */
-    uint32_t unit0;           /* the group's first 32-byte unit in the slab */
+    uint32_t place0;          /* the place (tg__place) of the group's first
+                               * 32-byte unit: slab index << 21 | unit */
 } tg_group_hdr;
 
 /* Whether a slot (a 64-byte-aligned address in a slab) is a group header. */
@@ -295,7 +302,7 @@ static inline tg_tape *tg__half_tape(const tg_half *h) {
  * its 32-byte unit in the slab (slabs hold at most 2^20 slots). */
 static inline uint32_t tg__place(const void *r) {
     const tg_group_hdr *g = (const tg_group_hdr *)((uintptr_t)r & ~(TG__GROUP_BYTES - 1));
-    return (uint32_t)g->slab << 21 | (g->unit0 + (uint32_t)(((uintptr_t)r & (TG__GROUP_BYTES - 1)) >> 5));
+    return g->place0 + (uint32_t)(((uintptr_t)r & (TG__GROUP_BYTES - 1)) >> 5);
 }
 
 /* --------------------------------------------------------------- handles */
@@ -379,6 +386,14 @@ static inline tg_tensor *tg__live_h(const tg_tensor *h, tg_half **half) {
     return tg__current(h, r, r->tape->gen) ? r : NULL;
 }
 static inline tg_tensor *tg__live(const tg_tensor *h) { return tg__live_h(h, NULL); }
+/* The live half (there, not forwarded, of its tape's current pass) behind
+ * handle h, or NULL: what the queries of scalar code (tg_grad_item,
+ * tg_requires_grad) test inline before their general paths. */
+static inline tg_half *tg__live_half(const tg_tensor *h) {
+    tg_half *x = (tg_half *)tg__rec(h);
+    if (!x || !tg__pair(x) || (x->flags & (THF_HALF | THF_FWD)) != THF_HALF) return NULL;
+    return tg__half_current(h, x, tg__half_tape(x)->gen) ? x : NULL;
+}
 /* A full record's view of live half x, for read-only queries: rank 0, f64,
  * data its value, grad its gradient (if any); never an operand. */
 static inline void tg__half_view(const tg_half *x, tg_tensor *v) {
@@ -510,25 +525,31 @@ static inline tg_tensor *tg__record(tg_tape *tape) {
 /* A half record (its fields are the caller's to fill, flags last): the
  * second half of the last slot if that is free, else a new slot. */
 tg_half *tg__half_slow(tg_tape *tape);
-static inline __attribute__((always_inline)) tg_half *tg__half_new(tg_tape *tape) {
+/* The same when the caller knows it fits (hfree, or pos < lim): no call. */
+static inline __attribute__((always_inline)) tg_half *tg__half_take(tg_tape *tape) {
     tg_half *h = tape->hfree;
     if (h) {
         tape->hfree = NULL;
-    } else if (tape->pos < tape->lim) {
+    } else {
         h = (tg_half *)(tape->base + tape->pos++);
         __builtin_prefetch((const void *)((uintptr_t)h + 16 * 64), 1, 3);
         h[1].flags = 0; /* the second half: empty until filled */
         tape->hfree = h + 1;
-    } else {
-        return tg__half_slow(tape);
     }
     tape->count++;
     tape->nhalf++;
     return h;
 }
+static inline __attribute__((always_inline)) tg_half *tg__half_new(tg_tape *tape) {
+    if (tape->hfree || tape->pos < tape->lim) return tg__half_take(tape);
+    return tg__half_slow(tape);
+}
 /* The record at place p (tg__place) of the tape's pass. */
+static inline void *tg__at_place_in(const tg_slab *slabs, uint32_t p) {
+    return (char *)slabs[p >> 21].slot + (size_t)(p & ((1u << 21) - 1)) * 32;
+}
 static inline void *tg__at_place(const tg_tape *tape, uint32_t p) {
-    return (char *)tape->slabs[p >> 21].slot + (size_t)(p & ((1u << 21) - 1)) * 32;
+    return tg__at_place_in(tape->slabs, p);
 }
 /* The bytes of the records in use. */
 static inline size_t tg__record_bytes(const tg_tape *tape) {
