@@ -13,7 +13,10 @@
  *
  * Times are process CPU time (CLOCK_PROCESS_CPUTIME_ID: the machine may be
  * shared), the median of repeated evaluations after one warm-up: at least
- * 5, and more until 0.5 s of CPU time has been spent (at most 1000).
+ * 5, and more until 0.5 s of CPU time has been spent (at most 1000). In a
+ * bench line, tapegrad's gradient is timed so twice, before and after the
+ * peer, and the two blocks pooled into one median (as bench_rosenbrock_scalar
+ * does: the VM's speed drifts within a minute).
  * tapegrad runs on one thread (tg_set_num_threads(1)). */
 #include "adbench.h"
 #include "adbench_peer.h"
@@ -55,20 +58,26 @@ static void run_once(problem *P, int what) {
     }
 }
 
-/* median CPU seconds of one evaluation */
-static double time_it(problem *P, int what) {
-    enum { maxreps = 1000 };
-    static double t[maxreps];
+/* CPU seconds of repeated evaluations after a warm-up, appended to t[n..]
+ * (cap in all); returns the new count */
+enum { MAXREPS = 1000 };
+static int sample(problem *P, int what, double *t, int n, int cap) {
     run_once(P, what);
-    int n = 0;
+    int n0 = n;
     double spent = 0;
-    while (n < maxreps && (n < 5 || spent < 0.5)) {
+    while (n < cap && n - n0 < MAXREPS && (n - n0 < 5 || spent < 0.5)) {
         double t0 = adb_cpu_now();
         run_once(P, what);
         t[n] = adb_cpu_now() - t0;
         spent += t[n++];
     }
-    return bench_median(t, n);
+    return n;
+}
+
+/* median CPU seconds of one evaluation */
+static double time_it(problem *P, int what) {
+    static double t[MAXREPS];
+    return bench_median(t, sample(P, what, t, 0, MAXREPS));
 }
 
 static bool load(problem *P, const char *kind, const char *path) {
@@ -155,13 +164,23 @@ static void line_name(const problem *P, const char *input, char *out, size_t n) 
 static int bench(problem *P, const char *kind, const char *input) {
     char name[320];
     line_name(P, input, name, sizeof name);
-    double t_c = time_it(P, 0), t_tg = time_it(P, 2);
+    /* tapegrad's samples in two blocks, before and after the peer's,
+     * pooled into one median (the VM's speed drifts over a minute) */
+    static double t[2 * MAXREPS];
+    double t_c = time_it(P, 0);
+    int n = sample(P, 2, t, 0, 2 * MAXREPS);
     if (!P->ok) {
         fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
         return 1;
     }
     bool ba = P->kind == BA;
     double t_peer = ba ? adb_adolc_ba_time(&P->b) : adb_torch_time(kind, input);
+    n = sample(P, 2, t, n, 2 * MAXREPS);
+    double t_tg = bench_median(t, n);
+    if (!P->ok) {
+        fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
+        return 1;
+    }
     const char *peer = ba ? "adolc" : "torch", *what = ba ? "jacobian" : "gradient";
     printf("%s: tapegrad %.3f ms, ", name, 1e3 * t_tg);
     if (t_peer > 0) printf("%s %.3f ms, ratio %.3f, ", peer, 1e3 * t_peer, t_tg / t_peer);
