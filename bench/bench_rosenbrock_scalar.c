@@ -10,11 +10,14 @@
  * ADOL-C at its best: it reads .adolcrc from the directory the process
  * starts in when the library loads, before main, and glibc reads its
  * MALLOC_* variables at start-up too. So the peer runs as a child process
- * (this program again, `--adolc n`), started in a fresh temporary directory,
- * once per setting of the grid {default buffers (no .adolcrc: its tape goes
- * to files once its buffers fill), in-memory buffers (an .adolcrc with
- * buffers of 16 n entries)} x {default, tuned malloc (bench/peer.h)}; the
- * best setting's time is kept and every setting's time is on stderr.
+ * (this program again, `--adolc n keep`), started in a fresh temporary directory,
+ * once per setting of the grid {trace then gradient() (which runs a
+ * forward sweep over the tape before the reverse one), trace_on(tag, 1)
+ * keeping the trace's values then fos_reverse at once (the same work as
+ * tapegrad's pass)} x {default buffers (no .adolcrc: its tape goes to files
+ * once its buffers fill), in-memory buffers (an .adolcrc with buffers of
+ * 16 n entries)} x {default, tuned malloc (bench/peer.h)}; the best
+ * setting's time is kept and every setting's time is on stderr.
  * Each time is the median of RUNS runs after WARM warm-up runs (the first
  * passes page in the memory). tapegrad's runs are split into a block before
  * and a block after the peer's, pooled into one median. Both gradients are
@@ -32,7 +35,7 @@
 #include "peer.h"
 #include "rosenbrock_scalar.h"
 
-double adolc_rosenbrock_grad(int n, const double *x0, double *grad);
+double adolc_rosenbrock_grad(int n, const double *x0, double *grad, int keep);
 
 enum { RUNS = 7, WARM = 2 };
 
@@ -41,13 +44,13 @@ static void init_x(int n, double *x0) {
 }
 
 /* The child: ADOL-C alone; prints `adolc <median s> <gradient error>`. */
-static int adolc_child(int n) {
+static int adolc_child(int n, int keep) {
     double *x0 = malloc((size_t)n * sizeof *x0), *g = malloc((size_t)n * sizeof *g), t[RUNS];
     if (!x0 || !g) return 1;
     init_x(n, x0);
     for (int r = -WARM; r < RUNS; r++) {
         double t0 = bench_now();
-        adolc_rosenbrock_grad(n, x0, g);
+        adolc_rosenbrock_grad(n, x0, g, keep);
         if (r >= 0) t[r] = bench_now() - t0;
     }
     printf("adolc %.9g %.3g\n", bench_median(t, RUNS), rosen_grad_error(n, x0, g));
@@ -74,9 +77,12 @@ static void remove_dir(const char *dir) {
 /* Runs the ADOL-C child once per setting; returns the best median or -1. */
 static double adolc_best(const char *self, int n, double *err_out) {
     static const char *const bufname[2] = {"default buffers", "in-memory buffers"};
+    static const char *const keepname[2] = {"trace then gradient()",
+                                            "trace keeping its values then fos_reverse"};
     double best = INFINITY;
-    char win[128] = "";
+    char win[256] = "";
     *err_out = 0;
+    for (int keep = 0; keep < 2; keep++)
     for (int buf = 0; buf < 2; buf++)
         for (int m = 0; m < 2; m++) {
             char dir[] = "/tmp/tg_adolc_XXXXXX", cmd[8192];
@@ -90,8 +96,8 @@ static double adolc_best(const char *self, int n, double *err_out) {
                         16 * n, 16 * n, 16 * n, 16 * n);
                 fclose(rc);
             }
-            snprintf(cmd, sizeof cmd, "cd '%s' && env %s '%s' --adolc %d", dir,
-                     bench_malloc_env[m], self, n);
+            snprintf(cmd, sizeof cmd, "cd '%s' && env %s '%s' --adolc %d %d", dir,
+                     bench_malloc_env[m], self, n, keep);
             FILE *p = popen(cmd, "r");
             double v = -1, err = INFINITY;
             if (p) {
@@ -100,11 +106,12 @@ static double adolc_best(const char *self, int n, double *err_out) {
             }
             remove_dir(dir);
             if (v <= 0) continue;
-            fprintf(stderr, "# rosenbrock_scalar: adolc, %s, %s: %.4f s\n", bufname[buf],
-                    bench_malloc_name[m], v);
+            fprintf(stderr, "# rosenbrock_scalar: adolc, %s, %s, %s: %.4f s\n", keepname[keep],
+                    bufname[buf], bench_malloc_name[m], v);
             *err_out = fmax(*err_out, err);
-            if (v < best) best = v, snprintf(win, sizeof win, "%s, %s", bufname[buf],
-                                             bench_malloc_name[m]);
+            if (v < best)
+                best = v, snprintf(win, sizeof win, "%s, %s, %s", keepname[keep], bufname[buf],
+                                   bench_malloc_name[m]);
         }
     if (!isfinite(best)) return -1;
     fprintf(stderr, "# rosenbrock_scalar: adolc's best: %s\n", win);
@@ -112,7 +119,7 @@ static double adolc_best(const char *self, int n, double *err_out) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 2 && strcmp(argv[1], "--adolc") == 0) return adolc_child(atoi(argv[2]));
+    if (argc > 3 && strcmp(argv[1], "--adolc") == 0) return adolc_child(atoi(argv[2]), atoi(argv[3]));
     int n = argc > 1 ? atoi(argv[1]) : 1000000;
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
