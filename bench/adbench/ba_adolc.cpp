@@ -1,13 +1,13 @@
 // ba_adolc.cpp - the BA peer: ADOL-C (Debian's libadolc-dev) taping the
 // same scalar code as ba.c for one observation with adouble, then its
-// jacobian() driver. Re-taped for every observation, as tapegrad records
+// jacobian() driver or fov_reverse (below). Re-taped for every observation, as tapegrad records
 // one tape per observation.
 #include <adolc/adolc.h>
 
 #include <cmath>
 
 extern "C" void adb_adolc_ba_obs(const double *cam, const double *X, double w,
-                                 const double *feat, double *jac);
+                                 const double *feat, double *jac, int keep);
 
 static void cross(const adouble *a, const adouble *b, adouble *out) {
     out[0] = a[1] * b[2] - a[2] * b[1];
@@ -30,14 +30,18 @@ static void rodrigues(const adouble *rot, const adouble *pt, adouble *out) {
     }
 }
 
+// keep = 0: trace, then the jacobian() driver (a zero-order forward sweep
+// over the tape, then fov_reverse with the 3 x 3 identity); keep = 1:
+// trace_on(tag, 1) keeps the trace's values, and fov_reverse runs at once
+// (no second forward sweep, the same work as tapegrad's).
 extern "C" void adb_adolc_ba_obs(const double *cam, const double *X, double w,
-                                 const double *feat, double *jac) {
+                                 const double *feat, double *jac, int keep) {
     const short tag = 2;
     double x[15], y[3];
     for (int j = 0; j < 11; j++) x[j] = cam[j];
     for (int j = 0; j < 3; j++) x[11 + j] = X[j];
     x[14] = w;
-    trace_on(tag);
+    trace_on(tag, keep ? 1 : 0);
     {
         adouble in[15];
         for (int j = 0; j < 15; j++) in[j] <<= x[j];
@@ -57,5 +61,11 @@ extern "C" void adb_adolc_ba_obs(const double *cam, const double *X, double w,
     }
     trace_off();
     double *rows[3] = {jac, jac + 15, jac + 30};
-    jacobian(tag, 3, 15, x, rows);
+    if (keep) {
+        double eye[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+        double *u[3] = {eye[0], eye[1], eye[2]};
+        fov_reverse(tag, 3, 15, 3, u, rows);
+    } else {
+        jacobian(tag, 3, 15, x, rows);
+    }
 }
