@@ -155,8 +155,8 @@ static __attribute__((noinline)) tg_tensor *binary_slow(int op, tg_tensor *a, tg
 static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor *a,
                                                                tg_tensor *b) {
     /* the common case of scalar code in one glance: handles of two fresh
-     * 0-d f64 tensors (halves or not) on one tape in its usual state, with
-     * room for a half. No call but the last (a jump), so the public
+     * 0-d f64 tensors (halves or not) on one tape that takes a half now,
+     * with room for it. No call but the last (a jump), so the public
      * functions save no registers on this path. */
     tg_tape *ta, *tb;
     tg_op0 oa, ob;
@@ -168,7 +168,7 @@ static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor
         memcpy(&u, &rb, sizeof u);
         tg_half *x = tg__half_take(ta);
         tg__half_fill(ta, x, op, tg__fwd0_binary(op, oa.v, ob.v), tg__rec(a), oa.half, u,
-                      ob.half, oa.req || ob.req);
+                      ob.half, (oa.req || ob.req) && ta->grad_enabled);
         return tg__handle_at((tg_tensor *)x, ta->gen);
     }
     return binary_slow(op, a, b);

@@ -109,19 +109,23 @@ static inline bool tg__half_now(const tg_tape *tape) {
     return tape->half_ok && (tape->grad_enabled || !tape->sweeping);
 }
 
-/* What the hot paths test instead, in one load: the tape is in scalar
- * code's usual state (recording, halves allowed, no sweep running: then
- * tg__half_now holds and a result requires grad as its inputs do), and the
- * next half fits without a call (tg__half_take). Any other state takes the
- * out-of-line path, which tests each part. */
+/* What the hot paths test instead, from one load of the tape's mode word:
+ * tg__half_now (halves allowed, and recording on or no sweep running: a
+ * segment's rerun records during a sweep, a no-grad region does not), and
+ * that the next half fits without a call (tg__half_take). Anything else
+ * takes the out-of-line path, which tests each part. */
+typedef union tg_mode_bits {
+    struct {
+        bool grad_enabled, half_ok, sweeping, zero;
+    } s;
+    uint32_t mode;
+} tg_mode_bits;
 static inline __attribute__((always_inline)) bool tg__hot_room(const tg_tape *tape) {
-    const union {
-        struct {
-            bool grad_enabled, half_ok, sweeping, zero;
-        } s;
-        uint32_t mode;
-    } hot = {{true, true, false, false}};
-    return tape->mode == hot.mode && (tape->hfree || tape->pos < tape->lim);
+    const tg_mode_bits ge = {{true, false, false, false}}, ho = {{false, true, false, false}},
+                       sw = {{false, false, true, false}};
+    uint32_t m = tape->mode;
+    return (m & ho.mode) && (m & (ge.mode | sw.mode)) != sw.mode &&
+           (tape->hfree || tape->pos < tape->lim);
 }
 
 /* Fills half x (new) with op, value z, first input ra (a half if ah), u
