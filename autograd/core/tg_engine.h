@@ -166,10 +166,12 @@ struct tg_tape {
                                * last record made was a half that began it */
     size_t count;             /* records in use (full and half) */
     size_t nhalf;             /* of which halves */
-    /* what scalar code's fast paths test at once (mode: tg__mode_hot) */
+    /* what scalar code's fast paths test in one load (mode: tg__hot_room,
+     * ops/scalar0.h) */
     union {
         struct {
-            bool grad_enabled;  /* recording (tg_no_grad, sweeps turn it off) */
+            bool grad_enabled;  /* recording (tg_tape_set_grad_enabled; numeric
+                                 * sweeps turn it off while they run) */
             bool half_ok;       /* scalar code may make halves: no inspection
                                  * state (ext) and no tg__unhalf this pass */
             bool sweeping;      /* a sweep runs (backward.c): a gradient hook's reset,
