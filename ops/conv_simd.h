@@ -12,8 +12,10 @@
  * every (ki, kj) that reaches it, in the same order, each a masked load of
  * the col row's slice with -0 in the lanes outside (x + -0 is x, for every
  * x, -0 and NaN included), then stores it once: the same adds in the same
- * order, so the same bits. Two channels at a time: two independent chains
- * of adds. */
+ * order, so the same bits. Four channels at a time: four independent
+ * chains of adds (one chain: 13 us a sample of conv2 of bench_conv, two:
+ * 8.5 us, four: 5.9 us, against 20-23 us for conv.c's loops, on the
+ * shared AMD EPYC VM). */
 #ifndef TG_CONV_SIMD_H
 #define TG_CONV_SIMD_H
 

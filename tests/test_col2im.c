@@ -10,8 +10,8 @@
  * order of the adds shows in the bits), an x that already holds values,
  * -0, +0 and NaN (x + -0 must leave each as it is; a second pass with a
  * col of -0 alone, where x's -0 must stay -0), and the shapes of the
- * kernel's edges: 1, 2, 3 and 32 channels (two at a time, an odd last
- * one), rows of 1 to 40 (16-lane pieces, a partial last one), padding
+ * kernel's edges: 1, 2, 3, 5, 7 and 32 channels (four at a time, a
+ * partial last group), rows of 1 to 40 (16-lane pieces, a partial last one), padding
  * along H and W, stride and dilation along H, a kernel wider than the
  * input, single output rows and columns.
  *
@@ -101,7 +101,7 @@ int main(void) {
     }
     run(32, 13, 13, 3, 3, 1, 0, 1, 0); /* conv2 of bench_conv */
     run(1, 28, 28, 3, 3, 1, 0, 1, 0);  /* conv1's shape: rows of 28, two pieces */
-    static const int64_t cs[] = {1, 2, 3}, ws[] = {1, 2, 5, 15, 16, 17, 31, 33, 40};
+    static const int64_t cs[] = {1, 2, 3, 5, 7}, ws[] = {1, 2, 5, 15, 16, 17, 31, 33, 40};
     for (int z = 0; z < 2; z++)
         for (size_t a = 0; a < sizeof cs / sizeof *cs; a++)
             for (size_t b = 0; b < sizeof ws / sizeof *ws; b++) {
