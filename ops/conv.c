@@ -22,7 +22,10 @@
  * fits one K block of the GEMM: y = [W | b] @ [col; 1] (conv_run).
  * When x's gradient buffer is new (tg__gacc_w) the backward writes it: each
  * sample's dx is zeroed on its block's thread just before col2im adds
- * into it (a 1x1 convolution's GEMM overwrites it).
+ * into it (a 1x1 convolution's GEMM overwrites it). At the AVX-512 level,
+ * f32 col2im with unit stride and dilation along W is conv_avx512.c's
+ * (conv_simd.h): each x row held in a register while the same adds reach
+ * it in the same order, so the same bits as the loops below.
  *
  * The convolution is bilinear in (x, w), so every backward is one of three
  * ops again, and create-graph and higher derivatives come for free:
@@ -49,6 +52,7 @@
 #include "tg_internal.h"
 #include "op_common.h"
 #include "tg_kernels.h"
+#include "conv_simd.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -218,6 +222,17 @@ DEF_COL(float, f32)
 DEF_COL(double, f64)
 #undef DEF_COL
 
+bool tg__col2im_f32_simd(const tg_col2im_geom *g, const float *col, float *x) {
+#if defined(TG_HAVE_AVX512)
+    if (tg__simd_supported(TG_SIMD_AVX512)) {
+        tg__col2im_f32_avx512(g, col, x);
+        return true;
+    }
+#endif
+    (void)g, (void)col, (void)x;
+    return false;
+}
+
 /* A forward or a backward product over the whole batch:
  *   K_FWD  y = beta * y + conv(x, w) + bias            (bias may be NULL)
  *   K_BW   dx += conv_dx(gy, w), dw += conv_dw(x, gy), db += sum of gy
@@ -250,6 +265,10 @@ typedef struct conv_job {
     int level;
     char *wpack;
     size_t wpa, pboff;
+    /* K_BW's d x: col2im by the AVX-512 kernel (conv_simd.h), f32 with
+     * unit stride and dilation along W, at that level */
+    bool c2i;
+    tg_col2im_geom c2g;
 } conv_job;
 
 /* Samples [n0, n1) of one block, with its thread's scratch; d w and d b
@@ -335,6 +354,11 @@ static void conv_samples(const conv_job *j, int64_t n0, int64_t n1, char *scr, c
                     tg__gemm(dt, true, false, CKg, P, Og, j->w + (size_t)(gi * Og * CKg) * es,
                              CKg, gg, P, beta, dg, P);
             }
+#if defined(TG_HAVE_AVX512)
+            if (!pw && j->c2i)
+                tg__col2im_f32_avx512(&j->c2g, (const float *)dcol, (float *)dxn);
+            else
+#endif
             if (!pw) f32 ? col2im_f32(g, (const float *)dcol, (float *)dxn)
                          : col2im_f64(g, (const double *)dcol, (double *)dxn);
         }
@@ -482,6 +506,13 @@ static bool conv_run(tg_tape *tape, conv_job *j, const char *op) {
         j->sums = tg__arena_n(tape, j->nblk - 1, j->sumbytes, op);
         if (!j->sums) return false;
     }
+#if defined(TG_HAVE_AVX512)
+    j->c2i = j->kind == K_BW && j->dx && !pointwise(g) && j->dt == TG_F32 && g->sw == 1 &&
+             g->dw == 1 && tg__simd_level() == TG_SIMD_AVX512;
+    j->c2g = (tg_col2im_geom){.C = g->C, .H = g->H, .W = g->W, .KH = g->KH, .KW = g->KW,
+                              .OH = g->OH, .OW = g->OW, .sh = g->sh, .ph = g->ph, .dh = g->dh,
+                              .pw = g->pw};
+#endif
     atomic_init(&j->next, 0);
     if (j->nch > 1)
         tg__parallel_for(j->nch, 1, conv_piece, j);

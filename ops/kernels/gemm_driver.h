@@ -339,17 +339,27 @@ static void FN(pa_pack)(const FN(gemm_arch) *g, bool ta, int64_t M, int64_t K, c
 
 /* gemm_blocked (alpha 1, B not transposed) with op(A) from pa_pack; Bp
  * holds one packed kc x nc block of B. The loops, blocks and micro-kernel
- * calls are gemm_blocked's, so C gets the same bits. One thread. */
+ * calls are gemm_blocked's, so C gets the same bits. One thread.
+ * When op(A) has at most PA_IN_PLACE_PANELS row panels, B's whole NR-wide
+ * panels are read in place (the micro-kernel's _sb entry: the same
+ * multiply-adds in the same order) and only the last, narrower one is
+ * packed: conv's forward (64 rows, 6 panels of 12, B the im2col buffer:
+ * 288 x 121 a sample) spared 3/4 of a copy of B and ran 2-3% faster;
+ * its d x (288 rows, 24 panels, B = gy) did not gain. */
+#define PA_IN_PLACE_PANELS 8
 static void FN(gemm_pa)(const FN(gemm_arch) *g, int64_t M, int64_t N, int64_t K, const T *Ap,
                         const T *B, int64_t ldb, T beta, T *C, int64_t ldc, T *Bp) {
     const int mr = g->mr, nr = g->nr;
     int64_t Mp = FN(pa_rows)(g, M);
+    bool in_place = g->ukr_sb && Mp <= PA_IN_PLACE_PANELS * (int64_t)mr;
     for (int64_t jc = 0; jc < N; jc += g->nc) {
         int64_t nc = N - jc < g->nc ? N - jc : g->nc;
+        int64_t nfull = in_place ? nc / nr * nr : 0; /* columns read in place */
         for (int64_t pc = 0; pc < K; pc += g->kc) {
             int64_t kc = K - pc < g->kc ? K - pc : g->kc;
             T bet = pc == 0 ? beta : 1; /* later K blocks add to C */
-            FN(pack_b)(B + pc * ldb + jc, ldb, false, kc, nc, Bp, nr);
+            if (nfull < nc)
+                FN(pack_b)(B + pc * ldb + jc + nfull, ldb, false, kc, nc - nfull, Bp + nfull * kc, nr);
             for (int64_t ic = 0; ic < M; ic += g->mc) {
                 int64_t mc = M - ic < g->mc ? M - ic : g->mc;
                 const T *Ab = Ap + pc * Mp + ic * kc;
@@ -359,7 +369,11 @@ static void FN(gemm_pa)(const FN(gemm_arch) *g, int64_t M, int64_t N, int64_t K,
                     T *cj = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int m = (int)(mc - ir < mr ? mc - ir : mr);
-                        g->ukr(kc, Ab + ir * kc, bp, cj + ir * ldc, ldc, (T)1, bet, m, n);
+                        if (jr < nfull)
+                            g->ukr_sb(kc, Ab + ir * kc, B + pc * ldb + jc + jr, ldb,
+                                      cj + ir * ldc, ldc, (T)1, bet, m);
+                        else
+                            g->ukr(kc, Ab + ir * kc, bp, cj + ir * ldc, ldc, (T)1, bet, m, n);
                     }
                 }
             }
@@ -367,6 +381,7 @@ static void FN(gemm_pa)(const FN(gemm_arch) *g, int64_t M, int64_t N, int64_t K,
     }
 }
 
+#undef PA_IN_PLACE_PANELS
 #undef PMR
 #undef PNR
 #undef FN
