@@ -1,10 +1,15 @@
 /* record32_sketch.c - what 32-byte scalar records would buy: a measured
- * sketch for the open design decision of issue 18 (rosenbrock_scalar,
- * "<= 32 B per recorded op"), not library code.
+ * sketch for the design decision of issue 18 (rosenbrock_scalar,
+ * "<= 32 B per recorded op"), not library code. The decision was taken
+ * (tapegrad's scalar code records 32-byte halves since 2026-12-03:
+ * tg_engine.h, "compact scalar records"); the sketch stays as the floor
+ * of one layout without tapegrad's checks, which bench/README.md
+ * ("rosenbrock_scalar: the record size") compares tapegrad against.
  *
- * tapegrad's record is 64 bytes for every tensor (autograd/core/tg_engine.h):
- * tape pointer, pass, op/dtype/rank/flags, data and gradient pointers,
- * shape, two inputs, the inline value. A 0-d f64 record needs less:
+ * When the sketch was written, tapegrad's record was 64 bytes for every
+ * tensor (autograd/core/tg_engine.h): tape pointer, pass,
+ * op/dtype/rank/flags, data and gradient pointers, shape, two inputs, the
+ * inline value. A 0-d f64 record needs less:
  *
  *     value 8 | gradient 8 | second input or constant 8 | first input 4 | op 1 | flags 1 | 2 spare
  *
