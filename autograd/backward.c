@@ -502,10 +502,8 @@ double tg_grad_item(const tg_tensor *h) {
     }
     const tg_tensor *t = tg__rec(h);
     if (!t) return NAN;
-    if (tg__is_half(t)) {
+    if (tg__is_half(t)) { /* not live (taken above): forwarded, or stale */
         t = tg__live_h(h, &x);
-        if (x && x->op == TG_OP_LEAF) return (x->flags & THF_S) ? x->u.c : NAN;
-        if (x) return (x->flags & THF_G) ? x->g : NAN;
         if (!t) {
             tg__fail(tg__tape_of(h), TG_ERR_STALE, "grad_item",
                      "the tensor is stale (made before a reset)");

@@ -166,10 +166,8 @@ static inline __attribute__((always_inline)) tg_tensor *binary(int op, tg_tensor
         tg_tensor *rb = tg__rec(b);
         uint64_t u;
         memcpy(&u, &rb, sizeof u);
-        tg_half *x = tg__half_take(ta);
-        tg__half_fill(ta, x, op, tg__fwd0_binary(op, oa.v, ob.v), tg__rec(a), oa.half, u,
-                      ob.half, (oa.req || ob.req) && ta->grad_enabled);
-        return tg__handle_at((tg_tensor *)x, ta->gen);
+        return tg__half_hot(ta, op, tg__fwd0_binary(op, oa.v, ob.v), tg__rec(a), oa.half, u,
+                            ob.half, (oa.req || ob.req) && ta->grad_enabled);
     }
     return binary_slow(op, a, b);
 }

@@ -68,8 +68,9 @@ static inline bool tg__req0(const tg_tensor *r, bool half) {
 }
 
 /* The hot path of scalar code: both operands decoded in one pass each
- * (tg__dec0), the result a half (tg__half_out). Anything else takes the
- * out-of-line path (the full checks), which decodes the same way. */
+ * (tg__dec0), the result a half (tg__half_hot). Anything else takes the
+ * out-of-line path (the full checks), which decodes the same way and
+ * makes its halves with tg__half_out. */
 typedef struct tg_op0 {
     double v;
     bool half, req;
@@ -142,6 +143,17 @@ static inline __attribute__((always_inline)) void tg__half_fill(const tg_tape *t
     x->gen = (uint8_t)tape->gen;
     x->in_half = (uint8_t)(ah | bh << 1);
     x->flags = (uint8_t)(THF_HALF | (req ? THF_REQ : 0));
+}
+
+/* The hot paths' result, as a handle: a new half where tg__hot_room said
+ * one fits (no call), filled; req: whether it requires grad (the caller
+ * tests recording: where it does, the code is shorter). */
+static inline __attribute__((always_inline)) tg_tensor *tg__half_hot(tg_tape *tape, int op, double z,
+                                                                    const tg_tensor *ra, bool ah,
+                                                                    uint64_t u, bool bh, bool req) {
+    tg_half *x = tg__half_take(tape);
+    tg__half_fill(tape, x, op, z, ra, ah, u, bh, req);
+    return tg__handle_at((tg_tensor *)x, tape->gen);
 }
 
 /* A new half (tg__half_new, tg__half_fill); NULL on OOM. */

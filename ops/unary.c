@@ -130,10 +130,8 @@ static inline __attribute__((always_inline)) tg_tensor *unary(int op, tg_tensor 
         double c = unary_np(op) == 1 ? c0 : 0.0;
         uint64_t u;
         memcpy(&u, &c, sizeof u);
-        tg_half *x = tg__half_take(tape);
-        tg__half_fill(tape, x, op, tg__fwd0_unary(op, oa.v, c0, c1), tg__rec(a), oa.half, u, false,
-                      oa.req && tape->grad_enabled);
-        return tg__handle_at((tg_tensor *)x, tape->gen);
+        return tg__half_hot(tape, op, tg__fwd0_unary(op, oa.v, c0, c1), tg__rec(a), oa.half, u,
+                            false, oa.req && tape->grad_enabled);
     }
     return unary_slow(op, a, c0, c1);
 }

@@ -440,32 +440,23 @@ tg_tensor *tg_rand_normal(tg_tape *tape, tg_dtype dt, int rank, const int64_t *s
 }
 
 tg_tensor *tg_requires_grad(tg_tensor *h) {
-    tg_half *lx = tg__live_half(h); /* scalar code's leaves: no call */
-    if (lx && lx->op == TG_OP_LEAF) {
+    tg_half *lx = tg__live_half(h); /* scalar code: a leaf of tg_scalar, or an op's output */
+    if (lx) {
+        if (lx->op != TG_OP_LEAF)
+            return tg__fail(tg__half_tape(lx), TG_ERR_ARG, "requires_grad",
+                            "only leaves can be marked; this tensor is the output of %s",
+                            tg__ops[lx->op].name);
         lx->flags |= THF_REQ;
         return h;
     }
     tg_tensor *t = tg__rec(h);
     if (!t) return NULL;
-    if (tg__is_half(t)) { /* a leaf of tg_scalar, or an op's output */
+    if (tg__is_half(t)) { /* not live (taken above): forwarded, or stale */
         tg_half *x;
-        tg_tensor view;
-        tg_tensor *f = tg__live_h(h, &x);
-        if (x && x->op == TG_OP_LEAF) {
-            x->flags |= THF_REQ;
-            return (tg_tensor *)h;
-        }
-        if (f) { /* forwarded: its full copy stands for it */
-            t = f;
-        } else {
-            const tg_tensor *v = x ? (tg__half_view(x, &view), &view) : NULL;
-            if (!v)
-                return tg__fail(tg__tape_of(h), TG_ERR_STALE, "requires_grad",
-                                "the tensor is stale (made before a reset)");
-            return tg__fail(v->tape, TG_ERR_ARG, "requires_grad",
-                            "only leaves can be marked; this tensor is the output of %s",
-                            tg__ops[v->op].name);
-        }
+        t = tg__live_h(h, &x); /* a forwarded half's full copy stands for it */
+        if (!t)
+            return tg__fail(tg__tape_of(h), TG_ERR_STALE, "requires_grad",
+                            "the tensor is stale (made before a reset)");
     }
     if (t->flags & TGF_PARAM) return t; /* parameters always do */
     if (!tg__current(h, t, t->tape->gen))
