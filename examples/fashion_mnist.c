@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     if (threads > 0) tg_set_num_threads((int)threads);
 
     /* The data: pixels scaled to [0, 1] and standardized, labels 0..9
-     * (fashion.h). --limit and --test-limit keep the first images only. */
+     * (fashion.h). --limit and --test-limit read the first images only. */
     tg_dataset train, test;
     double mean, sd;
     int st = ex_fashion_load("fashion_mnist", data, limit, test_limit, &train, &test, &mean, &sd);

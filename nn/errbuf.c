@@ -80,7 +80,12 @@ tg_status tg_dataset_alloc(tg_dataset *d, int64_t n, int rank, const int64_t *sh
 
 tg_status tg_idx_read(const char *path, tg_idx *out) {
     char err[TG__ERRBUF] = "";
-    return tg__errbuf_last(tg__idx_read_e(path, out, err, sizeof err), err);
+    return tg__errbuf_last(tg__idx_read_e(path, INT64_MAX, out, err, sizeof err), err);
+}
+
+tg_status tg_idx_read_first(const char *path, int64_t n, tg_idx *out) {
+    char err[TG__ERRBUF] = "";
+    return tg__errbuf_last(tg__idx_read_e(path, n, out, err, sizeof err), err);
 }
 
 tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shape,
@@ -91,12 +96,26 @@ tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shap
 
 tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dataset *out) {
     char err[TG__ERRBUF] = "";
-    return tg__errbuf_last(tg__mnist_load_e(images_path, labels_path, out, err, sizeof err), err);
+    return tg__errbuf_last(tg__mnist_load_e(images_path, labels_path, INT64_MAX, out, err, sizeof err),
+                           err);
+}
+
+tg_status tg_mnist_load_first(const char *images_path, const char *labels_path, int64_t n,
+                              tg_dataset *out) {
+    char err[TG__ERRBUF] = "";
+    return tg__errbuf_last(
+        tg__mnist_load_e(images_path, labels_path, n, out, err, sizeof err), err);
 }
 
 tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out) {
     char err[TG__ERRBUF] = "";
-    return tg__errbuf_last(tg__mnist_load_dir_e(dir, train, out, err, sizeof err), err);
+    return tg__errbuf_last(tg__mnist_load_dir_e(dir, train, INT64_MAX, out, err, sizeof err), err);
+}
+
+tg_status tg_mnist_load_dir_first(const char *dir, bool train, int64_t n, tg_dataset *out) {
+    char err[TG__ERRBUF] = "";
+    return tg__errbuf_last(tg__mnist_load_dir_e(dir, train, n, out, err, sizeof err),
+                           err);
 }
 
 tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out) {

@@ -41,13 +41,14 @@ tg_tensor *tg__checkpoint_get_e(tg_checkpoint *ck, const char *name, tg_tape *ta
     size_t errlen);
 tg_status tg__dataset_alloc_e(tg_dataset *d, int64_t n, int rank, const int64_t *shape,
     bool with_labels, char *err, size_t errlen);
-tg_status tg__idx_read_e(const char *path, tg_idx *out, char *err, size_t errlen);
+/* first: read at most that many items along axis 0 (INT64_MAX: all; < 1: TG_ERR_ARG) */
+tg_status tg__idx_read_e(const char *path, int64_t first, tg_idx *out, char *err, size_t errlen);
 tg_status tg__idx_write_e(const char *path, int type, int rank, const int64_t *shape,
     const double *values, char *err, size_t errlen);
-tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, tg_dataset *out,
+tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, int64_t first,
+    tg_dataset *out, char *err, size_t errlen);
+tg_status tg__mnist_load_dir_e(const char *dir, bool train, int64_t first, tg_dataset *out,
     char *err, size_t errlen);
-tg_status tg__mnist_load_dir_e(const char *dir, bool train, tg_dataset *out, char *err,
-    size_t errlen);
 tg_status tg__csv_read_e(const char *path, const tg_csv_opts *opts, tg_dataset *out, char *err,
     size_t errlen);
 tg_status tg__batcher_init_e(tg_batcher *b, const tg_dataset *d, int64_t batch, bool shuffle,

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 /* Reads exactly `want` bytes into a new buffer that grows as bytes
- * arrive (so a header's false promise allocates little). Then checks that
- * nothing follows. *got receives the bytes read on a truncation. */
-static tg_status rd_exact(tg__io_rd *r, int64_t want, unsigned char **out, const char *what,
-                          char *err, size_t errlen) {
+ * arrive (so a header's false promise allocates little). Then, if `whole`
+ * (the bytes are all the file should hold), checks that nothing follows. */
+static tg_status rd_exact(tg__io_rd *r, int64_t want, bool whole, unsigned char **out,
+                          const char *what, char *err, size_t errlen) {
     *out = NULL;
     size_t cap = (size_t)(want < (1 << 20) ? want : (1 << 20));
     unsigned char *buf = tg_malloc(cap);
@@ -48,6 +48,10 @@ static tg_status rd_exact(tg__io_rd *r, int64_t want, unsigned char **out, const
             err, errlen, TG_ERR_FORMAT,
             "%s: truncated: the header promises %lld bytes of %s, the file holds %lld", r->path,
             (long long)want, what, (long long)used);
+    }
+    if (!whole) {
+        *out = buf;
+        return TG_OK;
     }
     unsigned char extra[64];
     int64_t k = tg__io_read(r, extra, sizeof extra, err, errlen);
@@ -93,10 +97,16 @@ static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-tg_status tg__idx_read_e(const char *path, tg_idx *out, char *err, size_t errlen) {
+/* tg__idx_read_e, and *hdr_n0: the size of axis 0 that the header gives
+ * (out->shape[0] is at most `first` of them). */
+static tg_status idx_read_count(const char *path, int64_t first, tg_idx *out, int64_t *hdr_n0,
+                                char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "idx_read: NULL path or output");
+    if (first < 1)
+        return tg__io_fail(err, errlen, TG_ERR_ARG,
+                           "idx_read_first: n = %lld: it must be at least 1", (long long)first);
     tg__io_rd r;
     tg_status s = tg__io_open(&r, path, err, errlen);
     if (s != TG_OK) return s;
@@ -144,6 +154,14 @@ tg_status tg__idx_read_e(const char *path, tg_idx *out, char *err, size_t errlen
         out->shape[d] = be32(h + 4 + 4 * d);
         if (!tg__io_mul_ok(numel, out->shape[d], &numel)) numel = INT64_MAX;
     }
+    /* only the first `first` items along axis 0: the rest is never read */
+    *hdr_n0 = out->shape[0];
+    bool whole = first >= out->shape[0];
+    if (!whole) {
+        numel = first;
+        for (int d = 1; d < rank; d++)
+            if (!tg__io_mul_ok(numel, out->shape[d], &numel)) numel = INT64_MAX;
+    }
     if (!tg__io_mul_ok(numel, esize, &bytes) || bytes > TG_DATA_MAX_BYTES) {
         char shp[160];
         tg__io_shape_str(rank, out->shape, shp, sizeof shp);
@@ -153,8 +171,9 @@ tg_status tg__idx_read_e(const char *path, tg_idx *out, char *err, size_t errlen
         goto done;
     }
     unsigned char *data = NULL;
-    s = rd_exact(&r, bytes, &data, "data", err, errlen);
+    s = rd_exact(&r, bytes, whole, &data, "data", err, errlen);
     if (s != TG_OK) goto done;
+    if (!whole) out->shape[0] = first;
     if (tg__io_host_little()) tg__io_swap(data, (size_t)bytes, esize); /* big-endian */
     out->type = type;
     out->rank = rank;
@@ -169,6 +188,12 @@ done:
     tg__io_close(&r);
     memset(out, 0, sizeof *out);
     return s;
+}
+
+tg_status tg__idx_read_e(const char *path, int64_t first, tg_idx *out, char *err,
+                         size_t errlen) {
+    int64_t n0;
+    return idx_read_count(path, first, out, &n0, err, errlen);
 }
 
 double tg_idx_get(const tg_idx *m, int64_t i) {
@@ -321,15 +346,20 @@ tg_status tg__idx_write_e(const char *path, int type, int rank, const int64_t *s
 
 /* ----------------------------------------------------------------- MNIST */
 
-tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, tg_dataset *out,
-                           char *err, size_t errlen) {
+tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, int64_t first,
+                           tg_dataset *out, char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!images_path || !labels_path || !out)
         return tg__io_fail(err, errlen, TG_ERR_NULL, "mnist_load: NULL argument");
+    if (first < 1)
+        return tg__io_fail(err, errlen, TG_ERR_ARG,
+                           "mnist_load_first: n = %lld: it must be at least 1", (long long)first);
+    /* the headers' counts are compared whole (hdr_n), whatever is read */
+    int64_t hdr_n[2] = {0, 0};
     tg_idx im, lb;
-    tg_status s = tg__idx_read_e(images_path, &im, err, errlen);
+    tg_status s = idx_read_count(images_path, first, &im, &hdr_n[0], err, errlen);
     if (s != TG_OK) return s;
-    s = tg__idx_read_e(labels_path, &lb, err, errlen);
+    s = idx_read_count(labels_path, first, &lb, &hdr_n[1], err, errlen);
     if (s != TG_OK) {
         tg_idx_free(&im);
         return s;
@@ -345,9 +375,9 @@ tg_status tg__mnist_load_e(const char *images_path, const char *labels_path, tg_
             err, errlen, TG_ERR_FORMAT,
             "%s: expected labels of unsigned bytes with rank 1 ([N]), got %s with rank %d",
             labels_path, idx_type_name(lb.type), lb.rank);
-    } else if (im.shape[0] != lb.shape[0]) {
+    } else if (hdr_n[0] != hdr_n[1]) {
         s = tg__io_fail(err, errlen, TG_ERR_FORMAT, "%s holds %lld images but %s holds %lld labels",
-                        images_path, (long long)im.shape[0], labels_path, (long long)lb.shape[0]);
+                        images_path, (long long)hdr_n[0], labels_path, (long long)hdr_n[1]);
     }
     if (s == TG_OK)
         s = tg__dataset_alloc_e(out, im.shape[0], im.rank - 1, im.shape + 1, true, err, errlen);
@@ -380,8 +410,8 @@ static bool pick_path(char *buf, size_t n, const char *dir, const char *name) {
     return k >= 0 && (size_t)k < n;
 }
 
-tg_status tg__mnist_load_dir_e(const char *dir, bool train, tg_dataset *out, char *err,
-                               size_t errlen) {
+tg_status tg__mnist_load_dir_e(const char *dir, bool train, int64_t first, tg_dataset *out,
+                               char *err, size_t errlen) {
     if (out) memset(out, 0, sizeof *out);
     if (!dir || !out) return tg__io_fail(err, errlen, TG_ERR_NULL, "mnist_load_dir: NULL argument");
     char ip[4096], lp[4096];
@@ -392,5 +422,5 @@ tg_status tg__mnist_load_dir_e(const char *dir, bool train, tg_dataset *out, cha
     if (!pick_path(ip, sizeof ip, dir, in) || !pick_path(lp, sizeof lp, dir, ln))
         return tg__io_fail(err, errlen, TG_ERR_ARG,
                            "mnist_load_dir: the directory name is too long");
-    return tg__mnist_load_e(ip, lp, out, err, errlen);
+    return tg__mnist_load_e(ip, lp, first, out, err, errlen);
 }

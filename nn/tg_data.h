@@ -121,6 +121,13 @@ typedef struct tg_idx {
  * truncated, too large, gzip without zlib), TG_ERR_NOMEM or TG_ERR_NULL. */
 TG_API tg_status tg_idx_read(const char *path, tg_idx *out);
 
+/* tg_idx_read of the first n items along axis 0 (all of them if the file
+ * holds fewer): shape[0] is min(n, the header's size). The header is
+ * checked as tg_idx_read checks it, and a file that ends inside those
+ * items is truncated (TG_ERR_FORMAT); the rest of the file is never read,
+ * so a gzip'd file is inflated only that far. n < 1: TG_ERR_ARG. */
+TG_API tg_status tg_idx_read_first(const char *path, int64_t n, tg_idx *out);
+
 /* Element i (flat, row-major) as a double; NaN if i is out of range. */
 TG_API double tg_idx_get(const tg_idx *m, int64_t i);
 
@@ -147,10 +154,20 @@ TG_API tg_status tg_idx_write(const char *path, int type, int rank, const int64_
  * tg_idx_read, plus TG_ERR_FORMAT for a wrong type, rank or count. */
 TG_API tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dataset *out);
 
+/* tg_mnist_load of the first n samples only (all if there are fewer), each
+ * file read as tg_idx_read_first reads it: for a quick run on a large data
+ * set. The two headers' counts must still agree; nclasses is 1 + the
+ * largest of the n labels read. n < 1: TG_ERR_ARG. */
+TG_API tg_status tg_mnist_load_first(const char *images_path, const char *labels_path, int64_t n,
+                                     tg_dataset *out);
+
 /* tg_mnist_load on the standard file names in dir:
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte, with or without ".gz"
  * (the .gz name is tried first). */
 TG_API tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out);
+
+/* tg_mnist_load_first on the files tg_mnist_load_dir picks. */
+TG_API tg_status tg_mnist_load_dir_first(const char *dir, bool train, int64_t n, tg_dataset *out);
 
 /* ------------------------------------------------------------------- CSV */
 

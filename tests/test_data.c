@@ -232,6 +232,83 @@ static void test_idx_roundtrip(void) {
     tg_dataset_free(&te);
 }
 
+/* The first n items only (tg_idx_read_first, tg_mnist_load_first and
+ * _dir_first): what the whole read gives, cut to n along axis 0; the rest
+ * of the file is never read, so what follows (trailing bytes, a payload
+ * cut short after them) does not matter, and what the n items need does. */
+static void test_idx_first(void) {
+    const char *err = tg_last_error(); /* the thread's sentence buffer */
+    tg_idx m;
+    tg_status s = tg_idx_read_first(dpath("i16.idx"), 1, &m);
+    CHECK(s == TG_OK && m.rank == 2 && m.shape[0] == 1 && m.shape[1] == 2 && m.numel == 2 &&
+              tg_idx_get(&m, 0) == -300 && tg_idx_get(&m, 1) == -1 && isnan(tg_idx_get(&m, 2)),
+          "i16 first 1: %s", err);
+    tg_idx_free(&m);
+    s = tg_idx_read_first(dpath("i16.idx"), 7, &m); /* more than the file holds: all */
+    CHECK(s == TG_OK && m.shape[0] == 2 && m.numel == 4 && tg_idx_get(&m, 3) == 32767,
+          "i16 first 7: %s", err);
+    tg_idx_free(&m);
+    if (has_zlib()) {
+        s = tg_idx_read_first(dpath("f64.idx.gz"), 1, &m);
+        CHECK(s == TG_OK && m.shape[0] == 1 && m.shape[1] == 3 &&
+                  tg_idx_get(&m, 2) == 1e300, "f64.gz first 1: %s", err);
+        tg_idx_free(&m);
+    }
+    /* 5 of the 10 bytes truncated_data.idx promises are there: the first 5
+     * read, the first 6 are truncated (the payload they need is cut) */
+    s = tg_idx_read_first(dpath("truncated_data.idx"), 5, &m);
+    CHECK(s == TG_OK && m.numel == 5 && tg_idx_get(&m, 4) == 5, "truncated, first 5: %s", err);
+    tg_idx_free(&m);
+    s = tg_idx_read_first(dpath("truncated_data.idx"), 6, &m);
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "promises 6 bytes of data, the file holds 5") &&
+              m.data == NULL, "truncated, first 6: %s", err);
+    s = tg_idx_read_first(dpath("trailing.idx"), 2, &m); /* what follows is not read */
+    CHECK(s == TG_OK && m.numel == 2 && tg_idx_get(&m, 1) == 2, "trailing, first 2: %s", err);
+    tg_idx_free(&m);
+    s = tg_idx_read_first(dpath("trailing.idx"), 3, &m); /* all three: then the file is whole */
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "2 trailing bytes"), "trailing, first 3: %s", err);
+    /* the header is checked as a whole read checks it */
+    s = tg_idx_read_first(dpath("bad_magic.idx"), 1, &m);
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "not an IDX file"), "bad magic, first 1: %s", err);
+    for (int64_t n = 0; n >= -1; n--) {
+        memset(&m, 0x5a, sizeof m);
+        s = tg_idx_read_first(dpath("i16.idx"), n, &m);
+        CHECK(s == TG_ERR_ARG && strstr(err, "at least 1") && m.data == NULL && m.numel == 0,
+              "first %lld: %s (%s)", (long long)n, tg_status_name(s), err);
+    }
+    CHECK(tg_idx_read_first(NULL, 1, &m) == TG_ERR_NULL, "first: NULL path");
+
+    /* MNIST pairs: the first 2 of the 3 tiny samples, plain and gzip'd */
+    for (int gz = 0; gz <= (has_zlib() ? 1 : 0); gz++) {
+        tg_dataset d;
+        s = tg_mnist_load_first(dpath(gz ? "tiny-images-idx3-ubyte.gz" : "tiny-images-idx3-ubyte"),
+                                dpath(gz ? "tiny-labels-idx1-ubyte.gz" : "tiny-labels-idx1-ubyte"),
+                                2, &d);
+        CHECK(s == TG_OK && d.n == 2 && d.dim == 4 && d.shape[0] == 2 && d.y[0] == 2 &&
+                  d.y[1] == 0 && d.nclasses == 3 && d.x[7] == 140,
+              "tiny first 2 (%s): %s", gz ? "gz" : "plain", err);
+        tg_dataset_free(&d);
+        s = tg_mnist_load_first(dpath(gz ? "tiny-images-idx3-ubyte.gz" : "tiny-images-idx3-ubyte"),
+                                dpath(gz ? "tiny-labels-idx1-ubyte.gz" : "tiny-labels-idx1-ubyte"),
+                                9, &d);
+        CHECK(s == TG_OK, "tiny first 9: %s", err);
+        if (s == TG_OK) check_tiny(&d, "tiny first 9");
+        tg_dataset_free(&d);
+    }
+    /* the headers' counts must agree even where the n read would */
+    tg_dataset d;
+    memset(&d, 0x5a, sizeof d);
+    s = tg_mnist_load_first(dpath("tiny-images-idx3-ubyte"), dpath("labels4-idx1-ubyte"), 2, &d);
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "holds 3 images") && strstr(err, "holds 4 labels") &&
+              d.x == NULL && d.n == 0, "first 2, counts 3 and 4: %s", err);
+    s = tg_mnist_load_first(dpath("tiny-images-idx3-ubyte"), dpath("tiny-labels-idx1-ubyte"), 0, &d);
+    CHECK(s == TG_ERR_ARG && strstr(err, "mnist_load_first: n = 0") && d.x == NULL,
+          "mnist first 0: %s", err);
+    s = tg_mnist_load_dir_first(tmpdir, true, 0, &d);
+    CHECK(s == TG_ERR_ARG && d.x == NULL, "dir first 0: %s", err);
+    CHECK(tg_mnist_load_dir_first(NULL, true, 1, &d) == TG_ERR_NULL, "dir first: NULL dir");
+}
+
 /* The temporary files the atomic writer left in tmpdir ("<name>.tmp<pid>.<n>"). */
 static int temporaries(void) {
     int n = 0;
@@ -565,6 +642,14 @@ static void test_real(const char *dir) {
         double lo, hi;
         tg_dataset_range(&d, &lo, &hi);
         CHECK(lo == 0 && hi == 255, "pixel range %g..%g", lo, hi);
+        /* the first 500 alone: the same samples, the same bits */
+        tg_dataset head;
+        s = tg_mnist_load_dir_first(dir, train, 500, &head);
+        CHECK(s == TG_OK && head.n == 500 && head.dim == 784 && head.rank == 2 && head.nclasses == 10 &&
+                  memcmp(head.x, d.x, 500 * 784 * sizeof *head.x) == 0 &&
+                  memcmp(head.y, d.y, 500 * sizeof *head.y) == 0,
+              "%s set, first 500: %s", train ? "train" : "test", err);
+        tg_dataset_free(&head);
         tg_dataset_free(&d);
     }
 }
@@ -580,6 +665,7 @@ int main(int argc, char **argv) {
     test_idx_committed();
     test_idx_corrupt();
     test_idx_roundtrip();
+    test_idx_first();
     test_idx_atomic();
     test_csv();
     test_normalize();

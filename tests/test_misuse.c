@@ -477,6 +477,13 @@ static void data_misuse(void) {
     ERRBUF(tg_csv_read("/nonexistent.csv", NULL, &d), TG_ERR_IO, "/nonexistent.csv");
     ERRBUF(tg_mnist_load(NULL, NULL, &d), TG_ERR_NULL, "mnist");
     ERRBUF(tg_mnist_load_dir(NULL, true, &d), TG_ERR_NULL, "mnist");
+    ERRBUF(tg_idx_read_first(NULL, 1, &m), TG_ERR_NULL, "idx_read");
+    ERRBUF(tg_idx_read_first("/nonexistent.idx", 1, NULL), TG_ERR_NULL, "idx_read");
+    ERRBUF(tg_idx_read_first("/nonexistent.idx", -5, &m), TG_ERR_ARG, "n = -5");
+    ERRBUF(tg_mnist_load_first(NULL, NULL, 1, &d), TG_ERR_NULL, "mnist");
+    ERRBUF(tg_mnist_load_first("/a", "/b", 0, &d), TG_ERR_ARG, "n = 0");
+    ERRBUF(tg_mnist_load_dir_first(NULL, true, 1, &d), TG_ERR_NULL, "mnist");
+    ERRBUF(tg_mnist_load_dir_first("/tmp", true, INT64_MIN, &d), TG_ERR_ARG, "at least 1");
     ERRBUF(tg_idx_write(NULL, TG_IDX_U8, TG_SHAPE(1), (double[]){1}), TG_ERR_NULL, "idx");
     ERRBUF(tg_idx_write("/tmp/x.idx", TG_IDX_U8, 1, NULL, (double[]){1}), TG_ERR_NULL,
            "idx");

@@ -7,7 +7,9 @@
  * as is (so raw gzip streams, corrupt or not, reach zlib when they start
  * with 1f 8b); odd, the rest is gzip-compressed first when the library has
  * zlib (so the IDX parser is fuzzed behind the gzip layer too). The file
- * goes through tg_idx_read and, as both images and labels, tg_mnist_load.
+ * goes through tg_idx_read and, as both images and labels, tg_mnist_load;
+ * a file that reads whole reads its first k items the same
+ * (tg_idx_read_first).
  * In the gzip'd mode the gzip layer must be invisible: the same bytes
  * written plain read the same (status, shape and elements), and one byte
  * appended after the gzip data makes the read fail.
@@ -85,6 +87,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)s;
         fail_if(!isnan(tg_idx_get(&m, m.numel)) || !isnan(tg_idx_get(&m, -1)),
                 "an element out of range", "");
+        /* the first k items alone: the same prefix (k from the first byte) */
+        int64_t k = 1 + (data[0] >> 1) % 8;
+        tg_idx f;
+        tg_clear_error(); /* each call writes its own sentence */
+        tg_status sf = tg_idx_read_first(path, k, &f);
+        int64_t fk = k < m.shape[0] ? k : m.shape[0], fn = m.shape[0] ? m.numel / m.shape[0] * fk : 0;
+        fail_if(sf != TG_OK || f.shape[0] != fk || f.numel != fn, "a prefix of a good file", err);
+        for (int64_t i = 0; sf == TG_OK && i < f.numel; i++)
+            fail_if(memcmp(&(double){tg_idx_get(&f, i)}, &(double){tg_idx_get(&m, i)}, 8) != 0,
+                    "a prefix's element differs", "");
+        tg_idx_free(&f);
     } else {
         fail_if(!err[0], "an error without a message", "");
         fail_if(strstr(err, path) == NULL, "an error that does not name the file", err);
