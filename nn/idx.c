@@ -25,13 +25,16 @@ static tg_status rd_exact(tg__io_rd *r, int64_t want, bool whole, unsigned char 
     if (!buf) return tg__io_fail(err, errlen, TG_ERR_NOMEM, "%s: out of memory", r->path);
     size_t used = 0;
     for (;;) {
-        int64_t k = tg__io_read(r, buf + used, cap - used, err, errlen);
+        /* never past `want`: the buffer may have grown beyond it, and the
+         * file may hold more (a prefix read: tg_idx_read_first) */
+        size_t lim = cap < (size_t)want ? cap : (size_t)want;
+        int64_t k = tg__io_read(r, buf + used, lim - used, err, errlen);
         if (k < 0) {
             tg_free(buf);
             return r->st;
         }
         used += (size_t)k;
-        if (used < cap) break; /* end of file */
+        if (used < lim) break; /* end of file */
         if ((int64_t)used == want) break;
         void *p = buf;
         size_t ncap = cap * 2 > (size_t)want ? (size_t)want : cap * 2;

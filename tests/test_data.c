@@ -267,6 +267,22 @@ static void test_idx_first(void) {
     tg_idx_free(&m);
     s = tg_idx_read_first(dpath("trailing.idx"), 3, &m); /* all three: then the file is whole */
     CHECK(s == TG_ERR_FORMAT && strstr(err, "2 trailing bytes"), "trailing, first 3: %s", err);
+    /* a prefix larger than the reader's first buffer (1 MiB), from a file
+     * that holds more than the grown buffer (2 MiB): the buffer grows past
+     * the prefix, the read must not (it once looped for ever there) */
+    static double big[2100 * 1024];
+    for (int i = 0; i < 2100 * 1024; i++) big[i] = (i * 7 + i / 1024) % 256;
+    for (int gz = 0; gz <= (has_zlib() ? 1 : 0); gz++) {
+        const char *name = gz ? "big.idx.gz" : "big.idx";
+        s = tg_idx_write(tpath(name), TG_IDX_U8, 2, (int64_t[]){2100, 1024}, big);
+        s = s ? s : tg_idx_read_first(tpath(name), 1050, &m);
+        int bad = 0;
+        for (int64_t i = 0; s == TG_OK && i < m.numel; i++) bad += tg_idx_get(&m, i) != big[i];
+        CHECK(s == TG_OK && m.shape[0] == 1050 && m.numel == 1050 * 1024 && bad == 0,
+              "%s, first 1050 of 2100 rows: %s, %d differ", name, err, bad);
+        tg_idx_free(&m);
+        remove(tpath(name));
+    }
     /* the header is checked as a whole read checks it */
     s = tg_idx_read_first(dpath("bad_magic.idx"), 1, &m);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "not an IDX file"), "bad magic, first 1: %s", err);
