@@ -96,8 +96,8 @@ tg_status tg_idx_write(const char *path, int type, int rank, const int64_t *shap
 
 tg_status tg_mnist_load(const char *images_path, const char *labels_path, tg_dataset *out) {
     char err[TG__ERRBUF] = "";
-    return tg__errbuf_last(tg__mnist_load_e(images_path, labels_path, INT64_MAX, out, err, sizeof err),
-                           err);
+    return tg__errbuf_last(
+        tg__mnist_load_e(images_path, labels_path, INT64_MAX, out, err, sizeof err), err);
 }
 
 tg_status tg_mnist_load_first(const char *images_path, const char *labels_path, int64_t n,
@@ -114,8 +114,7 @@ tg_status tg_mnist_load_dir(const char *dir, bool train, tg_dataset *out) {
 
 tg_status tg_mnist_load_dir_first(const char *dir, bool train, int64_t n, tg_dataset *out) {
     char err[TG__ERRBUF] = "";
-    return tg__errbuf_last(tg__mnist_load_dir_e(dir, train, n, out, err, sizeof err),
-                           err);
+    return tg__errbuf_last(tg__mnist_load_dir_e(dir, train, n, out, err, sizeof err), err);
 }
 
 tg_status tg_csv_read(const char *path, const tg_csv_opts *opts, tg_dataset *out) {

@@ -123,9 +123,11 @@ TG_API tg_status tg_idx_read(const char *path, tg_idx *out);
 
 /* tg_idx_read of the first n items along axis 0 (all of them if the file
  * holds fewer): shape[0] is min(n, the header's size). The header is
- * checked as tg_idx_read checks it, and a file that ends inside those
- * items is truncated (TG_ERR_FORMAT); the rest of the file is never read,
- * so a gzip'd file is inflated only that far. n < 1: TG_ERR_ARG. */
+ * checked as tg_idx_read checks it, except that TG_DATA_MAX_BYTES bounds
+ * the items read, not the whole file; a file that ends inside those items
+ * is truncated (TG_ERR_FORMAT). The rest of the file is never read (a
+ * gzip'd file is inflated only that far), so nothing after the n items is
+ * checked. n < 1: TG_ERR_ARG. */
 TG_API tg_status tg_idx_read_first(const char *path, int64_t n, tg_idx *out);
 
 /* Element i (flat, row-major) as a double; NaN if i is out of range. */

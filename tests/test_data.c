@@ -283,6 +283,13 @@ static void test_idx_first(void) {
         tg_idx_free(&m);
         remove(tpath(name));
     }
+    /* the size limit bounds the items read: one row of promise.idx's
+     * 65536 x 65536 is read (and is truncated), absurd.idx's overflows */
+    s = tg_idx_read_first(dpath("promise.idx"), 1, &m);
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "promises 65536 bytes of data, the file holds 3"),
+          "promise, first 1: %s", err);
+    s = tg_idx_read_first(dpath("absurd.idx"), 1, &m);
+    CHECK(s == TG_ERR_FORMAT && strstr(err, "absurd IDX shape"), "absurd, first 1: %s", err);
     /* the header is checked as a whole read checks it */
     s = tg_idx_read_first(dpath("bad_magic.idx"), 1, &m);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "not an IDX file"), "bad magic, first 1: %s", err);
@@ -317,7 +324,8 @@ static void test_idx_first(void) {
     s = tg_mnist_load_first(dpath("tiny-images-idx3-ubyte"), dpath("labels4-idx1-ubyte"), 2, &d);
     CHECK(s == TG_ERR_FORMAT && strstr(err, "holds 3 images") && strstr(err, "holds 4 labels") &&
               d.x == NULL && d.n == 0, "first 2, counts 3 and 4: %s", err);
-    s = tg_mnist_load_first(dpath("tiny-images-idx3-ubyte"), dpath("tiny-labels-idx1-ubyte"), 0, &d);
+    s = tg_mnist_load_first(dpath("tiny-images-idx3-ubyte"), dpath("tiny-labels-idx1-ubyte"), 0,
+                            &d);
     CHECK(s == TG_ERR_ARG && strstr(err, "mnist_load_first: n = 0") && d.x == NULL,
           "mnist first 0: %s", err);
     s = tg_mnist_load_dir_first(tmpdir, true, 0, &d);
@@ -661,7 +669,8 @@ static void test_real(const char *dir) {
         /* the first 500 alone: the same samples, the same bits */
         tg_dataset head;
         s = tg_mnist_load_dir_first(dir, train, 500, &head);
-        CHECK(s == TG_OK && head.n == 500 && head.dim == 784 && head.rank == 2 && head.nclasses == 10 &&
+        CHECK(s == TG_OK && head.n == 500 && head.dim == 784 && head.rank == 2 &&
+                  head.nclasses == 10 &&
                   memcmp(head.x, d.x, 500 * 784 * sizeof *head.x) == 0 &&
                   memcmp(head.y, d.y, 500 * sizeof *head.y) == 0,
               "%s set, first 500: %s", train ? "train" : "test", err);

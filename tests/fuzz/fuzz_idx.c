@@ -92,7 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         tg_idx f;
         tg_clear_error(); /* each call writes its own sentence */
         tg_status sf = tg_idx_read_first(path, k, &f);
-        int64_t fk = k < m.shape[0] ? k : m.shape[0], fn = m.shape[0] ? m.numel / m.shape[0] * fk : 0;
+        int64_t fk = k < m.shape[0] ? k : m.shape[0];
+        int64_t fn = m.shape[0] ? m.numel / m.shape[0] * fk : 0;
         fail_if(sf != TG_OK || f.shape[0] != fk || f.numel != fn, "a prefix of a good file", err);
         for (int64_t i = 0; sf == TG_OK && i < f.numel; i++)
             fail_if(memcmp(&(double){tg_idx_get(&f, i)}, &(double){tg_idx_get(&m, i)}, 8) != 0,
