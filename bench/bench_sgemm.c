@@ -39,7 +39,10 @@ void openblas_set_num_threads(int n); /* OpenBLAS extensions */
 char *openblas_get_corename(void);
 
 #define THREADS 2
-#define ROUNDS 5
+/* 9 rounds: with 5, three slow batches of one side in a row (the VM
+ * takes a core away for a second or two) set its median; measured
+ * 2026-12-03 (bench/README.md, "Peers at their best"). */
+#define ROUNDS 9
 
 static tg_tape *tape;
 static tg_tensor *pa, *pb; /* (m, k) and (k, n) parameters holding A and B */
