@@ -7,23 +7,7 @@
 #include <string.h>
 
 #include "errbuf.h"
-
-/* A zeroed layer block owned by ps with its header set (NULL if ps is, or
- * out of memory with a sentence in tg_params_error). */
-static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
-                         tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
-    if (!ps) return tg__nn_null(kind, "parameter list"), NULL;
-    void *block = tg_malloc(size);
-    if (!block) {
-        tg_params_fail(ps, "%s: out of memory", kind);
-        return NULL;
-    }
-    tg_layer *l = tg_params_own(ps, block); /* its own sentence if it fails */
-    if (!l) return NULL;
-    memset(l, 0, size);
-    *l = (tg_layer){fwd, ps, kind};
-    return l;
-}
+#include "layer_private.h"
 
 static tg_tensor *add(tg_params *ps, const char *name, const char *suffix, int rank,
                       const int64_t *shape, int flags) {
@@ -45,7 +29,7 @@ tg_dropout_layer *tg_dropout_new(tg_params *ps, double p, tg_rng *rng) {
         tg_params_fail(ps, "dropout: %s", !rng ? "rng is NULL" : "p must be in [0, 1)");
         return NULL;
     }
-    tg_dropout_layer *l = layer_alloc(ps, sizeof *l, "dropout", dropout_fwd);
+    tg_dropout_layer *l = tg__layer_alloc(ps, sizeof *l, "dropout", dropout_fwd);
     if (!l) return NULL;
     l->p = p;
     tg_rng_seed(&l->rng, tg_rng_next(rng));
@@ -69,7 +53,7 @@ tg_conv2d_layer *tg_conv2d_new(tg_params *ps, const char *name, int64_t cin, int
                                                        : "sizes must be positive");
         return NULL;
     }
-    tg_conv2d_layer *l = layer_alloc(ps, sizeof *l, "conv2d", conv2d_fwd);
+    tg_conv2d_layer *l = tg__layer_alloc(ps, sizeof *l, "conv2d", conv2d_fwd);
     if (!l) return NULL;
     l->cin = cin, l->cout = cout, l->kh = kh, l->kw = kw;
     if (opts) l->opts = *opts;
@@ -94,7 +78,7 @@ tg_embedding_layer *tg_embedding_new(tg_params *ps, const char *name, int64_t nu
         tg_params_fail(ps, "embedding: %s", !rng ? "rng is NULL" : "sizes must be positive");
         return NULL;
     }
-    tg_embedding_layer *l = layer_alloc(ps, sizeof *l, "embedding", embedding_fwd);
+    tg_embedding_layer *l = tg__layer_alloc(ps, sizeof *l, "embedding", embedding_fwd);
     if (!l) return NULL;
     l->num = num, l->dim = dim;
     l->weight = add(ps, name, "weight", TG_SHAPE(num, dim), 0);
@@ -116,7 +100,7 @@ tg_layernorm_layer *tg_layernorm_new(tg_params *ps, const char *name, int naxes,
         tg_params_fail(ps, "layer_norm: needs 1 to %d axes and their shape", TG_MAX_RANK);
         return NULL;
     }
-    tg_layernorm_layer *l = layer_alloc(ps, sizeof *l, "layer_norm", layernorm_fwd);
+    tg_layernorm_layer *l = tg__layer_alloc(ps, sizeof *l, "layer_norm", layernorm_fwd);
     if (!l) return NULL;
     l->naxes = naxes, l->eps = eps;
     if (affine) {
@@ -140,7 +124,7 @@ tg_batchnorm_layer *tg_batchnorm_new(tg_params *ps, const char *name, int64_t ch
         tg_params_fail(ps, "batch_norm: channels must be positive");
         return NULL;
     }
-    tg_batchnorm_layer *l = layer_alloc(ps, sizeof *l, "batch_norm", batchnorm_fwd);
+    tg_batchnorm_layer *l = tg__layer_alloc(ps, sizeof *l, "batch_norm", batchnorm_fwd);
     if (!l) return NULL;
     l->channels = channels, l->eps = eps, l->momentum = momentum;
     if (affine) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "errbuf.h"
+#include "layer_private.h"
 
 typedef struct entry {
     char *name;
@@ -193,9 +194,8 @@ static tg_tensor *act_fwd(tg_layer *self, tg_tensor *x) {
     return tg_act_forward(((act_layer *)self)->act, x);
 }
 
-/* A zeroed layer block of `size` bytes owned by ps, with its header set. */
-static void *layer_alloc(tg_params *ps, size_t size, const char *kind,
-                         tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
+void *tg__layer_alloc(tg_params *ps, size_t size, const char *kind,
+                      tg_tensor *(*fwd)(tg_layer *, tg_tensor *)) {
     if (!ps) return tg__nn_null(kind, "parameter list"), NULL;
     void *block = tg_malloc(size);
     if (!block) {
@@ -215,7 +215,7 @@ tg_layer *tg_activation_new(tg_params *ps, tg_act act) {
         tg_params_fail(ps, "activation: unknown activation %d", (int)act);
         return NULL;
     }
-    act_layer *l = layer_alloc(ps, sizeof *l, name, act_fwd);
+    act_layer *l = tg__layer_alloc(ps, sizeof *l, name, act_fwd);
     if (!l) return NULL;
     l->act = act;
     return &l->base;
@@ -250,7 +250,7 @@ tg_linear *tg_linear_new(tg_params *ps, const char *name, int64_t in, int64_t ou
         tg_params_fail(ps, "linear: %s", !rng ? "rng is NULL" : "in and out must be positive");
         return NULL;
     }
-    tg_linear *l = layer_alloc(ps, sizeof *l, "linear", linear_fwd);
+    tg_linear *l = tg__layer_alloc(ps, sizeof *l, "linear", linear_fwd);
     if (!l) return NULL;
     char buf[256];
     l->in = in;
@@ -296,7 +296,7 @@ static tg_tensor *seq_fwd(tg_layer *self, tg_tensor *x) {
 }
 
 tg_sequential *tg_sequential_new(tg_params *ps) {
-    return layer_alloc(ps, sizeof(tg_sequential), "sequential", seq_fwd);
+    return tg__layer_alloc(ps, sizeof(tg_sequential), "sequential", seq_fwd);
 }
 
 tg_status tg_sequential_add(tg_sequential *s, tg_layer *l) {
