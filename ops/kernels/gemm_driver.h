@@ -49,69 +49,60 @@ static void FN(ukr_portable)(int64_t kc, const T *restrict a, const T *restrict 
 
 /* ---------------------------------------------------------------- packing */
 
-/* The mc x kc block of op(A) starting at A (A[i*lda + p], or A[p*lda + i]
- * if ta) into MR-tall micro-panels: out[(ir/MR)*MR*kc + p*MR + i], rows past
- * mc zero. MR is a constant in each instantiation, so the loops unroll. */
-static inline __attribute__((always_inline)) void FN(pack_a_mr)(
-    const T *restrict A, int64_t lda, bool ta, int64_t mc, int64_t kc, T *restrict out,
-    const int MR) {
-    for (int64_t ir = 0; ir < mc; ir += MR, out += MR * kc) {
-        int m = (int)(mc - ir < MR ? mc - ir : MR);
-        if (!ta) { /* rows along K: a register transpose (gemm.c) */
-            FN(transpose_pack)(A + ir * lda, lda, m, kc, out, MR);
-        } else if (m == MR) {
+/* Packing, for both operands: w panel lines of a matrix X, each kc long,
+ * into W-wide micro-panels: out[(r/W)*W*kc + p*W + i] = line r+i's element
+ * p, lines past w zero. Line l's element p is X[l*ld + p] if along_k (the
+ * lines are X's rows: a register transpose, gemm.c), else X[p*ld + l].
+ * op(A)'s MR-tall panels are its rows (along_k = !ta), op(B)'s NR-wide
+ * ones its columns (along_k = tb). W is a constant in each instantiation,
+ * so the loops unroll. */
+static inline __attribute__((always_inline)) void FN(pack_w)(
+    const T *restrict X, int64_t ld, bool along_k, int64_t w, int64_t kc, T *restrict out,
+    const int W) {
+    for (int64_t r = 0; r < w; r += W, out += W * kc) {
+        int m = (int)(w - r < W ? w - r : W);
+        if (along_k) {
+            FN(transpose_pack)(X + r * ld, ld, m, kc, out, W);
+        } else if (m == W) {
             for (int64_t p = 0; p < kc; p++)
-                for (int i = 0; i < MR; i++) out[p * MR + i] = A[p * lda + ir + i];
+                for (int i = 0; i < W; i++) out[p * W + i] = X[p * ld + r + i];
         } else {
             for (int64_t p = 0; p < kc; p++) {
-                for (int i = 0; i < m; i++) out[p * MR + i] = A[p * lda + ir + i];
-                for (int i = m; i < MR; i++) out[p * MR + i] = 0;
+                for (int i = 0; i < m; i++) out[p * W + i] = X[p * ld + r + i];
+                for (int i = m; i < W; i++) out[p * W + i] = 0;
             }
         }
     }
 }
 
+/* pack_w for the register tiles' widths (MR: 4, 6, 12; NR: 4, 8, 16, 32). */
+static void FN(pack)(const T *X, int64_t ld, bool along_k, int64_t w, int64_t kc, T *out,
+                     int W) {
+    switch (W) {
+    case 4: FN(pack_w)(X, ld, along_k, w, kc, out, 4); break;
+    case 6: FN(pack_w)(X, ld, along_k, w, kc, out, 6); break;
+    case 8: FN(pack_w)(X, ld, along_k, w, kc, out, 8); break;
+    case 12: FN(pack_w)(X, ld, along_k, w, kc, out, 12); break;
+    case 16: FN(pack_w)(X, ld, along_k, w, kc, out, 16); break;
+    case 32: FN(pack_w)(X, ld, along_k, w, kc, out, 32); break;
+    default: FN(pack_w)(X, ld, along_k, w, kc, out, W); break;
+    }
+}
+
+/* The mc x kc block of op(A) starting at A (A[i*lda + p], or A[p*lda + i]
+ * if ta) into MR-tall micro-panels: out[(ir/MR)*MR*kc + p*MR + i], rows past
+ * mc zero. */
 static void FN(pack_a)(const T *A, int64_t lda, bool ta, int64_t mc, int64_t kc, T *out,
                        int mr) {
-    switch (mr) {
-    case 4: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 4); break;
-    case 6: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 6); break;
-    case 12: FN(pack_a_mr)(A, lda, ta, mc, kc, out, 12); break;
-    default: FN(pack_a_mr)(A, lda, ta, mc, kc, out, mr); break;
-    }
+    FN(pack)(A, lda, !ta, mc, kc, out, mr);
 }
 
 /* The kc x nc block of op(B) starting at B (B[p*ldb + j], or B[j*ldb + p]
  * if tb) into NR-wide micro-panels: out[(jr/NR)*NR*kc + p*NR + j], columns
  * past nc zero. */
-static inline __attribute__((always_inline)) void FN(pack_b_nr)(
-    const T *restrict B, int64_t ldb, bool tb, int64_t kc, int64_t nc, T *restrict out,
-    const int NR) {
-    for (int64_t jr = 0; jr < nc; jr += NR, out += NR * kc) {
-        int n = (int)(nc - jr < NR ? nc - jr : NR);
-        if (tb) { /* columns along K (x @ W^T): a register transpose (gemm.c) */
-            FN(transpose_pack)(B + jr * ldb, ldb, n, kc, out, NR);
-        } else if (n == NR) {
-            for (int64_t p = 0; p < kc; p++)
-                for (int j = 0; j < NR; j++) out[p * NR + j] = B[p * ldb + jr + j];
-        } else {
-            for (int64_t p = 0; p < kc; p++) {
-                for (int j = 0; j < n; j++) out[p * NR + j] = B[p * ldb + jr + j];
-                for (int j = n; j < NR; j++) out[p * NR + j] = 0;
-            }
-        }
-    }
-}
-
 static void FN(pack_b)(const T *B, int64_t ldb, bool tb, int64_t kc, int64_t nc, T *out,
                        int nr) {
-    switch (nr) {
-    case 4: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 4); break;
-    case 8: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 8); break;
-    case 16: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 16); break;
-    case 32: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, 32); break;
-    default: FN(pack_b_nr)(B, ldb, tb, kc, nc, out, nr); break;
-    }
+    FN(pack)(B, ldb, tb, nc, kc, out, nr);
 }
 
 /* ------------------------------------------------------------ simple paths */
