@@ -41,7 +41,7 @@ b="$build/bench"
 # The share of the machine's CPU time that the hypervisor gave to others
 # (steal, /proc/stat) while each program ran, on stderr: on a VM a line
 # that misses its target in a run with high steal was timed while a core
-# was taken away (bench/README.md, "Steal"). Nothing where /proc/stat is
+# was taken away (bench/README.md, "The machine's noise"). Nothing where /proc/stat is
 # absent.
 stat_now() { [ -r /proc/stat ] && head -1 /proc/stat || echo; }
 steal() { # steal NAME CMD...: runs CMD, then reports NAME's steal
