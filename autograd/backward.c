@@ -551,9 +551,12 @@ static void zero_lines(void *ctx, int64_t lo, int64_t hi) {
 #define ZERO_GRAIN 2048 /* lines of 64 bytes: 128 KiB a thread at least */
 
 void tg_zero_grad(tg_tensor *h) {
-    tg_half *x;
-    tg_tensor *t = tg__live_h(h, &x);
-    if (x && x->op == TG_OP_LEAF && (x->flags & THF_S)) x->u.c = 0.0; /* a half leaf */
+    tg_half *x = tg__live_half(h); /* scalar code (a Jacobian's rows): no call */
+    if (x) {
+        if (x->op == TG_OP_LEAF && (x->flags & THF_S)) x->u.c = 0.0; /* a half leaf */
+        return;
+    }
+    tg_tensor *t = tg__live(h); /* a full record, a forwarded half's copy, or NULL */
     if (!t) return;
     if ((t->flags & TGF_PARAM) && t->small.pext->grad_rec) {
         zero_job j = {t->small.pext->gstore, (size_t)tg__numel(t) * tg__esize(t->dtype)};
