@@ -765,6 +765,15 @@ static void test_sweeps(void) {
     CHECK(tg_grad(g[0], NULL, 2, (tg_tensor *[]){a, b}, h, 0) == TG_OK, "again");
     CHECK(tg_item(h[0]) == 4 && tg_item(h[1]) == 3, "d(2s - 1)/da, /db: %g %g", tg_item(h[0]),
           tg_item(h[1]));
+    /* the create-graph sweep gave every half of the pass a full copy (half.c):
+     * tg_item and tg_zero_grad, whose scalar fast path takes live halves
+     * only, reach a forwarded half through its copy */
+    CHECK(tg_item(a) == 1.5 && tg_item(s) == 3, "forwarded values: %g %g", tg_item(a), tg_item(s));
+    CHECK(tg_backward(y) == TG_OK && tg_grad_item(a) == 10 && tg_grad_item(b) == 7.5,
+          "stored through the copies: %g %g", tg_grad_item(a), tg_grad_item(b));
+    tg_zero_grad(a);
+    CHECK(tg_grad_item(a) == 0 && tg_grad_item(b) == 7.5, "forwarded leaf zeroed: %g %g",
+          tg_grad_item(a), tg_grad_item(b));
     /* a seed through tg_grad at an output that is s */
     CHECK(tg_grad(s, tg_scalar(t, 3.0), 1, &a, g, 0) == TG_OK && tg_item(g[0]) == 6, "seed 3");
     CHECK_OK(t);
