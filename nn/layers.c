@@ -4,7 +4,6 @@
  * PyTorch's default initialization. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "errbuf.h"
 #include "layer_private.h"
