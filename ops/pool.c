@@ -19,6 +19,7 @@
  */
 #include "tg_internal.h"
 #include "op_common.h"
+#include "pool_simd.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -218,9 +219,15 @@ enum { P_MAX, P_GATHER, P_GATHER_ADD, P_SCATTER, P_AVG, P_AVG_ADD, P_AVG_BWD };
  * planes just before adding into them, in parallel and while they are in
  * cache, instead of one serial pass over the whole buffer first. */
 #define P_FRESH 16
+/* 2x2 windows, stride 2, no padding: the common case, with kernels of its own. */
+static bool two_by_two(const pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+}
+
 typedef struct pool_job {
     const pool_geom *g;
     int dt, kind;
+    bool avx512;         /* 2x2 stride 2 in f32 at TG_SIMD_AVX512: pool_simd.h */
     const void *src;
     void *dst;
     int64_t block, nblk; /* planes [b * block, (b + 1) * block) form block b */
@@ -230,8 +237,17 @@ typedef struct pool_job {
 static void pool_planes(const pool_job *j, int64_t p0, int64_t p1) {
     const pool_geom *g = j->g;
     bool f = j->dt == TG_F32;
-    if (j->kind == (P_SCATTER | P_FRESH) && g->kh == 2 && g->kw == 2 && g->sh == 2 &&
-        g->sw == 2 && g->ph == 0 && g->pw == 0) {
+#if defined(TG_HAVE_AVX512)
+    if (j->avx512 && (j->kind == P_MAX || j->kind == (P_SCATTER | P_FRESH))) {
+        const tg_pool2_geom g2 = {g->H, g->W, g->OH, g->OW};
+        if (j->kind == P_MAX)
+            tg__maxpool2_fwd_f32_avx512(&g2, p0, p1, j->src, j->dst, g->idx);
+        else
+            tg__maxpool2_bwd_f32_avx512(&g2, p0, p1, j->src, g->idx, j->dst);
+        return;
+    }
+#endif
+    if (j->kind == (P_SCATTER | P_FRESH) && two_by_two(g)) {
         f ? scatter2x2_fresh_f32(g, p0, p1, j->src, j->dst)
           : scatter2x2_fresh_f64(g, p0, p1, j->src, j->dst);
         return;
@@ -282,7 +298,8 @@ static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
 #define POOL_BLOCKS_PER_THREAD 4
 static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
     if (g->planes == 0) return; /* an empty batch: its planes' sizes may not multiply */
-    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst};
+    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst,
+                  .avx512 = dt == TG_F32 && two_by_two(g) && tg__simd_level() == TG_SIMD_AVX512};
     int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
     int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
     if (grain < 1) grain = 1;

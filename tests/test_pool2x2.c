@@ -2,7 +2,9 @@
  * loop) against a naive reference written here: the window's first
  * maximum in row-major order wins, a NaN wins over numbers and a later NaN
  * over an earlier one (PyTorch's rule). Inputs with many ties and NaNs,
- * odd heights and widths (the last row / column is dropped), f32 and f64,
+ * odd heights and widths (the last row / column is dropped), rows of
+ * windows on both sides of 16 and 32 (the AVX-512 kernels' pieces: this
+ * test runs at every SIMD level, tests/meson.build), f32 and f64,
  * one and two threads (blocks of planes claimed by the pool's threads,
  * the last block shorter). Both the values and
  * the gradient (which lands on the chosen element) must match exactly;
@@ -29,11 +31,13 @@ static void ref_pool(const double *x, int64_t planes, int64_t H, int64_t W, doub
             }
 }
 
-/* Values from a few levels (ties) with some NaNs. */
+/* Values from a few levels (ties) with some NaNs, and both zeros (equal:
+ * the first of them in a window wins, and its sign must come out). */
 static void fill(double *x, int64_t n, tg_rng *r) {
+    static const double level[6] = {-1.5, -0.5, 0.5, 1.5, -0.0, 0.0};
     for (int64_t i = 0; i < n; i++) {
         double u = tg_rng_uniform(r);
-        x[i] = u < 0.05 ? NAN : (double)(int)(tg_rng_uniform(r) * 4) - 1.5;
+        x[i] = u < 0.05 ? NAN : level[(int)(tg_rng_uniform(r) * 6)];
     }
 }
 
@@ -71,7 +75,7 @@ static void check_case(tg_dtype dt, int threads, int64_t N, int64_t C, int64_t H
     int bad_y = 0, bad_g = 0;
     for (int64_t i = 0; yt && i < m; i++) {
         double v = tg_tensor_get(yt, i);
-        if (!(v == y[i] || (isnan(v) && isnan(y[i])))) bad_y++;
+        if (!((v == y[i] && signbit(v) == signbit(y[i])) || (isnan(v) && isnan(y[i])))) bad_y++;
     }
     /* the gradient: gy at each chosen element, zero elsewhere */
     double *want = calloc((size_t)n, sizeof *want);
@@ -102,6 +106,14 @@ int main(void) {
             check_case(dt, threads, 1, 2, 6, 5);
             check_case(dt, threads, 4, 16, 64, 66); /* more planes than one piece holds */
             check_case(dt, threads, 3, 13, 64, 66); /* 39 planes: blocks of 8, the last 7 */
+            /* rows of 15, 16, 17 and 31 windows: the AVX-512 kernels take
+             * 16 at a time (pool_simd.h), the last piece partial or full */
+            check_case(dt, threads, 2, 3, 5, 31);
+            check_case(dt, threads, 2, 3, 4, 32);
+            check_case(dt, threads, 2, 3, 3, 33);
+            check_case(dt, threads, 1, 2, 4, 35);
+            check_case(dt, threads, 1, 2, 6, 63);
+            check_case(dt, threads, 32, 32, 26, 26); /* bench_conv's pool */
         }
     tg_set_num_threads(1);
 
