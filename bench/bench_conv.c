@@ -6,13 +6,14 @@
  * parameters' gradients (the input does not require grad). One timed step
  * is: reset the tape, zero the gradients, forward, backward.
  *
- tapegrad on 2 threads (tg_set_num_threads(2)); PyTorch (bench/conv_torch.py,
- * run with /usr/bin/python3 through popen) over the grid of its settings
+ * tapegrad on 2 threads (tg_set_num_threads(2)); PyTorch (bench/conv_torch.py
+ * --serve, run with /usr/bin/python3) over the grid of its settings
  * (bench/peer.h: torch threads {1, 2} x OPENBLAS_NUM_THREADS {1, 2} x
- * {default, tuned} malloc), keeping its best. Each side's time is a median
- * of timed steps after warm-up: tapegrad's of two blocks of RUNS steps, one
- * before and one after PyTorch's, so both see the same machine; PyTorch's
- * of two blocks of RUNS per setting. Prints exactly one line on stdout:
+ * {default, tuned} malloc), keeping its best. The two sides alternate
+ * (bench_alternate, bench/peer.h): ROUNDS rounds, each a block of RUNS
+ * steps of every setting, so all are timed in the same minutes; each
+ * setting's time is the median of its ROUNDS x RUNS steps. Prints exactly
+ * one line on stdout:
  *   conv_fwd_bwd: tapegrad <ms> ms, torch <ms> ms, ratio <tapegrad/torch>
  * (details on stderr).
  *   meson setup build -Dbench=true && ninja -C build && build/bench/bench_conv
@@ -34,7 +35,9 @@
 #endif
 
 #define THREADS 2
-#define RUNS 30
+#define ROUNDS 8   /* bench_alternate's rounds (bench/peer.h) */
+#define RUNS 20    /* steps a block */
+#define PAUSE 0.15 /* seconds before each block */
 #define TG_BENCH_STR_(x) #x
 #define TG_BENCH_STR(x) TG_BENCH_STR_(x)
 
@@ -47,14 +50,16 @@ static void step(void) {
     }
 }
 
-/* Times RUNS steps (after one untimed) into t[0..RUNS), in ms. */
-static void block(double *t) {
+/* bench_alternate's block: k steps (after one untimed) into t[0..k), in ms. */
+static bool block(void *ctx, int config, int k, double *t) {
+    (void)ctx, (void)config;
     step();
-    for (int i = 0; i < RUNS; i++) {
+    for (int i = 0; i < k; i++) {
         double t0 = bench_now();
         step();
         t[i] = (bench_now() - t0) * 1e3;
     }
+    return true;
 }
 
 int main(int argc, char **argv) {
@@ -62,14 +67,11 @@ int main(int argc, char **argv) {
     tg_set_num_threads(THREADS);
     if (!bench_cnn_init(&net)) return 1;
     for (int i = 0; i < 10; i++) step(); /* warm-up: the arena grows once */
-    double t[2 * RUNS];
-    block(t);
-    double torch_ms = bench_torch_grid("conv_fwd_bwd", script, "1,2 " TG_BENCH_STR(RUNS) " 2");
-    block(t + RUNS);
-    double tg_ms = bench_median(t, 2 * RUNS);
-    fprintf(stderr, "# conv_fwd_bwd: tapegrad, %d threads: %.3f ms (median of %d steps)\n",
-            THREADS, tg_ms, 2 * RUNS);
-    if (torch_ms <= 0) return 1;
+    static const char *const name[1] = {TG_BENCH_STR(THREADS) " threads"};
+    double tg_ms;
+    double torch_ms = bench_alternate("conv_fwd_bwd", script, "", 1, name, block, NULL, ROUNDS,
+                                      RUNS, PAUSE, &tg_ms);
+    if (torch_ms <= 0 || tg_ms <= 0) return 1;
     printf("conv_fwd_bwd: tapegrad %.3f ms, torch %.3f ms, ratio %.3f\n", tg_ms, torch_ms,
            tg_ms / torch_ms);
     bench_cnn_free(&net);

@@ -8,8 +8,9 @@ For each thread count in argv[1] (comma-separated) prints one line
     torch <threads> <ms>
 where <ms> is the median of the `blocks` x `runs` timed steps at that
 setting (after warm-up); blocks alternate between the thread counts.
-bench/bench_conv.c runs it once per OPENBLAS_NUM_THREADS x malloc setting
-(bench/peer.h, bench_torch_grid).
+bench/bench_conv.c ran it once per OPENBLAS_NUM_THREADS x malloc setting
+(bench/peer.h, bench_torch_grid); `--serve` keeps it up instead, for
+bench_alternate (bench/peer.h; the protocol: bench/torch_peer.py).
 Run with Debian's python3-torch: /usr/bin/python3 bench/conv_torch.py 1,2
 """
 import sys
@@ -17,10 +18,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-
-threads = [int(t) for t in (sys.argv[1] if len(sys.argv) > 1 else "1,2").split(",")]
-runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-blocks = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 
 torch.manual_seed(0)
 x = torch.randn(32, 1, 28, 28)
@@ -38,6 +35,14 @@ def step():
     y.sum().backward()
 
 
+if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+    from torch_peer import serve  # this script's directory is on sys.path
+    serve(step, scale=1e3, first=5, lead=1)
+    sys.exit(0)
+
+threads = [int(t) for t in (sys.argv[1] if len(sys.argv) > 1 else "1,2").split(",")]
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+blocks = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 samples = {t: [] for t in threads}
 for t in threads:  # warm-up for each setting
     torch.set_num_threads(t)

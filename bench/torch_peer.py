@@ -1,21 +1,55 @@
 #!/usr/bin/env python3
 """torch_peer.py - the PyTorch side of the benchmarks, run by the C
-benchmarks in the same run (popen) so both sides see the same machine.
+benchmarks in the same run so both sides see the same machine.
 
     /usr/bin/python3 bench/torch_peer.py <benchmark> [args...]
 
 prints one line per torch thread count (1 and 2) on stdout:
     torch <threads> <seconds>
 the median of the benchmark's runs at that setting, in seconds per unit
-stated by each benchmark. The caller (bench/peer.h, bench_torch_grid) runs
-this script once per OPENBLAS_NUM_THREADS x malloc setting, with
+stated by each benchmark. A caller (bench/peer.h's bench_torch_grid:
+bench_op_overhead.c) runs this script once per OPENBLAS_NUM_THREADS x
+malloc setting, through popen, with
 OPENBLAS_CORETYPE unset and every thread count set explicitly, and keeps
 the best line.
+
+    /usr/bin/python3 bench/torch_peer.py --serve <benchmark> [args...]
+
+stays up for bench/peer.h's bench_alternate instead: it prints `ready`,
+then answers each line `run <threads> <k>` on stdin with
+`times <t1> ... <tk>`, k timed units on that many torch threads (the
+first block on a thread count runs one unit untimed first), until EOF.
+Benchmarks: mlp_epoch (a unit: an epoch, in seconds) and
+rosenbrock_tensor (a pass, in ms). bench/conv_torch.py serves the same way (its step: 5 untimed first, and
+one before every block).
 """
 import sys
 import time
 
 import torch
+
+
+def serve(unit, scale=1.0, first=1, lead=0):
+    """The --serve loop: unit() is one timed unit; its seconds times scale
+    are printed. The first block on a thread count runs `first` units
+    untimed before it, every other block `lead`."""
+    warm = set()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        w = line.split()
+        if len(w) != 3 or w[0] != "run":
+            break
+        threads, k = int(w[1]), int(w[2])
+        torch.set_num_threads(threads)
+        for _ in range(lead if threads in warm else first):
+            unit()
+        warm.add(threads)
+        ts = []
+        for _ in range(k):
+            t0 = time.perf_counter()
+            unit()
+            ts.append((time.perf_counter() - t0) * scale)
+        print("times " + " ".join(f"{t:.9g}" for t in ts), flush=True)
 
 
 def median_of(fn, reps):
@@ -42,8 +76,8 @@ def op_overhead(n=20000):
     return median_of(run, 5) / (2 * n)
 
 
-def rosenbrock_tensor(n=1000000):
-    """Seconds for f and its gradient, vectorized, f64."""
+def rosenbrock_tensor_unit(n=1000000):
+    """f and its gradient below, as a function."""
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(n, generator=g, dtype=torch.float64)
 
@@ -53,6 +87,12 @@ def rosenbrock_tensor(n=1000000):
         f = (100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2).sum()
         f.backward()
         return x.grad
+    return run
+
+
+def rosenbrock_tensor(n=1000000):
+    """Seconds for f and its gradient, vectorized, f64."""
+    run = rosenbrock_tensor_unit(n)
     run()
     return median_of(run, 11)
 
@@ -70,8 +110,8 @@ def _idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
-def mlp_epoch(data_dir="/usr/share/datasets/fashion-mnist"):
-    """Seconds for one epoch: 784-100-10 ReLU MLP, Adam 1e-3, CE, batch 64."""
+def mlp_epoch_unit(data_dir="/usr/share/datasets/fashion-mnist"):
+    """One epoch of the MLP below, as a function (one model, trained on)."""
     x = torch.from_numpy(_idx(data_dir + "/train-images-idx3-ubyte").reshape(-1, 784).astype("float32") / 255.0)
     y = torch.from_numpy(_idx(data_dir + "/train-labels-idx1-ubyte").astype("int64"))
     torch.manual_seed(0)
@@ -87,11 +127,26 @@ def mlp_epoch(data_dir="/usr/share/datasets/fashion-mnist"):
             opt.zero_grad()
             loss.backward()
             opt.step()
+    return run
+
+
+def mlp_epoch(data_dir="/usr/share/datasets/fashion-mnist"):
+    """Seconds for one epoch: 784-100-10 ReLU MLP, Adam 1e-3, CE, batch 64."""
+    run = mlp_epoch_unit(data_dir)
     run()
     return median_of(run, 3)
 
 
 def main():
+    if sys.argv[1] == "--serve":  # units: mlp_epoch seconds, rosenbrock_tensor ms
+        name = sys.argv[2]
+        if name == "mlp_epoch":
+            serve(mlp_epoch_unit(*sys.argv[3:]))
+        elif name == "rosenbrock_tensor":
+            serve(rosenbrock_tensor_unit(*[int(a) for a in sys.argv[3:]]), scale=1e3, first=2)
+        else:
+            sys.exit(f"torch_peer.py: --serve {name}: not a benchmark that stays up")
+        return
     name = sys.argv[1]
     fn = {"op_overhead": op_overhead, "rosenbrock_tensor": rosenbrock_tensor,
           "mlp_epoch": mlp_epoch}[name]
