@@ -7,8 +7,14 @@ bench/adbench/gmm.c and lstm.c, f64, gradient by autograd.
 
 Prints the median CPU time (time.process_time, all threads) of one gradient
 evaluation in seconds, after one warm-up: at least 5 evaluations, more until
-1 s has been spent (at most 200). Run by build/bench/adbench --bench over a
-grid of settings (bench/adbench/peer.c)."""
+1 s has been spent (at most 200).
+
+    adbench_torch.py --serve <gmm|lstm> <input.txt>
+
+stays up for build/bench/adbench --bench instead (bench/adbench/peer.c,
+through bench/peer.h's bench_alternate: the protocol is
+bench/torch_peer.py's), each unit one gradient evaluation, timed in CPU
+seconds as above."""
 import math
 import sys
 import time
@@ -119,8 +125,12 @@ def lstm_objective(mp, ep, l, b, st, seq):
 
 
 def main():
-    kind, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    torch.set_num_threads(threads)
+    serving = sys.argv[1] == "--serve"
+    if serving:
+        kind, path = sys.argv[2], sys.argv[3]
+    else:
+        kind, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        torch.set_num_threads(threads)
     if kind == "gmm":
         params, extra = gmm_load(path)
         extra = gmm_prepare(params, extra)
@@ -136,6 +146,10 @@ def main():
         f = fn(*params, *extra)
         f.backward()
         return f
+    if serving:
+        from torch_peer import serve  # this script's directory is on sys.path
+        serve(grad, clock=time.process_time)
+        return
     grad()
     times, spent = [], 0.0
     while len(times) < 200 and (len(times) < 5 or spent < 1.0):

@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     static const char *const name[1] = {TG_BENCH_STR(THREADS) " threads"};
     double tg_ms;
     double torch_ms = bench_alternate("conv_fwd_bwd", script, "", 1, name, block, NULL, ROUNDS,
-                                      RUNS, PAUSE, &tg_ms);
+                                      RUNS, RUNS, PAUSE, &tg_ms);
     if (torch_ms <= 0 || tg_ms <= 0) return 1;
     printf("conv_fwd_bwd: tapegrad %.3f ms, torch %.3f ms, ratio %.3f\n", tg_ms, torch_ms,
            tg_ms / torch_ms);

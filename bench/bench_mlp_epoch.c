@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     static const char *const name[2] = {"1 thread", "2 threads"};
     double best;
     double torch = bench_alternate("mlp_epoch", script, args, 2, name, block, &side, ROUNDS, 1,
-                                   PAUSE, &best);
+                                   1, PAUSE, &best);
     for (int c = 0; c < 2; c++)
         if (side.ready[c]) bench_mlp_free(&side.m[c]);
     tg_dataset_free(&train);

@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     static const char *const name[1] = {"default threads"};
     double ours;
     double torch = bench_alternate("rosenbrock_tensor", script, args, 1, name, block, &side,
-                                   ROUNDS, RUNS, PAUSE, &ours);
+                                   ROUNDS, RUNS, RUNS, PAUSE, &ours);
     free(x0);
     tg_tape_free(side.tape);
     if (ours <= 0 || torch <= 0) return 1;

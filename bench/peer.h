@@ -198,40 +198,40 @@ static inline void bench_pause(double s) {
 }
 
 /* The rounds above, on the peer `script --serve <args>` and tapegrad's
- * settings tg_name[0..ntg). Prints every
- * setting's median and each side's winner on stderr, prefixed by `what`;
- * sets *tg_best and returns PyTorch's best (-1 when no peer ran; *tg_best
- * -1 when tapegrad failed). */
+ * settings tg_name[0..ntg): blocks of ktg units on tapegrad's side and of
+ * kpeer on the peer's. Prints every setting's median and each side's
+ * winner on stderr, prefixed by `what`; sets *tg_best and returns
+ * PyTorch's best (-1 when no peer ran; *tg_best -1 when tapegrad failed). */
 #define BENCH_PEERS 4 /* OPENBLAS_NUM_THREADS {1, 2} x malloc {default, tuned} */
 static inline double bench_alternate(const char *what, const char *script, const char *args,
                                      int ntg, const char *const *tg_name, bench_tg_block tg,
-                                     void *ctx, int rounds, int k, double pause,
+                                     void *ctx, int rounds, int ktg, int kpeer, double pause,
                                      double *tg_best) {
     bench_peer peer[BENCH_PEERS];
     bool up[BENCH_PEERS];
     for (int i = 0; i < BENCH_PEERS; i++)
         up[i] = bench_peer_start(&peer[i], script, args, 1 + i / 2, i % 2);
     /* settings 0 .. ntg-1: tapegrad's; then peer i on 1 and on 2 threads */
-    int nset = ntg + 2 * BENCH_PEERS;
+    int nset = ntg + 2 * BENCH_PEERS, k = ktg > kpeer ? ktg : kpeer;
     double *t = malloc((size_t)nset * (size_t)rounds * (size_t)k * sizeof *t);
-    int *have = calloc((size_t)nset, sizeof *have);
+    int *have = calloc((size_t)nset, sizeof *have); /* each setting's units so far */
     *tg_best = -1;
     double best = -1;
     if (!t || !have) goto done;
     for (int r = 0; r < rounds; r++)
         for (int o = 0; o < nset; o++) {
             int s = (o + r * 3) % nset; /* rotates: no setting always follows the same one */
-            double *ts = t + ((size_t)s * (size_t)rounds + (size_t)have[s]) * (size_t)k;
+            double *ts = t + (size_t)s * (size_t)rounds * (size_t)k + (size_t)have[s];
             bool ok;
             if (s < ntg) {
                 bench_pause(pause);
-                ok = tg(ctx, s, k, ts);
+                ok = tg(ctx, s, ktg, ts);
                 if (!ok) goto done;
             } else {
                 int i = (s - ntg) / 2, threads = 1 + (s - ntg) % 2;
                 if (!up[i]) continue;
                 bench_pause(pause);
-                ok = bench_peer_block(&peer[i], threads, k, ts);
+                ok = bench_peer_block(&peer[i], threads, kpeer, ts);
                 if (!ok) { /* said once, and that setting is dropped */
                     fprintf(stderr, "# %s: a peer stopped answering; its setting is left out\n",
                             what);
@@ -240,12 +240,12 @@ static inline double bench_alternate(const char *what, const char *script, const
                     continue;
                 }
             }
-            have[s]++;
+            have[s] += s < ntg ? ktg : kpeer;
         }
     char win[2][160] = {"", ""};
     for (int s = 0; s < nset; s++) {
         if (!have[s]) continue;
-        double med = bench_median(t + (size_t)s * (size_t)rounds * (size_t)k, have[s] * k);
+        double med = bench_median(t + (size_t)s * (size_t)rounds * (size_t)k, have[s]);
         char name[160];
         if (s < ntg) {
             snprintf(name, sizeof name, "tapegrad, %s", tg_name[s]);
@@ -254,7 +254,7 @@ static inline double bench_alternate(const char *what, const char *script, const
             snprintf(name, sizeof name, "torch threads %d, OPENBLAS_NUM_THREADS=%d, %s",
                      1 + (s - ntg) % 2, 1 + i / 2, bench_malloc_name[i % 2]);
         }
-        fprintf(stderr, "# %s: %s: %.6g (median of %d)\n", what, name, med, have[s] * k);
+        fprintf(stderr, "# %s: %s: %.6g (median of %d)\n", what, name, med, have[s]);
         double *b = s < ntg ? tg_best : &best;
         if (*b < 0 || med < *b) *b = med, snprintf(win[s >= ntg], sizeof win[0], "%s", name);
     }

@@ -14,9 +14,11 @@
  * Times are process CPU time (CLOCK_PROCESS_CPUTIME_ID: the machine may be
  * shared), the median of repeated evaluations after one warm-up: at least
  * 5, and more until 0.5 s of CPU time has been spent (at most 1000). In a
- * bench line, tapegrad's gradient is timed so twice, before and after the
- * peer, and the two blocks pooled into one median (as bench_rosenbrock_scalar
- * does: the VM's speed drifts within a minute).
+ * bench line, tapegrad's gradient and PyTorch's alternate in blocks, every
+ * PyTorch setting in every round (bench/peer.h's bench_alternate); against
+ * ADOL-C (BA), tapegrad's gradient is timed so twice, before and after the
+ * peer, and the two blocks pooled into one median (as
+ * bench_rosenbrock_scalar does: the VM's speed drifts within a minute).
  * tapegrad runs on one thread (tg_set_num_threads(1)). */
 #include "adbench.h"
 #include "adbench_peer.h"
@@ -161,23 +163,46 @@ static void line_name(const problem *P, const char *input, char *out, size_t n) 
     }
 }
 
+/* bench_alternate's block: k gradients into t, CPU seconds each. */
+static bool tg_block(void *ctx, int config, int k, double *t) {
+    problem *P = ctx;
+    (void)config;
+    for (int i = 0; i < k; i++) {
+        double t0 = adb_cpu_now();
+        run_once(P, 2);
+        t[i] = adb_cpu_now() - t0;
+    }
+    return P->ok;
+}
+
 static int bench(problem *P, const char *kind, const char *input) {
     char name[320];
     line_name(P, input, name, sizeof name);
-    /* tapegrad's samples in two blocks, before and after the peer's,
-     * pooled into one median (the VM's speed drifts over a minute) */
     static double t[2 * MAXREPS];
-    double t_c = time_it(P, 0);
+    double t_c = time_it(P, 0), t_tg = -1, t_peer;
     int n = sample(P, 2, t, 0, 2 * MAXREPS);
     if (!P->ok) {
         fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
         return 1;
     }
     bool ba = P->kind == BA;
-    double t_peer = ba ? adb_adolc_ba_time(&P->b) : adb_torch_time(kind, input);
-    n = sample(P, 2, t, n, 2 * MAXREPS);
-    double t_tg = bench_median(t, n);
-    if (!P->ok) {
+    if (ba) {
+        /* tapegrad's samples in two blocks, before and after ADOL-C's,
+         * pooled into one median (the VM's speed drifts over a minute) */
+        t_peer = adb_adolc_ba_time(&P->b);
+        n = sample(P, 2, t, n, 2 * MAXREPS);
+        t_tg = bench_median(t, n);
+    } else {
+        /* the two sides alternate, tapegrad's blocks about 50 ms (its first
+         * samples say how many gradients that is), PyTorch's a quarter of
+         * as many gradients (it is the slower on every input) */
+        double one = bench_median(t, n);
+        int ktg = one > 0 && 0.05 / one < 200 ? (int)(0.05 / one) : 200;
+        if (ktg < 1) ktg = 1;
+        t_peer = adb_torch_alternate(name, kind, input, tg_block, P, ktg,
+                                     ktg / 4 > 1 ? ktg / 4 : 1, &t_tg);
+    }
+    if (!P->ok || t_tg <= 0) {
         fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
         return 1;
     }

@@ -15,34 +15,15 @@ double adb_cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double adb_torch_time(const char *kind, const char *input) {
-    static const char *mallocs[2] = {
-        "", "MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=100000000000 "};
+double adb_torch_alternate(const char *what, const char *kind, const char *input,
+                           bench_tg_block tg, void *ctx, int ktg, int kpeer, double *tg_best) {
     const char *dir = getenv("TG_BENCH_DIR");
-    double best = -1;
-    char winner[256] = "";
-    for (int threads = 1; threads <= 2; threads++)
-        for (int blas = 1; blas <= 2; blas++)
-            for (int m = 0; m < 2; m++) {
-                char cmd[2048], setting[256];
-                snprintf(setting, sizeof setting, "torch threads %d, OPENBLAS_NUM_THREADS=%d, %s",
-                         threads, blas, m ? "tuned malloc" : "default malloc");
-                snprintf(cmd, sizeof cmd,
-                         "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=%d "
-                         "OPENBLAS_NUM_THREADS=%d MKL_NUM_THREADS=1 %s/usr/bin/python3 "
-                         "%s/adbench_torch.py %s %s %d",
-                         threads, blas, mallocs[m], dir ? dir : TG_BENCH_SRC, kind, input, threads);
-                FILE *p = popen(cmd, "r");
-                double t = -1;
-                if (p) {
-                    if (fscanf(p, "%lf", &t) != 1) t = -1;
-                    pclose(p);
-                }
-                fprintf(stderr, "#   torch %s %s: %.4f ms\n", kind, setting, 1e3 * t);
-                if (t > 0 && (best < 0 || t < best)) best = t, snprintf(winner, sizeof winner, "%s", setting);
-            }
-    if (best > 0) fprintf(stderr, "# torch %s best: %s\n", kind, winner);
-    return best;
+    char script[1024], args[2048];
+    snprintf(script, sizeof script, "%s/adbench_torch.py", dir ? dir : TG_BENCH_SRC);
+    snprintf(args, sizeof args, "%s '%s'", kind, input);
+    static const char *const name[1] = {"1 thread"};
+    return bench_alternate(what, script, args, 1, name, tg, ctx, ADB_ROUNDS, ktg, kpeer, 0.15,
+                           tg_best);
 }
 
 #ifdef ADB_HAVE_ADOLC
