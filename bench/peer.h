@@ -245,7 +245,8 @@ static inline double bench_alternate(const char *what, const char *script, const
     char win[2][160] = {"", ""};
     for (int s = 0; s < nset; s++) {
         if (!have[s]) continue;
-        double med = bench_median(t + (size_t)s * (size_t)rounds * (size_t)k, have[s]);
+        double *ts = t + (size_t)s * (size_t)rounds * (size_t)k;
+        double med = bench_median(ts, have[s]); /* sorts ts */
         char name[160];
         if (s < ntg) {
             snprintf(name, sizeof name, "tapegrad, %s", tg_name[s]);
@@ -254,7 +255,8 @@ static inline double bench_alternate(const char *what, const char *script, const
             snprintf(name, sizeof name, "torch threads %d, OPENBLAS_NUM_THREADS=%d, %s",
                      1 + (s - ntg) % 2, 1 + i / 2, bench_malloc_name[i % 2]);
         }
-        fprintf(stderr, "# %s: %s: %.6g (median of %d)\n", what, name, med, have[s]);
+        fprintf(stderr, "# %s: %s: %.6g (median of %d; quartiles %.6g-%.6g)\n", what, name, med,
+                have[s], ts[have[s] / 4], ts[(3 * have[s]) / 4]);
         double *b = s < ntg ? tg_best : &best;
         if (*b < 0 || med < *b) *b = med, snprintf(win[s >= ntg], sizeof win[0], "%s", name);
     }
