@@ -1,7 +1,7 @@
 /* adbench_peer.h - the peers of the ADBench bench lines (peer.c):
  * PyTorch on GMM and LSTM (bench/adbench_torch.py, over a grid of
- * settings, alternating with tapegrad), ADOL-C on BA (ba_adolc.cpp, only with -Dbench=true and
- * libadolc-dev). */
+ * settings, alternating with tapegrad), ADOL-C on BA (ba_adolc.cpp, only
+ * with -Dbench=true and libadolc-dev). */
 #ifndef TG_ADBENCH_PEER_H
 #define TG_ADBENCH_PEER_H
 

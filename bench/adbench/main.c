@@ -202,8 +202,12 @@ static int bench(problem *P, const char *kind, const char *input) {
         t_peer = adb_torch_alternate(name, kind, input, tg_block, P, ktg,
                                      ktg / 4 > 1 ? ktg / 4 : 1, &t_tg);
     }
-    if (!P->ok || t_tg <= 0) {
+    if (!P->ok) {
         fprintf(stderr, "adbench: tapegrad: %s\n", tg_tape_error(P->tape));
+        return 1;
+    }
+    if (t_tg <= 0) { /* bench_alternate could not allocate its samples */
+        fprintf(stderr, "adbench: %s: tapegrad's gradient was not timed\n", name);
         return 1;
     }
     const char *peer = ba ? "adolc" : "torch", *what = ba ? "jacobian" : "gradient";
