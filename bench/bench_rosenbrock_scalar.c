@@ -20,9 +20,17 @@
  * setting's time is kept and every setting's time is on stderr.
  * Each time is the median of RUNS runs after WARM warm-up runs (the first
  * passes page in the memory). tapegrad's runs are split into a block before
- * and a block after the peer's, pooled into one median. Both gradients are
- * checked against the hand-written gradient; the exit status is 1 when
- * either differs by more than 1e-12 (relative). */
+ * and a block after the peer's, pooled into one median.
+ *
+ * A third line, the floor: the sketch of record32_sketch.h (32-byte
+ * records without tapegrad's checks and gradient rules) runs the same
+ * pass, alternating with tapegrad's runs, against the same ADOL-C time:
+ * rosenbrock_scalar_floor: sketch <s> s, adolc <s> s, ratio <r>
+ * It has no target; it shows how near one record layout, with less work
+ * an op than tapegrad's semantics need, comes to the line's target.
+ *
+ * Every gradient is checked against the hand-written gradient; the exit
+ * status is 1 when one differs by more than 1e-12 (relative). */
 #include <tapegrad.h>
 
 #include <dirent.h>
@@ -33,6 +41,7 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "record32_sketch.h"
 #include "rosenbrock_scalar.h"
 
 double adolc_rosenbrock_grad(int n, const double *x0, double *grad, int keep);
@@ -127,27 +136,42 @@ int main(int argc, char **argv) {
     self[len] = 0;
     double *x0 = malloc((size_t)n * sizeof *x0), *g = malloc((size_t)n * sizeof *g);
     tg_tensor **x = malloc((size_t)n * sizeof *x); /* the handles: the caller's array, as x0 and g */
-    if (!x0 || !g || !x) return 1;
+    shandle *xs = malloc((size_t)n * sizeof *xs);  /* the sketch's */
+    if (!x0 || !g || !x || !xs) return 1;
     init_x(n, x0);
-
-    double tt[2 * RUNS], bpo = 0, f = 0, adolc = -1, adolc_err = 0;
+    double tt[2 * RUNS], ts[2 * RUNS], bpo = 0, f = 0, adolc = -1, adolc_err = 0, err = 0,
+           sk_err = 0;
     tg_tape *tape = tg_tape_new();
+    stape st = {.grad_enabled = true};
     for (int half = 0; half < 2; half++) {
-        for (int r = -WARM; r < RUNS; r++) {
+        for (int r = -WARM; r < RUNS; r++) { /* tapegrad's pass, then the sketch's */
             tg_tape_reset(tape);
             double t0 = bench_now();
             f = rosen_tg_pass(tape, n, x0, x, g, &bpo);
-            if (r >= 0) tt[half * RUNS + r] = bench_now() - t0;
+            double t1 = bench_now();
+            err = fmax(err, rosen_grad_error(n, x0, g));
+            double t2 = bench_now();
+            sketch_pass(&st, n, x0, xs, g);
+            double t3 = bench_now();
+            sk_err = fmax(sk_err, rosen_grad_error(n, x0, g));
+            if (r >= 0) tt[half * RUNS + r] = t1 - t0, ts[half * RUNS + r] = t3 - t2;
         }
         if (half == 0) adolc = adolc_best(self, n, &adolc_err);
     }
-    if (!tg_tape_ok(tape)) fprintf(stderr, "tapegrad error: %s\n", tg_tape_error(tape));
-    double ours = bench_median(tt, 2 * RUNS), err = rosen_grad_error(n, x0, g);
+    bool tape_ok = tg_tape_ok(tape);
+    if (!tape_ok) fprintf(stderr, "tapegrad error: %s\n", tg_tape_error(tape));
+    double ours = bench_median(tt, 2 * RUNS), sketch = bench_median(ts, 2 * RUNS);
     printf("rosenbrock_scalar: tapegrad %.4f s, adolc %.4f s, ratio %.3f\n", ours, adolc,
            adolc > 0 ? ours / adolc : -1);
+    printf("rosenbrock_scalar_floor: sketch %.4f s, adolc %.4f s, ratio %.3f (record32_sketch.h: "
+           "32-byte records without tapegrad's checks and gradient rules; no target)\n", sketch,
+           adolc, adolc > 0 ? sketch / adolc : -1);
     printf("rosenbrock_scalar_tape: %.1f bytes per recorded scalar op (n = %d, f = %.9g, "
-           "gradient error: tapegrad %.2g, adolc %.2g)\n", bpo, n, f, err, adolc_err);
+           "gradient error: tapegrad %.2g, sketch %.2g, adolc %.2g)\n", bpo, n, f, err, sk_err,
+           adolc_err);
     tg_tape_free(tape);
-    free(x0), free(g), free(x);
-    return adolc <= 0 || err > 1e-12 || adolc_err > 1e-12;
+    s_free(&st);
+    free(x0), free(g), free(x), free(xs);
+    return adolc <= 0 || !tape_ok || st.bad || err > 1e-12 || sk_err > 1e-12 ||
+           adolc_err > 1e-12;
 }

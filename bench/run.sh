@@ -11,6 +11,7 @@
 #   mlp_epoch: tapegrad <s>, torch <s>, ratio <r>
 #   rosenbrock_tensor: tapegrad <ms>, torch <ms>, ratio <r>
 #   rosenbrock_scalar: tapegrad <s>, adolc <s>, ratio <r>
+#   rosenbrock_scalar_floor: sketch <s>, adolc <s>, ratio <r>   (no target)
 #   op_overhead: tapegrad <ns>, torch <ns>, ratio <r>
 #   conv_fwd_bwd: tapegrad <ms>, torch <ms>, ratio <r>
 #   revolve_lorenz: full <s> s <MB> MB, checkpointed <s> s <MB> MB, time ratio <r>, memory ratio <m>
