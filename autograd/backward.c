@@ -110,10 +110,14 @@ static bool step(sweep *sw, tg_tensor *r) {
     }
     tg_tensor *in[16];
     int n = tg__inputs(r, in);
-    /* graph backward reads the inputs' values: lazy ones compute them */
-    if (r->flags & TGF_LAZY)
+    /* graph backward reads the inputs' values and the record's own: lazy
+     * ones compute them (a relu that max_pool2d read through was never
+     * forced: ops/pool.c) */
+    if (r->flags & TGF_LAZY) {
+        if (!tg__ready(r)) return false;
         for (int i = 0; i < n; i++)
             if (!tg__ready(in[i])) return false;
+    }
     for (int i = 0; i < n; i++) {
         if (!(in[i]->flags & TGF_REQ)) continue;
         tg_tensor *c = d->vjp(r, r->grad, i);

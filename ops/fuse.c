@@ -176,6 +176,8 @@ static bool borrows(const tg_tensor *r) {
 }
 
 int tg__fuse_admit(tg_tape *tape, int n, tg_tensor **in, bool same) {
+    for (int i = 0; i < n; i++) /* a pinned input is read as data (fuse.h) */
+        if (tg__pinned(in[i]) && !tg__fuse_force(in[i])) return -1;
     tg_tensor *a = in[0];
     bool lazy = tape->fuse_min > 0 && same && a->rank > 0 && tg__is_float(a->dtype) &&
                 tg__numel(a) >= tape->fuse_min && tape->grad_enabled && !tape->sweeping &&

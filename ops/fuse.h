@@ -19,6 +19,16 @@
 
 #include "op_common.h"
 
+/* A lazy record that an op reads through without forcing it (max_pool2d
+ * of a relu: pool.c's relu_under), flags bit 4 (an op's own: no
+ * elementwise op keeps another there). Every other reader forces it, the
+ * lazy ones too (tg__fuse_admit, the fused sum), so that while it stays
+ * unforced that op's backward is the only way into its gradient. */
+enum { TGF_PINNED = 16 };
+static inline bool tg__pinned(const tg_tensor *t) {
+    return tg__unready(t) && (t->flags & TGF_PINNED);
+}
+
 /* The most lazy records in one group (a longer chain forces a link and
  * starts a new group there), and the elements of one block. */
 enum { TG_FUSE_CAP = 32, TG_FUSE_BLOCK = 512 };

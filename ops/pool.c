@@ -19,6 +19,7 @@
  */
 #include "tg_internal.h"
 #include "op_common.h"
+#include "fuse.h" /* a relu read through: pinned */
 #include "pool_simd.h"
 
 #include <math.h>
@@ -228,6 +229,7 @@ typedef struct pool_job {
     const pool_geom *g;
     int dt, kind;
     bool avx512;         /* 2x2 stride 2 in f32 at TG_SIMD_AVX512: pool_simd.h */
+    const float *rx;     /* through a relu (avx512 only): its input, or NULL */
     const void *src;
     void *dst;
     int64_t block, nblk; /* planes [b * block, (b + 1) * block) form block b */
@@ -241,9 +243,9 @@ static void pool_planes(const pool_job *j, int64_t p0, int64_t p1) {
     if (j->avx512 && (j->kind == P_MAX || j->kind == (P_SCATTER | P_FRESH))) {
         const tg_pool2_geom g2 = {g->H, g->W, g->OH, g->OW};
         if (j->kind == P_MAX)
-            tg__maxpool2_fwd_f32_avx512(&g2, p0, p1, j->src, j->dst, g->idx);
+            tg__maxpool2_fwd_f32_avx512(&g2, p0, p1, j->src, j->dst, g->idx, j->rx != NULL);
         else
-            tg__maxpool2_bwd_f32_avx512(&g2, p0, p1, j->src, g->idx, j->dst);
+            tg__maxpool2_bwd_f32_avx512(&g2, p0, p1, j->src, g->idx, j->dst, j->rx);
         return;
     }
 #endif
@@ -296,10 +298,16 @@ static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
  * thread, which claim blocks of at least POOL_GRAIN outputs, up to
  * POOL_BLOCKS_PER_THREAD per thread. */
 #define POOL_BLOCKS_PER_THREAD 4
-static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
+static bool avx512_2x2(const pool_geom *g, int dt) {
+    return dt == TG_F32 && two_by_two(g) && tg__simd_level() == TG_SIMD_AVX512;
+}
+/* rx: through a relu (P_MAX, or P_SCATTER | P_FRESH; only where avx512_2x2):
+ * its input, read in place of src for P_MAX. */
+static void pool_run_rx(const pool_geom *g, int dt, int kind, const void *src, void *dst,
+                        const float *rx) {
     if (g->planes == 0) return; /* an empty batch: its planes' sizes may not multiply */
-    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst,
-                  .avx512 = dt == TG_F32 && two_by_two(g) && tg__simd_level() == TG_SIMD_AVX512};
+    pool_job j = {.g = g, .dt = dt, .kind = kind, .src = src, .dst = dst, .rx = rx,
+                  .avx512 = avx512_2x2(g, dt)};
     int64_t per = g->OH * g->OW > g->H * g->W ? g->OH * g->OW : g->H * g->W;
     int64_t grain = per ? (POOL_GRAIN + per - 1) / per : g->planes;
     if (grain < 1) grain = 1;
@@ -314,6 +322,9 @@ static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void
     j.nblk = (g->planes + j.block - 1) / j.block;
     atomic_init(&j.next, 0);
     tg__parallel_for(pieces, 1, pool_piece, &j);
+}
+static void pool_run(const pool_geom *g, int dt, int kind, const void *src, void *dst) {
+    pool_run_rx(g, dt, kind, src, dst, NULL);
 }
 
 /* ------------------------------------------------------------------ ops */
@@ -417,17 +428,43 @@ static tg_tape *pool_operand(int op, tg_tensor **a, const pool_geom *g, bool is_
     return tape;
 }
 
+/* max_pool2d of a relu, read through (a CNN's conv-relu-pool): when x is a
+ * lazy relu (fuse.h) that no op has read yet (it is the tape's newest
+ * record), of an input holding data, and the pool has 2x2 kernels for
+ * it (f32, 2x2 stride 2, AVX-512), the pool reads the relu's input and
+ * applies relu as it loads (the same values and indices as from the
+ * relu's output), and the relu stays unforced: never stored. The relu is
+ * then pinned (fuse.h): any other reader forces it. The pool's record is
+ * marked POOL_RELU, and its backward (tg__bw_maxpool2d) writes the relu's
+ * input gradient itself while the relu is still unforced, else gives the
+ * relu its gradient as usual. Returns the relu's input, or NULL. */
+enum { POOL_RELU = 16 }; /* flags bit 4, an op's own (op_common.h) */
+static tg_tensor *relu_under(const tg_tape *tape, tg_tensor *x, const pool_geom *g) {
+    if (!tg__unready(x) || x->op != TG_OP_RELU || !avx512_2x2(g, x->dtype)) return NULL;
+    if (!tape->base || x != tape->base + tape->pos - 1) return NULL; /* read already */
+    tg_tensor *in = x->in0;
+    return tg__unready(in) || in->dtype != TG_F32 ? NULL : in;
+}
+
 tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {
-    tg_tape *tape = tg__check1("max_pool2d", &x, true);
+    tg_tape *tape = tg__check_lazy("max_pool2d", 1, &x, true); /* a lazy relu may stay lazy */
     if (!tape) return NULL;
     pool_geom g;
     if (!pool_setup(tape, "max_pool2d", x, o, &g)) return NULL;
+    tg_tensor *rin = relu_under(tape, x, &g);
+    if (!rin && !tg__ready(x)) return NULL;
     tg_tensor *out = pool_record(tape, TG_OP_MAXPOOL2D, x, &g, false);
     if (!out) return NULL;
     pool_geom *k = out->u.aux; /* its indices, one per output (its shape is checked now) */
     k->idx = tg__arena_n(tape, tg__numel(out), sizeof(int32_t), "max_pool2d");
     if (!k->idx) return NULL;
-    pool_run(k, x->dtype, P_MAX, x->data, out->data);
+    if (rin) {
+        out->flags |= POOL_RELU;
+        x->flags |= TGF_PINNED;
+        pool_run_rx(k, TG_F32, P_MAX, rin->data, out->data, rin->data);
+    } else {
+        pool_run(k, x->dtype, P_MAX, x->data, out->data);
+    }
     return tg__handle(out);
 }
 
@@ -453,6 +490,21 @@ static tg_tensor *pool_scatter(tg_tensor *a, const pool_geom *g) {
 
 bool tg__bw_maxpool2d(tg_tensor *o) {
     bool fresh;
+    if (o->flags & POOL_RELU) { /* read through a relu (relu_under) */
+        tg_tensor *r = o->in0, *x = r->in0;
+        /* the relu still unforced: nothing else read it, so this is its
+         * only gradient; into the relu's input's own when that is new
+         * (else the relu computes its data, and its backward runs after) */
+        if (tg__unready(r) && !r->grad && !x->grad && (x->flags & TGF_REQ)) {
+            void *gx = tg__gacc_w(x, &fresh);
+            if (!gx) return false;
+            if (fresh) {
+                pool_run_rx(o->u.aux, TG_F32, P_SCATTER | P_FRESH, o->grad, gx, x->data);
+                return true;
+            }
+        }
+        if (!tg__ready(r)) return false;
+    }
     void *gx = tg__gacc_w(o->in0, &fresh);
     if (!gx) return false;
     pool_run(o->u.aux, o->dtype, P_SCATTER | (fresh ? P_FRESH : 0), o->grad, gx);

@@ -4,6 +4,7 @@
 #include "pool_simd.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* lanes [0, n) of 16, n <= 0 none */
@@ -12,7 +13,7 @@ static inline __mmask16 first(int64_t n) {
 }
 
 void tg__maxpool2_fwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1, const float *x,
-                                 float *y, int32_t *idx) {
+                                 float *y, int32_t *idx, bool relu) {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     /* the even and odd columns of a 32-float piece: its windows' left and right */
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
@@ -32,6 +33,11 @@ void tg__maxpool2_fwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1,
                 const float *s0 = r0 + 2 * ow, *s1 = r1 + 2 * ow;
                 __m512 l0 = _mm512_maskz_loadu_ps(lo, s0), h0 = _mm512_maskz_loadu_ps(hi, s0 + 16);
                 __m512 l1 = _mm512_maskz_loadu_ps(lo, s1), h1 = _mm512_maskz_loadu_ps(hi, s1 + 16);
+                if (relu) { /* max(v, 0) is v > 0 ? v : 0, relu's own formula (a NaN gives 0) */
+                    const __m512 z = _mm512_setzero_ps();
+                    l0 = _mm512_max_ps(l0, z), h0 = _mm512_max_ps(h0, z);
+                    l1 = _mm512_max_ps(l1, z), h1 = _mm512_max_ps(h1, z);
+                }
                 /* the window (a b / c d), taken in pool.c's order */
                 __m512 m = _mm512_permutex2var_ps(l0, even, h0);
                 __m512 b = _mm512_permutex2var_ps(l0, odd, h0);
@@ -55,8 +61,14 @@ void tg__maxpool2_fwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1,
     }
 }
 
+/* relu's backward on a 32-float piece: v where x > 0, else +0 (x > 0 ? g : 0) */
+static inline __m512 relu_bw(__mmask16 m, const float *x, __m512 v) {
+    return _mm512_maskz_mov_ps(
+        _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, x), _mm512_setzero_ps(), _CMP_GT_OQ), v);
+}
+
 void tg__maxpool2_bwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1, const float *gy,
-                                 const int32_t *idx, float *gx) {
+                                 const int32_t *idx, float *gx, const float *rx) {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
@@ -69,6 +81,7 @@ void tg__maxpool2_bwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1,
         float *xp = gx + p * H * W;
         for (int64_t oh = 0; oh < OH; oh++) {
             float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+            const float *x0 = rx ? rx + p * H * W + 2 * oh * W : NULL, *x1 = x0 ? x0 + W : NULL;
             const float *yr = gy + (p * OH + oh) * OW;
             const int32_t *ir = idx + (p * OH + oh) * OW;
             for (int64_t ow = 0; ow < OW; ow += 16) {
@@ -84,10 +97,16 @@ void tg__maxpool2_bwd_f32_avx512(const tg_pool2_geom *g, int64_t p0, int64_t p1,
                 __m512 c = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, kw), v);
                 __m512 d = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, kw1), v);
                 float *s0 = r0 + 2 * ow, *s1 = r1 + 2 * ow;
-                _mm512_mask_storeu_ps(s0, lo, _mm512_permutex2var_ps(a, ilo, b));
-                _mm512_mask_storeu_ps(s0 + 16, hi, _mm512_permutex2var_ps(a, ihi, b));
-                _mm512_mask_storeu_ps(s1, lo, _mm512_permutex2var_ps(c, ilo, d));
-                _mm512_mask_storeu_ps(s1 + 16, hi, _mm512_permutex2var_ps(c, ihi, d));
+                __m512 t0 = _mm512_permutex2var_ps(a, ilo, b), u0 = _mm512_permutex2var_ps(a, ihi, b);
+                __m512 t1 = _mm512_permutex2var_ps(c, ilo, d), u1 = _mm512_permutex2var_ps(c, ihi, d);
+                if (x0) { /* through a relu: its backward too, from its input x */
+                    t0 = relu_bw(lo, x0 + 2 * ow, t0), u0 = relu_bw(hi, x0 + 2 * ow + 16, u0);
+                    t1 = relu_bw(lo, x1 + 2 * ow, t1), u1 = relu_bw(hi, x1 + 2 * ow + 16, u1);
+                }
+                _mm512_mask_storeu_ps(s0, lo, t0);
+                _mm512_mask_storeu_ps(s0 + 16, hi, u0);
+                _mm512_mask_storeu_ps(s1, lo, t1);
+                _mm512_mask_storeu_ps(s1 + 16, hi, u1);
             }
             if (W > 2 * OW) r0[W - 1] = 0, r1[W - 1] = 0; /* an odd width's last column */
         }

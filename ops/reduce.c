@@ -107,7 +107,7 @@ static tg_tensor *sum_axes(const char *op, tg_tensor *a, int naxes, const int *a
     if (!tg__red_axes(tape, op, a, naxes, axes, keepdim, &mask, kshape, &orank, oshape))
         return NULL;
     /* a lazy chain summed whole: block by block, never stored (fuse.h) */
-    bool fused = tg__unready(a) && mask == ((int64_t)1 << a->rank) - 1;
+    bool fused = tg__unready(a) && !tg__pinned(a) && mask == ((int64_t)1 << a->rank) - 1;
     if (!fused && !tg__ready(a)) return NULL;
     tg_tensor *out = tg__out(tape, TG_OP_SUM, a->dtype, orank, oshape, a, NULL, NULL);
     if (!out) return NULL;
