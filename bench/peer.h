@@ -19,6 +19,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,8 @@ static inline double bench_torch(const char *args) {
  * eight. bench_alternate instead keeps one child per OPENBLAS x malloc
  * setting up (the script's `--serve` mode: it answers `run <threads> <k>`
  * with `times <t1> ... <tk>`) and runs rounds: in each, one block of k
- * units of every setting of both sides, in an order that rotates from
- * round to round, after a pause that lets the previous block's idle
+ * units of every setting of both sides, in an order shuffled afresh each
+ * round (bench_order), after a pause that lets the previous block's idle
  * threads stop spinning (OpenBLAS's spin for about 0.1 s here). Every
  * setting is thus timed in every round, the same minutes for all; each
  * setting's time is the median of its rounds' units, and each side's best
@@ -197,6 +198,20 @@ static inline void bench_pause(double s) {
     nanosleep(&ts, NULL);
 }
 
+/* The order of round r's n blocks in ord: a shuffle from a fixed seed
+ * (the same orders in every run), so that no setting always follows the
+ * same one, as it did when each round's order was the last one's rotated
+ * (a cyclic shift keeps every neighbour but one). */
+static inline void bench_order(int *ord, int n, int r) {
+    uint64_t x = 0x9e3779b97f4a7c15u * (uint64_t)(r + 1);
+    for (int i = 0; i < n; i++) ord[i] = i;
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates, an LCG's high bits */
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        int j = (int)((x >> 33) % (uint64_t)(i + 1)), t = ord[i];
+        ord[i] = ord[j], ord[j] = t;
+    }
+}
+
 /* The rounds above, on the peer `script --serve <args>` and tapegrad's
  * settings tg_name[0..ntg): blocks of ktg units on tapegrad's side and of
  * kpeer on the peer's. Prints every setting's median and each side's
@@ -215,12 +230,14 @@ static inline double bench_alternate(const char *what, const char *script, const
     int nset = ntg + 2 * BENCH_PEERS, k = ktg > kpeer ? ktg : kpeer;
     double *t = malloc((size_t)nset * (size_t)rounds * (size_t)k * sizeof *t);
     int *have = calloc((size_t)nset, sizeof *have); /* each setting's units so far */
+    int *ord = malloc((size_t)nset * sizeof *ord);
     *tg_best = -1;
     double best = -1;
-    if (!t || !have) goto done;
-    for (int r = 0; r < rounds; r++)
+    if (!t || !have || !ord) goto done;
+    for (int r = 0; r < rounds; r++) {
+        bench_order(ord, nset, r);
         for (int o = 0; o < nset; o++) {
-            int s = (o + r * 3) % nset; /* rotates: no setting always follows the same one */
+            int s = ord[o];
             double *ts = t + (size_t)s * (size_t)rounds * (size_t)k + (size_t)have[s];
             bool ok;
             if (s < ntg) {
@@ -242,6 +259,7 @@ static inline double bench_alternate(const char *what, const char *script, const
             }
             have[s] += s < ntg ? ktg : kpeer;
         }
+    }
     char win[2][160] = {"", ""};
     for (int s = 0; s < nset; s++) {
         if (!have[s]) continue;
@@ -266,7 +284,7 @@ static inline double bench_alternate(const char *what, const char *script, const
 done:
     for (int i = 0; i < BENCH_PEERS; i++)
         if (up[i]) bench_peer_stop(&peer[i]);
-    free(t), free(have);
+    free(t), free(have), free(ord);
     return best;
 }
 
