@@ -442,8 +442,7 @@ enum { POOL_RELU = 16 }; /* flags bit 4, an op's own (op_common.h) */
 static tg_tensor *relu_under(const tg_tape *tape, tg_tensor *x, const pool_geom *g) {
     if (!tg__unready(x) || x->op != TG_OP_RELU || !avx512_2x2(g, x->dtype)) return NULL;
     if (!tape->base || x != tape->base + tape->pos - 1) return NULL; /* read already */
-    tg_tensor *in = x->in0;
-    return tg__unready(in) || in->dtype != TG_F32 ? NULL : in;
+    return tg__unready(x->in0) ? NULL : x->in0; /* relu's input: f32, as the relu */
 }
 
 tg_tensor *tg_max_pool2d(tg_tensor *x, const tg_pool_opts *o) {

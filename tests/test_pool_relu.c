@@ -24,7 +24,7 @@ enum { NSCEN = 8 };
 
 typedef struct outs {
     float *y, *gc, *gr, *gw; /* pool output, d/dc, d/drelu (5), d/dw */
-    size_t pool_bytes;       /* what the pool added to the tape (scenario 1) */
+    size_t pool_bytes;       /* what tg_max_pool2d added to the tape */
 } outs;
 
 static void fill(float *v, int64_t n, tg_rng *r, bool special) {
